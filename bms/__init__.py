@@ -1,0 +1,1 @@
+"""BMS: a building-management application for BACnet/IP networks."""

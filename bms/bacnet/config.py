@@ -1,0 +1,85 @@
+"""Engine configuration: address, identity, and how patient the client is."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from bms.bacnet.errors import ConfigurationError
+
+DEFAULT_PORT = 47808
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything the engine needs to bind and to be device `device_instance`.
+
+    `address` is "host/prefix" with an optional ":port": "127.0.0.1/8",
+    "192.168.1.10/24:47808". It is never guessed: a real site's address comes from the user.
+    """
+
+    address: str
+    device_instance: int = 8888
+    device_name: str = "Django_BMS"
+    vendor_id: int = 999
+    vendor_name: str = "BMS open source"
+    model_name: str = "BMS"
+    description: str = "BMS BACnet service"
+    location: str = ""
+    timeout: float = 3.0
+    retries: int = 1
+    max_apdu: int = 1476
+    segmentation: str = "segmented-both"
+    support_rpm: bool = True  # the simulator turns this off for one device
+    max_in_flight_per_peer: int = 16
+
+    def __post_init__(self) -> None:
+        parse_address(self.address)
+        if not 0 <= self.device_instance <= 4194302:
+            raise ConfigurationError(
+                f"device instance {self.device_instance} is outside 0..4194302"
+            )
+        if not self.device_name:
+            raise ConfigurationError("device name must not be empty")
+        if self.timeout <= 0 or self.retries < 0:
+            raise ConfigurationError("timeout must be > 0 and retries >= 0")
+
+    @property
+    def host(self) -> str:
+        return parse_address(self.address)[0]
+
+    @property
+    def port(self) -> int:
+        return parse_address(self.address)[2]
+
+    @property
+    def broadcast(self) -> str:
+        host, prefix, _ = parse_address(self.address)
+        network = ipaddress.IPv4Network(f"{host}/{prefix}", strict=False)
+        return str(network.broadcast_address)
+
+
+
+
+def parse_address(address: str) -> tuple[str, int, int]:
+    """Split "192.168.1.10/24:47808" into (host, prefix, port), failing loudly."""
+    text = address.strip()
+    port = DEFAULT_PORT
+    if text.count(":") == 1:
+        text, _, port_text = text.partition(":")
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigurationError(f"bad port in BACnet address {address!r}")
+        port = int(port_text)
+    host, _, prefix_text = text.partition("/")
+    if not prefix_text:
+        raise ConfigurationError(
+            f"BACnet address {address!r} needs a prefix length, e.g. 192.168.1.10/24"
+        )
+    try:
+        ipaddress.IPv4Address(host)
+        prefix = int(prefix_text)
+    except ValueError as exc:
+        raise ConfigurationError(f"bad BACnet address {address!r}: {exc}") from exc
+    if not 0 <= prefix <= 32:
+        raise ConfigurationError(f"bad prefix length in BACnet address {address!r}")
+    return host, prefix, port
