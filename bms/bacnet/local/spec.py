@@ -1,0 +1,136 @@
+"""What a local object is (ObjectSpec) and what it looks like now (ObjectSnapshot).
+
+Plain dataclasses with no bacpypes3 in them: Django builds specs from its rows and stores
+snapshots back, the device side turns them into bacpypes3 objects.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from bms.bacnet.errors import InvalidValueError
+from bms.bacnet.types import (
+    ANALOG_TYPES,
+    BINARY_TYPES,
+    COMMANDABLE_TYPES,
+    INPUT_TYPES,
+    MULTISTATE_TYPES,
+    POINT_TYPES,
+    SHORT_NAMES,
+    ObjectRef,
+    PresentValue,
+)
+
+PRIORITY_LEVELS = 16
+MAX_INSTANCE = 4194302
+
+
+def virtual_object_name(device_id: int | str, name: str) -> str:
+    """The BACnet object name of point `name` of virtual device `device_id`."""
+    if not str(name).strip():
+        raise InvalidValueError("a virtual object needs a name")
+    return f"Virtual_{device_id}_{name}"
+
+
+def normalize_object_type(object_type: str) -> str:
+    """"AO" / "analog-output" / "analogOutput" -> "analog-output", or InvalidValueError."""
+    text = object_type.strip()
+    kind = SHORT_NAMES.get(text.upper(), text)
+    if kind not in POINT_TYPES:
+        kind = _camel_to_hyphen(kind)
+    if kind not in POINT_TYPES:
+        raise InvalidValueError(f"unsupported object type {object_type!r}")
+    return kind
+
+
+def _camel_to_hyphen(text: str) -> str:
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in text).lstrip("-")
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """One local point: its identity, limits and (restored) state.
+
+    `present_value` is the initial value of an input; for a commandable object it is the
+    default for `relinquish_default`. `priority_array` is empty or 16 entries (None = relinquished)
+    persisted from an earlier run.
+    """
+
+    object_type: str
+    instance: int
+    name: str
+    description: str = ""
+    units: str | None = None
+    present_value: PresentValue = None
+    min_value: float | None = None
+    max_value: float | None = None
+    state_texts: tuple[str, ...] = ()
+    active_text: str = "active"
+    inactive_text: str = "inactive"
+    relinquish_default: PresentValue = None
+    cov_increment: float | None = None
+    out_of_service: bool = False
+    priority_array: tuple[PresentValue, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "object_type", normalize_object_type(self.object_type))
+        object.__setattr__(self, "state_texts", tuple(self.state_texts))
+        object.__setattr__(self, "priority_array", tuple(self.priority_array))
+        if not 0 <= self.instance <= MAX_INSTANCE:
+            raise InvalidValueError(f"instance {self.instance} is outside 0..{MAX_INSTANCE}")
+        if not self.name:
+            raise InvalidValueError("an object needs a name")
+        self._check_limits()
+        if self.priority_array and len(self.priority_array) != PRIORITY_LEVELS:
+            raise InvalidValueError(f"priority_array needs {PRIORITY_LEVELS} entries")
+        if self.priority_array and not self.commandable:
+            raise InvalidValueError(f"{self.object_type} has no priority array")
+
+    def _check_limits(self) -> None:
+        if self.kind == "multistate" and not self.state_texts:
+            raise InvalidValueError(f"{self.ref}: a multi-state object needs state_texts")
+        if self.min_value is not None and self.max_value is not None:
+            if not self.min_value <= self.max_value:
+                raise InvalidValueError(f"{self.ref}: min_value is above max_value")
+        if self.cov_increment is not None and not (
+            math.isfinite(self.cov_increment) and self.cov_increment >= 0
+        ):
+            raise InvalidValueError(f"{self.ref}: cov_increment must be >= 0")
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef(self.object_type, self.instance)
+
+    @property
+    def kind(self) -> str:
+        """"analog", "binary" or "multistate"."""
+        if self.object_type in ANALOG_TYPES:
+            return "analog"
+        if self.object_type in BINARY_TYPES:
+            return "binary"
+        assert self.object_type in MULTISTATE_TYPES
+        return "multistate"
+
+    @property
+    def commandable(self) -> bool:
+        return self.object_type in COMMANDABLE_TYPES
+
+    @property
+    def is_input(self) -> bool:
+        return self.object_type in INPUT_TYPES
+
+
+@dataclass(frozen=True)
+class ObjectSnapshot:
+    """The live state of one local object."""
+
+    ref: ObjectRef
+    name: str
+    present_value: PresentValue
+    out_of_service: bool
+    status_flags: tuple[bool, bool, bool, bool]  # in-alarm, fault, overridden, out-of-service
+    # Commandable objects only: 16 entries (None = relinquished), the default and the winner.
+    priority_array: tuple[PresentValue, ...] = field(default_factory=tuple)
+    relinquish_default: PresentValue = None
+    active_priority: int | None = None
