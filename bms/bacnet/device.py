@@ -253,9 +253,9 @@ class LocalDevice:
         *,
         hook_timeout: float = HOOK_TIMEOUT_SECONDS,
     ) -> None:
+        self._app: Application = app
         if not isinstance(app, DeviceServices):
             raise TypeError("the application class must inherit DeviceServices")
-        self._app = app
         self._specs: dict[ObjectRef, ObjectSpec] = {}
         app.write_hook = write_hook
         app.hook_timeout = hook_timeout

@@ -168,7 +168,9 @@ class LocalPoint:
             property=str(PropertyIdentifier(name)),
             value=value,
             index=None,
-            priority=priority if self._commandable and name == "presentValue" else None,
+            # the level actually commanded (16 when the writer gave none); None if no array
+            priority=(priority or DEFAULT_PRIORITY) if self._commandable and name == "presentValue"
+            else None,
             old_value=old,
             new_value=to_plain(value),
             effective_value=effective,
