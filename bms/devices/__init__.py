@@ -1,0 +1,1 @@
+"""Devices, points and their readings as seen on the BACnet network, and the write audit."""

@@ -1,0 +1,174 @@
+"""Remote BACnet devices and points, readings of them and of our virtual objects, write audit."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class BACnetDevice(models.Model):
+    """A device that answered Who-Is, with what we read from its device object."""
+
+    site = models.CharField(max_length=100, default="default")
+    device_instance = models.PositiveIntegerField()
+    address = models.CharField(max_length=100)  # "192.168.1.20", "192.168.1.20:47809", "2:0x0a"
+    network_number = models.PositiveIntegerField(null=True, blank=True)  # routed devices
+    mac = models.CharField(max_length=64, blank=True)  # MAC on the remote network, hex
+    name = models.CharField(max_length=255, blank=True)
+    vendor_name = models.CharField(max_length=255, blank=True)
+    vendor_id = models.PositiveIntegerField(null=True, blank=True)
+    model_name = models.CharField(max_length=255, blank=True)
+    firmware_revision = models.CharField(max_length=255, blank=True)
+    application_software_version = models.CharField(max_length=255, blank=True)
+    protocol_revision = models.PositiveIntegerField(null=True, blank=True)
+    description = models.TextField(blank=True)
+    location = models.CharField(max_length=255, blank=True)
+    max_apdu = models.PositiveIntegerField(null=True, blank=True)
+    segmentation = models.CharField(max_length=40, blank=True)
+    services_supported = models.JSONField(default=list, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    online = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["site", "device_instance"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "device_instance"], name="bacnetdevice_unique_instance_per_site"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"device {self.device_instance} {self.name}".rstrip()
+
+
+class BACnetPoint(models.Model):
+    """One object of a remote device (analog/binary/multi-state input, output or value)."""
+
+    device = models.ForeignKey(BACnetDevice, on_delete=models.CASCADE, related_name="points")
+    object_type = models.CharField(max_length=40)  # BACnet's hyphenated name, "analog-input"
+    instance = models.PositiveIntegerField()
+    name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    units = models.CharField(max_length=80, blank=True)
+    state_texts = models.JSONField(default=list, blank=True)
+    commandable = models.BooleanField(default=False)
+    last_value = models.JSONField(null=True, blank=True)
+    last_value_at = models.DateTimeField(null=True, blank=True)
+    # [in-alarm, fault, overridden, out-of-service]
+    status_flags = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["device", "object_type", "instance"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "object_type", "instance"], name="bacnetpoint_unique_object"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type},{self.instance} {self.name}".rstrip()
+
+
+class BACnetReading(models.Model):
+    """A value of a remote point or of one of our virtual objects, at a time, from a source."""
+
+    SOURCE_CHOICES = [
+        ("poll", "Poll"),
+        ("cov", "Change of value"),
+        ("external_bacnet_write", "External BACnet write"),
+        ("operator_write", "Operator write"),
+    ]
+
+    point = models.ForeignKey(
+        BACnetPoint, null=True, blank=True, on_delete=models.CASCADE, related_name="readings"
+    )
+    virtual_object = models.ForeignKey(
+        "virtual.VirtualObject",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="readings",
+    )
+    value = models.JSONField(null=True)
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+    source = models.CharField(max_length=30, choices=SOURCE_CHOICES, default="poll")
+
+    class Meta:
+        ordering = ["-timestamp"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(point__isnull=False, virtual_object__isnull=True)
+                    | Q(point__isnull=True, virtual_object__isnull=False)
+                ),
+                name="bacnetreading_exactly_one_subject",
+            ),
+        ]
+        indexes = [
+            # Trends: one point's readings over a time range.
+            models.Index(fields=["point", "timestamp"], name="bacnetreading_point_time_idx"),
+            models.Index(
+                fields=["virtual_object", "timestamp"], name="bacnetreading_virtual_time_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        subject = self.point_id or f"virtual {self.virtual_object_id}"
+        return f"{subject} = {self.value!r} ({self.source}, {self.timestamp})"
+
+
+class NetworkScan(models.Model):
+    """One discovery run: when, with which Who-Is parameters, how many answered, how long."""
+
+    site = models.CharField(max_length=100, default="default")
+    scan_time = models.DateTimeField(default=timezone.now, db_index=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    devices_found = models.PositiveIntegerField(default=0)
+    duration = models.DurationField(null=True, blank=True)
+    task = models.ForeignKey(
+        "tasks.BACnetTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="scans"
+    )
+
+    class Meta:
+        ordering = ["-scan_time"]
+        get_latest_by = "scan_time"
+
+    def __str__(self) -> str:
+        return f"scan {self.scan_time}: {self.devices_found} devices"
+
+
+class WriteAudit(models.Model):
+    """Every write, accepted or refused: external BACnet writes to our virtual objects, and
+    operator/API writes to virtual objects or remote points."""
+
+    SOURCE_CHOICES = [("bacnet", "BACnet"), ("operator", "Operator"), ("api", "API")]
+
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    source = models.CharField(max_length=20, choices=SOURCE_CHOICES)
+    who = models.CharField(max_length=255, blank=True)  # user name, or the writer's address
+    object_ref = models.CharField(max_length=255)  # "analog-output,3" plus device if remote
+    virtual_object = models.ForeignKey(
+        "virtual.VirtualObject",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="write_audits",
+    )
+    point = models.ForeignKey(
+        BACnetPoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="write_audits"
+    )
+    property = models.CharField(max_length=80, default="present-value")
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField(null=True, blank=True)
+    priority = models.PositiveSmallIntegerField(null=True, blank=True)
+    accepted = models.BooleanField()
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-time"]
+
+    def __str__(self) -> str:
+        verdict = "accepted" if self.accepted else "refused"
+        return f"{self.source} write {self.object_ref} = {self.new_value!r} {verdict}"

@@ -1,0 +1,186 @@
+"""Django settings, read from the environment through the typed helpers in bms.env.
+
+The embedded default needs no configuration: SQLite in ./var, in-process channel layer, the
+native backend. A deployment sets DATABASE_URL (PostgreSQL), REDIS_URL and friends. Mistakes in
+BACNET_* values are reported by the system checks in bms.checks rather than here, so that one
+`manage.py check` lists all of them at once.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from bms.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from bms.tasks.backends.detection import detect_backend
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("BMS_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+_DEV_SECRET_KEY = "django-insecure-development-only-never-deploy-this-key"  # noqa: S105
+SECRET_KEY = env_str(
+    "SECRET_KEY",
+    _DEV_SECRET_KEY if DEBUG else None,
+    hint=" when DEBUG is off (set a long random SECRET_KEY, or DEBUG=1 for development)",
+)
+if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY is the development key; set a secret one or DEBUG=1")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    # daphne first: it replaces runserver with an ASGI server so Channels works in development.
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "bms.tasks",
+    "bms.virtual",
+    "bms.devices",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "bms.urls"
+WSGI_APPLICATION = "bms.wsgi.application"
+ASGI_APPLICATION = "bms.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict:
+    """PostgreSQL (or anything dj-database-url knows) from DATABASE_URL, else SQLite in var/."""
+    url = env_str("DATABASE_URL", "")
+    if url:
+        database = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))
+    else:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "bms.sqlite3"}
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database["OPTIONS"] = {**database.get("OPTIONS", {}), **_SQLITE_OPTIONS}
+    return database
+
+
+# The web process and the worker write the same SQLite file: WAL lets readers run during a write,
+# the timeout makes a writer wait instead of failing with "database is locked", and IMMEDIATE takes
+# the write lock at BEGIN, because upgrading a read transaction to a write one fails at once
+# (SQLITE_BUSY) without honouring the timeout.
+_SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    "timeout": env_float("SQLITE_TIMEOUT", 20.0),
+    "transaction_mode": "IMMEDIATE",
+}
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Redis, Celery and Channels ------------------------------------------------------------------
+
+REDIS_URL = env_str("REDIS_URL", "")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+# BACnet tasks run for seconds to minutes: take one at a time and acknowledge after running, so
+# a worker killed mid-task leaves the message for another one.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    # TODO(web): the in-memory layer only reaches consumers in the same process, but on the
+    # embedded default the worker (which sees BACnet writes) and the web server are separate
+    # processes. Replace with a cross-process relay that needs no Redis, e.g. a table of events
+    # the web process polls (or SQLite's data_version), behind this same setting.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# BACnet --------------------------------------------------------------------------------------
+
+BACNET_BACKEND, BACNET_BACKEND_REASON = detect_backend(
+    os.environ, platform.system(), os.path.exists
+)
+# Required by the worker and never guessed (a wrong interface silently finds nothing); empty here
+# so the web process starts without it. Example: 192.168.1.10/24 or 127.0.0.1/8:47808.
+BACNET_ADDRESS = env_str("BACNET_ADDRESS", "")
+BACNET_DEVICE_ID = env_int("BACNET_DEVICE_ID", 8888)
+BACNET_DEVICE_NAME = env_str("BACNET_DEVICE_NAME", "Django_BMS")
+BACNET_TIMEOUT = env_float("BACNET_TIMEOUT", 3.0)
+BACNET_RETRIES = env_int("BACNET_RETRIES", 1)
+# Routing key for multi-site installs: a worker takes only its site's tasks (and Celery queue).
+BACNET_SITE = env_str("BACNET_SITE", "default")
+BACNET_DISCOVERY_CACHE_SECONDS = env_int("BACNET_DISCOVERY_CACHE_SECONDS", 300)
+# A claimed task's lease; the worker heartbeats well within it, and an expired lease means the
+# worker died, so the task goes back to pending.
+BACNET_TASK_LEASE_SECONDS = env_int("BACNET_TASK_LEASE_SECONDS", 60)
+BACNET_WORKER_ALIVE_SECONDS = env_int("BACNET_WORKER_ALIVE_SECONDS", 30)
+
+# Logging -------------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "bms": {
+            "handlers": ["console"],
+            "level": env_choice("BMS_LOG_LEVEL", ["debug", "info", "warning", "error"], "info")
+            .upper(),
+        },
+    },
+}

@@ -1,0 +1,1 @@
+"""BACnet tasks: the queue between the web process and the BACnet worker (seed 000)."""

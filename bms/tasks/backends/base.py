@@ -1,0 +1,120 @@
+"""What every backend offers; subclasses differ only in how a new task reaches a worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from bms.devices.models import BACnetPoint
+from bms.tasks import queue
+from bms.tasks.models import BACnetTask
+
+MAX_DEVICE_INSTANCE = 4194302  # 4194303 is the wildcard, not a device
+
+
+class BACnetBackend:
+    name = "base"
+
+    def __init__(self, site: str | None = None, reason: str = "") -> None:
+        self.site = site or settings.BACNET_SITE
+        self.reason = reason
+
+    def discover_devices(
+        self,
+        low: int | None = None,
+        high: int | None = None,
+        address: str | None = None,
+        force: bool = False,
+    ) -> int:
+        """Who-Is (optionally a range, optionally directed at `address`); `force` skips the
+        discovery cache (BACNET_DISCOVERY_CACHE_SECONDS)."""
+        _check_range(low, high)
+        parameters = {"low": low, "high": high, "address": address or None, "force": force}
+        return self._submit("discover", parameters)
+
+    def collect_readings(self, device_ids: list[int] | None = None) -> int:
+        """Read the present values of known points (all devices of the site, or these)."""
+        if device_ids is not None:
+            device_ids = [_device_instance(device_id) for device_id in device_ids]
+        return self._submit("collect", {"device_ids": device_ids})
+
+    def read_points(self, device_id: int) -> int:
+        """Read a device's object list and the points' descriptive properties."""
+        return self._submit("read_points", {"device_id": _device_instance(device_id)})
+
+    def write_point(
+        self,
+        point_id: int,
+        value: Any = None,
+        priority: int | None = None,
+        relinquish: bool = False,
+    ) -> int:
+        """Write a point's present value, or relinquish (write NULL) at `priority`."""
+        if not BACnetPoint.objects.filter(id=point_id).exists():
+            raise ValueError(f"there is no point with id {point_id}")
+        if priority is not None and not 1 <= priority <= 16:
+            raise ValueError(f"priority {priority} is outside 1..16")
+        if relinquish and value is not None:
+            raise ValueError("relinquish writes NULL: give either a value or relinquish, not both")
+        if not relinquish and value is None:
+            raise ValueError("a value is required unless relinquishing")
+        parameters = {"point_id": point_id, "value": value, "priority": priority,
+                      "relinquish": relinquish}
+        return self._submit("write_point", parameters)
+
+    def get_status(self) -> dict[str, Any]:
+        recent = BACnetTask.objects.filter(site=self.site)[:5]
+        workers = queue.alive_workers(settings.BACNET_WORKER_ALIVE_SECONDS, site=self.site)
+        return {
+            "backend": self.name,
+            "reason": self.reason,
+            "site": self.site,
+            "recent_tasks": [_task_summary(task) for task in recent],
+            "workers_alive": [
+                {"worker_id": w.worker_id, "hostname": w.hostname, "pid": w.pid,
+                 "heartbeat_at": w.heartbeat_at.isoformat()}
+                for w in workers
+            ],
+        }
+
+    def wait(self, task_id: int, timeout: float) -> BACnetTask:
+        """Block until the task finishes (TimeoutError otherwise): for callers that choose to."""
+        return queue.wait_for(task_id, timeout)
+
+    def _submit(self, task_type: str, parameters: dict[str, Any]) -> int:
+        with transaction.atomic():
+            task = queue.enqueue(task_type, parameters, self.site)
+            self._dispatch(task)
+        return task.id
+
+    def _dispatch(self, task: BACnetTask) -> None:
+        """Tell a worker about a new task, inside the transaction that created it."""
+        raise NotImplementedError
+
+
+def _device_instance(value: int) -> int:
+    if not 0 <= value <= MAX_DEVICE_INSTANCE:
+        raise ValueError(f"device instance {value} is outside 0..{MAX_DEVICE_INSTANCE}")
+    return value
+
+
+def _check_range(low: int | None, high: int | None) -> None:
+    if (low is None) != (high is None):
+        raise ValueError("give both low and high, or neither (BACnet Who-Is ranges have both)")
+    if low is not None and high is not None:
+        _device_instance(low)
+        _device_instance(high)
+        if low > high:
+            raise ValueError(f"low {low} is above high {high}")
+
+
+def _task_summary(task: BACnetTask) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "type": task.task_type,
+        "status": task.status,
+        "created": task.created_at.isoformat(),
+        "progress": task.progress,
+    }

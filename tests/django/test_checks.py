@@ -1,0 +1,63 @@
+"""System checks for BACNET_* settings."""
+
+import pytest
+
+from bms.checks import check_bacnet_address_set, check_bacnet_settings
+
+GOOD = {
+    "BACNET_ADDRESS": "127.0.0.1/8",
+    "BACNET_DEVICE_ID": 8888,
+    "BACNET_DEVICE_NAME": "Django_BMS",
+    "BACNET_SITE": "default",
+    "BACNET_TIMEOUT": 3.0,
+    "BACNET_RETRIES": 1,
+    "BACNET_DISCOVERY_CACHE_SECONDS": 300,
+    "BACNET_TASK_LEASE_SECONDS": 60,
+    "BACNET_BACKEND": "native",
+    "CELERY_BROKER_URL": "",
+}
+
+
+def ids_for(settings, **changes):
+    for name, value in {**GOOD, **changes}.items():
+        setattr(settings, name, value)
+    return [message.id for message in check_bacnet_settings()]
+
+
+def test_good_settings_pass(settings):
+    assert ids_for(settings) == []
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"BACNET_ADDRESS": "192.168.1.10"}, "bms.E001"),  # no prefix length
+    ({"BACNET_ADDRESS": "my-host/24"}, "bms.E001"),
+    ({"BACNET_ADDRESS": "10.0.0.1/24:99999"}, "bms.E001"),
+    ({"BACNET_DEVICE_ID": 4194303}, "bms.E002"),
+    ({"BACNET_DEVICE_ID": -1}, "bms.E002"),
+    ({"BACNET_DEVICE_NAME": " "}, "bms.E003"),
+    ({"BACNET_SITE": "north wing"}, "bms.E004"),
+    ({"BACNET_TIMEOUT": 0}, "bms.E005"),
+    ({"BACNET_RETRIES": -1}, "bms.E006"),
+    ({"BACNET_DISCOVERY_CACHE_SECONDS": -5}, "bms.E007"),
+    ({"BACNET_TASK_LEASE_SECONDS": 0}, "bms.E008"),
+    ({"BACNET_BACKEND": "docker", "CELERY_BROKER_URL": ""}, "bms.E009"),
+])
+def test_each_bad_value_is_reported(settings, changes, expected):
+    assert ids_for(settings, **changes) == [expected]
+
+
+def test_edges_of_the_device_range_are_fine(settings):
+    assert ids_for(settings, BACNET_DEVICE_ID=0) == []
+    assert ids_for(settings, BACNET_DEVICE_ID=4194302) == []
+
+
+def test_docker_with_a_broker_is_fine(settings):
+    assert ids_for(settings, BACNET_BACKEND="docker", CELERY_BROKER_URL="redis://h:6379/0") == []
+
+
+def test_a_missing_address_only_warns_at_deploy_time(settings):
+    assert ids_for(settings, BACNET_ADDRESS="") == []
+    settings.BACNET_ADDRESS = ""
+    assert [m.id for m in check_bacnet_address_set()] == ["bms.W001"]
+    settings.BACNET_ADDRESS = "127.0.0.1/8"
+    assert check_bacnet_address_set() == []
