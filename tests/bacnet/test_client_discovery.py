@@ -1,0 +1,130 @@
+"""Client discovery: Who-Is / I-Am against real bacpypes3 peers on loopback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bms.bacnet.client import DEVICE_INFO_FIELDS
+from bms.bacnet.errors import InvalidValueError
+from tests.bacnet.client_peers import NoRpmApplication, Rig, TerseDevice, count_requests
+
+
+@pytest.fixture
+async def rig(bacnet_port):
+    rig = Rig(bacnet_port)
+    yield rig
+    await rig.close()
+
+
+@pytest.fixture
+async def three_peers(rig):
+    await rig.peer(2, 1001)
+    await rig.peer(3, 1002, [], segmentation="no-segmentation", max_apdu=480)
+    await rig.peer(4, 1003, [])
+    return rig
+
+
+async def test_who_is_finds_exactly_the_peers(three_peers):
+    client = await three_peers.client()
+    records = await client.who_is(timeout=0.5)
+    assert [r.device_instance for r in records] == [1001, 1002, 1003]
+    by_instance = {r.device_instance: r for r in records}
+    assert by_instance[1002].address == three_peers.address(3)
+    assert by_instance[1002].max_apdu == 480
+    assert by_instance[1002].segmentation == "no-segmentation"
+    assert by_instance[1001].segmentation == "segmented-both"
+    assert by_instance[1001].vendor_id == 999
+    assert by_instance[1001].network is None
+
+
+async def test_who_is_with_a_range_returns_only_devices_in_it(three_peers):
+    client = await three_peers.client()
+    records = await client.who_is(1002, 1003, timeout=0.5)
+    assert [r.device_instance for r in records] == [1002, 1003]
+
+
+async def test_who_is_returns_early_once_the_expected_devices_answered(three_peers):
+    client = await three_peers.client()
+    started = time.monotonic()
+    records = await client.who_is(expected=3, timeout=5.0)
+    assert time.monotonic() - started < 1.0
+    assert len(records) == 3
+
+
+async def test_who_is_waits_the_full_timeout_when_fewer_than_expected_answer(three_peers):
+    client = await three_peers.client()
+    started = time.monotonic()
+    records = await client.who_is(expected=4, timeout=0.4)
+    assert time.monotonic() - started >= 0.35
+    assert len(records) == 3
+
+
+async def test_who_is_to_one_address_finds_only_that_device(three_peers):
+    client = await three_peers.client()
+    records = await client.who_is(address=three_peers.address(3), timeout=0.5)
+    assert [(r.device_instance, r.address) for r in records] == [(1002, three_peers.address(3))]
+
+
+async def test_who_is_to_a_directed_broadcast_finds_every_device(three_peers):
+    client = await three_peers.client()
+    records = await client.who_is(address=f"127.255.255.255:{three_peers.port}", timeout=0.5)
+    assert [r.device_instance for r in records] == [1001, 1002, 1003]
+
+
+async def test_who_is_seeds_the_capability_cache_from_i_am(three_peers):
+    client = await three_peers.client()
+    await client.who_is(expected=3, timeout=2.0)
+    caps = client.capabilities.get(three_peers.address(3))
+    assert (caps.max_apdu, caps.segmentation) == (480, False)
+    assert client.capabilities.get(three_peers.address(2)).segmentation is True
+
+
+async def test_who_is_refuses_a_half_open_range(rig):
+    client = await rig.client()
+    with pytest.raises(InvalidValueError):
+        await client.who_is(low=5)
+    with pytest.raises(InvalidValueError):
+        await client.who_is(low=9, high=3)
+
+
+async def test_device_info_reads_the_device_object_in_one_rpm(three_peers):
+    client = await three_peers.client()
+    sent = count_requests(three_peers.client_app)
+    info = await client.read_device_info(three_peers.address(2), 1001)
+    assert sent == {"ReadPropertyMultipleRequest": 1}
+    assert info.device_instance == 1001
+    assert info.address == three_peers.address(2)
+    assert info.name == "peer-1001"
+    assert info.vendor_name == "BMS open source"
+    assert info.vendor_id == 999
+    assert info.model_name == "BMS"
+    assert info.protocol_revision is not None and info.protocol_revision >= 1
+    assert info.max_apdu == 1476
+    assert info.segmentation == "segmented-both"
+    assert "read-property-multiple" in info.services_supported
+
+
+async def test_device_info_leaves_properties_the_device_lacks_empty(rig):
+    await rig.peer(2, 1001, [], device_class=TerseDevice)
+    await rig.peer(3, 1002, [], device_class=TerseDevice, app_class=NoRpmApplication)
+    client = await rig.client()
+    for host, instance in ((2, 1001), (3, 1002)):
+        info = await client.read_device_info(rig.address(host), instance)
+        assert (info.description, info.location) == ("", "")
+        assert info.name == f"peer-{instance}"
+        assert info.vendor_id == 999
+
+
+async def test_device_info_falls_back_to_read_property_without_rpm(rig):
+    await rig.peer(2, 1001, [], app_class=NoRpmApplication)
+    client = await rig.client()
+    sent = count_requests(rig.client_app)
+    info = await client.read_device_info(rig.address(2), 1001)
+    assert info.name == "peer-1001"
+    assert info.model_name == "BMS"
+    assert info.max_apdu == 1476
+    assert sent["ReadPropertyMultipleRequest"] == 1
+    assert sent["ReadPropertyRequest"] == len(DEVICE_INFO_FIELDS)
+    assert client.capabilities.get(rig.address(2)).rpm is False
