@@ -1,0 +1,271 @@
+"""A simulated building: N plain bacpypes3 devices on consecutive loopback addresses.
+
+Each device is one bacpypes3 `Application` bound on its own host (127.0.0.2, .3, ...) with a /8
+prefix on a shared port, so a Who-Is to 127.255.255.255 reaches all of them. Devices start
+concurrently; one named task per building moves the analog inputs by a bounded random walk.
+
+    async with SimulatedBuilding(devices=20, objects=100, port=bacnet_port) as building:
+        device = building.devices[0]   # .instance, .address, .app, .objects, ...
+
+Quirks, like on a real site: the device at `no_segmentation_index` (default the 2nd) cannot
+segment and accepts 480-octet APDUs, so its object list must be read index by index; the device
+at `no_rpm_index` (default the 3rd) rejects ReadPropertyMultiple.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.stack import close_application, open_application
+from bms.bacnet.types import ObjectRef
+from bms.simulator.apps import NoRpmApplication, SimulatedApplication
+from bms.simulator.catalog import PointSpec, Walk, device_points
+from bms.simulator.objects import ObjectFactory
+from bms.simulator.plan import (
+    DEFAULT_NO_RPM_INDEX,
+    DEFAULT_NO_SEGMENTATION_INDEX,
+    SEGMENTED,
+    DevicePlan,
+    plan_building,
+)
+
+log = logging.getLogger(__name__)
+
+# Setting a present value costs ~80 us in bacpypes3; this caps one tick at ~0.1 s of CPU. Smaller
+# buildings move every analog input on every tick, bigger ones a rotating share of them.
+MAX_CHANGES_PER_TICK = 1200
+CHANGES_BETWEEN_YIELDS = 200
+# Devices bind concurrently in waves: building a device's objects is CPU work, and an unbounded
+# wave would let the first binds' 5 s deadline (bms.bacnet.stack) expire while later devices are
+# still being built.
+START_WAVE = 50
+
+
+@dataclass(frozen=True, eq=False)
+class SimulatedDevice:
+    """One running simulated device."""
+
+    instance: int
+    address: str  # "127.0.0.2:47808"
+    name: str
+    app: Any  # the bacpypes3 Application
+    segmentation: str  # "segmented-both" or "no-segmentation"
+    supports_rpm: bool
+    max_apdu: int
+    objects: tuple[ObjectRef, ...]  # the points; the object list also has device and network-port
+
+    @property
+    def host(self) -> str:
+        return self.address.rpartition(":")[0]
+
+    @property
+    def segmented(self) -> bool:
+        return self.segmentation == SEGMENTED
+
+    def describe(self) -> str:
+        """One line for the CLI: instance, address and quirks."""
+        return (
+            f"device {self.instance} {self.address} objects={len(self.objects)} "
+            f"max-apdu={self.max_apdu} segmentation={self.segmentation} "
+            f"rpm={'yes' if self.supports_rpm else 'no'}"
+        )
+
+
+class SimulatedBuilding:
+    """Starts, animates and stops a building of simulated devices."""
+
+    def __init__(
+        self,
+        devices: int,
+        objects: int,
+        first_address: str = "127.0.0.2",
+        first_instance: int = 1000,
+        port: int = 47808,
+        prefix: int = 8,
+        seed: int = 0,
+        change_interval: float = 2.0,
+        no_segmentation_index: int | None = DEFAULT_NO_SEGMENTATION_INDEX,
+        no_rpm_index: int | None = DEFAULT_NO_RPM_INDEX,
+        allow_non_loopback: bool = False,
+    ) -> None:
+        if objects < 0:
+            raise ValueError(f"objects must be >= 0, not {objects}")
+        if change_interval <= 0:
+            raise ValueError(f"change_interval must be > 0, not {change_interval}")
+        self._plans = plan_building(
+            devices,
+            first_address=first_address,
+            first_instance=first_instance,
+            port=port,
+            prefix=prefix,
+            no_segmentation_index=no_segmentation_index,
+            no_rpm_index=no_rpm_index,
+            allow_non_loopback=allow_non_loopback,
+        )
+        self._object_count = objects
+        self._rng = random.Random(seed)  # noqa: S311 - simulated readings, not secrets
+        self._change_interval = change_interval
+        self.devices: list[SimulatedDevice] = []
+        self._walkers: list[tuple[Any, Walk]] = []
+        self._walk_cursor = 0
+        self._stop = asyncio.Event()
+        self._updater: asyncio.Task[None] | None = None
+        self._started = False
+
+    async def __aenter__(self) -> SimulatedBuilding:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    async def start(self) -> None:
+        """Bind every device (concurrently) and start moving values; all or nothing."""
+        if self._started:
+            raise RuntimeError("this building was already started")
+        self._started = True
+        try:
+            await self._open_devices()
+        except BaseException:
+            self._close_devices()
+            raise
+        first = self._plans[0].instance if self._plans else 0
+        self._updater = asyncio.create_task(self._walk_values(), name=f"simulator-values-{first}")
+
+    async def stop(self) -> None:
+        """Stop the value task, close every device and let the sockets go."""
+        self._stop.set()
+        updater, self._updater = self._updater, None
+        try:
+            if updater is not None:
+                await updater
+        finally:
+            self._close_devices()
+            # Transports close their sockets on the next loop iteration; after that the
+            # addresses are free for the next building.
+            await asyncio.sleep(0)
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Wait until `stop` is set; raise at once if the value task fails."""
+        if self._updater is None:
+            raise RuntimeError("start() the building before serving it")
+        waiter = asyncio.create_task(stop.wait(), name="simulator-stop-waiter")
+        try:
+            await asyncio.wait({waiter, self._updater}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if self._updater.done() and not self._stop.is_set():
+            self._updater.result()  # re-raise the value task's error
+            raise RuntimeError("the simulator's value task ended unexpectedly")
+
+    def change_values(self, limit: int = MAX_CHANGES_PER_TICK) -> int:
+        """Move the next `limit` analog inputs one random step; returns how many moved."""
+        count = min(len(self._walkers), limit)
+        for _ in range(count):
+            obj, walk = self._walkers[self._walk_cursor]
+            self._walk_cursor = (self._walk_cursor + 1) % len(self._walkers)
+            obj.presentValue = walk.next(float(obj.presentValue), self._rng)
+        return count
+
+    async def _open_devices(self) -> None:
+        specs = device_points(self._object_count)
+        factory = ObjectFactory(self._rng)
+        for first in range(0, len(self._plans), START_WAVE):
+            wave = self._plans[first : first + START_WAVE]
+            await self._open_wave(wave, specs, factory)
+
+    async def _open_wave(
+        self, wave: list[DevicePlan], specs: list[PointSpec], factory: ObjectFactory
+    ) -> None:
+        tasks = [
+            asyncio.create_task(
+                self._open_device(plan, specs, factory), name=f"simulator-open-{plan.instance}"
+            )
+            for plan in wave
+        ]
+        # Let every bind finish (no half-open sockets left behind), then report the first error.
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, SimulatedDevice):
+                self.devices.append(result)
+        errors = [result for result in results if isinstance(result, BaseException)]
+        if errors:
+            raise errors[0]
+
+    async def _open_device(
+        self, plan: DevicePlan, specs: list[PointSpec], factory: ObjectFactory
+    ) -> SimulatedDevice:
+        # Objects are built before the first await, in task order, so a seed gives the same
+        # values whatever the scheduling of the binds.
+        objects = [factory.build(spec) for spec in specs]
+        app_class = SimulatedApplication if plan.supports_rpm else NoRpmApplication
+        app = await open_application(_engine_config(plan), app_class, objects=objects)
+        self._walkers.extend(
+            (obj, spec.template.walk)
+            for obj, spec in zip(objects, specs, strict=True)
+            if spec.template.walk is not None
+        )
+        return SimulatedDevice(
+            instance=plan.instance,
+            address=plan.address,
+            name=plan.name,
+            app=app,
+            segmentation=plan.segmentation,
+            supports_rpm=plan.supports_rpm,
+            max_apdu=plan.max_apdu,
+            objects=tuple(spec.ref for spec in specs),
+        )
+
+    def _close_devices(self) -> None:
+        devices, self.devices = self.devices, []
+        for device in devices:
+            close_application(device.app)
+
+    async def _walk_values(self) -> None:
+        # Ends when stop() sets the event; each round moves at most MAX_CHANGES_PER_TICK values.
+        while not await self._stopped_within(self._change_interval):
+            await self._change_batch()
+
+    async def _change_batch(self) -> None:
+        # Small slices with a yield between them keep the devices answering during a tick.
+        remaining = min(len(self._walkers), MAX_CHANGES_PER_TICK)
+        while remaining > 0:
+            remaining -= self.change_values(min(remaining, CHANGES_BETWEEN_YIELDS))
+            await asyncio.sleep(0)
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+
+def _engine_config(plan: DevicePlan) -> EngineConfig:
+    return EngineConfig(
+        address=plan.bind_address,
+        device_instance=plan.instance,
+        device_name=plan.name,
+        vendor_name="BMS open source (simulator)",
+        model_name="Simulated AHU controller",
+        description=f"Air-handling unit controller {plan.index + 1} of a simulated building",
+        location=f"Plant room {plan.index // 20 + 1}",
+        max_apdu=plan.max_apdu,
+        segmentation=plan.segmentation,
+        support_rpm=plan.supports_rpm,
+    )
