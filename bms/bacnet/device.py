@@ -71,6 +71,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Awaited before an external write is applied and acknowledged. Raise WriteRefused (its
+# error class/code go to the writer) or any Exception to refuse. A hook that overruns
+# `hook_timeout` is cancelled and the write refused, so keep it short and idempotent: a
+# peer that timed out will retry the same write.
 WriteHook = Callable[[WriteEvent], Awaitable[None]]
 
 # Below a peer's usual 3 s APDU timeout, so a slow hook is refused rather than retried.
@@ -301,6 +305,8 @@ class LocalDevice:
         self, ref: ObjectRef | str, value: PresentValue, priority: int | None = None
     ) -> ObjectSnapshot:
         """Our own update (no write hook); subscribers get COV notifications.
+
+        Call it on the event loop that runs the application (bacpypes3 is not thread-safe).
 
         Inputs take the value directly; commandable objects take it at `priority` (16 when
         None), so a peer's command at a higher priority still wins. None relinquishes.

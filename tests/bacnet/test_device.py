@@ -457,6 +457,22 @@ async def test_cov_subscriber_is_notified_of_an_external_command(rig: Rig) -> No
         assert await _next_present_value(sub) == "active"
 
 
+async def test_removing_an_object_ends_its_cov_subscriptions(rig: Rig) -> None:
+    spec = ObjectSpec("AV", 3, virtual_object_name(8, "Temp"), present_value=1.0)
+    rig.device.add_object(spec)
+    async with rig.client.change_of_value(rig.server, rig.oid("AV:3"), 3, False, 60) as old:
+        assert await _next_present_value(old) == 1.0
+        rig.device.remove_object("AV:3")
+        rig.device.add_object(spec)  # same identifier again: a new object, no subscribers
+        # while the old subscriber is still around, a new one must be served by the new object
+        async with rig.client.change_of_value(rig.server, rig.oid("AV:3"), 4, False, 60) as new:
+            assert await _next_present_value(new) == 1.0
+            rig.device.set_present_value("AV:3", 3.0)
+            assert await _next_present_value(new) == 3.0
+        with pytest.raises(TimeoutError):
+            await _next_present_value(old, timeout=0.3)
+
+
 async def _next_present_value(sub: Any, timeout: float = WAIT) -> Any:
     """The next present-value in the subscription's queue (status-flags are skipped)."""
     async with asyncio.timeout(timeout):
