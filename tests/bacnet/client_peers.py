@@ -16,6 +16,7 @@ from bacpypes3.local.binary import BinaryOutputObject
 from bacpypes3.local.cmd import Commandable
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.multistate import MultiStateValueObject
+from bacpypes3.primitivedata import ObjectIdentifier
 
 from bms.bacnet.capabilities import CapabilityCache
 from bms.bacnet.client import Client
@@ -168,3 +169,10 @@ class Rig:
             await client.close()
         for app in self.apps:
             close_application(app)
+
+
+def local_object(app: Application, ref: ObjectRef) -> Any:
+    """A peer's own object, to change its value the way the device itself would."""
+    obj = app.get_object_id(ObjectIdentifier((ref.object_type, ref.instance)))
+    assert obj is not None, f"peer has no {ref}"
+    return obj
