@@ -1,0 +1,153 @@
+"""COV subscriptions from the client to real bacpypes3 peers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bms.bacnet.errors import ErrorResponse, InvalidValueError
+from bms.bacnet.types import CovNotification, ObjectRef
+from tests.bacnet.client_peers import Rig, local_object
+
+AI = ObjectRef("analog-input", 1)
+WAIT = 2.0  # seconds to wait for a notification that should come within milliseconds
+
+
+@pytest.fixture
+async def rig(bacnet_port):
+    rig = Rig(bacnet_port)
+    yield rig
+    await rig.close()
+
+
+async def next_notification(queue: asyncio.Queue[CovNotification]) -> CovNotification:
+    return await asyncio.wait_for(queue.get(), WAIT)
+
+
+async def test_subscription_delivers_the_change_of_a_peer_value(rig):
+    peer = await rig.peer(2, 1001)
+    client = await rig.client()
+    queue: asyncio.Queue[CovNotification] = asyncio.Queue()
+    await client.subscribe_cov(rig.address(2), AI, queue.put_nowait, lifetime=60)
+    first = await next_notification(queue)  # the peer reports the current value at once
+    assert first.values["present-value"] == 21.5
+
+    local_object(peer, AI).presentValue = 30.0
+    change = await next_notification(queue)
+    assert change.values["present-value"] == 30.0
+    assert change.values["status-flags"] == (False, False, False, False)
+    assert change.ref == AI
+    assert change.device_instance == 1001
+    assert change.device_address == rig.address(2)
+    assert 0 < change.time_remaining <= 60
+    assert change.confirmed is False
+
+
+async def test_confirmed_subscription_with_an_async_callback(rig):
+    peer = await rig.peer(2, 1001)
+    client = await rig.client()
+    queue: asyncio.Queue[CovNotification] = asyncio.Queue()
+
+    async def on_change(notification: CovNotification) -> None:
+        await queue.put(notification)
+
+    await client.subscribe_cov(rig.address(2), AI, on_change, confirmed=True)
+    await next_notification(queue)
+    local_object(peer, AI).presentValue = 25.0
+    change = await next_notification(queue)
+    assert change.confirmed is True
+    assert change.values["present-value"] == 25.0
+
+
+async def test_cancel_stops_the_notifications(rig):
+    peer = await rig.peer(2, 1001)
+    client = await rig.client()
+    queue: asyncio.Queue[CovNotification] = asyncio.Queue()
+    subscription = await client.subscribe_cov(rig.address(2), AI, queue.put_nowait)
+    await next_notification(queue)
+    await subscription.cancel()
+    assert not subscription.active
+    local_object(peer, AI).presentValue = 40.0
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(queue.get(), 0.3)
+
+
+async def test_subscription_renews_itself_before_it_expires(rig):
+    peer = await rig.peer(2, 1001)
+    client = await rig.client(timeout=0.3, retries=0)
+    queue: asyncio.Queue[CovNotification] = asyncio.Queue()
+    started = time.monotonic()
+    subscription = await client.subscribe_cov(rig.address(2), AI, queue.put_nowait, lifetime=2)
+    assert subscription.renew_delay() < 2
+    await next_notification(queue)
+    async with asyncio.timeout(WAIT):
+        while subscription.renewals == 0:
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(max(0.0, 2.3 - (time.monotonic() - started)))
+    while not queue.empty():  # the renewal re-sends the current value; skip it
+        queue.get_nowait()
+    local_object(peer, AI).presentValue = 33.0  # past the first lifetime: still subscribed?
+    change = await next_notification(queue)
+    assert change.values["present-value"] == 33.0
+    assert subscription.last_error is None
+
+
+async def test_a_failing_callback_does_not_end_the_subscription(rig):
+    peer = await rig.peer(2, 1001)
+    client = await rig.client()
+    seen: list[float] = []
+
+    def fragile(notification: CovNotification) -> None:
+        seen.append(notification.values["present-value"])
+        if len(seen) == 1:
+            raise RuntimeError("consumer bug")
+
+    subscription = await client.subscribe_cov(rig.address(2), AI, fragile)
+    async with asyncio.timeout(WAIT):
+        while not seen:
+            await asyncio.sleep(0.02)
+    assert isinstance(subscription.last_error, RuntimeError)
+    local_object(peer, AI).presentValue = 50.0
+    async with asyncio.timeout(WAIT):
+        while len(seen) < 2:
+            await asyncio.sleep(0.02)
+    assert seen[-1] == 50.0
+
+
+async def test_subscribing_to_a_missing_object_is_an_error_response(rig):
+    await rig.peer(2, 1001)
+    client = await rig.client()
+    with pytest.raises(ErrorResponse) as caught:
+        await client.subscribe_cov(rig.address(2), ObjectRef("analog-input", 42), print)
+    assert caught.value.error_code == "unknown-object"
+    with pytest.raises(InvalidValueError):
+        await client.subscribe_cov(rig.address(2), AI, print, lifetime=-1)
+
+
+async def test_two_subscriptions_get_their_own_notifications(rig):
+    peer = await rig.peer(2, 1001)
+    client = await rig.client()
+    ao = ObjectRef("analog-output", 1)
+    inputs: asyncio.Queue[CovNotification] = asyncio.Queue()
+    outputs: asyncio.Queue[CovNotification] = asyncio.Queue()
+    await client.subscribe_cov(rig.address(2), AI, inputs.put_nowait)
+    await client.subscribe_cov(rig.address(2), ao, outputs.put_nowait)
+    await next_notification(inputs)
+    await next_notification(outputs)
+    local_object(peer, ao).presentValue = 75.0
+    change = await next_notification(outputs)
+    assert (change.ref, change.values["present-value"]) == (ao, 75.0)
+    assert inputs.empty()
+
+
+async def test_close_cancels_the_subscriptions_and_their_renewal_tasks(rig):
+    await rig.peer(2, 1001)
+    client = await rig.client()
+    subscription = await client.subscribe_cov(rig.address(2), AI, print, lifetime=30)
+    renew_task = subscription._renew_task
+    assert renew_task is not None and renew_task.get_name().startswith("cov-renew")
+    await client.close()
+    assert not subscription.active
+    assert renew_task.done()
