@@ -1,0 +1,142 @@
+"""bacnet_virtual and bacnet_task, called in-process."""
+
+import json
+import time
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.tasks import queue
+from bms.tasks.models import BACnetTask
+from bms.virtual.models import VirtualBACnetDevice
+from tests.django.conftest import run_in_threads
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_bacnet_virtual_creates_lists_and_deletes():
+    created = run("bacnet_virtual", "create", "--device-id", "1001", "--name", "Test HVAC",
+                  "--template", "hvac_controller", "--description", "plant room")
+    assert created == "created virtual device 1001 'Test HVAC' with 2 objects\n"
+    assert VirtualBACnetDevice.objects.get(device_id=1001).description == "plant room"
+    listing = run("bacnet_virtual", "list")
+    assert "1001 Test HVAC [hvac_controller, running]" in listing
+    assert "analog-output,1 Virtual_1001_Temperature_Setpoint = 24.0 degrees-celsius" in listing
+    assert 'binary-output,1 Virtual_1001_Fan_Control = "inactive"' in listing
+    assert run("bacnet_virtual", "delete", "--device-id", "1001") == (
+        "deleted virtual device 1001 and 2 objects\n"
+    )
+    assert run("bacnet_virtual", "list") == "no virtual devices\n"
+
+
+@pytest.mark.django_db
+def test_bacnet_virtual_reports_operator_mistakes_as_command_errors():
+    run("bacnet_virtual", "create", "--device-id", "1001", "--name", "A", "--template",
+        "temperature_sensor")
+    with pytest.raises(CommandError, match="virtual device 1001 already exists"):
+        run("bacnet_virtual", "create", "--device-id", "1001", "--name", "B", "--template",
+            "temperature_sensor")
+    with pytest.raises(CommandError, match="no virtual device 7"):
+        run("bacnet_virtual", "delete", "--device-id", "7")
+    with pytest.raises(CommandError, match="invalid choice: 'toaster'"):
+        run("bacnet_virtual", "create", "--device-id", "9", "--name", "T", "--template",
+            "toaster")
+
+
+@pytest.mark.django_db
+def test_bacnet_task_queues_each_kind_with_its_parameters(settings):
+    settings.BACNET_BACKEND = "native"
+    device = BACnetDevice.objects.create(device_instance=1001, address="127.0.0.2")
+    point = BACnetPoint.objects.create(device=device, object_type="binary-output", instance=1)
+    outputs = [
+        run("bacnet_task", "discover", "--low", "1000", "--high", "1999", "--address",
+            "127.255.255.255", "--force"),
+        run("bacnet_task", "collect", "--device", "1001", "--device", "1002"),
+        run("bacnet_task", "read_points", "--device", "1001"),
+        run("bacnet_task", "write_point", "--point", str(point.id), "--value", "active",
+            "--priority", "8"),
+        run("bacnet_task", "write_point", "--point", str(point.id), "--value", "21.5"),
+        run("bacnet_task", "write_point", "--point", str(point.id), "--relinquish",
+            "--priority", "8"),
+    ]
+    tasks = list(BACnetTask.objects.order_by("id"))
+    assert outputs == [f"queued {t.task_type} task {t.id} (native backend)\n" for t in tasks]
+    assert [t.parameters for t in tasks] == [
+        {"low": 1000, "high": 1999, "address": "127.255.255.255", "force": True},
+        {"device_ids": [1001, 1002]},
+        {"device_id": 1001},
+        {"point_id": point.id, "value": "active", "priority": 8, "relinquish": False},
+        {"point_id": point.id, "value": 21.5, "priority": None, "relinquish": False},
+        {"point_id": point.id, "value": None, "priority": 8, "relinquish": True},
+    ]
+
+
+@pytest.mark.django_db
+def test_bacnet_task_refuses_bad_requests_with_a_message():
+    with pytest.raises(CommandError, match="low 9 is above high 1"):
+        run("bacnet_task", "discover", "--low", "9", "--high", "1")
+    with pytest.raises(CommandError, match="not allowed with argument --value"):
+        run("bacnet_task", "write_point", "--point", "1", "--value", "1", "--relinquish")
+    assert not BACnetTask.objects.exists()
+
+
+@pytest.mark.django_db
+def test_bacnet_task_wait_gives_up_after_the_timeout():
+    with pytest.raises(CommandError, match=r"still pending after 0.3 s"):
+        run("bacnet_task", "collect", "--wait", "--timeout", "0.3")
+
+
+@pytest.mark.django_db
+def test_bacnet_task_status_prints_the_backend_status_as_json(settings):
+    settings.BACNET_BACKEND, settings.BACNET_BACKEND_REASON = "native", "Windows host"
+    run("bacnet_task", "collect")
+    status = json.loads(run("bacnet_task", "status"))
+    assert (status["backend"], status["reason"]) == ("native", "Windows host")
+    assert [t["type"] for t in status["recent_tasks"]] == ["collect"]
+
+
+def act_as_worker(outcome: str) -> None:
+    """A stand-in for the real worker: claim, report progress, then finish."""
+    deadline = time.monotonic() + 10
+    while (task := queue.claim_next("test-worker", "default", lease_seconds=30)) is None:
+        assert time.monotonic() < deadline, "the command never queued its task"
+        time.sleep(0.05)
+    queue.update_progress(task, done=1, total=2, message="reading device 1001")
+    time.sleep(0.6)  # long enough for the command's 0.25 s poll to see the progress
+    if outcome == "complete":
+        queue.complete(task, {"devices_found": 2})
+    else:
+        queue.fail(task, "no answer from 127.255.255.255")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("outcome", ["complete", "fail"])
+def test_bacnet_task_wait_prints_progress_until_the_task_finishes(settings, outcome):
+    settings.BACNET_SITE = "default"
+    out = StringIO()
+
+    def command(index: int) -> str:
+        if index == 0:
+            act_as_worker(outcome)
+            return ""
+        if outcome == "complete":
+            call_command("bacnet_task", "discover", "--wait", "--timeout", "10", stdout=out)
+            return "ok"
+        with pytest.raises(CommandError, match="failed: no answer from 127.255.255.255"):
+            call_command("bacnet_task", "discover", "--wait", "--timeout", "10", stdout=out)
+        return "raised"
+
+    assert run_in_threads(2, command)[1] == ("ok" if outcome == "complete" else "raised")
+    task_id = BACnetTask.objects.get().id
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"queued discover task {task_id} (native backend)"
+    assert f"task {task_id} running 1/2 reading device 1001" in lines
+    if outcome == "complete":
+        assert lines[-1] == f'task {task_id} completed: {{"devices_found": 2}}'
