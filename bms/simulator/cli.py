@@ -1,0 +1,141 @@
+"""`python -m bms.simulator`: run a simulated building until Ctrl-C or SIGTERM.
+
+Prints one line per device, then "ready: ...", then runs. With --processes K the devices are
+split into K contiguous slices, each run by a child `python -m bms.simulator` that this process
+supervises (see processes.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from bms.bacnet.config import DEFAULT_PORT
+from bms.bacnet.errors import BACnetError
+from bms.simulator.building import SimulatedBuilding
+from bms.simulator.plan import DEFAULT_NO_RPM_INDEX, DEFAULT_NO_SEGMENTATION_INDEX
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_SETUP = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bms.simulator",
+        description="A simulated building of BACnet/IP devices on consecutive loopback addresses.",
+    )
+    parser.add_argument("--devices", type=int, default=10, help="number of devices (10)")
+    parser.add_argument("--objects", type=int, default=100, help="objects per device (100)")
+    parser.add_argument("--first-address", default="127.0.0.2", help="first device's host")
+    parser.add_argument("--first-instance", type=int, default=1000, help="first device instance")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="UDP port of every device")
+    parser.add_argument("--prefix", type=int, default=8, help="network prefix length (8)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for values")
+    parser.add_argument("--change-interval", type=float, default=2.0, help="seconds per step")
+    parser.add_argument(
+        "--no-segmentation-index",
+        type=_optional_index,
+        default=DEFAULT_NO_SEGMENTATION_INDEX,
+        help="0-based index of the device that cannot segment, or 'none' (1)",
+    )
+    parser.add_argument(
+        "--no-rpm-index",
+        type=_optional_index,
+        default=DEFAULT_NO_RPM_INDEX,
+        help="0-based index of the device without ReadPropertyMultiple, or 'none' (2)",
+    )
+    parser.add_argument("--processes", type=int, default=1, help="child processes to use (1)")
+    parser.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="allow addresses outside 127.0.0.0/8 (never needed for tests or benchmarks)",
+    )
+    # Set by a parent for its children: stop when the parent's end of stdin closes.
+    parser.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _optional_index(text: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    return int(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.processes < 1:
+        print("error: --processes must be >= 1", file=sys.stderr)
+        return EXIT_BAD_SETUP
+    try:
+        if args.processes > 1:
+            from bms.simulator.processes import run_processes
+
+            return asyncio.run(run_processes(args))
+        return asyncio.run(run_building(args))
+    except (BACnetError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETUP
+
+
+def building_from_args(args: argparse.Namespace) -> SimulatedBuilding:
+    return SimulatedBuilding(
+        devices=args.devices,
+        objects=args.objects,
+        first_address=args.first_address,
+        first_instance=args.first_instance,
+        port=args.port,
+        prefix=args.prefix,
+        seed=args.seed,
+        change_interval=args.change_interval,
+        no_segmentation_index=args.no_segmentation_index,
+        no_rpm_index=args.no_rpm_index,
+        allow_non_loopback=args.allow_non_loopback,
+    )
+
+
+async def run_building(args: argparse.Namespace) -> int:
+    """Run one building in this process until a stop signal; 0 after a clean stop."""
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    watcher = await watch_parent(stop) if args.exit_with_parent else None
+    building = building_from_args(args)
+    try:
+        await building.start()
+        for device in building.devices:
+            print(device.describe(), flush=True)
+        print(f"ready: {len(building.devices)} devices on port {args.port}", flush=True)
+        await building.serve(stop)
+    finally:
+        await building.stop()
+        if watcher is not None:
+            watcher.close()
+    return EXIT_OK
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+
+async def watch_parent(stop: asyncio.Event) -> asyncio.BaseTransport:
+    """Set `stop` when stdin reaches EOF, i.e. when the supervising parent has gone away."""
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_read_pipe(lambda: _EofProtocol(stop), sys.stdin)
+    return transport
+
+
+class _EofProtocol(asyncio.Protocol):
+    def __init__(self, stop: asyncio.Event) -> None:
+        self._stop = stop
+
+    def eof_received(self) -> bool:
+        self._stop.set()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop.set()
