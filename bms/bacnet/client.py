@@ -393,7 +393,7 @@ class Client:
         if not batches:
             return []
         done: list[Results] = []
-        if self.capabilities.use_rpm(peer.key) and self.capabilities.get(peer.key).rpm is None:
+        if self.capabilities.get(peer.key).rpm is None:
             # First contact: one batch alone finds out whether RPM works before we fan out.
             done.append(await self._read_batch(peer, batches[0]))
             batches = batches[1:]
@@ -416,7 +416,11 @@ class Client:
         return await self._rp_each(peer, batch)
 
     async def _rpm_fitting(self, peer: _Peer, batch: Specs) -> Results:
-        """One RPM; if the answer is too big for the peer, split the batch and try again."""
+        """One RPM; if the answer is too big for the peer, split the batch and try again.
+
+        A single property that alone is too big (a huge state-text on a device that can't
+        segment) becomes an error value for that property instead of failing the whole read.
+        """
         try:
             return await self._rpm(peer, batch)
         except RemoteError as exc:
@@ -426,7 +430,8 @@ class Client:
                 self.capabilities.note_segmentation(peer.key, False)
             halves = split_specs(batch)
             if halves is None:
-                raise
+                ref, (key,) = batch[0]
+                return {ref: {key: exc}}
             log.debug("%s: RPM answer too big (%s); splitting", peer.key, exc.error_code)
         results: Results = {}
         for half in halves:

@@ -9,6 +9,7 @@ import pytest
 from bms.bacnet.capabilities import CapabilityCache
 from bms.bacnet.types import ObjectRef, PointInfo
 from tests.bacnet.client_peers import (
+    CommandableMultiStateValue,
     NoRpmApplication,
     Rig,
     count_requests,
@@ -220,3 +221,18 @@ def track_in_flight(app: Any) -> dict[str, int]:
     app.request = tracking_request
     return state
 
+
+
+async def test_a_property_too_big_for_a_peer_that_cannot_segment_is_left_empty(rig):
+    wordy = CommandableMultiStateValue(
+        objectIdentifier=("multi-state-value", 7), objectName="Wordy",
+        presentValue=2, numberOfStates=200,
+        stateText=[f"State number {n:03}" for n in range(1, 201)],  # ~3,800 octets
+        statusFlags=[0, 0, 0, 0], eventState="normal", outOfService=False, relinquishDefault=1,
+    )
+    await rig.peer(2, 1001, [wordy], segmentation="no-segmentation")
+    client = await rig.client()
+    points = await client.read_points(rig.address(2), 1001)
+    assert [(p.name, p.present_value, p.commandable) for p in points] == [("Wordy", 2, True)]
+    assert points[0].state_texts == ()
+    assert client.capabilities.get(rig.address(2)).segmentation is False
