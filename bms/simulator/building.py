@@ -143,6 +143,7 @@ class SimulatedBuilding:
             await self._open_devices()
         except BaseException:
             self._close_devices()
+            await _release_sockets()
             raise
         first = self._plans[0].instance if self._plans else 0
         self._updater = asyncio.create_task(self._walk_values(), name=f"simulator-values-{first}")
@@ -156,9 +157,7 @@ class SimulatedBuilding:
                 await updater
         finally:
             self._close_devices()
-            # Transports close their sockets on the next loop iteration; after that the
-            # addresses are free for the next building.
-            await asyncio.sleep(0)
+            await _release_sockets()
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Wait until `stop` is set; raise at once if the value task fails."""
@@ -254,6 +253,12 @@ class SimulatedBuilding:
         except TimeoutError:
             return False
         return True
+
+
+async def _release_sockets() -> None:
+    # Closed transports close their sockets on the next loop iteration; after that the
+    # addresses are free for the next building.
+    await asyncio.sleep(0)
 
 
 def _engine_config(plan: DevicePlan) -> EngineConfig:
