@@ -106,8 +106,8 @@ async def test_stock_bacpypes3_device_ignores_its_own_max_apdu(bacnet_port: int)
         segmentation="no-segmentation",
         max_apdu=480,
     )
-    device = await open_application(device_config, objects=objects)
-    client = await open_application(
+    device: Any = await open_application(device_config, objects=objects)
+    client: Any = await open_application(
         EngineConfig(address=f"127.0.0.1/8:{bacnet_port}", device_instance=9999)
     )
     try:
