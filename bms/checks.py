@@ -91,6 +91,11 @@ def _check_client() -> list[CheckMessage]:
             f"BACNET_TASK_LEASE_SECONDS={settings.BACNET_TASK_LEASE_SECONDS} must be > 0.",
             id="bms.E008",
         ))
+    if settings.BACNET_WORKER_ALIVE_SECONDS <= 0:
+        errors.append(Error(
+            f"BACNET_WORKER_ALIVE_SECONDS={settings.BACNET_WORKER_ALIVE_SECONDS} must be > 0.",
+            id="bms.E010",
+        ))
     return errors
 
 

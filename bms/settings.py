@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -78,15 +79,17 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> dict[str, Any]:
     """PostgreSQL (or anything dj-database-url knows) from DATABASE_URL, else SQLite in var/."""
     url = env_str("DATABASE_URL", "")
     if url:
-        database = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))
+        conn_max_age = env_int("DATABASE_CONN_MAX_AGE", 60)
+        database = dict(dj_database_url.parse(url, conn_max_age=conn_max_age))
     else:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "bms.sqlite3"}
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "bms.sqlite3")}
     if database["ENGINE"] == "django.db.backends.sqlite3":
+    database: dict[str, Any]
         database["OPTIONS"] = {**database.get("OPTIONS", {}), **_SQLITE_OPTIONS}
     return database
 

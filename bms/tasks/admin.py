@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from bms.tasks.models import BACnetTask, Worker
 
@@ -11,6 +12,10 @@ class BACnetTaskAdmin(admin.ModelAdmin):
     search_fields = ["worker_id", "error_message"]
     # Status moves belong to the queue (conditional updates); the admin only looks.
     readonly_fields = [field.name for field in BACnetTask._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Tasks are created through a backend (get_bacnet_backend()), which also notifies workers.
+        return False
 
 
 @admin.register(Worker)

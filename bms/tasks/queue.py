@@ -155,9 +155,15 @@ def heartbeat(task: BACnetTask, worker_id: str, lease_seconds: float | None = No
 
 
 def update_progress(
-    task: BACnetTask, *, done: int | None = None, total: int | None = None, message: str = ""
+    task: BACnetTask,
+    *,
+    done: int | None = None,
+    total: int | None = None,
+    message: str = "",
+    **extra: Any,
 ) -> None:
-    progress: dict[str, Any] = {"message": message}
+    """Replace the task's progress; `extra` carries job-specific counts (e.g. devices found)."""
+    progress: dict[str, Any] = {"message": message, **extra}
     if done is not None:
         progress["done"] = done
     if total is not None:

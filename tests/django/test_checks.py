@@ -13,6 +13,7 @@ GOOD = {
     "BACNET_RETRIES": 1,
     "BACNET_DISCOVERY_CACHE_SECONDS": 300,
     "BACNET_TASK_LEASE_SECONDS": 60,
+    "BACNET_WORKER_ALIVE_SECONDS": 30,
     "BACNET_BACKEND": "native",
     "CELERY_BROKER_URL": "",
 }
@@ -41,6 +42,7 @@ def test_good_settings_pass(settings):
     ({"BACNET_DISCOVERY_CACHE_SECONDS": -5}, "bms.E007"),
     ({"BACNET_TASK_LEASE_SECONDS": 0}, "bms.E008"),
     ({"BACNET_BACKEND": "docker", "CELERY_BROKER_URL": ""}, "bms.E009"),
+    ({"BACNET_WORKER_ALIVE_SECONDS": 0}, "bms.E010"),
 ])
 def test_each_bad_value_is_reported(settings, changes, expected):
     assert ids_for(settings, **changes) == [expected]
