@@ -1,6 +1,6 @@
 """Django settings, read from the environment through the typed helpers in bms.env.
 
-The embedded default needs no configuration: SQLite in ./var, in-process channel layer, the
+The embedded default needs no configuration: SQLite in ./var, a database-backed channel layer, the
 native backend. A deployment sets DATABASE_URL (PostgreSQL), REDIS_URL and friends. Mistakes in
 BACNET_* values are reported by the system checks in bms.checks rather than here, so that one
 `manage.py check` lists all of them at once.
@@ -46,6 +46,12 @@ INSTALLED_APPS = [
     "bms.tasks",
     "bms.virtual",
     "bms.devices",
+    "bms.worker",
+    # ninja in the apps so /api/docs serves Swagger UI from our static files, not a CDN.
+    "ninja",
+    "bms.accounts",
+    "bms.realtime",
+    "bms.web",
 ]
 
 MIDDLEWARE = [
@@ -82,6 +88,7 @@ TEMPLATES = [
 def _database() -> dict[str, Any]:
     """PostgreSQL (or anything dj-database-url knows) from DATABASE_URL, else SQLite in var/."""
     url = env_str("DATABASE_URL", "")
+    database: dict[str, Any]
     if url:
         conn_max_age = env_int("DATABASE_CONN_MAX_AGE", 60)
         database = dict(dj_database_url.parse(url, conn_max_age=conn_max_age))
@@ -89,7 +96,6 @@ def _database() -> dict[str, Any]:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "bms.sqlite3")}
     if database["ENGINE"] == "django.db.backends.sqlite3":
-    database: dict[str, Any]
         database["OPTIONS"] = {**database.get("OPTIONS", {}), **_SQLITE_OPTIONS}
     return database
 
@@ -121,6 +127,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Serve the apps' static files without a collectstatic step (the embedded default has none);
+# files that were collected into STATIC_ROOT are still served from there first.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
+
+# Sign-in: every page and API call needs an account (roles in bms.accounts.roles).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "web:devices"
+LOGOUT_REDIRECT_URL = "login"
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -146,11 +161,10 @@ if REDIS_URL:
         }
     }
 else:
-    # TODO(web): the in-memory layer only reaches consumers in the same process, but on the
-    # embedded default the worker (which sees BACnet writes) and the web server are separate
-    # processes. Replace with a cross-process relay that needs no Redis, e.g. a table of events
-    # the web process polls (or SQLite's data_version), behind this same setting.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # The worker (which sees BACnet events) and the web server are separate processes, so the
+    # in-memory layer would never reach a browser; this one relays group messages through a
+    # database table that the web process polls (see bms.realtime.layer).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "bms.realtime.layer.DatabaseChannelLayer"}}
 
 # BACnet --------------------------------------------------------------------------------------
 

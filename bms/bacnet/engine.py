@@ -1,0 +1,90 @@
+"""The engine: ONE bacpypes3 Application on ONE address and port, client and device at once.
+
+Usage::
+
+    async with Engine(EngineConfig(address="127.0.0.1/8"), write_hook=store_write) as engine:
+        devices = await engine.client.who_is(low=1000, high=1999)
+        engine.device.add_object(spec)
+
+Everything the rest of the product needs from BACnet goes through `engine.client`
+(bms.bacnet.client.Client) and `engine.device` (bms.bacnet.device.LocalDevice).
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+from bacpypes3.app import Application
+
+from bms.bacnet.capabilities import CapabilityCache
+from bms.bacnet.client import Client
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.device import DeviceServices, LocalDevice, LocalDeviceObject, WriteHook
+from bms.bacnet.stack import close_application, open_application
+
+log = logging.getLogger(__name__)
+
+
+class EngineApplication(DeviceServices, Application):  # type: ignore[misc]
+    """bacpypes3's Application plus our device-side services (write hook, validation)."""
+
+
+class Engine:
+    """Owns the Application; hands out the client and device facades over it."""
+
+    def __init__(self, config: EngineConfig, *, write_hook: WriteHook | None = None) -> None:
+        self.config = config
+        self._write_hook = write_hook
+        self._app: EngineApplication | None = None
+        self._client: Client | None = None
+        self._device: LocalDevice | None = None
+        self.capabilities = CapabilityCache()
+
+    async def start(self) -> None:
+        if self._app is not None:
+            raise RuntimeError("engine already started")
+        self._app = await open_application(
+            self.config, app_class=EngineApplication, device_class=LocalDeviceObject
+        )
+        self._client = Client(self._app, self.config, self.capabilities)
+        self._device = LocalDevice(self._app, write_hook=self._write_hook)
+
+    async def stop(self) -> None:
+        if self._app is None:
+            return
+        app, self._app = self._app, None
+        if self._client is not None:
+            await self._client.close()
+        close_application(app)
+        log.info("BACnet engine stopped; %s released", self.config.address)
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("engine not started")
+        return self._client
+
+    @property
+    def device(self) -> LocalDevice:
+        if self._device is None:
+            raise RuntimeError("engine not started")
+        return self._device
+
+    @property
+    def app(self) -> Application:
+        if self._app is None:
+            raise RuntimeError("engine not started")
+        return self._app
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

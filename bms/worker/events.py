@@ -1,0 +1,67 @@
+"""Live updates from the worker: called after the database commit, never inside it.
+
+The group names and message shapes are the web app's (bms.realtime.publish); this module only
+says *what* changed, so jobs stay free of Channels details.
+
+A live update is a courtesy to open browsers: the data is already committed and the pages read
+it again on load. So a channel layer that fails (Redis down, say) is logged loudly with its
+traceback and does not fail the BACnet task or refuse an external write whose data is stored.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec
+
+from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.realtime import publish
+from bms.tasks.models import BACnetTask
+from bms.virtual.models import VirtualObject
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+
+
+def _reported(fn: Callable[P, None]) -> Callable[P, None]:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception:
+            log.exception("live update %s not delivered (the data is stored)", fn.__name__)
+
+    return wrapper
+
+
+@_reported
+def task_changed(task: BACnetTask) -> None:
+    publish.publish_task(task)
+
+
+@_reported
+def devices_changed(devices: list[BACnetDevice]) -> None:
+    for device in devices:
+        publish.publish_device(device)
+
+
+@_reported
+def device_points_changed(device: BACnetDevice) -> None:
+    publish.publish_device(device)
+
+
+@_reported
+def point_values_changed(point_ids: list[int]) -> None:
+    publish.publish_point_values(list(BACnetPoint.objects.filter(id__in=point_ids)))
+
+
+@_reported
+def external_write(obj: VirtualObject, payload: dict[str, Any]) -> None:
+    publish.publish_external_write(obj, payload)
+
+
+@_reported
+def virtual_object_changed(obj: VirtualObject) -> None:
+    publish.publish_virtual_object(obj)

@@ -1,0 +1,200 @@
+"""What each task type does: BACnet through the engine, results through `store`.
+
+Each job takes the engine, the claimed task row and a `Progress` reporter, and returns the JSON
+result stored on the task. A job raises to fail its task; the runtime records the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.utils import timezone
+
+from bms.bacnet.engine import Engine
+from bms.bacnet.errors import BACnetError
+from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, PresentValue
+from bms.devices.models import BACnetDevice
+from bms.tasks.models import BACnetTask
+from bms.worker import events, store
+from bms.worker.db import run_db
+
+log = logging.getLogger(__name__)
+
+DEVICE_CONCURRENCY = 32  # devices read at once; each peer also has its own in-flight bound
+
+Progress = Callable[..., Awaitable[None]]
+Job = Callable[[Engine, BACnetTask, Progress, "JobSettings"], Awaitable[dict[str, Any]]]
+
+
+class JobSettings:
+    def __init__(self, site: str, discovery_cache_seconds: int) -> None:
+        self.site = site
+        self.discovery_cache_seconds = discovery_cache_seconds
+
+
+async def discover(
+    engine: Engine, task: BACnetTask, progress: Progress, cfg: JobSettings
+) -> dict[str, Any]:
+    params = task.parameters or {}
+    who_is_params = {k: params.get(k) for k in ("low", "high", "address")}
+    if not params.get("force"):
+        cached = await run_db(
+            store.cached_scan, cfg.site, who_is_params, cfg.discovery_cache_seconds
+        )
+        if cached is not None:
+            return {"cached": True, "scan_id": cached.id, "devices_found": cached.devices_found}
+    started = timezone.now()
+    await progress(message="sending Who-Is")
+    records = await engine.client.who_is(
+        low=who_is_params["low"], high=who_is_params["high"], address=who_is_params["address"]
+    )
+    await progress(done=0, total=len(records), found=len(records),
+                  message=f"{len(records)} devices answered; reading their properties")
+    infos = await _read_device_infos(engine, records, progress)
+    scan, devices = await run_db(
+        store.save_discovery, cfg.site, records, infos, who_is_params, started, task.id
+    )
+    await run_db(events.devices_changed, devices)
+    return {
+        "cached": False, "scan_id": scan.id, "devices_found": len(records),
+        "devices": sorted(record.device_instance for record in records),
+        "unreadable": sorted(set(r.device_instance for r in records) - set(infos)),
+    }
+
+
+async def _read_device_infos(
+    engine: Engine, records: list[IAmRecord], progress: Progress
+) -> dict[int, DeviceInfo]:
+    limit = asyncio.Semaphore(DEVICE_CONCURRENCY)
+    infos: dict[int, DeviceInfo] = {}
+    reporter = _Throttled(progress, total=len(records), verb="read")
+
+    async def read_one(record: IAmRecord) -> None:
+        async with limit:
+            try:
+                infos[record.device_instance] = await engine.client.read_device_info(
+                    record.address, record.device_instance
+                )
+            except BACnetError as exc:
+                # One silent device must not sink the scan; it is reported in the result.
+                log.warning("device %s at %s: properties not read: %s",
+                            record.device_instance, record.address, exc)
+        await reporter.step()
+
+    await _gather_named("read-device-info", [read_one(r) for r in records])
+    return infos
+
+
+async def read_points(
+    engine: Engine, task: BACnetTask, progress: Progress, cfg: JobSettings
+) -> dict[str, Any]:
+    device_id = int(task.parameters["device_id"])
+    device = await run_db(store.device_by_instance, cfg.site, device_id)
+    await progress(message=f"reading the object list of device {device_id}")
+    points = await engine.client.read_points(device.address, device.device_instance)
+    count = await run_db(store.save_points, device, points)
+    await run_db(events.device_points_changed, device)
+    return {"device_id": device_id, "points": count}
+
+
+async def collect(
+    engine: Engine, task: BACnetTask, progress: Progress, cfg: JobSettings
+) -> dict[str, Any]:
+    device_ids = task.parameters.get("device_ids")
+    devices = await run_db(store.devices_to_collect, cfg.site, device_ids)
+    reporter = _Throttled(progress, total=len(devices), verb="collected")
+    limit = asyncio.Semaphore(DEVICE_CONCURRENCY)
+    totals = {"readings": 0, "failed_devices": []}  # type: dict[str, Any]
+
+    async def collect_one(device: BACnetDevice) -> None:
+        async with limit:
+            try:
+                totals["readings"] += await _collect_device(engine, device)
+            except BACnetError as exc:
+                log.warning("device %s: collect failed: %s", device.device_instance, exc)
+                totals["failed_devices"].append(device.device_instance)
+        await reporter.step()
+
+    await _gather_named("collect-device", [collect_one(d) for d in devices])
+    return {"devices": len(devices), **totals}
+
+
+async def _collect_device(engine: Engine, device: BACnetDevice) -> int:
+    refs = await run_db(store.point_refs, device)
+    if not refs:
+        points = await engine.client.read_points(device.address, device.device_instance)
+        count = await run_db(store.save_points, device, points)
+        await run_db(events.device_points_changed, device)
+        return count
+    values = await engine.client.read_point_values(device.address, list(refs))
+    by_point = {refs[ref]: value for ref, value in values.items()}
+    point_ids = await run_db(store.save_readings, by_point)
+    await run_db(events.point_values_changed, point_ids)
+    return len(point_ids)
+
+
+async def write_point(
+    engine: Engine, task: BACnetTask, progress: Progress, cfg: JobSettings
+) -> dict[str, Any]:
+    params = task.parameters
+    point, device = await run_db(store.point_for_write, int(params["point_id"]))
+    ref = ObjectRef(point.object_type, point.instance)
+    priority = params.get("priority")
+    value: PresentValue = None if params.get("relinquish") else params.get("value")
+    who = str(params.get("user") or "operator")
+    await progress(message=f"writing {ref} on device {device.device_instance}")
+    try:
+        if value is None:
+            await engine.client.relinquish(device.address, ref, priority or 16)
+        else:
+            await engine.client.write_property(device.address, ref, value, priority=priority)
+    except BACnetError as exc:
+        await run_db(store.record_operator_write, point.id, point.last_value, value, priority,
+                     who, False, str(exc))
+        raise
+    read_back = (await engine.client.read_present_values(device.address, [ref])).get(ref)
+    await run_db(store.record_operator_write, point.id, point.last_value, value, priority, who,
+                 True, "", read_back)
+    await run_db(events.point_values_changed, [point.id])
+    return {"point_id": point.id, "written": value, "priority": priority,
+            "relinquished": value is None, "present_value": read_back}
+
+
+JOBS: dict[str, Job] = {
+    "discover": discover,
+    "collect": collect,
+    "read_points": read_points,
+    "write_point": write_point,
+}
+
+
+class _Throttled:
+    """Progress for many small steps without a database write per step."""
+
+    def __init__(self, progress: Progress, total: int, verb: str, every: float = 0.25) -> None:
+        self._progress, self._total, self._verb, self._every = progress, total, verb, every
+        self._done = 0
+        self._last = 0.0
+
+    async def step(self) -> None:
+        self._done += 1
+        now = time.monotonic()
+        if self._done == self._total or now - self._last >= self._every:
+            self._last = now
+            await self._progress(done=self._done, total=self._total,
+                                 message=f"{self._verb} {self._done} of {self._total}")
+
+
+async def _gather_named(name: str, coroutines: list[Awaitable[None]]) -> None:
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    for index, task in enumerate(tasks):
+        task.set_name(f"{name}-{index}")
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -1,0 +1,82 @@
+"""`manage.py bacnet_worker`: the BACnet service (client + device) fed by the task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.errors import ConfigurationError
+from bms.worker.runtime import Worker, WorkerOptions
+
+log = logging.getLogger(__name__)
+
+
+def worker_options(address: str | None = None) -> WorkerOptions:
+    """Options from settings; BACNET_ADDRESS is required and never guessed."""
+    address = address or settings.BACNET_ADDRESS
+    if not address:
+        raise CommandError(
+            "BACNET_ADDRESS is not set. Give the address of the network interface BACnet runs "
+            "on, with its prefix length, e.g. BACNET_ADDRESS=192.168.1.10/24 (or "
+            "127.0.0.1/8 for the simulated building)."
+        )
+    try:
+        engine = EngineConfig(
+            address=address,
+            device_instance=settings.BACNET_DEVICE_ID,
+            device_name=settings.BACNET_DEVICE_NAME,
+            timeout=settings.BACNET_TIMEOUT,
+            retries=settings.BACNET_RETRIES,
+        )
+    except ConfigurationError as exc:
+        raise CommandError(str(exc)) from exc
+    return WorkerOptions(
+        engine=engine,
+        site=settings.BACNET_SITE,
+        backend=settings.BACNET_BACKEND,
+        lease_seconds=settings.BACNET_TASK_LEASE_SECONDS,
+        discovery_cache_seconds=settings.BACNET_DISCOVERY_CACHE_SECONDS,
+        broker_url=getattr(settings, "CELERY_BROKER_URL", "") or "",
+    )
+
+
+class Command(BaseCommand):
+    help = "Run the BACnet worker: device 8888 and client on BACNET_ADDRESS, fed by the task queue."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--address", help="override BACNET_ADDRESS, e.g. 127.0.0.1/8:47808")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        worker_settings = worker_options(options.get("address"))
+        log.info("BACnet backend: %s (%s)", settings.BACNET_BACKEND,
+                 settings.BACNET_BACKEND_REASON)
+        try:
+            asyncio.run(_serve(Worker(worker_settings)))
+        except ConfigurationError as exc:
+            raise CommandError(str(exc)) from exc
+
+
+async def _serve(worker: Worker) -> None:
+    stop = asyncio.Event()
+    _install_stop_signals(stop)
+    await worker.run(stop)
+
+
+def _install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    if sys.platform == "win32":
+        # No add_signal_handler on Windows: Ctrl-C / Ctrl-Break arrive as Python signals.
+        for name in ("SIGINT", "SIGBREAK"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name),
+                              lambda *_: loop.call_soon_threadsafe(stop.set))
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,283 @@
+"""The BACnet worker: one engine (client + device 8888) fed by the task queue.
+
+Theory of operation. `Worker.run(stop)` starts the engine on the configured address, publishes
+the running virtual objects, then supervises a few named loops until `stop` is set or one of
+them fails:
+
+- claim: takes pending tasks (native: polls the BACnetTask table; docker: wakes on Celery
+  messages from Redis, and still polls slowly so a lost message never strands a row) and runs
+  each in its own named task, up to `max_concurrent_tasks` at once;
+- leases: heartbeats the worker and the leases of its running tasks, and returns tasks of dead
+  workers to pending;
+- virtual-sync: applies creates, edits and deletes of virtual objects from the database.
+
+External writes to our objects reach `_on_external_write` before they are acknowledged: the
+write is stored in one transaction, and only then does the engine send the ack. Live events go
+out after the commit, in kept tasks that are awaited at shutdown.
+
+On stop: no more claims; running tasks get `shutdown_timeout` seconds to finish, the rest are
+cancelled and handed back to pending; the engine closes and releases the port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.engine import Engine
+from bms.bacnet.errors import BACnetError
+from bms.bacnet.types import WriteEvent
+from bms.tasks import queue
+from bms.tasks.models import BACnetTask
+from bms.worker import events, store
+from bms.worker.db import run_db
+from bms.worker.jobs import JOBS, JobSettings
+from bms.worker.virtual_sync import VirtualSync
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    engine: EngineConfig
+    site: str = "default"
+    backend: str = "native"
+    lease_seconds: float = 60.0
+    poll_interval: float = 0.5
+    max_concurrent_tasks: int = 4
+    virtual_sync_interval: float = 2.0
+    discovery_cache_seconds: int = 300
+    shutdown_timeout: float = 10.0
+    broker_url: str = ""
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return max(0.5, self.lease_seconds / 3)
+
+
+def make_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    def __init__(self, options: WorkerOptions, worker_id: str | None = None) -> None:
+        self.options = options
+        self.worker_id = worker_id or make_worker_id()
+        self.engine = Engine(options.engine, write_hook=self._on_external_write)
+        self._running: dict[asyncio.Task[None], BACnetTask] = {}
+        self._side_tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._claiming = True
+        self._virtual: VirtualSync | None = None
+        self._job_settings = JobSettings(options.site, options.discovery_cache_seconds)
+        self._celery_ids: asyncio.Queue[int] = asyncio.Queue()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.engine.start()
+        try:
+            self._virtual = VirtualSync(self.engine.device)
+            await self._virtual.sync_once()
+            await run_db(queue.worker_heartbeat, self.worker_id, self.options.site,
+                         backend=self.options.backend, hostname=socket.gethostname(),
+                         pid=os.getpid())
+            log.info("worker %s ready: %s backend, site %r, device %s on %s", self.worker_id,
+                     self.options.backend, self.options.site, self.options.engine.device_instance,
+                     self.options.engine.address)
+            await self._supervise(stop)
+        finally:
+            await self._shutdown()
+
+    async def _supervise(self, stop: asyncio.Event) -> None:
+        loops = {
+            self._named(self._claim_loop(), "claim"),
+            self._named(self._lease_loop(), "leases"),
+            self._named(self._virtual_loop(), "virtual-sync"),
+        }
+        consumer = None
+        if self.options.backend == "docker":
+            from bms.worker.celery_consumer import CeleryConsumer
+
+            consumer = CeleryConsumer(self.options.broker_url, self.options.site,
+                                      self._celery_message)
+            loops.add(self._named(consumer.run(), "celery-consumer"))
+        stopper = self._named(stop.wait(), "stop-signal")
+        try:
+            done, _ = await asyncio.wait(loops | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper:
+                    # A loop that ends on its own is a bug or a dead dependency: stop loudly.
+                    task.result()
+                    raise RuntimeError(f"worker loop {task.get_name()} stopped unexpectedly")
+        finally:
+            self._claiming = False
+            if consumer is not None:
+                consumer.stop()
+            for task in loops | {stopper}:
+                task.cancel()
+            await asyncio.gather(*loops, stopper, return_exceptions=True)
+
+    async def _shutdown(self) -> None:
+        self._claiming = False
+        if self._running:
+            log.info("waiting up to %ss for %d running tasks", self.options.shutdown_timeout,
+                     len(self._running))
+            _done, unfinished = await asyncio.wait(
+                list(self._running), timeout=self.options.shutdown_timeout
+            )
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        if self._side_tasks:
+            await asyncio.wait(list(self._side_tasks), timeout=self.options.shutdown_timeout)
+        await self.engine.stop()
+        log.info("worker %s stopped", self.worker_id)
+
+    def _named(self, coroutine: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        return asyncio.create_task(coroutine, name=name)  # type: ignore[arg-type]
+
+    # ---- claiming and running tasks --------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        poll = self.options.poll_interval if self.options.backend == "native" else 5.0
+        while self._claiming:
+            if len(self._running) >= self.options.max_concurrent_tasks:
+                await self._sleep_until_woken(poll)
+                continue
+            task = await self._claim_one()
+            if task is None:
+                await self._sleep_until_woken(poll)
+                continue
+            self._start(task)
+
+    async def _claim_one(self) -> BACnetTask | None:
+        lease = self.options.lease_seconds
+        while not self._celery_ids.empty():
+            task_id = self._celery_ids.get_nowait()
+            task = await run_db(queue.claim_by_id, task_id, self.worker_id, lease)
+            if task is not None:
+                return task
+        return await run_db(queue.claim_next, self.worker_id, self.options.site, lease)
+
+    async def _sleep_until_woken(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass  # the poll interval elapsed: look for work again
+
+    def _celery_message(self, task_id: int) -> None:
+        """Called on the loop (the consumer hops threads with call_soon_threadsafe)."""
+        self._celery_ids.put_nowait(task_id)
+        self._wake.set()
+
+    def _start(self, task: BACnetTask) -> None:
+        runner = asyncio.create_task(self._run_task(task), name=f"bacnet-task-{task.id}")
+        self._running[runner] = task
+        runner.add_done_callback(self._finished)
+
+    def _finished(self, runner: asyncio.Task[None]) -> None:
+        task = self._running.pop(runner, None)
+        self._wake.set()
+        if runner.cancelled() and task is not None:
+            # Shutdown cancelled it mid-way: hand it back (kept task, awaited at shutdown).
+            self._side(self._requeue(task), f"requeue-{task.id}")
+        elif not runner.cancelled() and runner.exception() is not None:
+            log.error("task runner %s crashed", runner.get_name(), exc_info=runner.exception())
+
+    async def _requeue(self, task: BACnetTask) -> None:
+        try:
+            await run_db(queue.requeue, task)
+            log.info("task %s handed back to pending", task.id)
+        except queue.TaskNotOwned as exc:
+            log.warning("task %s not requeued: %s", task.id, exc)
+
+    async def _run_task(self, task: BACnetTask) -> None:
+        job = JOBS.get(task.task_type)
+        await self._publish_task(task)
+        try:
+            if job is None:
+                raise ValueError(f"unknown task type {task.task_type!r}")
+            result = await job(self.engine, task, self._progress_for(task), self._job_settings)
+        except asyncio.CancelledError:
+            raise
+        except (BACnetError, LookupError, ValueError, TimeoutError) as exc:
+            await self._finish(task, queue.fail, f"{type(exc).__name__}: {exc}")
+            log.warning("task %s (%s) failed: %s", task.id, task.task_type, exc)
+            return
+        except Exception as exc:
+            await self._finish(task, queue.fail, f"internal error: {type(exc).__name__}: {exc}")
+            raise
+        await self._finish(task, queue.complete, result)
+        log.info("task %s (%s) completed", task.id, task.task_type)
+
+    async def _finish(self, task: BACnetTask, move: Callable[[BACnetTask, Any], None],
+                      outcome: Any) -> None:
+        try:
+            await run_db(move, task, outcome)
+        except queue.TaskNotOwned as exc:
+            log.warning("task %s result dropped, lease lost: %s", task.id, exc)
+            return
+        await self._publish_task(task)
+
+    def _progress_for(self, task: BACnetTask) -> Callable[..., Awaitable[None]]:
+        async def progress(**fields: Any) -> None:
+            await run_db(queue.update_progress, task, **fields)
+            await self._publish_task(task)
+
+        return progress
+
+    async def _publish_task(self, task: BACnetTask) -> None:
+        await run_db(events.task_changed, task)
+
+    # ---- leases ----------------------------------------------------------------------------
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_interval)
+            await run_db(queue.worker_heartbeat, self.worker_id, self.options.site,
+                         backend=self.options.backend, hostname=socket.gethostname(),
+                         pid=os.getpid())
+            for task in list(self._running.values()):
+                if not await run_db(queue.heartbeat, task, self.worker_id,
+                                    self.options.lease_seconds):
+                    log.warning("task %s: lease lost (another worker may run it)", task.id)
+            expired = await run_db(queue.requeue_expired)
+            if expired.requeued or expired.failed:
+                log.warning("expired leases: requeued %s, failed %s", expired.requeued,
+                            expired.failed)
+                self._wake.set()
+
+    # ---- virtual objects -------------------------------------------------------------------
+
+    async def _virtual_loop(self) -> None:
+        assert self._virtual is not None
+        while True:
+            await asyncio.sleep(self.options.virtual_sync_interval)
+            await self._virtual.sync_once()
+
+    async def _on_external_write(self, event: WriteEvent) -> None:
+        """Store the write before the engine acknowledges it; raising refuses it."""
+        obj = await run_db(store.store_external_write, event)
+        if self._virtual is not None:
+            self._virtual.note_stored(event.ref, obj.updated_at)
+        payload = store.event_payload(event)
+        self._side(run_db(events.external_write, obj, payload), f"publish-write-{event.ref}")
+
+    def _side(self, coroutine: Awaitable[None], name: str) -> None:
+        """A kept, watched task for work that must not delay an acknowledgement."""
+        task = asyncio.create_task(coroutine, name=name)  # type: ignore[arg-type]
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_done)
+
+    def _side_done(self, task: asyncio.Task[None]) -> None:
+        self._side_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())

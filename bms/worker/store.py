@@ -1,0 +1,271 @@
+"""The worker's database side: small synchronous ORM functions, each one short transaction.
+
+They run in a thread through `sync_to_async` (see `bms.worker.db`); none of them is ever called
+while a transaction is held across BACnet I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from bms.bacnet.errors import WriteRefused
+from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, PointInfo, PresentValue, WriteEvent
+from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, NetworkScan, WriteAudit
+from bms.tasks.models import BACnetTask
+from bms.virtual.models import VirtualBACnetDevice, VirtualObject
+
+# ---- discovery ------------------------------------------------------------------------------
+
+
+def cached_scan(site: str, parameters: dict[str, Any], max_age_seconds: int) -> NetworkScan | None:
+    """The newest scan with the same parameters younger than `max_age_seconds`, if any."""
+    since = timezone.now() - timedelta(seconds=max_age_seconds)
+    return (
+        NetworkScan.objects.filter(site=site, parameters=parameters, scan_time__gte=since)
+        .order_by("-scan_time")
+        .first()
+    )
+
+
+def save_discovery(
+    site: str,
+    records: list[IAmRecord],
+    infos: dict[int, DeviceInfo],
+    parameters: dict[str, Any],
+    started: datetime,
+    task_id: int | None,
+) -> tuple[NetworkScan, list[BACnetDevice]]:
+    """Upsert the devices that answered and record the scan, in one transaction."""
+    now = timezone.now()
+    with transaction.atomic():
+        devices = [_upsert_device(site, record, infos.get(record.device_instance), now)
+                   for record in records]
+        scan = NetworkScan.objects.create(
+            site=site, scan_time=now, parameters=parameters, devices_found=len(records),
+            duration=now - started, task_id=task_id,
+        )
+    return scan, devices
+
+
+def _upsert_device(
+    site: str, record: IAmRecord, info: DeviceInfo | None, now: datetime
+) -> BACnetDevice:
+    fields: dict[str, Any] = {
+        "address": record.address,
+        "network_number": record.network,
+        "mac": record.mac or "",
+        "vendor_id": record.vendor_id,
+        "max_apdu": record.max_apdu,
+        "segmentation": record.segmentation,
+        "last_seen": now,
+        "online": True,
+    }
+    if info is not None:
+        fields.update(
+            name=info.name, vendor_name=info.vendor_name, model_name=info.model_name,
+            firmware_revision=info.firmware_revision,
+            application_software_version=info.application_software_version,
+            protocol_revision=info.protocol_revision, description=info.description,
+            location=info.location, services_supported=list(info.services_supported),
+        )
+        if info.vendor_id is not None:
+            fields["vendor_id"] = info.vendor_id
+    device, created = BACnetDevice.objects.update_or_create(
+        site=site, device_instance=record.device_instance, defaults=fields,
+        create_defaults={**fields, "first_seen": now},
+    )
+    return device
+
+
+# ---- points and readings --------------------------------------------------------------------
+
+
+def device_by_instance(site: str, device_instance: int) -> BACnetDevice:
+    try:
+        return BACnetDevice.objects.get(site=site, device_instance=device_instance)
+    except BACnetDevice.DoesNotExist as exc:
+        raise LookupError(
+            f"device {device_instance} is not known on site {site!r}: run a discovery first"
+        ) from exc
+
+
+def devices_to_collect(site: str, device_instances: list[int] | None) -> list[BACnetDevice]:
+    devices = BACnetDevice.objects.filter(site=site)
+    if device_instances is not None:
+        devices = devices.filter(device_instance__in=device_instances)
+        missing = set(device_instances) - set(devices.values_list("device_instance", flat=True))
+        if missing:
+            raise LookupError(f"unknown devices on site {site!r}: {sorted(missing)}")
+    else:
+        devices = devices.filter(online=True)
+    return list(devices)
+
+
+def point_refs(device: BACnetDevice) -> dict[ObjectRef, int]:
+    rows = BACnetPoint.objects.filter(device=device).values_list("object_type", "instance", "id")
+    return {ObjectRef(kind, instance): point_id for kind, instance, point_id in rows}
+
+
+def save_points(device: BACnetDevice, points: list[PointInfo]) -> int:
+    """Upsert the device's points (and their current values as readings); returns how many."""
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {
+            (p.object_type, p.instance): p for p in BACnetPoint.objects.filter(device=device)
+        }
+        to_create, to_update = [], []
+        for info in points:
+            row = existing.get((info.ref.object_type, info.ref.instance))
+            if row is None:
+                row = BACnetPoint(device=device, object_type=info.ref.object_type,
+                                  instance=info.ref.instance)
+                to_create.append(row)
+            else:
+                to_update.append(row)
+            _fill_point(row, info, now)
+        BACnetPoint.objects.bulk_create(to_create)
+        BACnetPoint.objects.bulk_update(to_update, _POINT_FIELDS)
+        rows = to_create + to_update
+        BACnetReading.objects.bulk_create(
+            BACnetReading(point=row, value=row.last_value, timestamp=now, source="poll")
+            for row in rows
+        )
+    return len(rows)
+
+
+_POINT_FIELDS = ["name", "description", "units", "state_texts", "commandable", "last_value",
+                 "last_value_at", "status_flags"]
+
+
+def _fill_point(row: BACnetPoint, info: PointInfo, now: datetime) -> None:
+    row.name = info.name
+    row.description = info.description
+    row.units = info.units or ""
+    row.state_texts = list(info.state_texts)
+    row.commandable = info.commandable
+    row.last_value = info.present_value
+    row.last_value_at = now
+    row.status_flags = list(info.status_flags) if info.status_flags else None
+
+
+def save_readings(
+    point_values: dict[int, tuple[PresentValue, tuple[bool, ...] | None]], source: str = "poll"
+) -> list[int]:
+    """Store one reading per point and update the points' last values; returns the point ids."""
+    now = timezone.now()
+    with transaction.atomic():
+        points = list(BACnetPoint.objects.filter(id__in=list(point_values)))
+        for point in points:
+            value, flags = point_values[point.id]
+            point.last_value, point.last_value_at = value, now
+            point.status_flags = list(flags) if flags is not None else point.status_flags
+        BACnetPoint.objects.bulk_update(points, ["last_value", "last_value_at", "status_flags"])
+        BACnetReading.objects.bulk_create(
+            BACnetReading(point=point, value=point.last_value, timestamp=now, source=source)
+            for point in points
+        )
+    return [point.id for point in points]
+
+
+def point_for_write(point_id: int) -> tuple[BACnetPoint, BACnetDevice]:
+    point = BACnetPoint.objects.select_related("device").get(id=point_id)
+    return point, point.device
+
+
+def record_operator_write(
+    point_id: int, old: PresentValue, new: PresentValue, priority: int | None, who: str,
+    accepted: bool, reason: str = "", read_back: PresentValue = None,
+) -> None:
+    """Audit an operator write to a remote point; an accepted one also stores the read-back."""
+    now = timezone.now()
+    with transaction.atomic():
+        point = BACnetPoint.objects.select_for_update().get(id=point_id)
+        WriteAudit.objects.create(
+            time=now, source="operator", who=who, point=point,
+            object_ref=f"{point.device.device_instance}:{point.object_type},{point.instance}",
+            old_value=old, new_value=new, priority=priority, accepted=accepted, reason=reason,
+        )
+        if accepted:
+            point.last_value, point.last_value_at = read_back, now
+            point.save(update_fields=["last_value", "last_value_at"])
+            BACnetReading.objects.create(point=point, value=read_back, timestamp=now,
+                                         source="operator_write")
+
+
+# ---- virtual objects ------------------------------------------------------------------------
+
+
+def running_virtual_objects() -> list[VirtualObject]:
+    return list(
+        VirtualObject.objects.filter(device__is_running=True).select_related("device")
+    )
+
+
+def store_external_write(event: WriteEvent) -> VirtualObject:
+    """Persist an accepted external write: value, priority array, reading, audit, in ONE
+    transaction. Raising here makes the engine refuse the write, so nothing is half-stored."""
+    now = timezone.now()
+    with transaction.atomic():
+        obj = _virtual_object_for_update(event.ref)
+        obj.present_value = event.effective_value
+        if event.priority_array:
+            obj.priority_array = list(event.priority_array)
+        if event.property == "out-of-service":
+            obj.out_of_service = bool(event.new_value)
+        obj.save()
+        BACnetReading.objects.create(
+            virtual_object=obj, value=event.effective_value, timestamp=now,
+            source="external_bacnet_write",
+        )
+        WriteAudit.objects.create(
+            time=now, source="bacnet", who=event.source_address, object_ref=str(event.ref),
+            virtual_object=obj, property=event.property, old_value=event.old_value,
+            new_value=event.new_value, priority=event.priority, accepted=True,
+        )
+        VirtualBACnetDevice.objects.filter(id=obj.device_id).update(last_external_write=now)
+    return obj
+
+
+def _virtual_object_for_update(ref: ObjectRef) -> VirtualObject:
+    try:
+        return (
+            VirtualObject.objects.select_for_update()
+            .select_related("device")
+            .get(object_type=ref.object_type, instance=ref.instance, device__is_running=True)
+        )
+    except VirtualObject.DoesNotExist as exc:
+        raise WriteRefused(
+            f"{ref} is not a running virtual object", error_class="object",
+            error_code="unknown-object",
+        ) from exc
+
+
+def record_refused_external_write(event: WriteEvent, reason: str) -> None:
+    WriteAudit.objects.create(
+        source="bacnet", who=event.source_address, object_ref=str(event.ref),
+        virtual_object=VirtualObject.objects.filter(
+            object_type=event.ref.object_type, instance=event.ref.instance
+        ).first(),
+        property=event.property, old_value=event.old_value, new_value=event.new_value,
+        priority=event.priority, accepted=False, reason=reason,
+    )
+
+
+def event_payload(event: WriteEvent) -> dict[str, Any]:
+    data = asdict(event)
+    data["ref"] = str(event.ref)
+    return data
+
+
+def task_row(task_id: int) -> BACnetTask:
+    return BACnetTask.objects.get(id=task_id)
+
+
+def iter_ids(rows: Iterable[Any]) -> list[int]:
+    return [row.id for row in rows]

@@ -1,0 +1,124 @@
+"""Keeping the engine's local objects equal to the running virtual objects in the database.
+
+Creates, edits and deletes made in the web app reach the BACnet network within one sync
+interval, without a restart. A definition change (name, limits, units...) rebuilds the object;
+a value change made by an operator (present value / priority array in the row) is applied to the
+live object. Our own external-write commits are recognised by their `updated_at`, so a sync that
+read the row just before a write never rolls that write back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bms.bacnet.device import LocalDevice, ObjectSpec, virtual_object_name
+from bms.bacnet.errors import BACnetError
+from bms.bacnet.types import BINARY_TYPES, COMMANDABLE_TYPES, ObjectRef
+from bms.virtual.models import VirtualObject
+from bms.worker import store
+from bms.worker.db import run_db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Known:
+    spec: ObjectSpec
+    updated_at: datetime
+
+
+def spec_for(row: VirtualObject) -> ObjectSpec:
+    """The engine's description of a virtual object row (its persisted state included)."""
+    binary = row.object_type in BINARY_TYPES
+    texts = list(row.state_texts or [])
+    extra: dict[str, Any] = {}
+    if binary and len(texts) == 2:
+        extra = {"inactive_text": texts[0], "active_text": texts[1]}
+    commandable = row.object_type in COMMANDABLE_TYPES
+    return ObjectSpec(
+        object_type=row.object_type,
+        instance=row.instance,
+        name=virtual_object_name(row.device.device_id, row.name),
+        description=row.description,
+        units=row.units or None,
+        present_value=row.present_value,
+        min_value=row.min_value,
+        max_value=row.max_value,
+        state_texts=() if binary else tuple(texts),
+        relinquish_default=row.relinquish_default if commandable else None,
+        cov_increment=row.cov_increment,
+        out_of_service=row.out_of_service,
+        priority_array=tuple(row.priority_array or ()) if commandable else (),
+        **extra,
+    )
+
+
+def _definition(spec: ObjectSpec) -> tuple[Any, ...]:
+    return (spec.name, spec.description, spec.units, spec.min_value, spec.max_value,
+            spec.state_texts, spec.active_text, spec.inactive_text, spec.cov_increment,
+            spec.relinquish_default)
+
+
+class VirtualSync:
+    def __init__(self, device: LocalDevice) -> None:
+        self._device = device
+        self._known: dict[ObjectRef, _Known] = {}
+
+    @property
+    def refs(self) -> set[ObjectRef]:
+        return set(self._known)
+
+    def note_stored(self, ref: ObjectRef, updated_at: datetime) -> None:
+        """An external write was just committed: its row is already what the engine has."""
+        known = self._known.get(ref)
+        if known is not None and updated_at > known.updated_at:
+            known.updated_at = updated_at
+
+    async def sync_once(self) -> int:
+        """Apply the database's running virtual objects to the engine; returns changes made."""
+        rows = await run_db(store.running_virtual_objects)
+        desired = {ObjectRef(row.object_type, row.instance): row for row in rows}
+        changes = 0
+        for ref in set(self._known) - set(desired):
+            self._remove(ref)
+            changes += 1
+        for ref, row in desired.items():
+            changes += self._apply(ref, row)
+        return changes
+
+    def _apply(self, ref: ObjectRef, row: VirtualObject) -> int:
+        known = self._known.get(ref)
+        if known is not None and row.updated_at <= known.updated_at:
+            return 0
+        try:
+            spec = spec_for(row)
+        except BACnetError as exc:
+            log.error("virtual object %s (%s) is invalid and not served: %s", ref, row.name, exc)
+            return 0
+        if known is None or _definition(known.spec) != _definition(spec):
+            if known is not None:
+                self._remove(ref)
+            self._device.add_object(spec)
+            log.info("serving virtual object %s %r", ref, spec.name)
+        else:
+            self._apply_values(ref, spec)
+        self._known[ref] = _Known(spec, row.updated_at)
+        return 1
+
+    def _apply_values(self, ref: ObjectRef, spec: ObjectSpec) -> None:
+        live = self._device.snapshot(ref)
+        if spec.priority_array:
+            for level, (want, have) in enumerate(zip(spec.priority_array, live.priority_array,
+                                                     strict=True), start=1):
+                if want != have:
+                    self._device.set_present_value(ref, want, priority=level)
+        elif spec.present_value != live.present_value:
+            self._device.set_present_value(ref, spec.present_value)
+
+    def _remove(self, ref: ObjectRef) -> None:
+        self._device.remove_object(ref)
+        self._known.pop(ref, None)
+        log.info("stopped serving virtual object %s", ref)

@@ -1,0 +1,88 @@
+"""The worker as a real subprocess against the simulated building, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+from typing import Any
+
+import pytest
+
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.stack import close_application, open_application
+from tests.worker.conftest import manage, sql, start_worker
+
+pytestmark = pytest.mark.slow
+
+
+def run_task(database_url: str, *args: str, timeout: float = 40) -> dict[str, Any]:
+    done = manage(database_url, "bacnet_task", *args, "--wait", "--timeout", str(timeout),
+                  timeout=timeout + 30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The last line is "task N completed: {result JSON}".
+    last = done.stdout.strip().splitlines()[-1]
+    status, _, result = last.partition(": ")
+    return {"status": status.split()[-1], **json.loads(result)}
+
+
+def test_discover_collect_and_write_reach_the_simulated_building(
+    database_url: str, simulator: Any, start_process: Any, bacnet_port: int
+) -> None:
+    start_worker(start_process, database_url, bacnet_port)
+
+    found = run_task(database_url, "discover", "--low", "1000", "--high", "1999")
+    assert found["status"] == "completed", found
+    assert found["devices"] == [1000, 1001, 1002, 1003]
+    devices = sql(database_url, "SELECT device_instance, name FROM devices_bacnetdevice "
+                                "ORDER BY device_instance")
+    assert [row[0] for row in devices] == [1000, 1001, 1002, 1003]
+    assert all(row[1] for row in devices), devices
+
+    # The RPM-less device (index 2 = 1002) and the segmentation-less one (1001) included.
+    collected = run_task(database_url, "collect")
+    assert collected["status"] == "completed", collected
+    assert collected["failed_devices"] == []
+    per_device = dict(sql(database_url, "SELECT d.device_instance, COUNT(p.id) FROM "
+                          "devices_bacnetpoint p JOIN devices_bacnetdevice d ON p.device_id=d.id "
+                          "GROUP BY d.device_instance"))
+    assert set(per_device) == {1000, 1001, 1002, 1003}
+    assert all(count >= 20 for count in per_device.values()), per_device
+    readings_before = sql(database_url, "SELECT COUNT(*) FROM devices_bacnetreading")[0][0]
+    run_task(database_url, "collect")
+    readings_after = sql(database_url, "SELECT COUNT(*) FROM devices_bacnetreading")[0][0]
+    assert readings_after - readings_before >= sum(per_device.values())
+
+    point_id, instance = sql(
+        database_url, "SELECT p.id, p.instance FROM devices_bacnetpoint p JOIN "
+        "devices_bacnetdevice d ON p.device_id=d.id WHERE d.device_instance=1000 AND "
+        "p.object_type='analog-value' AND p.commandable ORDER BY p.instance LIMIT 1")[0]
+    written = run_task(database_url, "write_point", "--point", str(point_id), "--value", "21.5",
+                       "--priority", "8")
+    assert written["status"] == "completed", written
+    assert asyncio.run(read_remote(bacnet_port, "127.0.0.2", f"analog-value,{instance}")) == 21.5
+    audit = sql(database_url, "SELECT accepted, priority FROM devices_writeaudit")
+    assert audit == [(True, 8)] or audit == [(1, 8)]
+
+
+async def read_remote(port: int, host: str, objid: str) -> Any:
+    from bacpypes3.pdu import Address
+
+    app = await open_application(EngineConfig(address=f"127.0.0.250/8:{port}",
+                                              device_instance=4000))
+    try:
+        return await asyncio.wait_for(
+            app.read_property(Address(f"{host}:{port}"), objid, "present-value"), 5)
+    finally:
+        close_application(app)
+
+
+def test_sigterm_stops_the_worker_cleanly_and_frees_the_port(
+    database_url: str, start_process: Any, bacnet_port: int
+) -> None:
+    worker = start_worker(start_process, database_url, bacnet_port)
+    assert worker.stop(signal.SIGTERM, timeout=10) == 0, worker.output()
+    assert "stopped" in worker.output()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", bacnet_port))  # raises if the worker left the port bound
