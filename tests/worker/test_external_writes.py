@@ -24,8 +24,9 @@ async def external_client(port: int) -> Application:
 
 
 def objects_of(database_url: str, device_id: int) -> dict[str, tuple[str, int]]:
-    rows = sql(database_url, "SELECT o.name, o.object_type, o.instance FROM virtual_virtualobject o "
-               "JOIN virtual_virtualbacnetdevice d ON o.device_id=d.id WHERE d.device_id=%s",
+    rows = sql(database_url, "SELECT o.name, o.object_type, o.instance FROM "
+               "virtual_virtualobject o JOIN virtual_virtualbacnetdevice d "
+               "ON o.device_id=d.id WHERE d.device_id=%s",
                device_id)
     return {name: (kind, instance) for name, kind, instance in rows}
 
