@@ -1,0 +1,360 @@
+"""BACnet peers for the benchmarks, one per process: servers and load clients.
+
+    python bench/_peers.py serve --kind ours|bare --address 127.0.0.2/8:P --objects 50
+    python bench/_peers.py rp-load --address 127.0.0.1/8:P --target 127.0.0.2:P --inflight 50
+    python bench/_peers.py sim-load --impl ours|raw --what values|points --port P ...
+
+A server prints "ready" and runs until SIGTERM, stdin EOF or --max-seconds. A load client runs
+until --seconds or --max-requests (whichever first) and prints one JSON line with its counts.
+Load clients are plain bacpypes3 Applications, except `sim-load --impl ours`, which drives
+our Engine's Client (the thing being measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bacpypes3.apdu import ErrorRejectAbortNack  # noqa: E402
+from bacpypes3.app import Application  # noqa: E402
+from bacpypes3.basetypes import ErrorType  # noqa: E402
+from bacpypes3.pdu import Address  # noqa: E402
+from bacpypes3.primitivedata import ObjectIdentifier  # noqa: E402
+
+from bms.bacnet.config import EngineConfig  # noqa: E402
+from bms.bacnet.stack import close_application, open_application  # noqa: E402
+from bms.bacnet.types import ObjectRef  # noqa: E402
+
+# ---- the objects both servers serve ---------------------------------------------------------
+
+MIX = (
+    ("analog-input", "degreesCelsius", ()), ("analog-output", "percent", ()),
+    ("analog-value", "degreesCelsius", ()), ("binary-input", None, ()),
+    ("binary-output", None, ()), ("binary-value", None, ()),
+    ("multi-state-input", None, ("Clean", "Dirty", "Replace")),
+    ("multi-state-output", None, ("Off", "Low", "Medium", "High")),
+    ("multi-state-value", None, ("Occupied", "Unoccupied", "Standby")),
+)
+POINT_TYPES = {kind for kind, _units, _states in MIX}
+
+
+def mixed_objects(count: int) -> list[dict[str, Any]]:
+    """`count` objects cycling through the nine point types, as plain descriptions."""
+    objects, next_instance = [], {kind: 1 for kind, _u, _s in MIX}
+    for position in range(count):
+        kind, units, states = MIX[position % len(MIX)]
+        instance = next_instance[kind]
+        next_instance[kind] += 1
+        objects.append({"kind": kind, "instance": instance, "units": units, "states": states,
+                        "name": f"Bench {kind} {instance}"})
+    return objects
+
+
+def our_spec(obj: dict[str, Any]) -> Any:
+    from bms.bacnet.local import ObjectSpec
+
+    return ObjectSpec(object_type=obj["kind"], instance=obj["instance"], name=obj["name"],
+                      description="benchmark point", units=obj["units"],
+                      state_texts=obj["states"],
+                      present_value=1 if obj["states"] else None)
+
+
+def bare_object(obj: dict[str, Any]) -> Any:
+    """A plain bacpypes3 local object (the simulator's classes: bacpypes3 + Commandable)."""
+    from bms.simulator.objects import EMPTY_SLOT, OBJECT_CLASSES
+
+    kind = obj["kind"]
+    commandable = kind.endswith(("-output", "-value"))
+    properties: dict[str, Any] = {
+        "objectIdentifier": (kind, obj["instance"]), "objectName": obj["name"],
+        "description": "benchmark point", "statusFlags": [0, 0, 0, 0],
+        "eventState": "normal", "outOfService": False,
+    }
+    if kind.startswith("analog-"):
+        properties.update(presentValue=0.0, units=obj["units"], covIncrement=0.0)
+    elif kind.startswith("binary-"):
+        properties.update(presentValue="inactive", activeText="active",
+                          inactiveText="inactive")
+        if kind != "binary-value":
+            properties["polarity"] = "normal"
+    else:
+        properties.update(presentValue=1, numberOfStates=len(obj["states"]),
+                          stateText=list(obj["states"]))
+    if commandable:
+        properties["priorityArray"] = [EMPTY_SLOT] * 16
+        properties["relinquishDefault"] = properties["presentValue"]
+    return OBJECT_CLASSES[(kind, commandable)](**properties)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    stop = _stop_event()
+    config = EngineConfig(address=args.address, device_instance=args.device_instance,
+                          device_name=f"bench-{args.kind}")
+    objects = mixed_objects(args.objects)
+    if args.kind == "ours":
+        from bms.bacnet.engine import Engine
+
+        engine = Engine(config)
+        await engine.start()
+        for obj in objects:
+            engine.device.add_object(our_spec(obj))
+        close: Callable[[], Awaitable[None]] = engine.stop
+    else:
+        app = await open_application(config, Application,
+                                     objects=[bare_object(o) for o in objects])
+
+        async def close() -> None:
+            close_application(app)
+
+    print(f"ready: {args.kind} device {args.device_instance} on {args.address} "
+          f"with {len(objects)} objects", flush=True)
+    try:
+        await asyncio.wait_for(stop.wait(), args.max_seconds)
+    except TimeoutError:
+        print("max-seconds reached, stopping", flush=True)
+    finally:
+        await close()
+    return 0
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+# ---- a plain bacpypes3 load client ------------------------------------------------------------
+
+
+class Load:
+    """Counts of one load run; errors are counted and the first few kept, never hidden."""
+
+    def __init__(self) -> None:
+        self.requests = self.ok = self.properties = self.errors = self.timeouts = 0
+        self.first_errors: list[str] = []
+
+    def error(self, text: str) -> None:
+        self.errors += 1
+        if len(self.first_errors) < 5:
+            self.first_errors.append(text)
+
+    def result(self, seconds: float, **extra: Any) -> dict[str, Any]:
+        return {"requests": self.requests, "ok": self.ok, "properties": self.properties,
+                "errors": self.errors, "timeouts": self.timeouts,
+                "first_errors": self.first_errors, "seconds": round(seconds, 3),
+                "requests_per_s": round(self.ok / seconds, 1) if seconds else 0.0,
+                "properties_per_s": round(self.properties / seconds, 1) if seconds else 0.0,
+                **extra}
+
+
+async def run_workers(inflight: int, seconds: float, max_requests: int,
+                      one: Callable[[int, Load], Awaitable[None]]) -> tuple[Load, float]:
+    """`inflight` coroutines issue requests until the time or the request count runs out."""
+    load = Load()
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        while time.monotonic() < deadline and load.requests < max_requests:
+            number = load.requests
+            load.requests += 1
+            await one(number, load)
+
+    started = time.monotonic()
+    await asyncio.gather(*(asyncio.create_task(worker(), name=f"load-{i}")
+                           for i in range(inflight)))
+    return load, time.monotonic() - started
+
+
+async def _guarded(load: Load, call: Awaitable[Any], timeout: float) -> Any:
+    """Await a bacpypes3 call; count Error/Reject/Abort (BaseExceptions there) and timeouts."""
+    try:
+        async with asyncio.timeout(timeout):
+            result = await call
+    except TimeoutError:
+        load.timeouts += 1
+        return None
+    except ErrorRejectAbortNack as exc:
+        load.error(repr(exc))
+        return None
+    if isinstance(result, ErrorRejectAbortNack):
+        load.error(repr(result))
+        return None
+    return result
+
+
+async def read_object_list(app: Any, target: Address, device_instance: int) -> list[Any]:
+    objects = await app.read_property(target, ObjectIdentifier(("device", device_instance)),
+                                      "object-list")
+    if isinstance(objects, ErrorRejectAbortNack) or not isinstance(objects, list):
+        raise RuntimeError(f"cannot read the object list of {target}: {objects!r}")
+    return [o for o in objects if str(o[0]) in POINT_TYPES]
+
+
+async def rp_load(args: argparse.Namespace) -> int:
+    config = EngineConfig(address=args.address, device_instance=args.client_instance,
+                          device_name="bench-client")
+    app = await open_application(config, Application)
+    try:
+        target = Address(args.target)
+        points = await read_object_list(app, target, args.device_instance)
+        if args.rpm_objects:
+            groups = [points[i:i + args.rpm_objects]
+                      for i in range(0, len(points), args.rpm_objects)]
+
+            async def one(number: int, load: Load) -> None:
+                group = groups[number % len(groups)]
+                parameters: list[Any] = []
+                for objid in group:
+                    parameters += [objid, ["present-value"]]
+                rows = await _guarded(load, app.read_property_multiple(target, parameters), 5)
+                if rows is not None:
+                    good = [r for r in rows if not isinstance(r[3], ErrorType)]
+                    load.ok += 1
+                    load.properties += len(good)
+        else:
+            async def one(number: int, load: Load) -> None:
+                objid = points[number % len(points)]
+                value = await _guarded(load, app.read_property(target, objid, "present-value"),
+                                       5)
+                if value is not None:
+                    load.ok += 1
+                    load.properties += 1
+
+        await run_workers(args.inflight, min(1.0, args.seconds), args.warmup, one)  # warm-up
+        load, seconds = await run_workers(args.inflight, args.seconds, args.max_requests, one)
+    finally:
+        close_application(app)
+    print(json.dumps(load.result(seconds, objects=len(points), inflight=args.inflight)))
+    return 0
+
+
+# ---- reading a simulated building: our Client versus a raw RPM loop ---------------------------
+
+
+RAW_OBJECTS_PER_RPM = {"values": 24, "points": 8}
+
+
+async def sim_load(args: argparse.Namespace) -> int:
+    from bms.bacnet.client import point_properties
+    from bms.simulator.catalog import device_points
+    from bms.simulator.plan import plan_building
+
+    plans = plan_building(args.devices, first_address=args.first_host,
+                          first_instance=args.first_instance, port=args.port,
+                          no_segmentation_index=None, no_rpm_index=None)
+    refs = [spec.ref for spec in device_points(args.objects)]
+    props: dict[ObjectRef, tuple[str, ...]] = {
+        ref: (("present-value", "status-flags") if args.what == "values"
+              else point_properties(ref)) for ref in refs
+    }
+    config = EngineConfig(address=args.address, device_instance=args.client_instance,
+                          device_name="bench-client", timeout=5.0)
+    if args.impl == "ours":
+        from bms.bacnet.engine import Engine
+
+        engine = Engine(config)
+        await engine.start()
+        client = engine.client
+
+        async def read_device(plan: Any, load: Load) -> None:
+            if args.what == "values":
+                values = await client.read_point_values(plan.address, refs)
+                load.properties += 2 * len(values)
+            else:
+                infos = await client.read_points(plan.address, plan.instance, refs)
+                load.properties += sum(len(props[info.ref]) for info in infos)
+            load.ok += 1
+
+        close: Callable[[], Awaitable[None]] = engine.stop
+    else:
+        app = await open_application(config, Application)
+        per_rpm = RAW_OBJECTS_PER_RPM[args.what]
+        groups = [refs[i:i + per_rpm] for i in range(0, len(refs), per_rpm)]
+
+        async def rpm(target: Address, group: list[ObjectRef], load: Load) -> None:
+            parameters: list[Any] = []
+            for ref in group:
+                parameters += [ObjectIdentifier((ref.object_type, ref.instance)),
+                               list(props[ref])]
+            rows = await _guarded(load, app.read_property_multiple(target, parameters), 10)
+            if rows is not None:
+                load.properties += sum(1 for r in rows if not isinstance(r[3], ErrorType))
+
+        async def read_device(plan: Any, load: Load) -> None:
+            target = Address(plan.address)
+            await asyncio.gather(*(asyncio.create_task(rpm(target, g, load), name="rpm")
+                                   for g in groups))
+            load.ok += 1
+
+        async def close() -> None:
+            close_application(app)
+
+    async def one_round(load: Load) -> None:
+        await asyncio.gather(*(asyncio.create_task(read_device(p, load), name=f"dev-{p.instance}")
+                               for p in plans))
+
+    try:
+        await one_round(Load())  # warm-up: capabilities, device-info caches
+        load, started, rounds = Load(), time.monotonic(), 0
+        deadline = started + args.seconds
+        while rounds < args.max_rounds and time.monotonic() < deadline:
+            await one_round(load)
+            rounds += 1
+        seconds = time.monotonic() - started
+    finally:
+        await close()
+    expected = rounds * sum(len(p) for p in props.values()) * len(plans)
+    print(json.dumps(load.result(seconds, rounds=rounds, expected_properties=expected,
+                                 impl=args.impl, what=args.what)))
+    return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve")
+    s.add_argument("--kind", choices=["ours", "bare"], required=True)
+    s.add_argument("--address", required=True)
+    s.add_argument("--device-instance", type=int, default=8888)
+    s.add_argument("--objects", type=int, default=50)
+    s.add_argument("--max-seconds", type=float, default=900)
+    r = sub.add_parser("rp-load")
+    r.add_argument("--address", required=True)
+    r.add_argument("--client-instance", type=int, default=7001)
+    r.add_argument("--target", required=True)
+    r.add_argument("--device-instance", type=int, default=8888)
+    r.add_argument("--inflight", type=int, default=1)
+    r.add_argument("--seconds", type=float, default=5.0)
+    r.add_argument("--max-requests", type=int, default=200_000)
+    r.add_argument("--warmup", type=int, default=100)
+    r.add_argument("--rpm-objects", type=int, default=0, help="RPM of N objects instead of RP")
+    m = sub.add_parser("sim-load")
+    m.add_argument("--impl", choices=["ours", "raw"], required=True)
+    m.add_argument("--what", choices=["values", "points"], default="values")
+    m.add_argument("--address", required=True)
+    m.add_argument("--client-instance", type=int, default=7002)
+    m.add_argument("--port", type=int, required=True)
+    m.add_argument("--first-host", default="127.0.0.2")
+    m.add_argument("--first-instance", type=int, default=1000)
+    m.add_argument("--devices", type=int, default=10)
+    m.add_argument("--objects", type=int, default=100)
+    m.add_argument("--seconds", type=float, default=5.0)
+    m.add_argument("--max-rounds", type=int, default=10_000)
+    args = p.parse_args()
+    handler = {"serve": serve, "rp-load": rp_load, "sim-load": sim_load}[args.command]
+    return asyncio.run(handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
