@@ -185,6 +185,8 @@ BACNET_DISCOVERY_CACHE_SECONDS = env_int("BACNET_DISCOVERY_CACHE_SECONDS", 300)
 # worker died, so the task goes back to pending.
 BACNET_TASK_LEASE_SECONDS = env_int("BACNET_TASK_LEASE_SECONDS", 60)
 BACNET_WORKER_ALIVE_SECONDS = env_int("BACNET_WORKER_ALIVE_SECONDS", 30)
+# Trending: the worker queues a `collect` of every online device this often (0 = never).
+BACNET_POLL_SECONDS = env_int("BACNET_POLL_SECONDS", 0)
 
 # Logging -------------------------------------------------------------------------------------
 

@@ -9,7 +9,8 @@ them fails:
   each in its own named task, up to `max_concurrent_tasks` at once;
 - leases: heartbeats the worker and the leases of its running tasks, and returns tasks of dead
   workers to pending;
-- virtual-sync: applies creates, edits and deletes of virtual objects from the database.
+- virtual-sync: applies creates, edits and deletes of virtual objects from the database;
+- poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending.
 
 External writes to our objects reach `_on_external_write` before they are acknowledged: the
 write is stored in one transaction, and only then does the engine send the ack. Live events go
@@ -55,6 +56,7 @@ class WorkerOptions:
     discovery_cache_seconds: int = 300
     shutdown_timeout: float = 10.0
     broker_url: str = ""
+    poll_seconds: float = 0.0  # queue a collect this often (0 = only on request)
 
     @property
     def heartbeat_interval(self) -> float:
@@ -101,6 +103,8 @@ class Worker:
             self._named(self._lease_loop(), "leases"),
             self._named(self._virtual_loop(), "virtual-sync"),
         }
+        if self.options.poll_seconds > 0:
+            loops.add(self._named(self._poll_loop(), "poll-schedule"))
         consumer = None
         if self.options.backend == "docker":
             from bms.worker.celery_consumer import CeleryConsumer
@@ -253,6 +257,14 @@ class Worker:
             if expired.requeued or expired.failed:
                 log.warning("expired leases: requeued %s, failed %s", expired.requeued,
                             expired.failed)
+                self._wake.set()
+
+    async def _poll_loop(self) -> None:
+        """Trending: a collect of the site every poll_seconds, unless one is already queued."""
+        while True:
+            await asyncio.sleep(self.options.poll_seconds)
+            task = await run_db(store.enqueue_poll_if_idle, self.options.site)
+            if task is not None:
                 self._wake.set()
 
     # ---- virtual objects -------------------------------------------------------------------

@@ -263,6 +263,18 @@ def event_payload(event: WriteEvent) -> dict[str, Any]:
     return data
 
 
+def enqueue_poll_if_idle(site: str) -> BACnetTask | None:
+    """Queue a collect of all online devices unless one is pending or running already."""
+    from bms.tasks import queue, states
+
+    busy = BACnetTask.objects.filter(
+        site=site, task_type="collect", status__in=[states.PENDING, states.RUNNING]
+    ).exists()
+    if busy or not BACnetDevice.objects.filter(site=site, online=True).exists():
+        return None
+    return queue.enqueue("collect", {"device_ids": None, "scheduled": True}, site)
+
+
 def task_row(task_id: int) -> BACnetTask:
     return BACnetTask.objects.get(id=task_id)
 

@@ -1,0 +1,184 @@
+"""`make run`: the whole product on the embedded default, on loopback, in one command.
+
+Steps: migrate an SQLite database under ./var, create an admin account and (first start only)
+one virtual device per template, then start and supervise three processes:
+
+- a simulated building of 10 devices at 127.0.0.2-11 (port 47808),
+- the BACnet worker as device 8888 "Django_BMS" on 127.0.0.1/8 (it never shares the web process),
+- the web server (daphne) on http://127.0.0.1:8000,
+
+and queue a first discovery. Ctrl-C (or SIGTERM) stops all three; if one dies, the others are
+stopped too and the exit status says so. Nothing here binds anything but loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VAR = Path(os.environ.get("BMS_VAR_DIR", ROOT / "var"))
+WEB_HOST = "127.0.0.1"
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+def _secret(name: str) -> str:
+    """A random value kept in ./var (0600), so sessions and the admin password survive restarts."""
+    path = VAR / name
+    if not path.exists():
+        VAR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def product_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "bms.settings")
+    env.setdefault("SECRET_KEY", _secret("secret_key"))
+    env.setdefault("BACNET_ADDRESS", "127.0.0.1/8")
+    env.setdefault("BACNET_POLL_SECONDS", "30")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+@dataclass
+class Child:
+    name: str
+    process: asyncio.subprocess.Process
+    lines: list[str] = field(default_factory=list)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    ready_marker: str = ""
+
+
+async def manage(env: dict[str, str], *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "manage.py"), *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    text = output.decode(errors="replace")
+    if process.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{text}")
+    return text
+
+
+async def prepare(env: dict[str, str]) -> None:
+    print("bms: migrating the database", flush=True)
+    await manage(env, "migrate", "--no-input")
+    await manage(env, "collectstatic", "--no-input", "--verbosity", "0")
+    await manage(env, "bms_createadmin", "--username", "admin", "--password",
+                 _secret("admin_password"))
+    print("bms:", (await manage(env, "bacnet_virtual_demo")).strip(), flush=True)
+
+
+async def start(name: str, args: list[str], env: dict[str, str], ready_marker: str) -> Child:
+    process = await asyncio.create_subprocess_exec(
+        *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    return Child(name, process, ready_marker=ready_marker)
+
+
+async def forward_output(child: Child) -> None:
+    """Print the child's lines with its name, and note when it says it is ready."""
+    assert child.process.stdout is not None
+    async for raw in child.process.stdout:
+        line = raw.decode(errors="replace").rstrip()
+        print(f"[{child.name}] {line}", flush=True)
+        if child.ready_marker and child.ready_marker in line:
+            child.ready.set()
+
+
+async def wait_ready(child: Child, watchers: set[asyncio.Task[None]]) -> None:
+    ready = asyncio.create_task(child.ready.wait(), name=f"{child.name}-ready")
+    exited = asyncio.create_task(child.process.wait(), name=f"{child.name}-exit")
+    done, _ = await asyncio.wait({ready, exited}, timeout=STARTUP_TIMEOUT,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    for task in (ready, exited):
+        task.cancel()
+    if ready not in done:
+        raise SystemExit(f"bms: {child.name} did not start (see its output above)")
+
+
+async def stop_all(children: list[Child]) -> None:
+    for child in reversed(children):
+        if child.process.returncode is None:
+            child.process.send_signal(signal.SIGTERM)
+    for child in reversed(children):
+        try:
+            await asyncio.wait_for(child.process.wait(), STOP_TIMEOUT)
+        except TimeoutError:
+            print(f"bms: {child.name} did not stop in {STOP_TIMEOUT}s; killing it", flush=True)
+            child.process.kill()
+            await child.process.wait()
+
+
+async def run() -> int:
+    env = product_env()
+    await prepare(env)
+    web_port = env.get("BMS_WEB_PORT", "8000")
+    python = sys.executable
+    specs = [
+        ("simulator", [python, "-m", "bms.simulator", "--devices", "10", "--objects", "40",
+                       "--first-address", "127.0.0.2", "--first-instance", "1000"], "ready"),
+        ("worker", [python, str(ROOT / "manage.py"), "bacnet_worker"], "ready:"),
+        ("web", [python, "-m", "daphne", "-b", WEB_HOST, "-p", web_port,
+                 "bms.asgi:application"], "Listening on"),
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    children: list[Child] = []
+    watchers: set[asyncio.Task[None]] = set()
+    try:
+        for name, args, marker in specs:
+            child = await start(name, args, env, marker)
+            children.append(child)
+            watchers.add(asyncio.create_task(forward_output(child), name=f"{name}-output"))
+            await wait_ready(child, watchers)
+            if name == "worker":
+                print("bms:", (await manage(env, "bacnet_task", "discover", "--force")).strip(),
+                      flush=True)
+        print(
+            f"\nbms: ready at http://{WEB_HOST}:{web_port}/  (user admin, password in "
+            f"{VAR / 'admin_password'})\nbms: device 8888 'Django_BMS' on "
+            f"{env['BACNET_ADDRESS']}, simulated building at 127.0.0.2-11; Ctrl-C stops all\n",
+            flush=True,
+        )
+        return await supervise(children, stop)
+    finally:
+        await stop_all(children)
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+
+
+async def supervise(children: list[Child], stop: asyncio.Event) -> int:
+    exits = {asyncio.create_task(c.process.wait(), name=f"{c.name}-exit"): c for c in children}
+    stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+    done, _ = await asyncio.wait({stopper, *exits}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (stopper, *exits):
+        task.cancel()
+    if stopper in done:
+        print("\nbms: stopping", flush=True)
+        return 0
+    dead = [exits[task] for task in done if task in exits]
+    for child in dead:
+        print(f"bms: {child.name} exited with {child.process.returncode}; stopping the rest",
+              flush=True)
+    return 1
+
+
+def main() -> None:
+    raise SystemExit(asyncio.run(run()))
+
+
+if __name__ == "__main__":
+    main()
