@@ -43,6 +43,8 @@ from bms.worker.virtual_sync import VirtualSync
 
 log = logging.getLogger(__name__)
 
+FIRST_POLL_DELAY_SECONDS = 5.0
+
 
 @dataclass(frozen=True)
 class WorkerOptions:
@@ -261,8 +263,11 @@ class Worker:
 
     async def _poll_loop(self) -> None:
         """Trending: a collect of the site every poll_seconds, unless one is already queued."""
+        # The first collect comes soon after start, so a fresh install shows values quickly.
+        delay = min(FIRST_POLL_DELAY_SECONDS, self.options.poll_seconds)
         while True:
-            await asyncio.sleep(self.options.poll_seconds)
+            await asyncio.sleep(delay)
+            delay = self.options.poll_seconds
             task = await run_db(store.enqueue_poll_if_idle, self.options.site)
             if task is not None:
                 self._wake.set()

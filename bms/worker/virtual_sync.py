@@ -101,8 +101,7 @@ class VirtualSync:
         if known is None or _definition(known.spec) != _definition(spec):
             if known is not None:
                 self._remove(ref)
-            self._device.add_object(spec)
-            log.info("serving virtual object %s %r", ref, spec.name)
+            self._device.add_object(spec)  # the device side logs what it serves
         else:
             self._apply_values(ref, spec)
         self._known[ref] = _Known(spec, row.updated_at)
