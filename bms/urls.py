@@ -1,8 +1,15 @@
-"""URLs. Only the admin for now; the web UI and the API mount here later."""
+"""URLs: the pages (bms.web), the REST API under /api/ (docs at /api/docs), sign-in, admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from bms.api.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", api.urls),
+    path("", include("bms.web.urls")),
 ]

@@ -1,0 +1,105 @@
+"""Remote devices, their points, readings, and writes to commandable points."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+
+from bms.api import commands
+from bms.api.auth import require_operator, user_name
+from bms.api.paging import MAX_LIMIT, page
+from bms.api.schemas import (
+    DeviceDetailOut,
+    DeviceOut,
+    ErrorOut,
+    PointOut,
+    ReadingPage,
+    TaskCreated,
+    WriteIn,
+)
+from bms.api.tasks import created
+from bms.devices.models import BACnetDevice, BACnetPoint
+
+router = Router(tags=["devices"])
+
+
+def get_device(device_pk: int) -> BACnetDevice:
+    device = BACnetDevice.objects.filter(id=device_pk).first()
+    if device is None:
+        raise HttpError(404, f"there is no device with id {device_pk}")
+    return device
+
+
+def get_point(point_pk: int) -> BACnetPoint:
+    point = BACnetPoint.objects.select_related("device").filter(id=point_pk).first()
+    if point is None:
+        raise HttpError(404, f"there is no point with id {point_pk}")
+    return point
+
+
+@router.get("/devices", response=list[DeviceOut])
+def list_devices(request: HttpRequest, site: str | None = None) -> list[BACnetDevice]:
+    devices = BACnetDevice.objects.all()
+    return list(devices.filter(site=site) if site else devices)
+
+
+@router.get("/devices/{device_pk}", response={200: DeviceDetailOut, 404: ErrorOut})
+def device_detail(request: HttpRequest, device_pk: int) -> BACnetDevice:
+    return get_device(device_pk)
+
+
+@router.get("/devices/{device_pk}/points", response={200: list[PointOut], 404: ErrorOut})
+def device_points(request: HttpRequest, device_pk: int) -> list[BACnetPoint]:
+    return list(get_device(device_pk).points.all())
+
+
+@router.post("/devices/{device_pk}/read-points", response={202: TaskCreated, 403: ErrorOut})
+def device_read_points(request: HttpRequest, device_pk: int) -> tuple[int, dict]:
+    require_operator(request)
+    return 202, created(commands.read_points(get_device(device_pk).device_instance))
+
+
+@router.post("/devices/{device_pk}/collect", response={202: TaskCreated, 403: ErrorOut})
+def device_collect(request: HttpRequest, device_pk: int) -> tuple[int, dict]:
+    require_operator(request)
+    return 202, created(commands.collect([get_device(device_pk).device_instance]))
+
+
+@router.get("/points/{point_pk}", response={200: PointOut, 404: ErrorOut})
+def point_detail(request: HttpRequest, point_pk: int) -> BACnetPoint:
+    return get_point(point_pk)
+
+
+class ReadingQuery(Schema):
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=1000, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0)
+
+
+@router.get("/points/{point_pk}/readings", response={200: ReadingPage, 400: ErrorOut})
+def point_readings(request: HttpRequest, point_pk: int,
+                   query: Query[ReadingQuery]) -> dict:
+    """Readings oldest first between `since` (default: 24 h ago) and `until` (default: now)."""
+    until = query.until or timezone.now()
+    since = query.since or until - timedelta(hours=24)
+    if since > until:
+        raise HttpError(400, "since is after until")
+    readings = get_point(point_pk).readings.filter(timestamp__gte=since, timestamp__lte=until)
+    return page(readings.order_by("timestamp", "id"), query.limit, query.offset)
+
+
+@router.post("/points/{point_pk}/write", response={202: TaskCreated, 400: ErrorOut,
+                                                   403: ErrorOut, 404: ErrorOut})
+def point_write(request: HttpRequest, point_pk: int, body: WriteIn) -> tuple[int, dict]:
+    """Queue a write_point task: `value` (number, "active"/"inactive", state number) at
+    `priority` 1..16, or `relinquish` true to release that priority."""
+    require_operator(request)
+    task = commands.write_point(get_point(point_pk), body.value, body.priority,
+                                body.relinquish, user_name(request), source="api")
+    return 202, created(task)

@@ -1,0 +1,213 @@
+"""Request and response shapes of the API (OpenAPI at /api/docs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from bms.tasks.backends.base import MAX_DEVICE_INSTANCE
+
+JSONValue = float | int | str | bool | None
+Instance = Field(ge=0, le=MAX_DEVICE_INSTANCE)
+
+
+class DeviceOut(Schema):
+    id: int
+    site: str
+    device_instance: int
+    address: str
+    name: str
+    vendor_name: str
+    model_name: str
+    online: bool
+    first_seen: datetime
+    last_seen: datetime
+
+
+class DeviceDetailOut(DeviceOut):
+    network_number: int | None
+    mac: str
+    vendor_id: int | None
+    firmware_revision: str
+    application_software_version: str
+    protocol_revision: int | None
+    description: str
+    location: str
+    max_apdu: int | None
+    segmentation: str
+    services_supported: list[Any]
+
+
+class PointOut(Schema):
+    id: int
+    device_id: int
+    object_type: str
+    instance: int
+    name: str
+    description: str
+    units: str
+    state_texts: list[Any]
+    commandable: bool
+    last_value: JSONValue
+    last_value_at: datetime | None
+    status_flags: list[bool] | None
+
+
+class ReadingOut(Schema):
+    value: JSONValue
+    timestamp: datetime
+    source: str
+
+
+class ReadingPage(Schema):
+    count: int
+    items: list[ReadingOut]
+
+
+class TaskOut(Schema):
+    id: int
+    type: str
+    status: str
+    parameters: dict[str, Any]
+    progress: dict[str, Any]
+    result: Any
+    error: str
+    created: datetime
+    started: datetime | None
+    completed: datetime | None
+    attempts: int
+
+
+class TaskPage(Schema):
+    count: int
+    items: list[TaskOut]
+
+
+class TaskCreated(Schema):
+    task_id: int
+    status: str
+    status_url: str
+
+
+class DiscoverParams(Schema):
+    low: int | None = Instance
+    high: int | None = Instance
+    address: str | None = Field(default=None, max_length=100)
+    force: bool = False
+
+
+class CollectParams(Schema):
+    device_ids: list[int] | None = None
+
+
+class ReadPointsParams(Schema):
+    device_id: int = Instance
+
+
+class WriteIn(Schema):
+    value: JSONValue = None
+    priority: int | None = None
+    relinquish: bool = False
+
+
+class WritePointParams(WriteIn):
+    point_id: int
+
+
+class TaskIn(Schema):
+    type: Literal["discover", "collect", "read_points", "write_point"]
+    parameters: dict[str, Any] = {}
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class VirtualObjectOut(Schema):
+    id: int
+    object_type: str
+    instance: int
+    name: str
+    description: str
+    units: str
+    min_value: float | None
+    max_value: float | None
+    state_texts: list[Any]
+    present_value: JSONValue
+    priority_array: list[JSONValue] | None
+    relinquish_default: JSONValue
+    out_of_service: bool
+    cov_increment: float | None
+    commandable: bool
+
+
+class VirtualDeviceOut(Schema):
+    device_id: int
+    device_name: str
+    description: str
+    template: str
+    is_running: bool
+    last_external_write: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class VirtualDeviceDetailOut(VirtualDeviceOut):
+    objects: list[VirtualObjectOut]
+
+
+class VirtualDeviceIn(Schema):
+    device_id: int = Instance
+    device_name: str = Field(min_length=1, max_length=255)
+    description: str = ""
+    template: str = "temperature_sensor"
+
+
+class VirtualDevicePatch(Schema):
+    device_name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = None
+    is_running: bool | None = None
+
+
+class VirtualObjectIn(Schema):
+    object_type: str
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_]+$")
+    description: str = ""
+    units: str = ""
+    min_value: float | None = None
+    max_value: float | None = None
+    state_texts: list[str] = []
+    present_value: JSONValue = None
+    cov_increment: float | None = None
+
+
+class VirtualObjectPatch(Schema):
+    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_]+$")
+    description: str | None = None
+    units: str | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    out_of_service: bool | None = None
+    cov_increment: float | None = None
+
+
+class AuditOut(Schema):
+    id: int
+    time: datetime
+    source: str
+    who: str
+    object_ref: str
+    property: str
+    old_value: JSONValue
+    new_value: JSONValue
+    priority: int | None
+    accepted: bool
+    reason: str
+
+
+class AuditPage(Schema):
+    count: int
+    items: list[AuditOut]

@@ -1,0 +1,118 @@
+"""Tasks: create, list, get; and seed 000's /api/task-status/<id>/."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+from pydantic import Field
+from pydantic import ValidationError as PydanticError
+
+from bms.api import commands
+from bms.api.auth import require_operator, user_name
+from bms.api.paging import MAX_LIMIT, page
+from bms.api.schemas import (
+    CollectParams,
+    DiscoverParams,
+    ErrorOut,
+    ReadPointsParams,
+    TaskCreated,
+    TaskIn,
+    TaskOut,
+    TaskPage,
+    WritePointParams,
+)
+from bms.devices.models import BACnetPoint
+from bms.realtime.payloads import task_payload
+from bms.tasks import states
+from bms.tasks.models import BACnetTask
+
+router = Router(tags=["tasks"])
+
+Status = Literal["pending", "running", "completed", "failed"]
+TaskType = Literal["discover", "collect", "read_points", "write_point"]
+
+
+def created(task: BACnetTask) -> dict[str, Any]:
+    return {"task_id": task.id, "status": task.status,
+            "status_url": reverse("api:task_status", args=[task.id])}
+
+
+class TaskFilters(Schema):
+    type: TaskType | None = None
+    status: Status | None = None
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0)
+
+
+@router.get("/tasks", response=TaskPage)
+def list_tasks(request: HttpRequest, filters: Query[TaskFilters]) -> dict:
+    tasks = BACnetTask.objects.all()
+    if filters.type:
+        tasks = tasks.filter(task_type=filters.type)
+    if filters.status:
+        tasks = tasks.filter(status=filters.status)
+    found = page(tasks, filters.limit, filters.offset)
+    return {**found, "items": [task_payload(task) for task in found["items"]]}
+
+
+@router.get("/tasks/{task_id}", response={200: TaskOut, 404: ErrorOut})
+def get_task(request: HttpRequest, task_id: int) -> dict:
+    task = BACnetTask.objects.filter(id=task_id).first()
+    if task is None:
+        raise HttpError(404, f"there is no task {task_id}")
+    return task_payload(task)
+
+
+@router.post("/tasks", response={202: TaskCreated, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+def create_task(request: HttpRequest, body: TaskIn) -> tuple[int, dict]:
+    """Queue a BACnet task; progress arrives on the `tasks` websocket group and at its URL."""
+    require_operator(request)
+    return 202, created(_submit(request, body))
+
+
+def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
+    try:
+        if body.type == "discover":
+            p = DiscoverParams.model_validate(body.parameters)
+            return commands.discover(p.low, p.high, p.address, p.force)
+        if body.type == "collect":
+            return commands.collect(CollectParams.model_validate(body.parameters).device_ids)
+        if body.type == "read_points":
+            return commands.read_points(
+                ReadPointsParams.model_validate(body.parameters).device_id)
+        w = WritePointParams.model_validate(body.parameters)
+    except PydanticError as exc:
+        raise HttpError(422, f"invalid parameters for {body.type}: {_first(exc)}") from exc
+    point = BACnetPoint.objects.select_related("device").filter(id=w.point_id).first()
+    if point is None:
+        raise HttpError(404, f"there is no point with id {w.point_id}")
+    return commands.write_point(point, w.value, w.priority, w.relinquish, user_name(request),
+                                source="api")
+
+
+def _first(exc: PydanticError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}" if where else error["msg"]
+
+
+@router.get("/task-status/{task_id}/", url_name="task_status")
+def task_status(request: HttpRequest, task_id: int) -> JsonResponse:
+    """Seed 000's status endpoint, field for field (and `finished`)."""
+    task = BACnetTask.objects.filter(id=task_id).first()
+    if task is None:
+        return JsonResponse({"error": "Task not found"}, status=404)
+    return JsonResponse({
+        "id": task.id,
+        "status": task.status,
+        "type": task.task_type,
+        "created": task.created_at.isoformat(),
+        "completed": task.completed_at.isoformat() if task.completed_at else None,
+        "result": task.result,
+        "error": task.error_message,
+        "finished": task.status in states.FINAL,
+    })

@@ -1,0 +1,149 @@
+"""Virtual devices and their objects: create, read, update, delete. The worker serves them on
+BACnet and picks up changes within its sync interval; nothing here touches the network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from ninja import Router
+from ninja.errors import HttpError
+
+from bms.api import commands
+from bms.api.auth import require_operator
+from bms.api.schemas import (
+    ErrorOut,
+    VirtualDeviceDetailOut,
+    VirtualDeviceIn,
+    VirtualDeviceOut,
+    VirtualDevicePatch,
+    VirtualObjectIn,
+    VirtualObjectOut,
+    VirtualObjectPatch,
+)
+from bms.bacnet.types import COMMANDABLE_TYPES, POINT_TYPES
+from bms.realtime import publish
+from bms.virtual.models import VirtualBACnetDevice, VirtualObject
+from bms.virtual.services import next_instance
+
+router = Router(tags=["virtual devices"])
+WRITE_ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
+
+
+def get_virtual(device_id: int) -> VirtualBACnetDevice:
+    device = VirtualBACnetDevice.objects.filter(device_id=device_id).first()
+    if device is None:
+        raise HttpError(404, f"there is no virtual device {device_id}")
+    return device
+
+
+def get_object(object_pk: int) -> VirtualObject:
+    obj = VirtualObject.objects.select_related("device").filter(id=object_pk).first()
+    if obj is None:
+        raise HttpError(404, f"there is no virtual object with id {object_pk}")
+    return obj
+
+
+def detail(device: VirtualBACnetDevice) -> dict[str, Any]:
+    return {**VirtualDeviceOut.from_orm(device).dict(),
+            "objects": list(device.virtual_objects.all())}
+
+
+@router.get("/virtual-devices", response=list[VirtualDeviceOut])
+def list_virtual(request: HttpRequest) -> list[VirtualBACnetDevice]:
+    return list(VirtualBACnetDevice.objects.all())
+
+
+@router.post("/virtual-devices", response={201: VirtualDeviceDetailOut, **WRITE_ERRORS})
+def create_virtual(request: HttpRequest, body: VirtualDeviceIn) -> tuple[int, dict]:
+    require_operator(request)
+    device = commands.create_virtual_device(body.device_id, body.device_name,
+                                            body.description, body.template)
+    return 201, detail(device)
+
+
+@router.get("/virtual-devices/{device_id}", response={200: VirtualDeviceDetailOut, 404: ErrorOut})
+def read_virtual(request: HttpRequest, device_id: int) -> dict:
+    return detail(get_virtual(device_id))
+
+
+@router.patch("/virtual-devices/{device_id}",
+              response={200: VirtualDeviceDetailOut, **WRITE_ERRORS})
+def update_virtual(request: HttpRequest, device_id: int, body: VirtualDevicePatch) -> dict:
+    """Rename, describe, start (is_running true) or stop a virtual device."""
+    require_operator(request)
+    changes = body.dict(exclude_unset=True)
+    if any(value is None for value in changes.values()):
+        raise HttpError(400, "fields cannot be set to null")
+    return detail(commands.update_virtual_device(get_virtual(device_id), **changes))
+
+
+@router.delete("/virtual-devices/{device_id}", response={204: None, **WRITE_ERRORS})
+def delete_virtual(request: HttpRequest, device_id: int) -> tuple[int, None]:
+    require_operator(request)
+    commands.delete_virtual_device(get_virtual(device_id))
+    return 204, None
+
+
+@router.get("/virtual-devices/{device_id}/objects",
+            response={200: list[VirtualObjectOut], 404: ErrorOut})
+def list_objects(request: HttpRequest, device_id: int) -> list[VirtualObject]:
+    return list(get_virtual(device_id).virtual_objects.all())
+
+
+@router.post("/virtual-devices/{device_id}/objects",
+             response={201: VirtualObjectOut, **WRITE_ERRORS})
+def create_object(request: HttpRequest, device_id: int,
+                  body: VirtualObjectIn) -> tuple[int, VirtualObject]:
+    require_operator(request)
+    device = get_virtual(device_id)
+    if body.object_type not in POINT_TYPES:
+        raise HttpError(400, f"object_type must be one of {', '.join(sorted(POINT_TYPES))}")
+    value = body.present_value
+    if value is not None:
+        value = commands.check_value(body.object_type, value, body.state_texts)
+    commandable = body.object_type in COMMANDABLE_TYPES
+    fields = body.dict(exclude={"present_value"})
+    obj = _saved(lambda: VirtualObject.objects.create(
+        device=device, instance=next_instance(body.object_type), present_value=value,
+        priority_array=[None] * 16 if commandable else None,
+        relinquish_default=value if commandable else None, **fields))
+    return 201, obj
+
+
+@router.get("/virtual-objects/{object_pk}", response={200: VirtualObjectOut, 404: ErrorOut})
+def read_object(request: HttpRequest, object_pk: int) -> VirtualObject:
+    return get_object(object_pk)
+
+
+@router.patch("/virtual-objects/{object_pk}", response={200: VirtualObjectOut, **WRITE_ERRORS})
+def update_object(request: HttpRequest, object_pk: int,
+                  body: VirtualObjectPatch) -> VirtualObject:
+    """Definition changes (name, description, units, limits, out_of_service, COV increment)."""
+    require_operator(request)
+    obj = get_object(object_pk)
+    changes = body.dict(exclude_unset=True)
+    for field, value in changes.items():
+        setattr(obj, field, value)
+    return _saved(lambda: (obj.save(), obj)[1])
+
+
+@router.delete("/virtual-objects/{object_pk}", response={204: None, **WRITE_ERRORS})
+def delete_object(request: HttpRequest, object_pk: int) -> tuple[int, None]:
+    require_operator(request)
+    get_object(object_pk).delete()
+    return 204, None
+
+
+def _saved(save: Any) -> VirtualObject:
+    """Run a save; a duplicate name or instance is the caller's conflict (409), not a crash."""
+    try:
+        with transaction.atomic():
+            obj = save()
+            publish.publish_virtual_object(obj)
+    except IntegrityError as exc:
+        raise HttpError(
+            409, "an object with this name, or this type and instance, already exists"
+        ) from exc
+    return obj

@@ -1,0 +1,59 @@
+"""Websocket consumers: signed-in users only; each forwards its groups' events as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from bms.realtime import groups
+
+# Close codes in the 4000 range are ours (RFC 6455 leaves them to applications).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_BAD_GROUP = 4400
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """/ws/live/?groups=tasks,devices,device-3: the groups a page asks for, if known."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        wanted = self.requested_groups()
+        if not wanted or not all(groups.is_known(group) for group in wanted):
+            await self.close(code=CLOSE_BAD_GROUP)
+            return
+        self.joined = wanted
+        for group in wanted:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    def requested_groups(self) -> list[str]:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        names = ",".join(query.get("groups", []))
+        return sorted({name.strip() for name in names.split(",") if name.strip()})
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """Pages only listen; anything they send is ignored by design (nothing to act on)."""
+
+    async def realtime_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+    async def external_write_notification(self, message: dict[str, Any]) -> None:
+        """Seed 004's external write message: {"type": "external_write", ...}."""
+        event = {key: value for key, value in message.items() if key != "type"}
+        await self.send_json({"type": "external_write", **event})
+
+
+class VirtualDeviceConsumer(LiveConsumer):
+    """Seed 004's consumer: the `virtual_devices` group at /ws/virtual-devices/."""
+
+    def requested_groups(self) -> list[str]:
+        return [groups.VIRTUAL_DEVICES]

@@ -1,0 +1,20 @@
+"""Channels group names the pages listen on (Channels allows ASCII letters, digits, - _ .)."""
+
+from __future__ import annotations
+
+import re
+
+TASKS = "tasks"
+DEVICES = "devices"
+VIRTUAL_DEVICES = "virtual_devices"  # seed 004's group
+_DEVICE_PREFIX = "device-"
+_ALLOWED = re.compile(rf"^(?:{TASKS}|{DEVICES}|{VIRTUAL_DEVICES}|{_DEVICE_PREFIX}\d{{1,18}})$")
+
+
+def device_group(device_pk: int) -> str:
+    """Live values of one remote device's points (the device page and its point pages)."""
+    return f"{_DEVICE_PREFIX}{device_pk}"
+
+
+def is_known(group: str) -> bool:
+    return bool(_ALLOWED.match(group))

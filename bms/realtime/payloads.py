@@ -1,0 +1,118 @@
+"""Models as the JSON the pages receive over websockets (and the API shares for tasks).
+
+Plain dicts of JSON types only: the database layer stores them as JSON and channels_redis as
+msgpack, and both must give the browser the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.tasks.models import BACnetTask
+from bms.virtual.models import VirtualBACnetDevice, VirtualObject
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def task_payload(task: BACnetTask) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "type": task.task_type,
+        "type_label": task.get_task_type_display(),
+        "status": task.status,
+        "parameters": task.parameters,
+        "progress": task.progress,
+        "result": task.result,
+        "error": task.error_message,
+        "created": iso(task.created_at),
+        "started": iso(task.started_at),
+        "completed": iso(task.completed_at),
+        "attempts": task.attempts,
+        "worker_id": task.worker_id,
+    }
+
+
+def device_payload(device: BACnetDevice) -> dict[str, Any]:
+    return {
+        "id": device.id,
+        "device_instance": device.device_instance,
+        "address": device.address,
+        "name": device.name,
+        "vendor_name": device.vendor_name,
+        "model_name": device.model_name,
+        "online": device.online,
+        "last_seen": iso(device.last_seen),
+    }
+
+
+def point_payload(point: BACnetPoint) -> dict[str, Any]:
+    return {
+        "id": point.id,
+        "device_id": point.device_id,
+        "object_type": point.object_type,
+        "instance": point.instance,
+        "name": point.name,
+        "units": point.units,
+        "value": point.last_value,
+        "value_at": iso(point.last_value_at),
+        "status_flags": point.status_flags,
+        "commandable": point.commandable,
+    }
+
+
+def virtual_object_payload(obj: VirtualObject) -> dict[str, Any]:
+    return {
+        "id": obj.id,
+        "device_id": obj.device.device_id,
+        "object_type": obj.object_type,
+        "instance": obj.instance,
+        "name": obj.name,
+        "bacnet_name": obj.bacnet_name,
+        "units": obj.units,
+        "present_value": obj.present_value,
+        "priority_array": obj.priority_array,
+        "relinquish_default": obj.relinquish_default,
+        "out_of_service": obj.out_of_service,
+        "commandable": obj.commandable,
+    }
+
+
+def virtual_device_payload(device: VirtualBACnetDevice) -> dict[str, Any]:
+    return {
+        "device_id": device.device_id,
+        "device_name": device.device_name,
+        "description": device.description,
+        "template": device.template,
+        "is_running": device.is_running,
+        "last_external_write": iso(device.last_external_write),
+    }
+
+
+def external_write_payload(obj: VirtualObject, event: Any) -> dict[str, Any]:
+    """Seed 004's external write fields, plus the object, priority, writer and the result.
+
+    `event` is a mapping or a dataclass (bms.bacnet.types.WriteEvent) with at least `new_value`;
+    `property`, `priority`, `source_address` (or `address`), `old_value`, `effective_value`,
+    `priority_array` and `timestamp` are used when present.
+    """
+    data = asdict(event) if is_dataclass(event) and not isinstance(event, type) else dict(event)
+    timestamp = data.get("timestamp") or timezone.now()
+    return {
+        "device_id": obj.device.device_id,
+        "property": data.get("property", "present-value"),
+        "new_value": data.get("new_value"),
+        "timestamp": timestamp.isoformat() if isinstance(timestamp, datetime) else timestamp,
+        "old_value": data.get("old_value"),
+        "priority": data.get("priority"),
+        "address": data.get("source_address") or data.get("address") or "",
+        "effective_value": data.get("effective_value", obj.present_value),
+        "priority_array": list(data.get("priority_array") or obj.priority_array or []) or None,
+        "object": virtual_object_payload(obj),
+    }

@@ -1,0 +1,96 @@
+"""What the worker and the web views call to update open pages. Sync, and safe anywhere:
+
+Each function reads the object now and sends when the current transaction commits (at once in
+autocommit), so a page never hears of a row it cannot read yet, and a rolled-back change is
+never announced. A failed send (Redis down) is logged by Django's robust on_commit and does not
+undo or fail the committed change: the page catches up on its next load.
+
+Call from sync code (the worker's sync_to_async ORM functions, views); not from inside a running
+event loop's thread, where async_to_sync cannot work (use `await sync_to_async(publish_x)(...)`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.realtime import groups, payloads
+from bms.realtime.layer import DatabaseChannelLayer
+from bms.tasks.models import BACnetTask
+from bms.virtual.models import VirtualBACnetDevice, VirtualObject
+
+# The consumer method that forwards a message's "event" to the browser as it is.
+EVENT = "realtime.event"
+# Seed 004's message type for external writes (VirtualDeviceConsumer.external_write_notification).
+EXTERNAL_WRITE = "external_write_notification"
+
+
+def publish_task(task: BACnetTask) -> None:
+    """A task was created or changed status, progress, result or error (group `tasks`)."""
+    _event(groups.TASKS, {"type": "task", "task": payloads.task_payload(task)})
+
+
+def publish_device(device: BACnetDevice) -> None:
+    """A remote device was found or changed (group `devices`)."""
+    _event(groups.DEVICES, {"type": "device", "device": payloads.device_payload(device)})
+
+
+def publish_point_values(points: Iterable[BACnetPoint]) -> None:
+    """New values of remote points: one message per device (group `device-<device pk>`)."""
+    by_device: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for point in points:
+        by_device[point.device_id].append(payloads.point_payload(point))
+    for device_pk, values in by_device.items():
+        event = {"type": "points", "device_pk": device_pk, "points": values}
+        _event(groups.device_group(device_pk), event)
+
+
+def publish_external_write(virtual_object: VirtualObject, event: Any) -> None:
+    """A BACnet client wrote one of our virtual objects (group `virtual_devices`).
+
+    `event`: a dict or a bms.bacnet.types.WriteEvent; see payloads.external_write_payload.
+    """
+    message = {"type": EXTERNAL_WRITE,
+               **payloads.external_write_payload(virtual_object, event)}
+    _send_on_commit(groups.VIRTUAL_DEVICES, message)
+
+
+def publish_virtual_object(virtual_object: VirtualObject) -> None:
+    """A virtual object's present value or priority array changed (group `virtual_devices`)."""
+    event = {"type": "virtual_object",
+             "object": payloads.virtual_object_payload(virtual_object)}
+    _event(groups.VIRTUAL_DEVICES, event)
+
+
+def publish_virtual_device(device: VirtualBACnetDevice, deleted: bool = False) -> None:
+    """A virtual device was created, edited, started, stopped or deleted."""
+    event = {"type": "virtual_device", "deleted": deleted,
+             "device": payloads.virtual_device_payload(device)}
+    _event(groups.VIRTUAL_DEVICES, event)
+
+
+def _event(group: str, event: dict[str, Any]) -> None:
+    _send_on_commit(group, {"type": EVENT, "event": event})
+
+
+def _send_on_commit(group: str, message: dict[str, Any]) -> None:
+    transaction.on_commit(partial(send_now, group, message), robust=True)
+
+
+def send_now(group: str, message: dict[str, Any]) -> None:
+    """Send one group message through the configured layer, from sync code."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("CHANNEL_LAYERS is not configured; live updates need a channel layer")
+    if isinstance(layer, DatabaseChannelLayer):
+        # Straight to the table in the caller's thread: no event loop needed.
+        layer.store(group, message)
+    else:
+        async_to_sync(layer.group_send)(group, message)

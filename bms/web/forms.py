@@ -1,0 +1,54 @@
+"""Forms of the pages; the rules themselves live in bms.api.commands, shared with the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from bms.tasks.backends.base import MAX_DEVICE_INSTANCE
+from bms.virtual.templates import TEMPLATES
+
+
+class DiscoverForm(forms.Form):
+    low = forms.IntegerField(required=False, min_value=0, max_value=MAX_DEVICE_INSTANCE)
+    high = forms.IntegerField(required=False, min_value=0, max_value=MAX_DEVICE_INSTANCE)
+    address = forms.CharField(required=False, max_length=100, strip=True)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        low, high = data.get("low"), data.get("high")
+        if (low is None) != (high is None):
+            raise forms.ValidationError("Give both ends of the instance range, or neither.")
+        if low is not None and high is not None and low > high:
+            raise forms.ValidationError(f"The range starts ({low}) above its end ({high}).")
+        return data
+
+
+class WriteForm(forms.Form):
+    value = forms.CharField(required=False, max_length=100)
+    priority = forms.IntegerField(required=False, min_value=1, max_value=16)
+    relinquish = forms.BooleanField(required=False)
+
+
+class VirtualDeviceForm(forms.Form):
+    device_id = forms.IntegerField(min_value=0, max_value=MAX_DEVICE_INSTANCE,
+                                   label="Device id")
+    device_name = forms.CharField(max_length=255, label="Name")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    template = forms.ChoiceField(
+        choices=[(key, f"{key} — {t.description}") for key, t in TEMPLATES.items()]
+    )
+
+
+class VirtualDeviceEditForm(forms.Form):
+    device_name = forms.CharField(max_length=255, label="Name")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def first_error(form: forms.Form) -> str:
+    """One sentence naming the field, for inline messages and JSON errors."""
+    for field, errors in form.errors.items():
+        label = "" if field == "__all__" else f"{form.fields[field].label or field}: "
+        return f"{label}{errors[0]}"
+    return "invalid input"

@@ -1,0 +1,223 @@
+// Live pages: one websocket per page (/ws/live/?groups=... from <body data-groups>), forms that
+// post with fetch and report inline, and small renderers that patch table rows in place.
+"use strict";
+(function () {
+  const handlers = {};
+  const BMS = (window.BMS = {
+    on(type, fn) { (handlers[type] = handlers[type] || []).push(fn); },
+    fmt: formatValue,
+    time: formatTime,
+  });
+
+  // --- websocket with reconnect ------------------------------------------------------------
+  const groups = document.body.dataset.groups;
+  const badge = document.getElementById("live");
+  let retry = 500;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/live/?groups=${encodeURIComponent(groups)}`);
+    ws.onopen = () => { retry = 500; setBadge(true); };
+    ws.onmessage = (e) => dispatch(JSON.parse(e.data));
+    ws.onclose = () => { setBadge(false); setTimeout(connect, retry); retry = Math.min(retry * 2, 10000); };
+  }
+  function setBadge(on) {
+    if (!badge) return;
+    badge.className = "live " + (on ? "on" : "off");
+    badge.textContent = on ? "live" : "reconnecting";
+  }
+  function dispatch(msg) { (handlers[msg.type] || []).forEach((fn) => fn(msg)); }
+  if (groups) connect();
+
+  // --- formatting (same rules as the template filters) --------------------------------------
+  function formatValue(v) {
+    if (v === null || v === undefined) return "—";
+    if (typeof v === "number" && !Number.isInteger(v)) return v.toFixed(2);
+    return String(v);
+  }
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function formatTime(iso) {
+    if (!iso) return "—";
+    const d = new Date(iso);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
+    children.forEach((c) => node.append(c instanceof Node ? c : document.createTextNode(c ?? "")));
+    return node;
+  }
+  function flash(row) { row.classList.remove("flash"); void row.offsetWidth; row.classList.add("flash"); }
+  function dropEmptyRow(tbody) { const e = tbody.querySelector("tr.empty"); if (e) e.remove(); }
+
+  // --- forms posted with fetch --------------------------------------------------------------
+  function csrf() {
+    const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (form.dataset.confirm && !confirm(form.dataset.confirm)) { event.preventDefault(); return; }
+    if (!form.hasAttribute("data-async")) return;
+    event.preventDefault();
+    const status = form.querySelector(".form-status");
+    const button = form.querySelector("button[type=submit]");
+    const say = (text, ok) => { if (status) { status.textContent = text; status.className = "form-status " + (ok ? "ok" : "bad"); } };
+    button && (button.disabled = true);
+    try {
+      const response = await fetch(form.action, {
+        method: "POST", body: new FormData(form), credentials: "same-origin",
+        headers: { "Accept": "application/json", "X-CSRFToken": csrf() },
+      });
+      const data = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+      if (response.ok) say(data.message || "done", true);
+      else say(data.error || data.detail || `HTTP ${response.status}`, false);
+    } catch (err) {
+      say(`not sent: ${err.message}`, false);
+    } finally {
+      button && (button.disabled = false);
+    }
+  });
+
+  // --- tasks ------------------------------------------------------------------------------------
+  function progressCell(p) {
+    const td = el("td", { class: "progress" });
+    p = p || {};
+    if (p.total) { td.append(el("progress", { max: p.total, value: p.done || 0 }), ` ${p.done || 0}/${p.total} `); }
+    if (p.found !== undefined && p.found !== null) td.append(el("b", {}, `${p.found} found`), " ");
+    td.append(el("span", { class: "muted" }, p.message || ""));
+    return td;
+  }
+  function summary(task) {
+    const td = el("td", { class: "summary" });
+    if (task.error) td.append(el("span", { class: "error" }, task.error.slice(0, 80)));
+    else if (task.result !== null && task.result !== undefined) td.append(JSON.stringify(task.result).slice(0, 80));
+    return td;
+  }
+  function taskRow(task) {
+    const tr = el("tr", { "data-task-id": task.id },
+      el("td", { class: "num" }, el("a", { href: `/tasks/${task.id}/` }, String(task.id))),
+      el("td", {}, task.type_label),
+      el("td", {}, el("span", { class: `badge ${task.status}` }, task.status)),
+      progressCell(task.progress),
+      el("td", { class: "time" }, formatTime(task.created)),
+      summary(task));
+    return tr;
+  }
+  BMS.on("task", ({ task }) => {
+    document.querySelectorAll("#task-table").forEach((table) => {
+      const { filterType, filterStatus } = table.dataset;
+      const tbody = table.tBodies[0];
+      const existing = tbody.querySelector(`tr[data-task-id="${task.id}"]`);
+      const matches = (!filterType || filterType === task.type) && (!filterStatus || filterStatus === task.status);
+      if (existing && !matches) { existing.remove(); return; }
+      if (!matches) return;
+      const row = taskRow(task);
+      if (existing) existing.replaceWith(row);
+      else { dropEmptyRow(tbody); tbody.prepend(row); }
+      flash(row);
+    });
+    const detail = document.querySelector(`#task-detail[data-task-id="${task.id}"]`);
+    if (detail) renderTaskDetail(detail, task);
+  });
+  function renderTaskDetail(root, task) {
+    const set = (name, fn) => { const node = root.querySelector(`[data-field="${name}"]`); if (node) fn(node); };
+    set("status", (n) => { n.className = `badge ${task.status}`; n.textContent = task.status; });
+    set("progress", (n) => { n.replaceChildren(...progressCell(task.progress).childNodes); });
+    set("started", (n) => { n.textContent = formatTime(task.started); });
+    set("completed", (n) => { n.textContent = formatTime(task.completed); });
+    set("worker_id", (n) => { n.textContent = task.worker_id || "—"; });
+    set("result", (n) => { n.textContent = task.result === null ? "null" : JSON.stringify(task.result, null, 2); });
+    set("error", (n) => { n.textContent = task.error || ""; });
+  }
+
+  // --- devices ----------------------------------------------------------------------------------
+  BMS.on("device", ({ device }) => {
+    const table = document.getElementById("device-table");
+    if (!table) return;
+    const tbody = table.tBodies[0];
+    const existing = tbody.querySelector(`tr[data-device-id="${device.id}"]`);
+    const points = existing ? existing.children[5].textContent : "0";
+    const link = (text) => el("a", { href: `/devices/${device.id}/` }, text);
+    const row = el("tr", { "data-device-id": device.id },
+      el("td", { class: "num" }, link(String(device.device_instance))),
+      el("td", {}, link(device.name || "—")),
+      el("td", { class: "mono" }, device.address),
+      el("td", {}, device.vendor_name), el("td", {}, device.model_name),
+      el("td", { class: "num" }, points),
+      el("td", { class: "time" }, formatTime(device.last_seen)),
+      el("td", {}, el("span", { class: `badge ${device.online ? "completed" : "failed"}` }, device.online ? "online" : "offline")));
+    if (existing) existing.replaceWith(row);
+    else { dropEmptyRow(tbody); insertSorted(tbody, row, device.device_instance); }
+    flash(row);
+    const count = document.getElementById("device-count");
+    if (count) count.textContent = tbody.querySelectorAll("tr[data-device-id]").length;
+  });
+  function insertSorted(tbody, row, instance) {
+    const after = [...tbody.rows].find((r) => Number(r.cells[0].textContent) > instance);
+    tbody.insertBefore(row, after || null);
+  }
+
+  // --- point values -------------------------------------------------------------------------------
+  BMS.on("points", ({ points }) => {
+    points.forEach((p) => {
+      const row = document.querySelector(`#point-table tr[data-point-id="${p.id}"]`);
+      if (row) {
+        row.querySelector("[data-value]").textContent = formatValue(p.value);
+        row.querySelector("[data-time]").textContent = formatTime(p.value_at);
+        const flags = row.querySelector("[data-flags]");
+        const names = ["alarm", "fault", "overridden", "out of service"];
+        flags.replaceChildren(...(p.status_flags || []).map((on, i) => on ? el("span", { class: "flag" }, names[i]) : "").filter(Boolean));
+        flash(row);
+      }
+      const big = document.querySelector(`#point-value[data-point-id="${p.id}"]`);
+      if (big) {
+        big.querySelector("[data-value]").textContent = formatValue(p.value);
+        const time = document.getElementById("point-time");
+        if (time) time.textContent = formatTime(p.value_at);
+      }
+    });
+  });
+
+  // --- virtual devices -----------------------------------------------------------------------------
+  function priorityCell(cell, obj) {
+    if (!obj.commandable) { cell.replaceChildren(el("span", { class: "muted" }, "input")); return; }
+    const levels = (obj.priority_array || []).map((v, i) => [i + 1, v]).filter(([, v]) => v !== null);
+    cell.replaceChildren(...(levels.length ? levels.map(([level, v]) => el("span", { class: "prio" }, el("b", {}, String(level)), ` ${formatValue(v)}`))
+      : [el("span", { class: "muted" }, "none (relinquish default)")]));
+  }
+  function updateObject(obj) {
+    const row = document.querySelector(`#object-table tr[data-object-id="${obj.id}"]`);
+    if (!row) return;
+    row.querySelector("[data-value]").textContent = formatValue(obj.present_value);
+    priorityCell(row.querySelector("[data-priorities]"), obj);
+    flash(row);
+  }
+  BMS.on("virtual_object", ({ object }) => updateObject(object));
+  BMS.on("external_write", (w) => {
+    updateObject(w.object);
+    const log = document.querySelector("#write-log tbody");
+    const shown = document.querySelector(`#virtual-state[data-virtual-id="${w.device_id}"]`);
+    if (log && shown) {
+      dropEmptyRow(log);
+      const row = el("tr", {},
+        el("td", { class: "time" }, formatTime(w.timestamp)),
+        el("td", { class: "mono" }, w.address),
+        el("td", { class: "mono" }, `${w.object.object_type},${w.object.instance}`),
+        el("td", {}, w.property),
+        el("td", { class: "num" }, formatValue(w.new_value)),
+        el("td", { class: "num" }, w.priority === null || w.priority === undefined ? "—" : String(w.priority)));
+      log.prepend(row);
+      flash(row);
+    }
+    const listRow = document.querySelector(`#virtual-table tr[data-virtual-id="${w.device_id}"]`);
+    if (listRow) { listRow.querySelector('[data-field="last_write"]').textContent = formatTime(w.timestamp); flash(listRow); }
+  });
+  BMS.on("virtual_device", ({ device, deleted }) => {
+    const listRow = document.querySelector(`#virtual-table tr[data-virtual-id="${device.device_id}"]`);
+    if (listRow && deleted) { listRow.remove(); return; }
+    const badgeFor = (running) => el("span", { class: `badge ${running ? "completed" : "pending"}` }, running ? "running" : "stopped");
+    if (listRow) { listRow.querySelector('[data-field="state"]').replaceChildren(badgeFor(device.is_running)); flash(listRow); }
+    const state = document.querySelector(`#virtual-state[data-virtual-id="${device.device_id}"]`);
+    if (state) state.replaceChildren(badgeFor(device.is_running));
+  });
+})();

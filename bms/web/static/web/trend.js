@@ -1,0 +1,84 @@
+// A point's trend as inline SVG: readings from /api/points/<id>/readings over the chosen window,
+// extended live by the page's "points" events. Binary values plot as 0/1 steps.
+"use strict";
+(function () {
+  const box = document.getElementById("trend");
+  if (!box) return;
+  const select = document.getElementById("trend-window");
+  const count = document.getElementById("trend-count");
+  const pointId = Number(box.dataset.pointId);
+  const binary = box.dataset.objectType.includes("binary");
+  const NS = "http://www.w3.org/2000/svg";
+  const W = 900, H = 260, L = 58, R = 12, T = 12, B = 26;
+  let samples = [];
+
+  function numeric(v) {
+    if (v === "active") return 1;
+    if (v === "inactive") return 0;
+    return typeof v === "number" ? v : (typeof v === "boolean" ? Number(v) : NaN);
+  }
+  async function load() {
+    const seconds = Number(select.value);
+    const since = new Date(Date.now() - seconds * 1000).toISOString();
+    const url = `${box.dataset.readingsUrl}?since=${encodeURIComponent(since)}&limit=1000`;
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) { drawMessage(`could not load readings (HTTP ${response.status})`); return; }
+    const page = await response.json();
+    samples = page.items.map((r) => ({ t: new Date(r.timestamp).getTime(), v: numeric(r.value) })).filter((s) => !Number.isNaN(s.v));
+    count.textContent = page.count > page.items.length ? `latest ${page.items.length} of ${page.count} readings` : `${page.items.length} readings`;
+    draw();
+  }
+  function node(tag, attrs, text) {
+    const n = document.createElementNS(NS, tag);
+    Object.entries(attrs).forEach(([k, v]) => n.setAttribute(k, v));
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+  function svg() { return node("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": "trend" }); }
+  function drawMessage(text) {
+    const s = svg();
+    s.append(node("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "nodata" }, text));
+    box.replaceChildren(s);
+  }
+  function draw() {
+    if (!samples.length) { drawMessage("No readings in this window."); return; }
+    const now = Date.now(), t0 = now - Number(select.value) * 1000;
+    let lo = Math.min(...samples.map((s) => s.v)), hi = Math.max(...samples.map((s) => s.v));
+    if (binary) { lo = 0; hi = 1; }
+    if (hi === lo) { hi += 1; lo -= 1; }
+    const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
+    const x = (t) => L + ((t - t0) / (now - t0)) * (W - L - R);
+    const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
+    const s = svg();
+    for (let i = 0; i <= 4; i++) {
+      const v = lo + ((hi - lo) * i) / 4;
+      s.append(node("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "gridline" }));
+      s.append(node("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, binary ? (v > 0.5 ? "" : "") : v.toFixed(Math.abs(hi - lo) < 10 ? 2 : 1)));
+    }
+    if (binary) { s.append(node("text", { x: L - 6, y: y(1) + 4, "text-anchor": "end" }, "active")); s.append(node("text", { x: L - 6, y: y(0) + 4, "text-anchor": "end" }, "inactive")); }
+    for (let i = 0; i <= 4; i++) {
+      const t = t0 + ((now - t0) * i) / 4, d = new Date(t);
+      const label = (now - t0) > 86400000 ? `${d.getMonth() + 1}/${d.getDate()} ${String(d.getHours()).padStart(2, "0")}h` : `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+      s.append(node("text", { x: x(t), y: H - 8, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" }, label));
+    }
+    s.append(node("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
+    s.append(node("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));
+    let d = "";
+    samples.forEach((p, i) => {
+      const px = x(p.t).toFixed(1), py = y(p.v).toFixed(1);
+      if (i === 0) d += `M${px},${py}`;
+      else d += binary ? `H${px}V${py}` : `L${px},${py}`;
+    });
+    s.append(node("path", { d, class: "line", "vector-effect": "non-scaling-stroke" }));
+    if (samples.length < 60) samples.forEach((p) => s.append(node("circle", { cx: x(p.t), cy: y(p.v), r: 2.5, class: "dot" })));
+    box.replaceChildren(s);
+  }
+  select.addEventListener("change", load);
+  window.BMS && window.BMS.on("points", ({ points }) => {
+    points.filter((p) => p.id === pointId && p.value_at).forEach((p) => {
+      const v = numeric(p.value);
+      if (!Number.isNaN(v)) { samples.push({ t: new Date(p.value_at).getTime(), v }); draw(); }
+    });
+  });
+  load();
+})();

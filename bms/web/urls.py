@@ -1,0 +1,26 @@
+from django.urls import path
+
+from bms.web.views import devices, tasks, virtual
+
+app_name = "web"
+
+urlpatterns = [
+    path("", virtual.home, name="home"),
+    path("devices/", devices.device_list, name="devices"),
+    path("devices/discover/", devices.trigger_discovery, name="discover"),
+    path("devices/<int:pk>/", devices.device_detail, name="device"),
+    path("devices/<int:pk>/read-points/", devices.device_read_points, name="read_points"),
+    path("devices/<int:pk>/collect/", devices.device_collect, name="collect"),
+    path("points/<int:pk>/", devices.point_detail, name="point"),
+    path("points/<int:pk>/write/", devices.point_write, name="point_write"),
+    path("tasks/", tasks.task_list, name="tasks"),
+    path("tasks/<int:pk>/", tasks.task_detail, name="task"),
+    path("audit/", tasks.audit_log, name="audit"),
+    path("virtual/", virtual.virtual_list, name="virtual_list"),
+    path("virtual/new/", virtual.virtual_create, name="virtual_create"),
+    path("virtual/<int:device_id>/", virtual.virtual_detail, name="virtual"),
+    path("virtual/<int:device_id>/edit/", virtual.virtual_edit, name="virtual_edit"),
+    path("virtual/<int:device_id>/delete/", virtual.virtual_delete, name="virtual_delete"),
+    path("virtual/<int:device_id>/start/", virtual.virtual_start, name="virtual_start"),
+    path("virtual/<int:device_id>/stop/", virtual.virtual_stop, name="virtual_stop"),
+]

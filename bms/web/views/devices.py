@@ -1,0 +1,99 @@
+"""Devices (seed 000's device_list, live), device detail, point detail, and their actions."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from bms.api import commands
+from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.tasks.backends import get_bacnet_backend
+from bms.tasks.models import BACnetTask
+from bms.web.forms import DiscoverForm, WriteForm, first_error
+from bms.web.views.common import done, operator_action, refused
+
+RECENT_TASKS = 10
+
+
+@login_required
+def device_list(request: HttpRequest) -> HttpResponse:
+    devices = BACnetDevice.objects.annotate(point_count=Count("points"))
+    return render(request, "web/devices.html", {
+        "devices": devices,
+        "recent_tasks": BACnetTask.objects.all()[:RECENT_TASKS],
+        "backend_status": get_bacnet_backend().get_status(),
+        "form": DiscoverForm(),
+        "live_groups": "tasks,devices",
+    })
+
+
+@operator_action
+def trigger_discovery(request: HttpRequest) -> HttpResponse:
+    back = reverse("web:devices")
+    form = DiscoverForm(request.POST)
+    if not form.is_valid():
+        return refused(request, first_error(form), back)
+    try:
+        task = commands.discover(**form.cleaned_data)
+    except commands.Refused as exc:
+        return refused(request, str(exc), back)
+    return done(request, f"Discovery task {task.id} queued", back, task_id=task.id)
+
+
+@login_required
+def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    device = get_object_or_404(BACnetDevice, pk=pk)
+    return render(request, "web/device_detail.html", {
+        "device": device,
+        "points": device.points.all(),
+        "tasks": BACnetTask.objects.filter(parameters__device_id=device.device_instance)[:5],
+        "live_groups": f"tasks,device-{device.pk}",
+    })
+
+
+@operator_action
+def device_read_points(request: HttpRequest, pk: int) -> HttpResponse:
+    device = get_object_or_404(BACnetDevice, pk=pk)
+    task = commands.read_points(device.device_instance)
+    return done(request, f"Read points task {task.id} queued",
+                reverse("web:device", args=[pk]), task_id=task.id)
+
+
+@operator_action
+def device_collect(request: HttpRequest, pk: int) -> HttpResponse:
+    device = get_object_or_404(BACnetDevice, pk=pk)
+    task = commands.collect([device.device_instance])
+    return done(request, f"Collect task {task.id} queued",
+                reverse("web:device", args=[pk]), task_id=task.id)
+
+
+@login_required
+def point_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    point = get_object_or_404(BACnetPoint.objects.select_related("device"), pk=pk)
+    return render(request, "web/point_detail.html", {
+        "point": point,
+        "audits": point.write_audits.all()[:20],
+        "live_groups": f"tasks,device-{point.device_id}",
+    })
+
+
+@operator_action
+def point_write(request: HttpRequest, pk: int) -> HttpResponse:
+    point = get_object_or_404(BACnetPoint.objects.select_related("device"), pk=pk)
+    back = reverse("web:device", args=[point.device_id])
+    form = WriteForm(request.POST)
+    if not form.is_valid():
+        return refused(request, first_error(form), back)
+    relinquish = form.cleaned_data["relinquish"]
+    try:
+        value = None if relinquish else commands.parse_form_value(
+            point.object_type, form.cleaned_data["value"])
+        task = commands.write_point(point, value, form.cleaned_data["priority"], relinquish,
+                                    request.user.get_username(), source="operator")
+    except commands.Refused as exc:
+        return refused(request, str(exc), back)
+    verb = "Relinquish" if relinquish else "Write"
+    return done(request, f"{verb} task {task.id} queued", back, task_id=task.id)

@@ -1,0 +1,51 @@
+"""Tasks: a filterable list and one task's parameters, progress, result and error, live."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from bms.devices.models import WriteAudit
+from bms.tasks.models import BACnetTask
+
+PAGE_SIZE = 50
+
+
+@login_required
+def task_list(request: HttpRequest) -> HttpResponse:
+    tasks = BACnetTask.objects.all()
+    kind = request.GET.get("type", "")
+    status = request.GET.get("status", "")
+    if kind in dict(BACnetTask.TASK_TYPES):
+        tasks = tasks.filter(task_type=kind)
+    if status in dict(BACnetTask.STATUS_CHOICES):
+        tasks = tasks.filter(status=status)
+    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/tasks.html", {
+        "page": page,
+        "types": BACnetTask.TASK_TYPES,
+        "statuses": BACnetTask.STATUS_CHOICES,
+        "type_filter": kind,
+        "status_filter": status,
+        "live_groups": "tasks",
+    })
+
+
+@login_required
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task = get_object_or_404(BACnetTask, pk=pk)
+    return render(request, "web/task_detail.html", {"task": task, "live_groups": "tasks"})
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    audits = WriteAudit.objects.select_related("point__device", "virtual_object__device")
+    source = request.GET.get("source", "")
+    if source in dict(WriteAudit.SOURCE_CHOICES):
+        audits = audits.filter(source=source)
+    page = Paginator(audits, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/audit.html", {
+        "page": page, "sources": WriteAudit.SOURCE_CHOICES, "source_filter": source,
+    })

@@ -1,0 +1,105 @@
+"""Virtual devices: list, create from a template, edit, delete, start and stop, and the live
+objects page where external BACnet writes appear with the writer's address."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from bms.accounts.roles import can_operate
+from bms.api import commands
+from bms.devices.models import WriteAudit
+from bms.virtual.models import VirtualBACnetDevice
+from bms.web.forms import VirtualDeviceEditForm, VirtualDeviceForm
+from bms.web.views.common import done, operator_action
+
+RECENT_WRITES = 20
+
+
+@login_required
+def virtual_list(request: HttpRequest) -> HttpResponse:
+    devices = VirtualBACnetDevice.objects.prefetch_related("virtual_objects")
+    return render(request, "web/virtual_list.html", {
+        "devices": devices, "live_groups": "virtual_devices",
+    })
+
+
+@login_required
+def virtual_create(request: HttpRequest) -> HttpResponse:
+    if not can_operate(request.user):
+        return render(request, "web/refused.html", {
+            "message": "Creating virtual devices needs the operator role.",
+            "back": reverse("web:virtual_list")}, status=403)
+    form = VirtualDeviceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = commands.create_virtual_device(**form.cleaned_data)
+        except commands.Refused as exc:
+            form.add_error(None, str(exc))
+        else:
+            return done(request, f"Virtual device {device.device_id} created",
+                        reverse("web:virtual", args=[device.device_id]))
+    status = 400 if request.method == "POST" else 200
+    return render(request, "web/virtual_form.html", {"form": form, "creating": True},
+                  status=status)
+
+
+@login_required
+def virtual_detail(request: HttpRequest, device_id: int) -> HttpResponse:
+    device = get_object_or_404(VirtualBACnetDevice, device_id=device_id)
+    writes = WriteAudit.objects.filter(virtual_object__device=device, source="bacnet")
+    return render(request, "web/virtual_detail.html", {
+        "device": device,
+        "objects": device.virtual_objects.all(),
+        "writes": writes.select_related("virtual_object")[:RECENT_WRITES],
+        "live_groups": "virtual_devices",
+    })
+
+
+@login_required
+def virtual_edit(request: HttpRequest, device_id: int) -> HttpResponse:
+    device = get_object_or_404(VirtualBACnetDevice, device_id=device_id)
+    if not can_operate(request.user):
+        return render(request, "web/refused.html", {
+            "message": "Editing virtual devices needs the operator role.",
+            "back": reverse("web:virtual", args=[device_id])}, status=403)
+    initial = {"device_name": device.device_name, "description": device.description}
+    form = VirtualDeviceEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        commands.update_virtual_device(device, **form.cleaned_data)
+        return done(request, "Saved", reverse("web:virtual", args=[device_id]))
+    status = 400 if request.method == "POST" else 200
+    return render(request, "web/virtual_form.html", {"form": form, "device": device},
+                  status=status)
+
+
+@operator_action
+def virtual_delete(request: HttpRequest, device_id: int) -> HttpResponse:
+    device = get_object_or_404(VirtualBACnetDevice, device_id=device_id)
+    commands.delete_virtual_device(device)
+    return done(request, f"Virtual device {device_id} deleted", reverse("web:virtual_list"))
+
+
+@operator_action
+def virtual_start(request: HttpRequest, device_id: int) -> HttpResponse:
+    return _set_running(request, device_id, True)
+
+
+@operator_action
+def virtual_stop(request: HttpRequest, device_id: int) -> HttpResponse:
+    return _set_running(request, device_id, False)
+
+
+def _set_running(request: HttpRequest, device_id: int, running: bool) -> HttpResponse:
+    device = get_object_or_404(VirtualBACnetDevice, device_id=device_id)
+    commands.update_virtual_device(device, is_running=running)
+    state = "started" if running else "stopped"
+    return done(request, f"Virtual device {device_id} {state}",
+                request.POST.get("next") or reverse("web:virtual", args=[device_id]),
+                is_running=running)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("web:devices")
