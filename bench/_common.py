@@ -237,7 +237,7 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
+    return round(float(statistics.median(values)), 1) if values else float("nan")
 
 
 def ratio(value: float, baseline: float) -> float:
@@ -267,3 +267,50 @@ def emit(bench: str, quick: bool, **fields: Any) -> None:
     line = {"bench": bench, "quick": quick, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "cpus": os.cpu_count(), **fields}
     print(json.dumps(line, sort_keys=False, default=str), flush=True)
+
+
+# ---- the product's processes ------------------------------------------------------------------
+
+
+def migrated_sqlite(logdir: Path) -> str:
+    url = f"sqlite:///{logdir / 'bms.sqlite3'}"
+    manage(url, "migrate", "--no-input")
+    return url
+
+
+def create_virtual_devices(database_url: str, templates: Sequence[str],
+                           first_device_id: int = 20001) -> None:
+    """One `manage.py bacnet_virtual create` per device, as a user would."""
+    for offset, template in enumerate(templates):
+        device_id = first_device_id + offset
+        manage(database_url, "bacnet_virtual", "create", "--device-id", str(device_id),
+               "--name", f"Bench {template} {device_id}", "--template", template)
+
+
+def virtual_objects(database_url: str) -> list[dict[str, Any]]:
+    """The virtual objects as `_peers.py serve --kind bare --objects-json` takes them."""
+    rows = sql(database_url, "SELECT o.object_type, o.instance, o.name, o.units, o.state_texts, "
+               "o.present_value, d.device_id FROM virtual_virtualobject o JOIN "
+               "virtual_virtualbacnetdevice d ON d.id = o.device_id ORDER BY o.id")
+    objects = []
+    for kind, instance, name, units, states, present, device_id in rows:
+        states = json.loads(states) if isinstance(states, str) else states
+        present = json.loads(present) if isinstance(present, str) else present
+        objects.append({"kind": kind, "instance": instance, "units": units or None,
+                        "states": list(states or ()), "present_value": present,
+                        "name": f"Virtual_{device_id}_{name}"})
+    return objects
+
+
+def start_worker(procs: Processes, database_url: str, address: str, name: str = "worker",
+                 timeout: float = 60, **env: str) -> Proc:
+    worker = procs.start(name, [PYTHON, str(ROOT / "manage.py"), "bacnet_worker"],
+                         django_env(database_url, BACNET_ADDRESS=address, **env))
+    worker.wait_for("ready:", timeout=timeout)
+    return worker
+
+
+def rss_mb(pid: int) -> float:
+    import psutil
+
+    return float(psutil.Process(pid).memory_info().rss) / 2**20

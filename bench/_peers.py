@@ -80,15 +80,17 @@ def bare_object(obj: dict[str, Any]) -> Any:
         "eventState": "normal", "outOfService": False,
     }
     if kind.startswith("analog-"):
-        properties.update(presentValue=0.0, units=obj["units"], covIncrement=0.0)
+        properties.update(presentValue=0.0, units=obj["units"] or "no-units", covIncrement=0.0)
     elif kind.startswith("binary-"):
-        properties.update(presentValue="inactive", activeText="active",
-                          inactiveText="inactive")
+        inactive, active = obj["states"] if len(obj["states"]) == 2 else ("inactive", "active")
+        properties.update(presentValue="inactive", activeText=active, inactiveText=inactive)
         if kind != "binary-value":
             properties["polarity"] = "normal"
     else:
         properties.update(presentValue=1, numberOfStates=len(obj["states"]),
                           stateText=list(obj["states"]))
+    if obj.get("present_value") is not None:
+        properties["presentValue"] = obj["present_value"]
     if commandable:
         properties["priorityArray"] = [EMPTY_SLOT] * 16
         properties["relinquishDefault"] = properties["presentValue"]
@@ -99,7 +101,8 @@ async def serve(args: argparse.Namespace) -> int:
     stop = _stop_event()
     config = EngineConfig(address=args.address, device_instance=args.device_instance,
                           device_name=f"bench-{args.kind}")
-    objects = mixed_objects(args.objects)
+    objects = (json.loads(Path(args.objects_json).read_text()) if args.objects_json
+               else mixed_objects(args.objects))
     if args.kind == "ours":
         from bms.bacnet.engine import Engine
 
@@ -328,6 +331,7 @@ def main() -> int:
     s.add_argument("--address", required=True)
     s.add_argument("--device-instance", type=int, default=8888)
     s.add_argument("--objects", type=int, default=50)
+    s.add_argument("--objects-json", help="bare: serve these objects (kind, instance, ...)")
     s.add_argument("--max-seconds", type=float, default=900)
     r = sub.add_parser("rp-load")
     r.add_argument("--address", required=True)
