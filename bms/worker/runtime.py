@@ -169,7 +169,9 @@ class Worker:
             task_id = self._celery_ids.get_nowait()
             task = await run_db(queue.claim_by_id, task_id, self.worker_id, lease)
             if task is not None:
+                log.info("task %s claimed from a Celery message", task_id)
                 return task
+            log.info("Celery message for task %s: not pending any more, skipped", task_id)
         return await run_db(queue.claim_next, self.worker_id, self.options.site, lease)
 
     async def _sleep_until_woken(self, seconds: float) -> None:
