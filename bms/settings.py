@@ -128,6 +128,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise warns on every request cycle set-up when STATIC_ROOT is missing; collectstatic is
+# optional here (see WHITENOISE_USE_FINDERS), so an empty directory is the normal case.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve the apps' static files without a collectstatic step (the embedded default has none);
 # files that were collected into STATIC_ROOT are still served from there first.
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)

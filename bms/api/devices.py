@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -59,15 +60,15 @@ def device_points(request: HttpRequest, device_pk: int) -> list[BACnetPoint]:
 
 
 @router.post("/devices/{device_pk}/read-points", response={202: TaskCreated, 403: ErrorOut})
-def device_read_points(request: HttpRequest, device_pk: int) -> tuple[int, dict]:
+def device_read_points(request: HttpRequest, device_pk: int) -> Status[Any]:
     require_operator(request)
-    return 202, created(commands.read_points(get_device(device_pk).device_instance))
+    return Status(202, created(commands.read_points(get_device(device_pk).device_instance)))
 
 
 @router.post("/devices/{device_pk}/collect", response={202: TaskCreated, 403: ErrorOut})
-def device_collect(request: HttpRequest, device_pk: int) -> tuple[int, dict]:
+def device_collect(request: HttpRequest, device_pk: int) -> Status[Any]:
     require_operator(request)
-    return 202, created(commands.collect([get_device(device_pk).device_instance]))
+    return Status(202, created(commands.collect([get_device(device_pk).device_instance])))
 
 
 @router.get("/points/{point_pk}", response={200: PointOut, 404: ErrorOut})
@@ -96,10 +97,10 @@ def point_readings(request: HttpRequest, point_pk: int,
 
 @router.post("/points/{point_pk}/write", response={202: TaskCreated, 400: ErrorOut,
                                                    403: ErrorOut, 404: ErrorOut})
-def point_write(request: HttpRequest, point_pk: int, body: WriteIn) -> tuple[int, dict]:
+def point_write(request: HttpRequest, point_pk: int, body: WriteIn) -> Status[Any]:
     """Queue a write_point task: `value` (number, "active"/"inactive", state number) at
     `priority` 1..16, or `relinquish` true to release that priority."""
     require_operator(request)
     task = commands.write_point(get_point(point_pk), body.value, body.priority,
                                 body.relinquish, user_name(request), source="api")
-    return 202, created(task)
+    return Status(202, created(task))

@@ -11,7 +11,11 @@ from pydantic import Field
 from bms.tasks.backends.base import MAX_DEVICE_INSTANCE
 
 JSONValue = float | int | str | bool | None
-Instance = Field(ge=0, le=MAX_DEVICE_INSTANCE)
+
+
+def instance(**kwargs: Any) -> Any:
+    """A device instance field: 0..4194302 (4194303 is the Who-Is wildcard)."""
+    return Field(ge=0, le=MAX_DEVICE_INSTANCE, **kwargs)
 
 
 class DeviceOut(Schema):
@@ -93,8 +97,8 @@ class TaskCreated(Schema):
 
 
 class DiscoverParams(Schema):
-    low: int | None = Instance
-    high: int | None = Instance
+    low: int | None = instance(default=None)
+    high: int | None = instance(default=None)
     address: str | None = Field(default=None, max_length=100)
     force: bool = False
 
@@ -104,7 +108,7 @@ class CollectParams(Schema):
 
 
 class ReadPointsParams(Schema):
-    device_id: int = Instance
+    device_id: int = instance()
 
 
 class WriteIn(Schema):
@@ -160,7 +164,7 @@ class VirtualDeviceDetailOut(VirtualDeviceOut):
 
 
 class VirtualDeviceIn(Schema):
-    device_id: int = Instance
+    device_id: int = instance()
     device_name: str = Field(min_length=1, max_length=255)
     description: str = ""
     template: str = "temperature_sensor"

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 from pydantic import ValidationError as PydanticError
@@ -32,7 +32,7 @@ from bms.tasks.models import BACnetTask
 
 router = Router(tags=["tasks"])
 
-Status = Literal["pending", "running", "completed", "failed"]
+TaskStatus = Literal["pending", "running", "completed", "failed"]
 TaskType = Literal["discover", "collect", "read_points", "write_point"]
 
 
@@ -43,7 +43,7 @@ def created(task: BACnetTask) -> dict[str, Any]:
 
 class TaskFilters(Schema):
     type: TaskType | None = None
-    status: Status | None = None
+    status: TaskStatus | None = None
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
     offset: int = Field(default=0, ge=0)
 
@@ -68,10 +68,10 @@ def get_task(request: HttpRequest, task_id: int) -> dict:
 
 
 @router.post("/tasks", response={202: TaskCreated, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
-def create_task(request: HttpRequest, body: TaskIn) -> tuple[int, dict]:
+def create_task(request: HttpRequest, body: TaskIn) -> Status[Any]:
     """Queue a BACnet task; progress arrives on the `tasks` websocket group and at its URL."""
     require_operator(request)
-    return 202, created(_submit(request, body))
+    return Status(202, created(_submit(request, body)))
 
 
 def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:

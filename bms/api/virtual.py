@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from ninja.errors import HttpError
 
 from bms.api import commands
@@ -56,11 +56,11 @@ def list_virtual(request: HttpRequest) -> list[VirtualBACnetDevice]:
 
 
 @router.post("/virtual-devices", response={201: VirtualDeviceDetailOut, **WRITE_ERRORS})
-def create_virtual(request: HttpRequest, body: VirtualDeviceIn) -> tuple[int, dict]:
+def create_virtual(request: HttpRequest, body: VirtualDeviceIn) -> Status[Any]:
     require_operator(request)
     device = commands.create_virtual_device(body.device_id, body.device_name,
                                             body.description, body.template)
-    return 201, detail(device)
+    return Status(201, detail(device))
 
 
 @router.get("/virtual-devices/{device_id}", response={200: VirtualDeviceDetailOut, 404: ErrorOut})
@@ -80,10 +80,10 @@ def update_virtual(request: HttpRequest, device_id: int, body: VirtualDevicePatc
 
 
 @router.delete("/virtual-devices/{device_id}", response={204: None, **WRITE_ERRORS})
-def delete_virtual(request: HttpRequest, device_id: int) -> tuple[int, None]:
+def delete_virtual(request: HttpRequest, device_id: int) -> Status[Any]:
     require_operator(request)
     commands.delete_virtual_device(get_virtual(device_id))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/virtual-devices/{device_id}/objects",
@@ -95,7 +95,7 @@ def list_objects(request: HttpRequest, device_id: int) -> list[VirtualObject]:
 @router.post("/virtual-devices/{device_id}/objects",
              response={201: VirtualObjectOut, **WRITE_ERRORS})
 def create_object(request: HttpRequest, device_id: int,
-                  body: VirtualObjectIn) -> tuple[int, VirtualObject]:
+                  body: VirtualObjectIn) -> Status[Any]:
     require_operator(request)
     device = get_virtual(device_id)
     if body.object_type not in POINT_TYPES:
@@ -109,7 +109,7 @@ def create_object(request: HttpRequest, device_id: int,
         device=device, instance=next_instance(body.object_type), present_value=value,
         priority_array=[None] * 16 if commandable else None,
         relinquish_default=value if commandable else None, **fields))
-    return 201, obj
+    return Status(201, obj)
 
 
 @router.get("/virtual-objects/{object_pk}", response={200: VirtualObjectOut, 404: ErrorOut})
@@ -130,10 +130,10 @@ def update_object(request: HttpRequest, object_pk: int,
 
 
 @router.delete("/virtual-objects/{object_pk}", response={204: None, **WRITE_ERRORS})
-def delete_object(request: HttpRequest, object_pk: int) -> tuple[int, None]:
+def delete_object(request: HttpRequest, object_pk: int) -> Status[Any]:
     require_operator(request)
     get_object(object_pk).delete()
-    return 204, None
+    return Status(204, None)
 
 
 def _saved(save: Any) -> VirtualObject:

@@ -35,7 +35,9 @@ def virtual_create(request: HttpRequest) -> HttpResponse:
     form = VirtualDeviceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device = commands.create_virtual_device(**form.cleaned_data)
+            data = form.cleaned_data
+            device = commands.create_virtual_device(
+                data["device_id"], data["device_name"], data["description"], data["template"])
         except commands.Refused as exc:
             form.add_error(None, str(exc))
         else:
