@@ -88,21 +88,25 @@ class DatabaseChannelLayer(InMemoryChannelLayer):
 
     async def group_add(self, group: str, channel: str) -> None:
         await super().group_add(group, channel)
-        self._ensure_poller()
+        await self._ensure_poller()
 
-    def _ensure_poller(self) -> None:
+    async def _ensure_poller(self) -> None:
         loop = asyncio.get_running_loop()
         if self._poller is not None and not self._poller.done():
             if self._poller.get_loop() is loop:
                 return
             # A poller of an earlier event loop (tests run one loop per test): replace it.
             self._poller.cancel()
-        self._poller = loop.create_task(self._poll(), name="bms-realtime-poller")
+        # The cursor is read before group_add returns, so a message published right after a
+        # consumer joined is delivered rather than counted as already seen.
+        cursor = await loop.run_in_executor(self._executor, _latest_id)
+        if self._poller is not None and not self._poller.done():
+            return  # another group_add started one while we read the cursor
+        self._poller = loop.create_task(self._poll(cursor), name="bms-realtime-poller")
         self._poller.add_done_callback(_report_poller_end)
 
-    async def _poll(self) -> None:
+    async def _poll(self, cursor: int) -> None:
         loop = asyncio.get_running_loop()
-        cursor = await loop.run_in_executor(self._executor, _latest_id)
         while self.groups:
             try:
                 rows = await loop.run_in_executor(

@@ -1,0 +1,125 @@
+"""The database channel layer: across processes, in order, expiring; and the Redis layer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.utils import timezone
+
+from bms.realtime import publish
+from bms.realtime.consumers import LiveConsumer
+from bms.realtime.layer import DatabaseChannelLayer
+from bms.realtime.models import RealtimeMessage
+from bms.tasks import queue
+from bms.virtual.models import VirtualObject
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PUBLISHER = """
+import sys, django
+django.setup()
+from bms.realtime.publish import publish_external_write
+from bms.virtual.models import VirtualObject
+obj = VirtualObject.objects.select_related("device").get(id=int(sys.argv[1]))
+for value in (10.0, 20.0, 30.0):
+    publish_external_write(obj, {"new_value": value, "priority": 8,
+                                 "source_address": "127.0.0.42:47808"})
+print("published", flush=True)
+"""
+
+
+async def listening(user, groups: str) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(LiveConsumer.as_asgi(), f"/ws/live/?groups={groups}")
+    communicator.scope["user"] = user
+    ok, code = await communicator.connect(timeout=5)
+    assert ok, code
+    return communicator
+
+
+def test_the_embedded_default_uses_the_database_layer():
+    if settings.REDIS_URL:
+        pytest.skip("REDIS_URL is set: this run uses channels_redis")
+    assert isinstance(get_channel_layer(), DatabaseChannelLayer)
+
+
+async def test_a_write_published_by_another_process_reaches_this_ones_socket(viewer,
+                                                                            building):
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        pytest.skip("the embedded default is SQLite")
+    communicator = await listening(viewer, "virtual_devices")
+    obj = await sync_to_async(VirtualObject.objects.get)(name="Damper_Position")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.django.settings",
+           "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}
+    env.pop("REDIS_URL", None)
+    started = time.monotonic()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PUBLISHER, str(obj.id), cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    values = [(await communicator.receive_json_from(timeout=15))["new_value"]
+              for _ in range(3)]
+    out, err = await child.communicate()
+    assert child.returncode == 0, err.decode()[-2000:]
+    assert values == [10.0, 20.0, 30.0]  # in publishing order
+    assert time.monotonic() - started < 15
+    await communicator.disconnect()
+
+
+async def test_delivery_takes_about_one_poll_interval(viewer):
+    communicator = await listening(viewer, "tasks")
+    task = await sync_to_async(queue.enqueue)("collect")
+    sent = time.monotonic()
+    await sync_to_async(publish.publish_task)(task)
+    await communicator.receive_json_from(timeout=2)
+    assert time.monotonic() - sent < 0.5
+    await communicator.disconnect()
+
+
+async def test_the_poller_stops_when_the_last_page_leaves(viewer):
+    layer = get_channel_layer()
+    communicator = await listening(viewer, "tasks")
+    assert layer._poller is not None and not layer._poller.done()
+    await communicator.disconnect()
+    await asyncio.sleep(layer.poll_interval * 4)
+    assert layer._poller.done()
+
+
+def test_old_messages_are_deleted_by_the_next_publisher(db):
+    layer = DatabaseChannelLayer(message_expiry=60)
+    RealtimeMessage.objects.create(group="tasks", payload={"type": "old"},
+                                   created_at=timezone.now() - timedelta(seconds=61))
+    layer.store("tasks", {"type": "new"})
+    assert list(RealtimeMessage.objects.values_list("payload__type", flat=True)) == ["new"]
+
+
+def test_bad_group_names_are_refused_before_anything_is_stored(db):
+    layer = DatabaseChannelLayer()
+    with pytest.raises(TypeError):
+        layer.store("spaces are not allowed", {"type": "x"})
+    assert not RealtimeMessage.objects.exists()
+
+
+async def test_the_redis_layer_carries_published_events(viewer, redis_url, settings):
+    settings.CHANNEL_LAYERS = {"default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [redis_url], "prefix": f"bms-test-{uuid.uuid4().hex[:8]}"},
+    }}
+    assert type(get_channel_layer()).__name__ == "RedisChannelLayer"
+    communicator = await listening(viewer, "tasks")
+    task = await sync_to_async(queue.enqueue)("discover")
+    await sync_to_async(publish.publish_task)(task)
+    message = await communicator.receive_json_from(timeout=3)
+    assert message["task"]["id"] == task.id
+    await communicator.disconnect()
+    assert not await sync_to_async(RealtimeMessage.objects.exists)()
