@@ -26,7 +26,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,8 +146,8 @@ class Worker:
         await self.engine.stop()
         log.info("worker %s stopped", self.worker_id)
 
-    def _named(self, coroutine: Awaitable[Any], name: str) -> asyncio.Task[Any]:
-        return asyncio.create_task(coroutine, name=name)  # type: ignore[arg-type]
+    def _named(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        return asyncio.create_task(coroutine, name=name)
 
     # ---- claiming and running tasks --------------------------------------------------------
 
@@ -290,9 +290,9 @@ class Worker:
         payload = store.event_payload(event)
         self._side(run_db(events.external_write, obj, payload), f"publish-write-{event.ref}")
 
-    def _side(self, coroutine: Awaitable[None], name: str) -> None:
+    def _side(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         """A kept, watched task for work that must not delay an acknowledgement."""
-        task = asyncio.create_task(coroutine, name=name)  # type: ignore[arg-type]
+        task = asyncio.create_task(coroutine, name=name)
         self._side_tasks.add(task)
         task.add_done_callback(self._side_done)
 

@@ -6,7 +6,7 @@ while a transaction is held across BACnet I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -155,7 +155,8 @@ def _fill_point(row: BACnetPoint, info: PointInfo, now: datetime) -> None:
 
 
 def save_readings(
-    point_values: dict[int, tuple[PresentValue, tuple[bool, ...] | None]], source: str = "poll"
+    point_values: Mapping[int, tuple[PresentValue, tuple[bool, ...] | None]],
+    source: str = "poll",
 ) -> list[int]:
     """Store one reading per point and update the points' last values; returns the point ids."""
     now = timezone.now()
