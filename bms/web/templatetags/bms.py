@@ -19,12 +19,14 @@ def flags(status_flags: list[bool] | None) -> list[str]:
 
 
 @register.filter
-def pv(value: Any) -> str:
-    """A present value for a table cell: floats to 2 decimals, None as a dash."""
+def pv(value: Any, object_type: str = "") -> str:
+    """A present value for a table cell: analog values and floats to 2 decimals, None as a
+    dash (live.js formats live values by the same rule)."""
     if value is None:
         return "—"
-    if isinstance(value, float):
-        return f"{value:.2f}"
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and (isinstance(value, float) or object_type.startswith("analog")):
+        return f"{float(value):.2f}"
     return str(value)
 
 

@@ -29,9 +29,11 @@
   if (groups) connect();
 
   // --- formatting (same rules as the template filters) --------------------------------------
-  function formatValue(v) {
+  // Analog values always show two decimals: JSON cannot tell 35.0 from 35, the object type can.
+  function formatValue(v, objectType) {
     if (v === null || v === undefined) return "—";
-    if (typeof v === "number" && !Number.isInteger(v)) return v.toFixed(2);
+    const analog = (objectType || "").startsWith("analog");
+    if (typeof v === "number" && (analog || !Number.isInteger(v))) return v.toFixed(2);
     return String(v);
   }
   function pad(n) { return String(n).padStart(2, "0"); }
@@ -157,12 +159,31 @@
     tbody.insertBefore(row, after || null);
   }
 
+  // A finished read_points/collect of the device on screen brings new points: re-fetch this
+  // page and swap in its points section (no reload, nothing else on the page is touched).
+  BMS.on("task", ({ task }) => {
+    const section = document.getElementById("points-section");
+    if (!section || task.status !== "completed") return;
+    const instance = Number(section.dataset.deviceInstance);
+    const p = task.parameters || {};
+    const mine = (task.type === "read_points" && p.device_id === instance) ||
+      (task.type === "collect" && (!p.device_ids || p.device_ids.includes(instance)));
+    if (mine) refreshSection("points-section");
+  });
+  async function refreshSection(id) {
+    const response = await fetch(location.href, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const html = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = html.getElementById(id), current = document.getElementById(id);
+    if (fresh && current) current.replaceWith(document.adoptNode(fresh));
+  }
+
   // --- point values -------------------------------------------------------------------------------
   BMS.on("points", ({ points }) => {
     points.forEach((p) => {
       const row = document.querySelector(`#point-table tr[data-point-id="${p.id}"]`);
       if (row) {
-        row.querySelector("[data-value]").textContent = formatValue(p.value);
+        row.querySelector("[data-value]").textContent = formatValue(p.value, p.object_type);
         row.querySelector("[data-time]").textContent = formatTime(p.value_at);
         const flags = row.querySelector("[data-flags]");
         const names = ["alarm", "fault", "overridden", "out of service"];
@@ -171,7 +192,7 @@
       }
       const big = document.querySelector(`#point-value[data-point-id="${p.id}"]`);
       if (big) {
-        big.querySelector("[data-value]").textContent = formatValue(p.value);
+        big.querySelector("[data-value]").textContent = formatValue(p.value, p.object_type);
         const time = document.getElementById("point-time");
         if (time) time.textContent = formatTime(p.value_at);
       }
@@ -182,13 +203,13 @@
   function priorityCell(cell, obj) {
     if (!obj.commandable) { cell.replaceChildren(el("span", { class: "muted" }, "input")); return; }
     const levels = (obj.priority_array || []).map((v, i) => [i + 1, v]).filter(([, v]) => v !== null);
-    cell.replaceChildren(...(levels.length ? levels.map(([level, v]) => el("span", { class: "prio" }, el("b", {}, String(level)), ` ${formatValue(v)}`))
+    cell.replaceChildren(...(levels.length ? levels.map(([level, v]) => el("span", { class: "prio" }, el("b", {}, String(level)), ` ${formatValue(v, obj.object_type)}`))
       : [el("span", { class: "muted" }, "none (relinquish default)")]));
   }
   function updateObject(obj) {
     const row = document.querySelector(`#object-table tr[data-object-id="${obj.id}"]`);
     if (!row) return;
-    row.querySelector("[data-value]").textContent = formatValue(obj.present_value);
+    row.querySelector("[data-value]").textContent = formatValue(obj.present_value, obj.object_type);
     priorityCell(row.querySelector("[data-priorities]"), obj);
     flash(row);
   }
@@ -204,7 +225,7 @@
         el("td", { class: "mono" }, w.address),
         el("td", { class: "mono" }, `${w.object.object_type},${w.object.instance}`),
         el("td", {}, w.property),
-        el("td", { class: "num" }, formatValue(w.new_value)),
+        el("td", { class: "num" }, formatValue(w.new_value, w.object.object_type)),
         el("td", { class: "num" }, w.priority === null || w.priority === undefined ? "—" : String(w.priority)));
       log.prepend(row);
       flash(row);

@@ -1,0 +1,101 @@
+"""The whole product for browser tests, as a user runs it: an SQLite file migrated by
+`manage.py`, users and a virtual device made by the commands, the simulated building, the real
+`bacnet_worker`, and daphne serving the app, all on loopback ports of their own."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.conftest import _free_udp_port
+from tests.worker.conftest import ROOT, Process, manage, process_env
+
+PASSWORD = "browser-test-password"  # noqa: S105 - throwaway accounts in a temporary database
+FIRST_INSTANCE = 3000
+SIMULATED_DEVICES = 3
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    database_url: str
+    bacnet_port: int
+    http_port: int
+    logs: Path
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self, name: str, args: list[str], **env: str) -> Process:
+        process = Process(args, process_env(self.database_url, **env),
+                          self.logs / f"{name}.log")
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def output(self) -> str:
+        return "\n".join(f"--- {p.log_path.name}\n{p.output()[-3000:]}" for p in self.processes)
+
+
+def prepare(database_url: str) -> None:
+    steps = [
+        ("migrate", "--no-input"),
+        ("bms_createuser", "--username", "otto", "--role", "operator", "--password", PASSWORD),
+        ("bms_createuser", "--username", "vera", "--role", "viewer", "--password", PASSWORD),
+        ("bacnet_virtual", "create", "--device-id", "2001", "--name", "Virtual AHU",
+         "--template", "air_handling_unit"),
+    ]
+    for step in steps:
+        done = manage(database_url, *step, timeout=120)
+        assert done.returncode == 0, f"{step}: {done.stderr}"
+
+
+def start_stack(tmp: Path) -> Iterator[Stack]:
+    stack = Stack(f"sqlite:///{tmp / 'bms.sqlite3'}", _free_udp_port(), free_tcp_port(), tmp)
+    prepare(stack.database_url)
+    try:
+        simulator = stack.start("simulator", [
+            sys.executable, "-m", "bms.simulator", "--devices", str(SIMULATED_DEVICES),
+            "--objects", "20", "--first-address", "127.0.0.2",
+            "--first-instance", str(FIRST_INSTANCE), "--port", str(stack.bacnet_port),
+            "--change-interval", "1.0",
+        ])
+        worker = stack.start("worker", [sys.executable, str(ROOT / "manage.py"), "bacnet_worker"],
+                             BACNET_ADDRESS=f"127.0.0.1/8:{stack.bacnet_port}")
+        stack.start("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
+                               str(stack.http_port), "bms.asgi:application"])
+        simulator.wait_for_output("ready")
+        worker.wait_for_output("ready:", timeout=30)
+        wait_for_http(stack.base_url + "/accounts/login/")
+        yield stack
+    finally:
+        stack.stop()
+
+
+def wait_for_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError) as exc:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} did not answer within {timeout}s: {exc}") from exc
+        time.sleep(0.1)

@@ -1,0 +1,127 @@
+"""In Chromium, against the real worker and a simulated building: sign in, discover devices
+live, write a point as an operator, and see an external BACnet write arrive within a second."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import screenshot
+from tests.browser.stack import FIRST_INSTANCE, PASSWORD, SIMULATED_DEVICES, Stack
+from tests.worker.conftest import ROOT, process_env, sql
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
+
+EXTERNAL_WRITER = """
+import asyncio, sys, time
+from bacpypes3.pdu import Address
+from bacpypes3.primitivedata import Real
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.stack import close_application, open_application
+
+port, obj, value = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+
+async def main():
+    app = await open_application(EngineConfig(address=f"127.0.0.9/8:{port}",
+                                              device_instance=5009, device_name="external"))
+    try:
+        await app.write_property(Address(f"127.0.0.1:{port}"), obj, "present-value",
+                                 Real(value), priority=8)
+        print(f"acked {time.time()}", flush=True)
+    finally:
+        close_application(app)
+
+asyncio.run(asyncio.wait_for(main(), 20))
+"""
+
+
+def sign_in(page: Any, username: str) -> None:
+    page.goto("/devices/")
+    expect(page).to_have_url("/accounts/login/?next=/devices/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page).to_have_url("/devices/")
+    expect(page.locator("#live")).to_have_text("live")
+
+
+def discover(page: Any) -> None:
+    """Click Discover and watch every simulated device appear, without a reload."""
+    page.evaluate("window.notReloaded = true")
+    page.click("#discover-form button[type=submit]")
+    expect(page.locator("#discover-form .form-status")).to_contain_text("queued")
+    rows = page.locator("#device-table tr[data-device-id]")
+    for index in range(SIMULATED_DEVICES):
+        link = page.locator(f"#device-table a:text-is('{FIRST_INSTANCE + index}')")
+        expect(link).to_be_visible(timeout=20_000)
+    assert rows.count() >= SIMULATED_DEVICES
+    expect(page.locator("#task-table tr").nth(1).locator(".badge")).to_have_text(
+        "completed", timeout=20_000)
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_a_viewer_signs_in_and_sees_the_backend_and_no_commands(page: Any, stack: Stack):
+    sign_in(page, "vera")
+    status = page.locator("#backend-status")
+    expect(status).to_contain_text("native")
+    expect(status.locator(".mono")).to_contain_text("pid")  # the worker is alive
+    assert page.locator("#discover-form").count() == 0
+    screenshot(page, "01-devices-viewer")
+
+
+def test_an_operator_discovers_the_building_live(page: Any, stack: Stack):
+    sign_in(page, "otto")
+    discover(page)
+    expect(page.locator("#device-count")).to_have_text(str(SIMULATED_DEVICES), timeout=5000)
+    screenshot(page, "02-devices-after-discovery")
+
+
+def test_an_operator_writes_a_point_from_the_device_page(page: Any, stack: Stack):
+    sign_in(page, "otto")
+    if page.locator(f"#device-table a:text-is('{FIRST_INSTANCE}')").count() == 0:
+        discover(page)
+    page.click(f"#device-table a:text-is('{FIRST_INSTANCE}')")
+    page.evaluate("window.notReloaded = true")
+    page.click("#read-points")
+    output = page.locator("#point-table tr[data-object-type='analog-output']").first
+    expect(output).to_be_visible(timeout=20_000)
+    output.locator("input[name=value]").fill("42.5")
+    output.locator("input[name=priority]").fill("8")
+    output.locator("button[type=submit]").click()
+    expect(output.locator(".form-status")).to_contain_text("queued")
+    row = page.locator("#point-table tr[data-object-type='analog-output']").first
+    expect(row.locator("[data-value]")).to_have_text("42.50", timeout=15_000)
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "03-device-after-write")
+    audit = sql(stack.database_url, "SELECT who, new_value, priority, accepted FROM "
+                "devices_writeaudit WHERE source='operator'")
+    assert [(who, float(value), priority, bool(ok)) for who, value, priority, ok in audit] == [
+        ("otto", 42.5, 8, True)]
+
+
+def test_an_external_bacnet_write_shows_on_the_open_page_within_a_second(page: Any,
+                                                                         stack: Stack):
+    sign_in(page, "vera")
+    page.goto("/virtual/2001/")
+    expect(page.locator("#live")).to_have_text("live")
+    (kind, instance), = sql(stack.database_url, "SELECT object_type, instance FROM "
+                            "virtual_virtualobject WHERE name='Damper_Position'")
+    writer = subprocess.Popen(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", EXTERNAL_WRITER, str(stack.bacnet_port), f"{kind},{instance}",
+         "35.0"], cwd=ROOT, env=process_env(stack.database_url), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    out, err = writer.communicate(timeout=30)
+    assert writer.returncode == 0, err[-3000:]
+    acked = float(out.split()[-1])
+    row = page.locator(f"#object-table tr:has(td:text-is('{kind},{instance}'))")
+    expect(row.locator("[data-value]")).to_have_text("35.00", timeout=1000)
+    expect(page.locator("#write-log tbody tr").first).to_contain_text(
+        f"127.0.0.9:{stack.bacnet_port}", timeout=1000)
+    assert time.time() - acked < 1.0
+    expect(row.locator("[data-priorities]")).to_contain_text("8 35.00")
+    screenshot(page, "04-virtual-after-external-write")
