@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -53,7 +54,8 @@ from bms.bacnet.local import (
 from bms.bacnet.local.objects import check_priority, property_attr
 from bms.bacnet.local.spec import normalize_object_type
 from bms.bacnet.stack import close_application, open_application
-from bms.bacnet.types import POINT_TYPES, ObjectRef, PresentValue, WriteEvent
+from bms.bacnet.types import POINT_TYPES, ObjectRef, PresentValue, RefusedWrite, WriteEvent
+from bms.bacnet.values import to_python
 
 __all__ = [
     "DeviceApplication",
@@ -76,6 +78,7 @@ log = logging.getLogger(__name__)
 # `hook_timeout` is cancelled and the write refused, so keep it short and idempotent: a
 # peer that timed out will retry the same write.
 WriteHook = Callable[[WriteEvent], Awaitable[None]]
+RefusalHook = Callable[[RefusedWrite], Awaitable[None]]
 
 # Below a peer's usual 3 s APDU timeout, so a slow hook is refused rather than retried.
 HOOK_TIMEOUT_SECONDS = 2.5
@@ -119,6 +122,7 @@ class DeviceServices:
     """
 
     write_hook: WriteHook | None = None
+    refusal_hook: RefusalHook | None = None
     hook_timeout: float = HOOK_TIMEOUT_SECONDS
 
     # ReadRange serves trend logs and lists, which we do not have: refuse it (Reject
@@ -156,13 +160,42 @@ class DeviceServices:
         self, object_id: Any, prop: Any, encoded: Any, index: int | None,
         priority: int | None, source: Any,
     ) -> None:
-        obj = self._writable_object(object_id)
-        check_priority(priority)
-        value = _decode_value(obj, prop, encoded, index)
+        try:
+            obj = self._writable_object(object_id)
+            check_priority(priority)
+            value = _decode_value(obj, prop, encoded, index)
+        except ExecutionError as err:
+            await self._report_refusal(object_id, prop, encoded, priority, source, err)
+            raise
         async with obj.write_lock:
-            plan = obj.plan_write(prop, value, index, priority)
+            try:
+                plan = obj.plan_write(prop, value, index, priority)
+            except ExecutionError as err:
+                await self._report_refusal(object_id, prop, value, priority, source, err)
+                raise
             await self._run_hook(obj, plan, str(source))
             await obj.write_property(plan.attr, plan.value, index, priority)
+
+    async def _report_refusal(
+        self, object_id: Any, prop: Any, value: Any, priority: int | None, source: Any,
+        err: ExecutionError,
+    ) -> None:
+        """Tell the refusal hook (an audit trail) why a peer's write was refused.
+
+        The writer gets its error whatever the hook does, so a failing hook is logged, not raised.
+        """
+        if self.refusal_hook is None:
+            return
+        refusal = RefusedWrite(
+            object_id=f"{object_id[0]},{object_id[1]}", property=str(prop),
+            value=_describe(value), priority=priority, source_address=str(source),
+            reason=f"{_hyphenated(err.errorClass)}: {_hyphenated(err.errorCode)}",
+        )
+        try:
+            async with asyncio.timeout(self.hook_timeout):
+                await self.refusal_hook(refusal)
+        except Exception:
+            log.exception("refusal hook failed for %s; the write is refused anyway", refusal)
 
     def _writable_object(self, object_id: Any) -> LocalPoint:
         obj = self.get_object_id(object_id)  # type: ignore[attr-defined]
@@ -207,6 +240,21 @@ def _decode_value(obj: LocalPoint, prop: Any, encoded: Any, index: int | None) -
         return encoded.cast_out(property_type, null=(attr == "presentValue"))
     except (_BacnetReject, DecodingError, ValueError, TypeError) as exc:
         raise PropertyError("invalidDataType") from exc
+
+
+def _hyphenated(name: Any) -> str:
+    """bacpypes3 spells error codes in camelCase; BACnet (and our audit) in hyphens."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", str(name)).lower()
+
+
+def _describe(value: Any) -> str | None:
+    """A refused value as text for the audit: it may not even have a Python form."""
+    if value is None:
+        return None
+    try:
+        return str(to_python(value))
+    except (ValueError, TypeError, AttributeError):
+        return repr(value)
 
 
 def _write_event(obj: LocalPoint, plan: WritePlan, source: str) -> WriteEvent:

@@ -20,7 +20,13 @@ from bacpypes3.app import Application
 from bms.bacnet.capabilities import CapabilityCache
 from bms.bacnet.client import Client
 from bms.bacnet.config import EngineConfig
-from bms.bacnet.device import DeviceServices, LocalDevice, LocalDeviceObject, WriteHook
+from bms.bacnet.device import (
+    DeviceServices,
+    LocalDevice,
+    LocalDeviceObject,
+    RefusalHook,
+    WriteHook,
+)
 from bms.bacnet.stack import close_application, open_application
 
 log = logging.getLogger(__name__)
@@ -33,9 +39,16 @@ class EngineApplication(DeviceServices, Application):  # type: ignore[misc]
 class Engine:
     """Owns the Application; hands out the client and device facades over it."""
 
-    def __init__(self, config: EngineConfig, *, write_hook: WriteHook | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        write_hook: WriteHook | None = None,
+        refusal_hook: RefusalHook | None = None,
+    ) -> None:
         self.config = config
         self._write_hook = write_hook
+        self._refusal_hook = refusal_hook
         self._app: EngineApplication | None = None
         self._client: Client | None = None
         self._device: LocalDevice | None = None
@@ -49,6 +62,7 @@ class Engine:
         )
         self._client = Client(self._app, self.config, self.capabilities)
         self._device = LocalDevice(self._app, write_hook=self._write_hook)
+        self._app.refusal_hook = self._refusal_hook
 
     async def stop(self) -> None:
         if self._app is None:

@@ -131,3 +131,15 @@ class WriteEvent:
     # Present value after the write takes effect (follows the priority array), and the array.
     effective_value: PresentValue = None
     priority_array: tuple[PresentValue, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class RefusedWrite:
+    """An external write our device refused (validation), for the audit trail."""
+
+    object_id: str  # "analog-output,1" as the peer named it
+    property: str
+    value: str | None  # the refused value as text
+    priority: int | None
+    source_address: str
+    reason: str  # "property: value-out-of-range"

@@ -33,7 +33,7 @@ from typing import Any
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.engine import Engine
 from bms.bacnet.errors import BACnetError
-from bms.bacnet.types import WriteEvent
+from bms.bacnet.types import RefusedWrite, WriteEvent
 from bms.tasks import queue
 from bms.tasks.models import BACnetTask
 from bms.worker import events, store
@@ -73,7 +73,8 @@ class Worker:
     def __init__(self, options: WorkerOptions, worker_id: str | None = None) -> None:
         self.options = options
         self.worker_id = worker_id or make_worker_id()
-        self.engine = Engine(options.engine, write_hook=self._on_external_write)
+        self.engine = Engine(options.engine, write_hook=self._on_external_write,
+                             refusal_hook=self._on_refused_write)
         self._running: dict[asyncio.Task[None], BACnetTask] = {}
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -289,6 +290,10 @@ class Worker:
             self._virtual.note_stored(event.ref, obj.updated_at)
         payload = store.event_payload(event)
         self._side(run_db(events.external_write, obj, payload), f"publish-write-{event.ref}")
+
+    async def _on_refused_write(self, refusal: RefusedWrite) -> None:
+        """Audit a write the engine refused (out of range, wrong type, input not writable)."""
+        await run_db(store.record_refused_external_write, refusal)
 
     def _side(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         """A kept, watched task for work that must not delay an acknowledgement."""

@@ -15,7 +15,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from bms.bacnet.errors import WriteRefused
-from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, PointInfo, PresentValue, WriteEvent
+from bms.bacnet.types import (
+    DeviceInfo,
+    IAmRecord,
+    ObjectRef,
+    PointInfo,
+    PresentValue,
+    RefusedWrite,
+    WriteEvent,
+)
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, NetworkScan, WriteAudit
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
@@ -247,14 +255,15 @@ def _virtual_object_for_update(ref: ObjectRef) -> VirtualObject:
         ) from exc
 
 
-def record_refused_external_write(event: WriteEvent, reason: str) -> None:
-    WriteAudit.objects.create(
-        source="bacnet", who=event.source_address, object_ref=str(event.ref),
+def record_refused_external_write(refusal: RefusedWrite) -> WriteAudit:
+    kind, _, instance = refusal.object_id.partition(",")
+    return WriteAudit.objects.create(
+        source="bacnet", who=refusal.source_address, object_ref=refusal.object_id,
         virtual_object=VirtualObject.objects.filter(
-            object_type=event.ref.object_type, instance=event.ref.instance
+            object_type=kind, instance=int(instance) if instance.isdigit() else -1
         ).first(),
-        property=event.property, old_value=event.old_value, new_value=event.new_value,
-        priority=event.priority, accepted=False, reason=reason,
+        property=refusal.property, new_value=refusal.value, priority=refusal.priority,
+        accepted=False, reason=refusal.reason,
     )
 
 

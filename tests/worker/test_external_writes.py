@@ -75,9 +75,12 @@ def test_external_client_discovers_reads_and_writes_and_the_write_is_stored(
                  "o.object_type=%s", setpoint[1], setpoint[0])
     assert [(float(value), source) for value, source in stored] == [
         (75.0, "external_bacnet_write")]
-    audit = sql(database_url, "SELECT who, priority, accepted FROM devices_writeaudit")
-    assert [(who, priority, bool(ok)) for who, priority, ok in audit] == [
-        (f"127.0.0.9:{bacnet_port}", 8, True)]
+    audit = sql(database_url, "SELECT who, priority, accepted, reason FROM devices_writeaudit "
+                "ORDER BY id")
+    assert [(who, priority, bool(ok), reason) for who, priority, ok, reason in audit] == [
+        (f"127.0.0.9:{bacnet_port}", 8, True, ""),
+        (f"127.0.0.9:{bacnet_port}", 8, False, "property: value-out-of-range"),
+    ]
 
     # The commanded value and its priority array survive a restart of the worker.
     assert worker.stop() == 0
