@@ -26,6 +26,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ from bms.worker.virtual_sync import VirtualSync
 log = logging.getLogger(__name__)
 
 FIRST_POLL_DELAY_SECONDS = 5.0
+STORE_DEADLINE_SECONDS = 2.0  # below the device's hook timeout (2.5 s)
 
 
 @dataclass(frozen=True)
@@ -285,7 +287,9 @@ class Worker:
 
     async def _on_external_write(self, event: WriteEvent) -> None:
         """Store the write before the engine acknowledges it; raising refuses it."""
-        obj = await run_db(store.store_external_write, event)
+        # The engine refuses the write after its hook timeout: stop trying a bit before that.
+        deadline = time.monotonic() + STORE_DEADLINE_SECONDS
+        obj = await run_db(store.store_external_write, event, deadline)
         if self._virtual is not None:
             self._virtual.note_stored(event.ref, obj.updated_at)
         payload = store.event_payload(event)

@@ -6,6 +6,7 @@ while a transaction is held across BACnet I/O.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -216,9 +217,14 @@ def running_virtual_objects() -> list[VirtualObject]:
     )
 
 
-def store_external_write(event: WriteEvent) -> VirtualObject:
+def store_external_write(event: WriteEvent, deadline: float) -> VirtualObject:
     """Persist an accepted external write: value, priority array, reading, audit, in ONE
-    transaction. Raising here makes the engine refuse the write, so nothing is half-stored."""
+    transaction. Raising here makes the engine refuse the write, so nothing is half-stored.
+
+    `deadline` (time.monotonic()) is when the engine stops waiting for us and refuses the write.
+    A transaction that was stuck on a lock past it must not commit afterwards, or the database
+    would hold a value the writer was told was refused: it is rolled back instead.
+    """
     now = timezone.now()
     with transaction.atomic():
         obj = _virtual_object_for_update(event.ref)
@@ -238,6 +244,11 @@ def store_external_write(event: WriteEvent) -> VirtualObject:
             new_value=event.new_value, priority=event.priority, accepted=True,
         )
         VirtualBACnetDevice.objects.filter(id=obj.device_id).update(last_external_write=now)
+        if time.monotonic() > deadline:
+            raise WriteRefused(
+                f"storing the write to {event.ref} took too long; rolled back",
+                error_class="device", error_code="operational-problem",
+            )
     return obj
 
 
