@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.worker.conftest import ROOT
+from tests.worker.conftest import ROOT, manage
 
 SCHEMA_PATH = Path(os.environ.get("BMS_COMPOSE_SCHEMA", "/work/shared/schemas/compose-spec.json"))
 COMPOSE = ROOT / "docker-compose.yml"
@@ -58,8 +58,16 @@ def test_the_native_worker_without_an_address_exits_with_a_clear_message(tmp_pat
     assert "Traceback" not in done.stderr
 
 
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One migrated SQLite file for this module's workers (they only record heartbeats)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('deploy') / 'bms.sqlite3'}"
+    migrated = manage(url, "migrate", "--no-input", timeout=120)
+    assert migrated.returncode == 0, migrated.stderr
+    return url
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_native_worker_runs_the_native_backend_and_stops_on_sigterm(
     database_url: str, tmp_path: Path, bacnet_port: int, start_process: Any
 ) -> None:
@@ -100,7 +108,6 @@ def test_the_shell_script_refuses_to_start_without_an_address(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_shell_script_starts_the_native_worker(
     database_url: str, tmp_path: Path, bacnet_port: int, start_process: Any
 ) -> None:
