@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 TOKEN_PREFIX = "bms_"  # noqa: S105 - marks tokens in logs and scanners
 
 
@@ -45,5 +47,9 @@ class ApiToken(models.Model):
         row = cls.objects.select_related("user").filter(key_hash=hash_token(token)).first()
         if row is None or not row.user.is_active:
             return None
-        cls.objects.filter(id=row.id).update(last_used_at=timezone.now())
+        now = timezone.now()
+        # At most one write a minute per token: scripts poll, and on SQLite every write takes
+        # the database's single write lock.
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+            cls.objects.filter(id=row.id).update(last_used_at=now)
         return row.user

@@ -40,9 +40,11 @@ asyncio.run(asyncio.wait_for(main(), 20))
 """
 
 
-def sign_in(page: Any, username: str) -> None:
+def sign_in(page: Any, username: str, shot: str = "") -> None:
     page.goto("/devices/")
     expect(page).to_have_url("/accounts/login/?next=/devices/")
+    if shot:
+        screenshot(page, shot)
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
@@ -66,10 +68,11 @@ def discover(page: Any) -> None:
 
 
 def test_a_viewer_signs_in_and_sees_the_backend_and_no_commands(page: Any, stack: Stack):
-    sign_in(page, "vera")
+    sign_in(page, "vera", shot="00-sign-in")
     status = page.locator("#backend-status")
     expect(status).to_contain_text("native")
     expect(status.locator(".mono")).to_contain_text("pid")  # the worker is alive
+    expect(status.locator("[data-ago]")).to_contain_text("s ago")
     assert page.locator("#discover-form").count() == 0
     screenshot(page, "01-devices-viewer")
 
@@ -125,3 +128,42 @@ def test_an_external_bacnet_write_shows_on_the_open_page_within_a_second(page: A
     assert time.time() - acked < 1.0
     expect(row.locator("[data-priorities]")).to_contain_text("8 35.00")
     screenshot(page, "04-virtual-after-external-write")
+
+
+def test_the_other_pages_read_well(page: Any, stack: Stack):
+    """Tasks, a task, a point's trend, the audit log, virtual devices, the create form and the
+    API docs: each renders (screenshots for a human look) with what it is for."""
+    sign_in(page, "otto")
+    if page.locator(f"#device-table a:text-is('{FIRST_INSTANCE}')").count() == 0:
+        discover(page)
+    page.click(f"#device-table a:text-is('{FIRST_INSTANCE}')")
+    if page.locator("#point-table tr[data-point-id]").count() == 0:
+        page.click("#read-points")
+    page.click("#collect")
+    collect_row = page.locator("#task-table tr:has-text('Collect Readings')").first
+    expect(collect_row.locator(".badge")).to_have_text("completed", timeout=20_000)
+    page.click("#point-table tr[data-object-type='analog-input'] a")
+    expect(page.locator("#trend svg circle").first).to_be_attached(timeout=5000)
+    expect(page.locator("#trend-count")).to_contain_text("reading")
+    screenshot(page, "05-point-trend")
+
+    page.goto("/tasks/?type=discover")
+    expect(page.locator("#task-table tr[data-task-id]").first).to_be_visible()
+    assert page.locator("#task-table tr:has-text('Collect Readings')").count() == 0
+    screenshot(page, "06-tasks-filtered")
+    page.click("#task-table tr[data-task-id] a")
+    expect(page.locator("[data-field=result]")).to_contain_text("devices_found")
+    screenshot(page, "07-task-detail")
+
+    page.goto("/audit/")
+    expect(page.locator("#audit-table")).to_contain_text("otto")
+    screenshot(page, "08-audit")
+    page.goto("/virtual/")
+    expect(page.locator("#virtual-table")).to_contain_text("Virtual AHU")
+    screenshot(page, "09-virtual-list")
+    page.goto("/virtual/new/")
+    expect(page.locator("select[name=template]")).to_contain_text("hvac_controller")
+    screenshot(page, "10-virtual-create")
+    page.goto("/api/docs")
+    expect(page.locator(".swagger-ui .info")).to_contain_text("BMS API", timeout=10_000)
+    screenshot(page, "11-api-docs")

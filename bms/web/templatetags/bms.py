@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
 register = template.Library()
 
 FLAG_NAMES = ("alarm", "fault", "overridden", "out of service")
+# BACnet engineering units as engineers write them; anything else is shown as BACnet names it.
+UNIT_SYMBOLS = {
+    "degrees-celsius": "°C", "degrees-fahrenheit": "°F", "degrees-kelvin": "K",
+    "percent": "%", "percent-relative-humidity": "%RH", "parts-per-million": "ppm",
+    "pascals": "Pa", "kilopascals": "kPa", "bars": "bar", "inches-of-water": "inH₂O",
+    "watts": "W", "kilowatts": "kW", "kilowatt-hours": "kWh", "volts": "V", "amperes": "A",
+    "hertz": "Hz", "liters-per-second": "l/s", "cubic-meters-per-hour": "m³/h",
+    "cubic-feet-per-minute": "cfm", "meters-per-second": "m/s", "seconds": "s",
+    "minutes": "min", "hours": "h", "revolutions-per-minute": "rpm", "lux": "lx",
+}
+
+
+@register.filter
+def unit(name: str | None) -> str:
+    return UNIT_SYMBOLS.get(name or "", name or "")
 
 
 @register.filter
@@ -40,3 +57,39 @@ def priorities(array: list[Any] | None) -> list[tuple[int, Any]]:
 @register.filter
 def as_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+@register.simple_tag
+def value_text(value: Any, object_type: str, state_texts: list[str] | None) -> str:
+    """A value with its state text: "active (On)", "3 · High" (live.js: valueText)."""
+    shown = pv(value, object_type)
+    texts = state_texts or []
+    if object_type.startswith("binary") and len(texts) == 2 and value in ("inactive", "active"):
+        return f"{shown} ({texts[value == 'active']})"
+    if object_type.startswith("multi-state") and isinstance(value, int) and 0 < value <= len(
+        texts
+    ):
+        return f"{shown} · {texts[value - 1]}"
+    return shown
+
+
+@register.filter
+def result_summary(result: Any) -> str:
+    """A task result in one line: its scalar fields as key=value (lists as their length)."""
+    if not isinstance(result, dict):
+        return "" if result is None else json.dumps(result)
+    parts = []
+    for key, value in result.items():
+        if isinstance(value, list):
+            parts.append(f"{key}: {len(value)}")
+        elif not isinstance(value, dict):
+            parts.append(f"{key}={json.dumps(value)}")
+    return "  ".join(parts)
+
+
+@register.filter
+def local_time(iso: str | None) -> str:
+    """An ISO timestamp (as get_status gives them) in the site's time zone."""
+    if not iso:
+        return "—"
+    return timezone.localtime(datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M:%S")

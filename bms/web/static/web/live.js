@@ -6,6 +6,7 @@
   const BMS = (window.BMS = {
     on(type, fn) { (handlers[type] = handlers[type] || []).push(fn); },
     fmt: formatValue,
+    valueText,
     time: formatTime,
   });
 
@@ -36,6 +37,32 @@
     if (typeof v === "number" && (analog || !Number.isInteger(v))) return v.toFixed(2);
     return String(v);
   }
+  // A value with its state text, as the value_text template tag shows it.
+  function valueText(v, objectType, texts) {
+    const shown = formatValue(v, objectType);
+    texts = texts || [];
+    if ((objectType || "").startsWith("binary") && texts.length === 2 && (v === "active" || v === "inactive"))
+      return `${shown} (${texts[v === "active" ? 1 : 0]})`;
+    if ((objectType || "").startsWith("multi-state") && Number.isInteger(v) && v > 0 && v <= texts.length)
+      return `${shown} · ${texts[v - 1]}`;
+    return shown;
+  }
+  function textsOf(node) { return node && node.dataset.stateTexts ? node.dataset.stateTexts.split("|") : []; }
+  function resultSummary(result) {
+    if (result === null || result === undefined) return "";
+    if (typeof result !== "object" || Array.isArray(result)) return JSON.stringify(result);
+    return Object.entries(result).filter(([, v]) => v === null || typeof v !== "object" || Array.isArray(v))
+      .map(([k, v]) => Array.isArray(v) ? `${k}: ${v.length}` : `${k}=${JSON.stringify(v)}`).join("  ");
+  }
+  // "(12 s ago)" next to heartbeats and the like, kept current.
+  function refreshAges() {
+    document.querySelectorAll("[data-ago]").forEach((node) => {
+      const seconds = Math.max(0, Math.round((Date.now() - new Date(node.dataset.ago)) / 1000));
+      node.textContent = seconds < 120 ? `(${seconds} s ago)` : `(${Math.round(seconds / 60)} min ago)`;
+    });
+  }
+  refreshAges();
+  setInterval(refreshAges, 1000);
   function pad(n) { return String(n).padStart(2, "0"); }
   function formatTime(iso) {
     if (!iso) return "—";
@@ -92,7 +119,7 @@
   function summary(task) {
     const td = el("td", { class: "summary" });
     if (task.error) td.append(el("span", { class: "error" }, task.error.slice(0, 80)));
-    else if (task.result !== null && task.result !== undefined) td.append(JSON.stringify(task.result).slice(0, 80));
+    else td.append(resultSummary(task.result).slice(0, 90));
     return td;
   }
   function taskRow(task) {
@@ -183,7 +210,7 @@
     points.forEach((p) => {
       const row = document.querySelector(`#point-table tr[data-point-id="${p.id}"]`);
       if (row) {
-        row.querySelector("[data-value]").textContent = formatValue(p.value, p.object_type);
+        row.querySelector("[data-value]").textContent = valueText(p.value, p.object_type, textsOf(row));
         row.querySelector("[data-time]").textContent = formatTime(p.value_at);
         const flags = row.querySelector("[data-flags]");
         const names = ["alarm", "fault", "overridden", "out of service"];
@@ -192,7 +219,8 @@
       }
       const big = document.querySelector(`#point-value[data-point-id="${p.id}"]`);
       if (big) {
-        big.querySelector("[data-value]").textContent = formatValue(p.value, p.object_type);
+        const cell = big.querySelector("[data-value]");
+        cell.textContent = valueText(p.value, p.object_type, textsOf(cell));
         const time = document.getElementById("point-time");
         if (time) time.textContent = formatTime(p.value_at);
       }
