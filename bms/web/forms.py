@@ -52,3 +52,8 @@ def first_error(form: forms.Form) -> str:
         label = "" if field == "__all__" else f"{form.fields[field].label or field}: "
         return f"{label}{errors[0]}"
     return "invalid input"
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, label="What is it for?",
+                           widget=forms.TextInput(attrs={"placeholder": "trend export script"}))

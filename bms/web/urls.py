@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bms.web.views import devices, tasks, virtual
+from bms.web.views import devices, tasks, tokens, virtual
 
 app_name = "web"
 
@@ -23,4 +23,6 @@ urlpatterns = [
     path("virtual/<int:device_id>/delete/", virtual.virtual_delete, name="virtual_delete"),
     path("virtual/<int:device_id>/start/", virtual.virtual_start, name="virtual_start"),
     path("virtual/<int:device_id>/stop/", virtual.virtual_stop, name="virtual_stop"),
+    path("account/tokens/", tokens.token_list, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),
 ]

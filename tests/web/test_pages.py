@@ -22,6 +22,7 @@ def page_urls(building: dict) -> list[str]:
         reverse("web:virtual_list"),
         reverse("web:virtual", args=[2001]),
         reverse("api:openapi-view"),
+        reverse("web:tokens"),
     ]
 
 
