@@ -242,6 +242,57 @@ def test_the_worker_address_comes_only_from_the_users_env(compose: dict[str, Any
     assert re.fullmatch(r"\$\{BACNET_ADDRESS(:-|:\?[^}]*)?\}", value), value
 
 
+COMPOSE_VARIABLE = re.compile(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}")
+# What a user's .env holds (test values; the address is loopback).
+DOTENV = {"SECRET_KEY": "tests-only", "POSTGRES_PASSWORD": "pw", "BACNET_ADDRESS": "127.0.0.1/8"}
+
+
+def interpolate(value: str, dotenv: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}, as `docker compose` expands them."""
+    def one(match: re.Match[str]) -> str:
+        name, operator, argument = match.groups()
+        given = dotenv.get(name, "")
+        if operator == ":?" and not given:
+            raise AssertionError(f"{name} is required: {argument}")
+        return given or (argument if operator == ":-" else "")
+
+    return COMPOSE_VARIABLE.sub(one, value)
+
+
+def image_env() -> dict[str, str]:
+    """The ENV lines of the Dockerfile."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    pairs = [line.split()[1:] for line in text.splitlines() if line.startswith("ENV ")]
+    return dict(pair.split("=", 1) for line in pairs for pair in line)
+
+
+def test_the_image_and_the_compose_environment_pass_the_system_checks(
+    compose: dict[str, Any], windows: dict[str, Any], tmp_path: Path
+) -> None:
+    """`manage.py check` with exactly what each container gets: a setting the compose file
+    forgets (a broker for the docker backend, say) stops `migrate` and so the whole stack."""
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    runs = {}
+    for label, document in (("linux", compose), ("windows", windows)):
+        for name in ("migrate", "web", "worker"):
+            service = document["services"][name]
+            if service.get("deploy", {}).get("replicas") == 0:
+                continue
+            env = {**base, **image_env(), "BMS_VAR_DIR": str(tmp_path / "var"),
+                   **{key: interpolate(str(value), DOTENV)
+                      for key, value in service["environment"].items()}}
+            runs[f"{label}/{name}"] = subprocess.Popen(
+                [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, text=True,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert set(runs) == {"linux/migrate", "linux/web", "linux/worker", "windows/migrate",
+                         "windows/web"}
+    outputs = {label: run.communicate(timeout=90)[0] for label, run in runs.items()}
+    failed = {label: out for label, out in outputs.items() if runs[label].returncode != 0}
+    assert failed == {}
+    assert "BACnet backend native" in outputs["windows/web"]
+    assert "BACnet backend docker" in outputs["linux/worker"]
+
+
 def strings_in(data: Any) -> Iterator[str]:
     if isinstance(data, dict):
         for key, value in data.items():
