@@ -6,6 +6,7 @@ with bms.bacnet.stack like production builds ours, so only the client code is un
 
 from __future__ import annotations
 
+import socket
 from collections import Counter
 from typing import Any
 
@@ -16,12 +17,18 @@ from bacpypes3.local.binary import BinaryOutputObject
 from bacpypes3.local.cmd import Commandable
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.multistate import MultiStateValueObject
+from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.primitivedata import ObjectIdentifier
 
 from bms.bacnet.capabilities import CapabilityCache
 from bms.bacnet.client import Client
-from bms.bacnet.config import EngineConfig
-from bms.bacnet.stack import close_application, open_application
+from bms.bacnet.config import EngineConfig, parse_address
+from bms.bacnet.stack import (
+    _transports_ready,
+    close_application,
+    ensure_port_free,
+    open_application,
+)
 from bms.bacnet.types import ObjectRef
 
 CLIENT_INSTANCE = 9000
@@ -60,6 +67,40 @@ def client_config(port: int, **kwargs: Any) -> EngineConfig:
         address=f"127.0.0.1/8:{port}", device_instance=CLIENT_INSTANCE,
         device_name="client-under-test", **kwargs,
     )
+
+
+def free_udp_port() -> int:
+    """A second UDP port for a test that needs two BACnet networks (one port each)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def open_router(instance: int, ports: dict[int, str]) -> Application:
+    """A BACnet router: one Application with an IPv4 link layer per network number.
+
+    `ports` maps network number -> "host/prefix:port". bacpypes3 binds every network port
+    object of an application to its network layer; with more than one bound, and each with its
+    network number, that layer forwards between them (as in BACpypes3's ipv4-to-ipv4 sample).
+    """
+    for address in ports.values():
+        host, _prefix, port = parse_address(address)
+        ensure_port_free(host, port)
+    objects: list[Any] = [
+        DeviceObject(
+            objectIdentifier=("device", instance), objectName=f"router-{instance}",
+            vendorIdentifier=999, maxApduLengthAccepted=1476,
+            segmentationSupported="segmented-both",
+        )
+    ]
+    for number, (network, address) in enumerate(ports.items(), start=1):
+        objects.append(NetworkPortObject(
+            address, objectIdentifier=("network-port", number), objectName=f"port-{network}",
+            networkNumber=network, networkNumberQuality="configured",
+        ))
+    router = Application.from_object_list(objects)
+    await _transports_ready(router)
+    return router
 
 
 def point_objects() -> list[Any]:
@@ -149,8 +190,14 @@ class Rig:
         return f"127.0.0.{host}:{self.port}"
 
     async def peer(self, host: int, instance: int, objects: list[Any] | None = None,
-                   **kwargs: Any) -> Application:
-        app = await open_peer(self.port, host, instance, objects, **kwargs)
+                   *, port: int | None = None, **kwargs: Any) -> Application:
+        """A peer on the rig's port, or on `port` (another network, behind a router)."""
+        app = await open_peer(port or self.port, host, instance, objects, **kwargs)
+        self.apps.append(app)
+        return app
+
+    async def router(self, instance: int, ports: dict[int, str]) -> Application:
+        app = await open_router(instance, ports)
         self.apps.append(app)
         return app
 
