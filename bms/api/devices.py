@@ -86,13 +86,21 @@ class ReadingQuery(Schema):
 @router.get("/points/{point_pk}/readings", response={200: ReadingPage, 400: ErrorOut})
 def point_readings(request: HttpRequest, point_pk: int,
                    query: Query[ReadingQuery]) -> dict:
-    """Readings oldest first between `since` (default: 24 h ago) and `until` (default: now)."""
-    until = query.until or timezone.now()
-    since = query.since or until - timedelta(hours=24)
+    """Readings oldest first between `since` (default: 24 h before `until`) and `until`
+    (default: now); ISO 8601 times, in the site's time zone when they carry none."""
+    until = _aware(query.until) or timezone.now()
+    since = _aware(query.since) or until - timedelta(hours=24)
     if since > until:
         raise HttpError(400, "since is after until")
     readings = get_point(point_pk).readings.filter(timestamp__gte=since, timestamp__lte=until)
     return page(readings.order_by("timestamp", "id"), query.limit, query.offset)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A time without a zone means the site's (TIME_ZONE), as on the pages."""
+    if moment is not None and timezone.is_naive(moment):
+        return timezone.make_aware(moment)
+    return moment
 
 
 @router.post("/points/{point_pk}/write", response={202: TaskCreated, 400: ErrorOut,

@@ -42,8 +42,10 @@ def pv(value: Any, object_type: str = "") -> str:
     if value is None:
         return "—"
     number = isinstance(value, int | float) and not isinstance(value, bool)
-    if number and (isinstance(value, float) or object_type.startswith("analog")):
-        return f"{float(value):.2f}"
+    if number and isinstance(value, float):
+        return f"{value:.2f}"
+    if number and object_type.startswith("analog"):
+        return f"{value}.00"  # not via float: an int can be too large for one
     return str(value)
 
 
