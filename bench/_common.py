@@ -293,9 +293,11 @@ def virtual_objects(database_url: str) -> list[dict[str, Any]]:
                "o.present_value, d.device_id FROM virtual_virtualobject o JOIN "
                "virtual_virtualbacnetdevice d ON d.id = o.device_id ORDER BY o.id")
     objects = []
+    text_json = database_url.startswith("sqlite")  # psycopg decodes JSON columns itself
     for kind, instance, name, units, states, present, device_id in rows:
-        states = json.loads(states) if isinstance(states, str) else states
-        present = json.loads(present) if isinstance(present, str) else present
+        if text_json:
+            states = json.loads(states) if states is not None else []
+            present = json.loads(present) if present is not None else None
         objects.append({"kind": kind, "instance": instance, "units": units or None,
                         "states": list(states or ()), "present_value": present,
                         "name": f"Virtual_{device_id}_{name}"})
@@ -314,3 +316,11 @@ def rss_mb(pid: int) -> float:
     import psutil
 
     return float(psutil.Process(pid).memory_info().rss) / 2**20
+
+
+def udp_drops() -> int:
+    """The kernel's count of UDP datagrams dropped for a full receive buffer (all sockets)."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()
+             if line.startswith("Udp:")]
+    header, values = lines[0], lines[1]
+    return int(values[header.index("RcvbufErrors")])

@@ -262,7 +262,7 @@ async def sim_load(args: argparse.Namespace) -> int:
               else point_properties(ref)) for ref in refs
     }
     config = EngineConfig(address=args.address, device_instance=args.client_instance,
-                          device_name="bench-client", timeout=5.0)
+                          device_name="bench-client", timeout=args.timeout)
     if args.impl == "ours":
         from bms.bacnet.engine import Engine
 
@@ -323,6 +323,110 @@ async def sim_load(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- external writes at a fixed rate ----------------------------------------------------------
+
+
+async def write_load(args: argparse.Namespace) -> int:
+    """Open-loop writes: one every 1/rate s, each timed from send to its Simple-ACK."""
+    from bacpypes3.primitivedata import Real
+
+    config = EngineConfig(address=args.address, device_instance=args.client_instance,
+                          device_name="bench-writer")
+    app = await open_application(config, Application)
+    kind, _, instance = args.object.partition(",")
+    objid = ObjectIdentifier((kind, int(instance)))
+    target = Address(args.target)
+    load, latencies = Load(), []
+    count = min(args.max_writes, int(args.rate * args.seconds))
+
+    async def one(number: int) -> None:
+        value = Real(args.low + (number % 100) * (args.high - args.low) / 100)
+        sent = time.perf_counter()
+        try:
+            async with asyncio.timeout(5):
+                answer = await app.write_property(target, objid, "present-value", value,
+                                                  priority=8)
+        except TimeoutError:
+            load.timeouts += 1
+            return
+        except ErrorRejectAbortNack as exc:
+            load.error(repr(exc))
+            return
+        if isinstance(answer, ErrorRejectAbortNack):
+            load.error(repr(answer))
+            return
+        latencies.append(time.perf_counter() - sent)
+        load.ok += 1
+
+    tasks = []
+    started = time.perf_counter()
+    try:
+        for number in range(count):
+            delay = started + number / args.rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            load.requests += 1
+            tasks.append(asyncio.create_task(one(number), name=f"write-{number}"))
+        # Bounded: writes still unanswered 10 s after the last send count as timeouts.
+        _done, late = await asyncio.wait(tasks, timeout=10)
+        for task in late:
+            task.cancel()
+        load.timeouts += len(late)
+        await asyncio.gather(*late, return_exceptions=True)
+    finally:
+        close_application(app)
+    seconds = time.perf_counter() - started
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return round(1000 * ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 2)
+
+    extra = {"p50_ms": pct(50), "p99_ms": pct(99), "max_ms": round(1000 * ordered[-1], 2)} \
+        if ordered else {}
+    print(json.dumps(load.result(seconds, rate=args.rate, **extra)))
+    return 0
+
+
+# ---- discovery through the engine directly ----------------------------------------------------
+
+
+async def discover(args: argparse.Namespace) -> int:
+    """Who-Is (as the worker's discover job sends it), then every device's properties."""
+    from bms.bacnet.engine import Engine
+    from bms.bacnet.errors import BACnetError
+
+    config = EngineConfig(address=args.address, device_instance=args.client_instance,
+                          device_name="bench-discover", timeout=args.timeout)
+    out: dict[str, Any] = {}
+    async with Engine(config) as engine:
+        started = time.monotonic()
+        records = await engine.client.who_is(expected=args.expected or None)
+        out["who_is_s"] = round(time.monotonic() - started, 3)
+        out["found"] = len(records)
+        limit = asyncio.Semaphore(args.concurrency)
+        failures: list[str] = []
+        infos = 0
+
+        async def read_one(record: Any) -> None:
+            nonlocal infos
+            async with limit:
+                try:
+                    await engine.client.read_device_info(record.address, record.device_instance)
+                    infos += 1
+                except BACnetError as exc:
+                    failures.append(f"{record.device_instance}: {exc}")
+
+        await asyncio.gather(*(asyncio.create_task(read_one(r), name=f"info-{r.device_instance}")
+                               for r in records))
+        out["total_s"] = round(time.monotonic() - started, 3)
+        out["info_s"] = round(out["total_s"] - out["who_is_s"], 3)
+        out["infos"] = infos
+        out["failures"] = len(failures)
+        out["first_failures"] = failures[:5]
+    print(json.dumps(out))
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="command", required=True)
@@ -355,8 +459,26 @@ def main() -> int:
     m.add_argument("--objects", type=int, default=100)
     m.add_argument("--seconds", type=float, default=5.0)
     m.add_argument("--max-rounds", type=int, default=10_000)
+    m.add_argument("--timeout", type=float, default=5.0, help="our per-attempt timeout (5)")
+    w = sub.add_parser("write-load")
+    w.add_argument("--address", required=True)
+    w.add_argument("--client-instance", type=int, default=7004)
+    w.add_argument("--target", required=True)
+    w.add_argument("--object", required=True, help="analog-output,1")
+    w.add_argument("--rate", type=float, default=200.0)
+    w.add_argument("--seconds", type=float, default=30.0)
+    w.add_argument("--max-writes", type=int, default=100_000)
+    w.add_argument("--low", type=float, default=18.0)
+    w.add_argument("--high", type=float, default=28.0)
+    d = sub.add_parser("discover")
+    d.add_argument("--address", required=True)
+    d.add_argument("--client-instance", type=int, default=7003)
+    d.add_argument("--timeout", type=float, default=3.0, help="the engine's timeout (3)")
+    d.add_argument("--expected", type=int, default=0, help="stop the Who-Is at N answers")
+    d.add_argument("--concurrency", type=int, default=32, help="devices read at once (32)")
     args = p.parse_args()
-    handler = {"serve": serve, "rp-load": rp_load, "sim-load": sim_load}[args.command]
+    handler = {"serve": serve, "rp-load": rp_load, "sim-load": sim_load,
+               "discover": discover, "write-load": write_load}[args.command]
     return asyncio.run(handler(args))
 
 

@@ -46,6 +46,7 @@ from _common import (
     run_json,
     sql,
     start_worker,
+    udp_drops,
 )
 
 sys.path.insert(0, str(ROOT))
@@ -82,11 +83,13 @@ def main() -> int:
             raise BenchError(f"discovered {found['result']} of {args.devices} devices")
         first = task(database, "collect")  # reads the point lists
         collects = [task(database, "collect") for _ in range(args.collects)]
+        drops = udp_drops()
         raw = run_json(peer_cmd(
             "sim-load", "--impl", "raw", "--what", "values", "--address",
             f"{BASELINE_HOST}/8:{port}", "--port", str(port), "--devices", str(args.devices),
             "--objects", str(args.objects), "--max-rounds", str(args.collects),
             "--seconds", "60"), timeout=180)
+        raw["udp_drops"] = udp_drops() - drops
         bac0 = bac0_baseline(args, port, procs.logdir)
     report(args, first, collects, raw, bac0, time.monotonic() - started)
     return 0
@@ -94,14 +97,14 @@ def main() -> int:
 
 def task(database: str, action: str, *extra: str) -> dict[str, Any]:
     """Queue a task with `manage.py bacnet_task ... --wait` and return its row's figures."""
-    before = readings(database)
+    before, drops = readings(database), udp_drops()
     manage(database, "bacnet_task", action, *extra, "--wait", "--timeout", "300", timeout=330)
     (task_id, result, created, started, completed), = sql(
         database, "SELECT id, result, created_at, started_at, completed_at FROM "
         "tasks_bacnettask WHERE task_type = %s ORDER BY id DESC LIMIT 1", action)
     return {"id": task_id, "result": result, "run_s": (completed - started).total_seconds(),
             "end_to_end_s": (completed - created).total_seconds(),
-            "stored": readings(database) - before}
+            "stored": readings(database) - before, "udp_drops": udp_drops() - drops}
 
 
 def readings(database: str) -> int:
@@ -139,11 +142,11 @@ def report(args: Any, first: dict[str, Any], collects: list[dict[str, Any]],
     raw_rate = round(raw["properties_per_s"] / 2, 1)  # present-value + status-flags per point
     rows = [[f"collect #{n + 1}", c["result"]["readings"], c["stored"], c["run_s"],
              c["stored"] / c["run_s"], c["end_to_end_s"],
-             len(c["result"]["failed_devices"])] for n, c in enumerate(collects)]
+             len(c["result"]["failed_devices"]), c["udp_drops"]] for n, c in enumerate(collects)]
     print_table(f"Worker collect of {args.devices} devices x {args.objects} points into "
                 f"PostgreSQL (first collect, reading point lists: {first['run_s']:.2f} s)",
                 ["task", "result.readings", "rows stored", "run s", "points/s", "e2e s",
-                 "failed"], rows)
+                 "failed", "udp drops"], rows)
     rows = [["worker collect (median)", ours, 1.0, ""],
             ["(a) raw bacpypes3 RPM, stores nothing", raw_rate, ratio(ours, raw_rate),
              f">= {TARGET_A}x"]]
@@ -162,7 +165,9 @@ def report(args: Any, first: dict[str, Any], collects: list[dict[str, Any]],
          stored_ok=all(c["stored"] == points for c in collects),
          result_count_ok=all(c["result"]["readings"] == points for c in collects),
          raw_points_per_s=raw_rate, ratio_a=ratio(ours, raw_rate), target_a=TARGET_A,
-         raw_errors=raw["errors"] + raw["timeouts"],
+         raw_errors=raw["errors"] + raw["timeouts"], raw_udp_drops=raw["udp_drops"],
+         failed_devices=[len(c["result"]["failed_devices"]) for c in collects],
+         udp_drops=[c["udp_drops"] for c in collects],
          bac0=bac0_figures or bac0, target_b=TARGET_B)
 
 
