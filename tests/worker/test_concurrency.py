@@ -107,8 +107,18 @@ def test_many_tasks_on_several_workers_each_run_exactly_once(
     enqueue_empty_collects(database_url, tasks)
     wait_until_finished(database_url, tasks, timeout=60)
     assert_each_task_ran_exactly_once(database_url, processes, tasks)
+    stop_all(processes)
+
+
+def stop_all(processes: list[Process]) -> None:
+    """SIGTERM to all at once (they stop in parallel); each must still be up and exit cleanly."""
     for process in processes:
         assert process.popen.poll() is None, process.output()[-3000:]
+        process.popen.send_signal(signal.SIGTERM)
+    for process in processes:
+        # Wait, not stop(): a second SIGTERM after the loop has closed would kill the process.
+        assert process.popen.wait(15) == 0, process.output()[-3000:]
+        process.stop()
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -143,6 +153,7 @@ def test_a_task_of_a_killed_worker_is_run_again_by_another_worker(
     result = sql(database_url, "SELECT CAST(result AS TEXT) FROM tasks_bacnettask WHERE id = %s",
                  task_id)[0][0]
     assert '"devices_found": 0' in result and '"cached": false' in result, result
+    stop_all([survivor])
 
 
 def wait_for_claim(database_url: str, task_id: int, timeout: float) -> str:
