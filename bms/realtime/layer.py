@@ -117,7 +117,7 @@ class DatabaseChannelLayer(InMemoryChannelLayer):
                 # miss updates meanwhile, which is better than never getting them again.
                 logger.exception("realtime poll failed; retrying in %ss",
                                  _RETRY_AFTER_DATABASE_ERROR)
-                await loop.run_in_executor(self._executor, connection.close)
+                await loop.run_in_executor(self._executor, _close_connection)
                 await asyncio.sleep(_RETRY_AFTER_DATABASE_ERROR)
                 continue
             for row_id, group, payload in rows:
@@ -126,11 +126,21 @@ class DatabaseChannelLayer(InMemoryChannelLayer):
             if len(rows) < BATCH:
                 await asyncio.sleep(self.poll_interval)
 
+    def close_connection(self) -> None:
+        """Close the poller thread's database connection (it reopens on the next poll), e.g.
+        before a test database is dropped."""
+        self._executor.submit(_close_connection).result()
+
     async def flush(self) -> None:
         from bms.realtime.models import RealtimeMessage
 
         await sync_to_async(RealtimeMessage.objects.all().delete)()
         await super().flush()
+
+
+def _close_connection() -> None:
+    # Looked up here, in the poller's thread: Django's connections belong to one thread each.
+    connection.close()
 
 
 def _latest_id() -> int:

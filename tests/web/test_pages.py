@@ -93,6 +93,8 @@ def test_static_files_are_served(viewer_client):
     for name in ("app.css", "live.js", "trend.js"):
         response = viewer_client.get(f"/static/web/{name}")
         assert response.status_code == 200, name
+        assert b"".join(response.streaming_content), name
+        response.close()
 
 
 def test_signing_in_needs_the_csrf_token(viewer):
