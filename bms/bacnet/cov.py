@@ -1,0 +1,261 @@
+"""COV subscriptions from the client: subscribing, renewing, routing notifications, cancelling.
+
+A subscription lives from a SubscribeCOV the peer acknowledged until `cancel()`: it is
+registered with the application's CovRouter *before* the request (the peer notifies right
+after it acknowledges), renews itself a fifth of its lifetime before expiry, and on cancel
+stops renewing, leaves the router and tells the peer (a SubscribeCOV without lifetime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bacpypes3.apdu import (
+    ConfirmedCOVNotificationRequest,
+    SimpleAckPDU,
+    SubscribeCOVRequest,
+    UnconfirmedCOVNotificationRequest,
+)
+from bacpypes3.pdu import Address
+
+from bms.bacnet.boundary import object_identifier
+from bms.bacnet.errors import BACnetError, InvalidValueError
+from bms.bacnet.requester import Peer, Requester
+from bms.bacnet.types import CovNotification, ObjectRef
+from bms.bacnet.values import object_ref, property_datatype, to_python
+
+log = logging.getLogger(__name__)
+
+CovCallback = Callable[[CovNotification], Any]
+
+MAX_PROCESS_ID = 4194303
+
+
+class CovSubscriptions:
+    """The live subscriptions of one client, and the requests that make and end them."""
+
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
+        self._router = CovRouter.install(requester.app)
+        self._live: set[CovSubscription] = set()
+        self._next_process_id = 1
+
+    async def subscribe(
+        self, peer: Peer, ref: ObjectRef, callback: CovCallback, *, confirmed: bool,
+        lifetime: int,
+    ) -> CovSubscription:
+        subscription = CovSubscription(
+            owner=self, peer=peer, ref=ref, callback=callback, confirmed=confirmed,
+            lifetime=lifetime, process_id=self._allocate_process_id(),
+        )
+        # Registered before the request: the peer notifies right after it acknowledges.
+        self._router.add(subscription)
+        try:
+            await self.send_subscribe(subscription)
+        except BaseException:
+            self._router.remove(subscription)
+            raise
+        self._live.add(subscription)
+        subscription.start_renewing()
+        return subscription
+
+    def _allocate_process_id(self) -> int:
+        process_id = self._next_process_id
+        self._next_process_id = self._next_process_id % MAX_PROCESS_ID + 1
+        return process_id
+
+    async def send_subscribe(self, sub: CovSubscription, *, cancel: bool = False) -> None:
+        objid = object_identifier(sub.ref)
+        app = self._requester.app
+
+        def send() -> Awaitable[Any]:
+            # A fresh request per attempt, so a retry gets its own invoke ID.
+            request = SubscribeCOVRequest(
+                subscriberProcessIdentifier=sub.process_id,
+                monitoredObjectIdentifier=objid,
+                destination=sub.peer.address,
+            )
+            if not cancel:  # without these two fields the request cancels
+                request.issueConfirmedNotifications = sub.confirmed
+                request.lifetime = sub.lifetime
+            return app.request(request)  # type: ignore[no-any-return]
+
+        verb = "unsubscribe" if cancel else "subscribe"
+        await self._requester.call(sub.peer, f"{verb} COV {sub.ref}", send)
+
+    def forget(self, sub: CovSubscription) -> None:
+        self._router.remove(sub)
+        self._live.discard(sub)
+
+    def keep(self, task: asyncio.Task[Any]) -> None:
+        self._requester.keep(task)
+
+    def request_bound(self) -> float:
+        return self._requester.request_bound()
+
+    async def cancel_all(self) -> list[BACnetError]:
+        """Cancel every live subscription; the peers' refusals are returned, not raised."""
+        failures = []
+        for subscription in list(self._live):
+            try:
+                await subscription.cancel()
+            except BACnetError as exc:
+                failures.append(exc)
+        return failures
+
+
+class CovSubscription:
+    """A live COV subscription: notifications go to the callback until `cancel()`."""
+
+    def __init__(
+        self, *, owner: CovSubscriptions, peer: Peer, ref: ObjectRef, callback: CovCallback,
+        confirmed: bool, lifetime: int, process_id: int,
+    ) -> None:
+        self._owner = owner
+        self.peer = peer
+        self.ref = ref
+        self.callback = callback
+        self.confirmed = confirmed
+        self.lifetime = lifetime
+        self.process_id = process_id
+        self.renewals = 0
+        self.last_error: BaseException | None = None
+        self.active = True
+        self._renew_task: asyncio.Task[None] | None = None
+
+    @property
+    def address(self) -> str:
+        return self.peer.key
+
+    def start_renewing(self) -> None:
+        if self.lifetime == 0:
+            return  # an indefinite subscription never expires
+        self._renew_task = asyncio.create_task(
+            self._renew_forever(), name=f"cov-renew {self.peer.key} {self.ref} #{self.process_id}"
+        )
+        self._owner.keep(self._renew_task)
+
+    def renew_delay(self) -> float:
+        """Renew well before expiry: a fifth of the lifetime early, at least one request bound."""
+        margin = max(self.lifetime * 0.2, self._owner.request_bound() + 1.0)
+        return max(1.0, self.lifetime - margin)
+
+    async def _renew_forever(self) -> None:
+        delay = self.renew_delay()
+        while self.active:
+            await asyncio.sleep(delay)
+            try:
+                await self._owner.send_subscribe(self)
+            except BACnetError as exc:
+                # Keep trying while the peer may still hold the old subscription.
+                self.last_error = exc
+                log.warning("COV renewal of %s %s failed: %s", self.peer.key, self.ref, exc)
+                delay = max(1.0, self._owner.request_bound())
+            else:
+                self.renewals += 1
+                self.last_error = None
+                delay = self.renew_delay()
+
+    async def cancel(self) -> None:
+        """Stop renewing and tell the peer to stop notifying."""
+        if not self.active:
+            return
+        self.active = False
+        self._owner.forget(self)
+        if self._renew_task is not None:
+            self._renew_task.cancel()
+            await asyncio.wait([self._renew_task])
+        await self._owner.send_subscribe(self, cancel=True)
+
+    async def deliver(self, notification: CovNotification) -> None:
+        result = self.callback(notification)
+        if inspect.isawaitable(result):
+            await result
+
+
+class CovRouter:
+    """Routes COV notifications for our subscriptions to their CovSubscription.
+
+    bacpypes3 hands subscription contexts only the property values, dropping time-remaining,
+    the initiating device and the confirmed flag. So the router takes over the application's
+    two notification handlers on that instance and passes anything that isn't ours to the
+    originals (other users of the same Application keep working).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._subs: dict[tuple[Address, int], CovSubscription] = {}
+        self._original_confirmed = app.do_ConfirmedCOVNotificationRequest
+        self._original_unconfirmed = app.do_UnconfirmedCOVNotificationRequest
+        app.do_ConfirmedCOVNotificationRequest = self._on_confirmed
+        app.do_UnconfirmedCOVNotificationRequest = self._on_unconfirmed
+
+    @classmethod
+    def install(cls, app: Any) -> CovRouter:
+        """One router per Application, shared by every Client on it."""
+        router = getattr(app, "_bms_cov_router", None)
+        if router is None:
+            router = cls(app)
+            app._bms_cov_router = router
+        return router
+
+    def add(self, sub: CovSubscription) -> None:
+        self._subs[(sub.peer.address, sub.process_id)] = sub
+
+    def remove(self, sub: CovSubscription) -> None:
+        self._subs.pop((sub.peer.address, sub.process_id), None)
+
+    def _find(self, apdu: Any) -> CovSubscription | None:
+        sub = self._subs.get((apdu.pduSource, apdu.subscriberProcessIdentifier))
+        if sub is None or object_ref(apdu.monitoredObjectIdentifier) != sub.ref:
+            return None
+        return sub
+
+    async def _on_confirmed(self, apdu: ConfirmedCOVNotificationRequest) -> None:
+        sub = self._find(apdu)
+        if sub is None:
+            await self._original_confirmed(apdu)
+            return
+        await self._deliver(sub, apdu, confirmed=True)
+        await self._app.response(SimpleAckPDU(context=apdu))
+
+    async def _on_unconfirmed(self, apdu: UnconfirmedCOVNotificationRequest) -> None:
+        sub = self._find(apdu)
+        if sub is None:
+            await self._original_unconfirmed(apdu)
+            return
+        await self._deliver(sub, apdu, confirmed=False)
+
+    async def _deliver(self, sub: CovSubscription, apdu: Any, *, confirmed: bool) -> None:
+        notification = cov_notification(apdu, sub.ref, confirmed)
+        try:
+            await sub.deliver(notification)
+        except Exception as exc:
+            # A failing consumer must not break the stack's receive path or the subscription;
+            # the error is logged with its traceback and kept on the subscription.
+            sub.last_error = exc
+            log.exception("COV callback for %s %s failed", sub.peer.key, sub.ref)
+
+
+def cov_notification(apdu: Any, ref: ObjectRef, confirmed: bool) -> CovNotification:
+    values: dict[str, Any] = {}
+    for element in apdu.listOfValues:
+        property = str(element.propertyIdentifier)
+        try:
+            datatype = property_datatype(ref.object_type, property, element.propertyArrayIndex)
+        except InvalidValueError:
+            log.debug("COV %s: skipping %s, a property we can't decode", ref, property)
+            continue
+        values[property] = to_python(element.value.cast_out(datatype))
+    return CovNotification(
+        device_address=str(apdu.pduSource),
+        device_instance=int(apdu.initiatingDeviceIdentifier[1]),
+        ref=ref,
+        values=values,
+        time_remaining=int(apdu.timeRemaining),
+        confirmed=confirmed,
+    )

@@ -1,0 +1,103 @@
+"""Who-Is / I-Am: sending one Who-Is and collecting the answers into IAmRecords.
+
+bacpypes3's own who_is() waits its full timeout; we stop as soon as `expected` devices
+answered. Devices behind a router answer with a routed source address ("2:0x7f00003cbb1c"):
+their record carries the network number and the MAC on that network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from typing import Any
+
+from bacpypes3.apdu import IAmRequest, WhoIsRequest
+from bacpypes3.pdu import Address
+
+from bms.bacnet.types import IAmRecord
+
+
+class IAmCollector:
+    """Collects I-Am answers to one Who-Is.
+
+    bacpypes3's I-Am handler calls `match(apdu)` on every object in `_who_is_futures`, so the
+    collector registers there for the duration of one Who-Is.
+    """
+
+    def __init__(
+        self, low: int | None, high: int | None, only_from: Address | None, expected: int | None
+    ) -> None:
+        self.low, self.high, self.only_from, self.expected = low, high, only_from, expected
+        self.i_ams: dict[int, IAmRequest] = {}
+        self.enough = asyncio.Event()
+
+    def match(self, apdu: IAmRequest) -> None:
+        instance = apdu.iAmDeviceIdentifier[1]
+        if self.only_from is not None and apdu.pduSource != self.only_from:
+            return
+        if self.low is not None and self.high is not None and not self.low <= instance <= self.high:
+            return
+        self.i_ams.setdefault(instance, apdu)
+        if self.expected is not None and len(self.i_ams) >= self.expected:
+            self.enough.set()
+
+    async def collect(self, app: Any, request: WhoIsRequest, timeout: float) -> None:
+        if not hasattr(app, "_who_is_futures"):
+            app._who_is_futures = []
+        app._who_is_futures.append(self)
+        try:
+            app.request(request)
+            try:
+                await asyncio.wait_for(self.enough.wait(), timeout)
+            except TimeoutError:
+                pass  # the normal end of discovery: everyone had `timeout` to answer
+        finally:
+            app._who_is_futures.remove(self)
+
+
+async def who_is(
+    app: Any,
+    destination: Address,
+    *,
+    low: int | None,
+    high: int | None,
+    only_from: Address | None,
+    expected: int | None,
+    timeout: float,
+) -> list[IAmRecord]:
+    """Send one Who-Is to `destination`; the answers as records sorted by device instance."""
+    collector = IAmCollector(low, high, only_from, expected)
+    request = WhoIsRequest(destination=destination)
+    if low is not None:
+        request.deviceInstanceRangeLowLimit = low
+        request.deviceInstanceRangeHighLimit = high
+    await collector.collect(app, request, timeout)
+    for apdu in collector.i_ams.values():
+        # bacpypes3 decodes by the peer's vendor and segments by its max APDU from here.
+        await app.device_info_cache.set_device_info(apdu)
+    return sorted(
+        (i_am_record(apdu) for apdu in collector.i_ams.values()),
+        key=lambda record: record.device_instance,
+    )
+
+
+def is_broadcast(address: Address, local_broadcast: str) -> bool:
+    """Whether a Who-Is to `address` may be answered by more than the device at it."""
+    if not address.is_localstation:
+        return not address.is_remotestation
+    host = ipaddress.IPv4Address(address.addrTuple[0])
+    return str(host) == local_broadcast or host.packed[-1] == 255
+
+
+def i_am_record(apdu: IAmRequest) -> IAmRecord:
+    source = apdu.pduSource
+    routed = bool(source.is_remotestation)
+    return IAmRecord(
+        device_instance=int(apdu.iAmDeviceIdentifier[1]),
+        address=str(source),
+        max_apdu=int(apdu.maxAPDULengthAccepted),
+        segmentation=str(apdu.segmentationSupported),
+        vendor_id=int(apdu.vendorID),
+        network=int(source.addrNet) if routed else None,
+        mac=source.addrAddr.hex() if routed else None,
+    )

@@ -1,0 +1,131 @@
+"""Confirmed requests to peers: the one path every client request takes.
+
+`Requester.call` runs one confirmed request
+- within a bound on the requests in flight per peer (config.max_in_flight_per_peer),
+- with config.timeout per attempt, retrying timeouts config.retries times,
+- turning bacpypes3's errors into bms.bacnet.errors, whether bacpypes3 raised them (they are
+  BaseExceptions, `except Exception` misses them) or returned them.
+It also owns the client's asyncio tasks: fan-outs run as named, kept tasks (`gather`) and
+background tasks are kept (`keep`) until `stop` cancels them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bacpypes3.apdu import ErrorRejectAbortNack
+from bacpypes3.errors import DecodingError, EncodingError
+from bacpypes3.pdu import Address
+
+from bms.bacnet.boundary import bacnet_error, check_returned, object_identifier
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.errors import BACnetTimeoutError, InvalidValueError, LocalError
+from bms.bacnet.types import ObjectRef
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Peer:
+    address: Address
+    key: str  # canonical address string: capability cache and concurrency key
+
+
+def parse_peer(address: str | Address) -> Peer:
+    """Parse "127.0.0.2", "127.0.0.2:47900" or a routed "net:mac" address."""
+    if isinstance(address, Address):
+        return Peer(address, str(address))
+    try:
+        parsed = Address(address.strip())
+    except (ValueError, TypeError) as exc:
+        raise InvalidValueError(f"bad BACnet address {address!r}: {exc}") from exc
+    return Peer(parsed, str(parsed))
+
+
+class Requester:
+    """Confirmed requests and tasks over an Application that the caller owns."""
+
+    def __init__(self, app: Any, config: EngineConfig) -> None:
+        self.app = app
+        self.config = config
+        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def request_bound(self) -> float:
+        """The longest a single confirmed request can take, retries included."""
+        return self.config.timeout * (self.config.retries + 1)
+
+    def _limit(self, key: str) -> asyncio.Semaphore:
+        limit = self._limits.get(key)
+        if limit is None:
+            limit = self._limits[key] = asyncio.Semaphore(self.config.max_in_flight_per_peer)
+        return limit
+
+    async def call(self, peer: Peer, what: str, send: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one confirmed request with the per-peer limit, timeout, retries, error mapping."""
+        attempts = self.config.retries + 1
+        async with self._limit(peer.key):
+            for attempt in range(1, attempts + 1):
+                try:
+                    async with asyncio.timeout(self.config.timeout):
+                        result = await send()
+                except TimeoutError:
+                    log.debug("%s to %s: no answer (attempt %d/%d)", what, peer.key, attempt,
+                              attempts)
+                    continue
+                except ErrorRejectAbortNack as exc:
+                    raise bacnet_error(exc, f"{what} to {peer.key}") from exc
+                except (DecodingError, EncodingError) as exc:
+                    raise LocalError(f"{what} to {peer.key}: {exc}") from exc
+                return check_returned(result, f"{what} to {peer.key}")
+        raise BACnetTimeoutError(
+            f"{what} to {peer.key}: no answer after {attempts} attempt(s) of "
+            f"{self.config.timeout:g}s"
+        )
+
+    async def read(
+        self, peer: Peer, ref: ObjectRef, property: str, index: int | None = None
+    ) -> Any:
+        """One ReadProperty; the bacpypes3 value as it came."""
+        objid = object_identifier(ref)
+        suffix = "" if index is None else f"[{index}]"
+        value = await self.call(
+            peer, f"read {ref} {property}{suffix}",
+            lambda: self.app.read_property(peer.address, objid, property, index),
+        )
+        if value is None:
+            raise LocalError(f"read {ref} {property}{suffix}: {peer.key} sent no usable answer")
+        return value
+
+    async def gather(self, named: Iterable[tuple[str, Coroutine[Any, Any, Any]]]) -> list[Any]:
+        """Run coroutines as named, kept tasks; on the first failure cancel the rest."""
+        tasks = [asyncio.create_task(coro, name=name) for name, coro in named]
+        if not tasks:
+            return []
+        self._tasks.update(tasks)
+        try:
+            return await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            # Siblings are only waited for here; the first failure is what propagates.
+            await asyncio.wait(tasks)
+            self._tasks.difference_update(tasks)
+
+    def keep(self, task: asyncio.Task[Any]) -> None:
+        """Keep a background task until it ends or `stop` cancels it."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def stop(self) -> None:
+        """Cancel every kept task and wait for them, at most one request bound."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            _done, pending = await asyncio.wait(list(self._tasks), timeout=self.request_bound())
+            for task in pending:
+                log.warning("client task %s did not stop in time", task.get_name())
