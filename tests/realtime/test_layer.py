@@ -123,3 +123,26 @@ async def test_the_redis_layer_carries_published_events(viewer, redis_url, setti
     assert message["task"]["id"] == task.id
     await communicator.disconnect()
     assert not await sync_to_async(RealtimeMessage.objects.exists)()
+
+
+def _rename_messages_table(old: str, new: str) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+
+async def test_the_poller_survives_a_database_error_and_delivers_afterwards(viewer, caplog):
+    communicator = await listening(viewer, "tasks")
+    table = RealtimeMessage._meta.db_table
+    await sync_to_async(_rename_messages_table)(table, "realtime_hidden")
+    try:
+        await asyncio.sleep(get_channel_layer().poll_interval * 4)
+    finally:
+        await sync_to_async(_rename_messages_table)("realtime_hidden", table)
+    assert "realtime poll failed" in caplog.text
+    task = await sync_to_async(queue.enqueue)("collect")
+    await sync_to_async(publish.publish_task)(task)
+    message = await communicator.receive_json_from(timeout=5)
+    assert message["task"]["id"] == task.id
+    await communicator.disconnect()
