@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from bms.bacnet.engine import Engine
 from bms.bacnet.errors import BACnetError
-from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, PresentValue
+from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, PointInfo, PresentValue
 from bms.devices.models import BACnetDevice
 from bms.tasks.models import BACnetTask
 from bms.worker import events, store
@@ -85,7 +85,7 @@ async def _read_device_infos(
                             record.device_instance, record.address, exc)
         await reporter.step()
 
-    await _gather_named("read-device-info", [read_one(r) for r in records])
+    await _gather_results("read-device-info", [read_one(r) for r in records])
     return infos
 
 
@@ -104,37 +104,52 @@ async def read_points(
 async def collect(
     engine: Engine, task: BACnetTask, progress: Progress, cfg: JobSettings
 ) -> dict[str, Any]:
-    device_ids = task.parameters.get("device_ids")
-    devices = await run_db(store.devices_to_collect, cfg.site, device_ids)
-    reporter = _Throttled(progress, total=len(devices), verb="collected")
-    limit = asyncio.Semaphore(DEVICE_CONCURRENCY)
-    totals = {"readings": 0, "failed_devices": []}  # type: dict[str, Any]
+    """Read every point of the chosen devices, a wave of devices at a time.
 
-    async def collect_one(device: BACnetDevice) -> None:
-        async with limit:
-            try:
-                totals["readings"] += await _collect_device(engine, device)
-            except BACnetError as exc:
-                log.warning("device %s: collect failed: %s", device.device_instance, exc)
-                totals["failed_devices"].append(device.device_instance)
-        await reporter.step()
+    Each wave is read concurrently and then stored in ONE transaction, so the database work
+    neither interleaves with requests in flight (which would stretch their round trips toward
+    the timeout) nor costs a transaction per device.
+    """
+    devices = await run_db(store.devices_to_collect, cfg.site, task.parameters.get("device_ids"))
+    refs_by_device = await run_db(store.point_refs_by_device, [d.id for d in devices])
+    readings, failed, done = 0, [], 0
+    for start in range(0, len(devices), DEVICE_CONCURRENCY):
+        wave = devices[start:start + DEVICE_CONCURRENCY]
+        outcomes = await _gather_results(
+            "collect-device", [_read_device(engine, d, refs_by_device.get(d.id, {})) for d in wave]
+        )
+        values: dict[int, tuple[PresentValue, Any]] = {}
+        described: list[tuple[BACnetDevice, list[PointInfo]]] = []
+        for device, outcome in zip(wave, outcomes, strict=True):
+            if isinstance(outcome, BACnetError):
+                log.warning("device %s: collect failed: %s", device.device_instance, outcome)
+                failed.append(device.device_instance)
+            elif isinstance(outcome, list):
+                described.append((device, outcome))
+            else:
+                values.update(outcome)
+        point_ids = await run_db(store.save_collect_wave, values, described)
+        readings += len(point_ids)
+        await run_db(events.point_values_changed, point_ids)
+        for device, _points in described:
+            await run_db(events.device_points_changed, device)
+        done += len(wave)
+        await progress(done=done, total=len(devices), message=f"collected {done} of "
+                       f"{len(devices)} devices", readings=readings)
+    return {"devices": len(devices), "readings": readings, "failed_devices": failed}
 
-    await _gather_named("collect-device", [collect_one(d) for d in devices])
-    return {"devices": len(devices), **totals}
 
-
-async def _collect_device(engine: Engine, device: BACnetDevice) -> int:
-    refs = await run_db(store.point_refs, device)
-    if not refs:
-        points = await engine.client.read_points(device.address, device.device_instance)
-        count = await run_db(store.save_points, device, points)
-        await run_db(events.device_points_changed, device)
-        return count
-    values = await engine.client.read_point_values(device.address, list(refs))
-    by_point = {refs[ref]: value for ref, value in values.items()}
-    point_ids = await run_db(store.save_readings, by_point)
-    await run_db(events.point_values_changed, point_ids)
-    return len(point_ids)
+async def _read_device(
+    engine: Engine, device: BACnetDevice, refs: dict[ObjectRef, int]
+) -> dict[int, tuple[PresentValue, Any]] | list[PointInfo] | BACnetError:
+    """A known device's values by point id; a new device's point descriptions; or its error."""
+    try:
+        if not refs:
+            return await engine.client.read_points(device.address, device.device_instance)
+        values = await engine.client.read_point_values(device.address, list(refs))
+    except BACnetError as exc:
+        return exc
+    return {refs[ref]: value for ref, value in values.items()}
 
 
 async def write_point(
@@ -189,12 +204,12 @@ class _Throttled:
                                  message=f"{self._verb} {self._done} of {self._total}")
 
 
-async def _gather_named(name: str, coroutines: list[Awaitable[None]]) -> None:
+async def _gather_results(name: str, coroutines: list[Awaitable[Any]]) -> list[Any]:
     tasks = [asyncio.ensure_future(c) for c in coroutines]
     for index, task in enumerate(tasks):
         task.set_name(f"{name}-{index}")
     try:
-        await asyncio.gather(*tasks)
+        return await asyncio.gather(*tasks)
     finally:
         for task in tasks:
             task.cancel()

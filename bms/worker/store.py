@@ -116,9 +116,27 @@ def devices_to_collect(site: str, device_instances: list[int] | None) -> list[BA
     return list(devices)
 
 
-def point_refs(device: BACnetDevice) -> dict[ObjectRef, int]:
-    rows = BACnetPoint.objects.filter(device=device).values_list("object_type", "instance", "id")
-    return {ObjectRef(kind, instance): point_id for kind, instance, point_id in rows}
+def point_refs_by_device(device_ids: list[int]) -> dict[int, dict[ObjectRef, int]]:
+    """{device id: {object ref: point id}} for all the devices, in one query."""
+    refs: dict[int, dict[ObjectRef, int]] = {device_id: {} for device_id in device_ids}
+    rows = BACnetPoint.objects.filter(device_id__in=device_ids).values_list(
+        "device_id", "object_type", "instance", "id"
+    )
+    for device_id, kind, instance, point_id in rows.iterator(chunk_size=5000):
+        refs[device_id][ObjectRef(kind, instance)] = point_id
+    return refs
+
+
+def save_collect_wave(
+    point_values: Mapping[int, tuple[PresentValue, tuple[bool, ...] | None]],
+    described: list[tuple[BACnetDevice, list[PointInfo]]],
+) -> list[int]:
+    """One collect wave in one transaction: readings of known points, and new devices' points."""
+    with transaction.atomic():
+        point_ids = save_readings(point_values)
+        for device, points in described:
+            save_points(device, points)
+    return point_ids
 
 
 def save_points(device: BACnetDevice, points: list[PointInfo]) -> int:
