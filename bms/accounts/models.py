@@ -6,12 +6,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 TOKEN_PREFIX = "bms_"  # noqa: S105 - marks tokens in logs and scanners
 
 
@@ -35,14 +39,14 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.user})"
 
     @classmethod
-    def issue(cls, user: object, name: str) -> tuple[ApiToken, str]:
+    def issue(cls, user: User, name: str) -> tuple[ApiToken, str]:
         """A new token row and the plain token, which is not stored anywhere."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = cls.objects.create(user=user, name=name, key_hash=hash_token(token))
         return row, token
 
     @classmethod
-    def user_for(cls, token: str) -> object | None:
+    def user_for(cls, token: str) -> User | None:
         """The active user owning `token`, or None; records when it was last used."""
         row = cls.objects.select_related("user").filter(key_hash=hash_token(token)).first()
         if row is None or not row.user.is_active:

@@ -126,7 +126,12 @@ def update_object(request: HttpRequest, object_pk: int,
     changes = body.dict(exclude_unset=True)
     for field, value in changes.items():
         setattr(obj, field, value)
-    return _saved(lambda: (obj.save(), obj)[1])
+
+    def save() -> VirtualObject:
+        obj.save()
+        return obj
+
+    return _saved(save)
 
 
 @router.delete("/virtual-objects/{object_pk}", response={204: None, **WRITE_ERRORS})
