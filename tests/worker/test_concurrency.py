@@ -128,7 +128,7 @@ def test_a_task_of_a_killed_worker_is_run_again_by_another_worker(
     # A Who-Is directed at a silent loopback host waits BACNET_TIMEOUT for I-Ams: a task that
     # lasts a known few seconds and then completes with no devices.
     processes = start_workers(start_process, database_url, bacnet_port, 2,
-                              BACNET_TIMEOUT="3")
+                              BACNET_TIMEOUT="2")
     queued = manage(database_url, "bacnet_task", "discover", "--force",
                     "--address", f"127.0.0.250:{bacnet_port}")
     assert queued.returncode == 0, queued.stderr
