@@ -17,9 +17,9 @@ bacpypes3 ships no commandable multi-state value, and its `BinaryValueObjectCmd`
 
 from __future__ import annotations
 
-import copy
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from bacpypes3.basetypes import PriorityValue
@@ -112,33 +112,79 @@ def _kind_properties(template: PointTemplate) -> dict[str, Any]:
     return {"numberOfStates": len(template.states), "stateText": list(template.states)}
 
 
+@dataclass(frozen=True)
+class _Prototype:
+    obj: Any
+    arrays: tuple[str, ...]  # array properties other than the priority array
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """A spec's identifier, name and description, cast once and shared by every device.
+
+    They are immutable (tuple and str subclasses) and replaced, not mutated, on write.
+    """
+
+    object_identifier: Any
+    object_name: Any
+    description: Any
+
+
 class ObjectFactory:
     """Builds objects by copying one prototype per template (see the module docstring)."""
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
-        self._prototypes: dict[PointTemplate, Any] = {}
+        self._prototypes: dict[PointTemplate, _Prototype] = {}
+        self._identities: dict[PointSpec, _Identity] = {}
 
     def build(self, spec: PointSpec) -> Any:
         prototype = self._prototypes.get(spec.template)
         if prototype is None:
-            prototype = build_object(spec, self._rng)
+            prototype = _prototype(build_object(spec, self._rng))
             self._prototypes[spec.template] = prototype
         return self._copy(prototype, spec)
 
-    def _copy(self, prototype: Any, spec: PointSpec) -> Any:
-        obj = copy.copy(prototype)
+    def _copy(self, prototype: _Prototype, spec: PointSpec) -> Any:
+        obj = _shallow_copy(prototype.obj)
         obj._property_monitors = defaultdict(list)
-        for attr, value in list(vars(obj).items()):
-            if isinstance(value, Array) and not isinstance(value, PriorityArray):
-                _put(obj, attr, type(value)(value))
+        for attr in prototype.arrays:
+            value = vars(obj)[attr]
+            _put(obj, attr, type(value)(value))
         if spec.template.commandable:
             _put(obj, "priorityArray", PriorityArray([EMPTY_SLOT] * 16, obj=obj))
-        _put_identity(obj, spec)
-        _put(obj, "description", spec.description)
+        _put_identity(obj, self._identity(obj, spec))
         if spec.template.walk is not None:
             _put(obj, "presentValue", spec.template.walk.start(self._rng))
         return obj
+
+    def _identity(self, obj: Any, spec: PointSpec) -> _Identity:
+        identity = self._identities.get(spec)
+        if identity is None:
+            identity = _Identity(
+                _typed(obj, "objectIdentifier", (spec.ref.object_type, spec.ref.instance)),
+                _typed(obj, "objectName", spec.name),
+                _typed(obj, "description", spec.description),
+            )
+            self._identities[spec] = identity
+        return identity
+
+
+def _prototype(obj: Any) -> _Prototype:
+    arrays = tuple(
+        attr
+        for attr, value in vars(obj).items()
+        if isinstance(value, Array) and not isinstance(value, PriorityArray)
+    )
+    return _Prototype(obj, arrays)
+
+
+def _shallow_copy(prototype: Any) -> Any:
+    # What copy.copy does, without its __reduce_ex__ round trip through bacpypes3's
+    # Python-level __getattribute__ (a third of the copy's cost).
+    obj = object.__new__(type(prototype))
+    vars(obj).update(vars(prototype))
+    return obj
 
 
 def _put(obj: Any, attr: str, value: Any) -> None:
@@ -150,18 +196,18 @@ def _put(obj: Any, attr: str, value: Any) -> None:
     object.__setattr__(obj, attr, _typed(obj, attr, value))
 
 
-def _put_identity(obj: Any, spec: PointSpec) -> None:
+def _put_identity(obj: Any, identity: _Identity) -> None:
     # Name and identifier are properties that also index the object in its application; the
     # copy is not in an application yet, so their setters only store the value. They store
     # what they are given, so it must already be the element type (their cast returns a str).
     object_class = type(obj)
-    object_id = _typed(obj, "objectIdentifier", (spec.ref.object_type, spec.ref.instance))
-    object_class.objectIdentifier.fset(obj, object_id)
-    object_class.objectName.fset(obj, _typed(obj, "objectName", spec.name))
+    object_class.objectIdentifier.fset(obj, identity.object_identifier)
+    object_class.objectName.fset(obj, identity.object_name)
+    object.__setattr__(obj, "description", identity.description)
 
 
 def _typed(obj: Any, attr: str, value: Any) -> Any:
-    element = obj._elements[attr]
+    element = type(obj)._elements[attr]
     if value.__class__ is element:
         return value
     return element(element.cast(value))
