@@ -77,6 +77,12 @@ class SimulatedDevice:
         )
 
 
+@dataclass(frozen=True)
+class _OpenedDevice:
+    device: SimulatedDevice
+    walkers: list[tuple[Any, Walk]]  # its analog inputs and how each one moves
+
+
 class SimulatedBuilding:
     """Starts, animates and stops a building of simulated devices."""
 
@@ -199,27 +205,28 @@ class SimulatedBuilding:
         ]
         # Let every bind finish (no half-open sockets left behind), then report the first error.
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        for result in results:
-            if isinstance(result, SimulatedDevice):
-                self.devices.append(result)
+        for result in results:  # in plan order, whatever order the binds finished in
+            if isinstance(result, _OpenedDevice):
+                self.devices.append(result.device)
+                self._walkers.extend(result.walkers)
         errors = [result for result in results if isinstance(result, BaseException)]
         if errors:
             raise errors[0]
 
     async def _open_device(
         self, plan: DevicePlan, specs: list[PointSpec], factory: ObjectFactory
-    ) -> SimulatedDevice:
+    ) -> _OpenedDevice:
         # Objects are built before the first await, in task order, so a seed gives the same
         # values whatever the scheduling of the binds.
         objects = [factory.build(spec) for spec in specs]
         app_class = SimulatedApplication if plan.supports_rpm else NoRpmApplication
         app = await open_application(_engine_config(plan), app_class, objects=objects)
-        self._walkers.extend(
+        walkers = [
             (obj, spec.template.walk)
             for obj, spec in zip(objects, specs, strict=True)
             if spec.template.walk is not None
-        )
-        return SimulatedDevice(
+        ]
+        device = SimulatedDevice(
             instance=plan.instance,
             address=plan.address,
             name=plan.name,
@@ -229,6 +236,7 @@ class SimulatedBuilding:
             max_apdu=plan.max_apdu,
             objects=tuple(spec.ref for spec in specs),
         )
+        return _OpenedDevice(device, walkers)
 
     def _close_devices(self) -> None:
         devices, self.devices = self.devices, []

@@ -66,7 +66,10 @@ async def test_change_values_walks_analog_inputs_within_their_bounds(bacnet_port
 async def test_the_same_seed_gives_the_same_values(bacnet_port: int) -> None:
     readings = []
     for _ in range(2):
-        async with SimulatedBuilding(devices=2, objects=20, port=bacnet_port, seed=7) as building:
+        async with SimulatedBuilding(
+            devices=3, objects=20, port=bacnet_port, seed=7, change_interval=3600
+        ) as building:
+            building.change_values(limit=25)  # the walk follows the seed too
             app = building.devices[1].app
             readings.append([float(o.presentValue) for o in app.objectIdentifier.values()
                              if _is_input(o)])  # fmt: skip
