@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -21,3 +24,14 @@ def _fresh_connection_call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs
 async def run_db(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run `fn` in the one ORM thread (thread_sensitive), never holding the event loop."""
     return await sync_to_async(_fresh_connection_call, thread_sensitive=True)(fn, *args, **kwargs)
+
+
+# External writes wait in the writer's ack path: they get a thread (and so a database
+# connection) of their own instead of queueing behind a collect's bulk insert in the ORM thread.
+_write_path = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bms-write-path")
+
+
+async def run_db_write_path(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run `fn` on the dedicated write-path thread (one at a time, in order)."""
+    call = functools.partial(_fresh_connection_call, fn, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_write_path, call)

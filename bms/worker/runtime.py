@@ -33,12 +33,12 @@ from typing import Any
 
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.engine import Engine
-from bms.bacnet.errors import BACnetError
+from bms.bacnet.errors import BACnetError, WriteRefused
 from bms.bacnet.types import RefusedWrite, WriteEvent
 from bms.tasks import queue
 from bms.tasks.models import BACnetTask
 from bms.worker import events, store
-from bms.worker.db import run_db
+from bms.worker.db import run_db, run_db_write_path
 from bms.worker.jobs import JOBS, JobSettings
 from bms.worker.virtual_sync import VirtualSync
 
@@ -287,13 +287,21 @@ class Worker:
 
     async def _on_external_write(self, event: WriteEvent) -> None:
         """Store the write before the engine acknowledges it; raising refuses it."""
+        rows = self._virtual.rows_of(event.ref) if self._virtual is not None else None
+        if rows is None:
+            raise WriteRefused(f"{event.ref} is not a virtual object", error_class="object",
+                               error_code="unknown-object")
         # The engine refuses the write after its hook timeout: stop trying a bit before that.
         deadline = time.monotonic() + STORE_DEADLINE_SECONDS
-        obj = await run_db(store.store_external_write, event, deadline)
+        stored = await run_db_write_path(store.store_external_write, event, *rows, deadline)
         if self._virtual is not None:
-            self._virtual.note_stored(event.ref, obj.updated_at)
+            self._virtual.note_stored(event.ref, stored.updated_at)
         payload = store.event_payload(event)
-        self._side(run_db(events.external_write, obj, payload), f"publish-write-{event.ref}")
+        self._side(self._publish_write(stored.object_id, payload), f"publish-write-{event.ref}")
+
+    async def _publish_write(self, object_id: int, payload: dict[str, Any]) -> None:
+        obj = await run_db(store.virtual_object, object_id)
+        await run_db(events.external_write, obj, payload)
 
     async def _on_refused_write(self, refusal: RefusedWrite) -> None:
         """Audit a write the engine refused (out of range, wrong type, input not writable)."""

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 class _Known:
     spec: ObjectSpec
     updated_at: datetime
+    object_id: int  # the VirtualObject row
+    device_pk: int  # its VirtualBACnetDevice row
 
 
 def spec_for(row: VirtualObject) -> ObjectSpec:
@@ -71,6 +73,11 @@ class VirtualSync:
     def refs(self) -> set[ObjectRef]:
         return set(self._known)
 
+    def rows_of(self, ref: ObjectRef) -> tuple[int, int] | None:
+        """(VirtualObject id, VirtualBACnetDevice id) of a served object."""
+        known = self._known.get(ref)
+        return None if known is None else (known.object_id, known.device_pk)
+
     def note_stored(self, ref: ObjectRef, updated_at: datetime) -> None:
         """An external write was just committed: its row is already what the engine has."""
         known = self._known.get(ref)
@@ -104,7 +111,7 @@ class VirtualSync:
             self._device.add_object(spec)  # the device side logs what it serves
         else:
             self._apply_values(ref, spec)
-        self._known[ref] = _Known(spec, row.updated_at)
+        self._known[ref] = _Known(spec, row.updated_at, row.id, row.device_id)
         return 1
 
     def _apply_values(self, ref: ObjectRef, spec: ObjectSpec) -> None:
