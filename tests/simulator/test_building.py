@@ -175,3 +175,20 @@ async def test_a_read_error_is_a_bacnet_error(building: SimulatedBuilding, clien
 
     with pytest.raises(ErrorRejectAbortNack):
         await read(client, device, ObjectIdentifier("analog-input,9999"), "present-value")
+
+
+async def test_a_cov_subscriber_hears_an_analog_input_move(
+    building: SimulatedBuilding, client: Any
+) -> None:
+    device = building.devices[0]
+    zone_temperature = ObjectIdentifier("analog-input,5")
+    values: list[float] = []
+
+    subscription = client.change_of_value(Address(device.address), zone_temperature, 7, False, 60)
+    async with subscription as notifications, asyncio.timeout(5):
+        while len(values) < 2:  # the first notification is the value at subscription time
+            prop, value = await notifications.get_value()
+            if str(prop) == "present-value":
+                values.append(value)
+
+    assert values[0] != values[1]
