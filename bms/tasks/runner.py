@@ -1,17 +1,23 @@
-"""INTERFACE for the BACnet worker (bms/worker, not written yet).
+"""What a stock Celery worker does with a BACnet task message: refuse it, loudly.
 
-`run_task_by_id` is what a Celery worker (docker backend) calls for each message. The worker
-runtime will implement it: claim the row (claim_by_id-style, so a native poller and Celery never
-both run it), run the BACnet job, report progress, complete or fail. Until then it refuses loudly
-rather than pretending the task ran.
+The docker backend sends `bms.tasks.run_bacnet_task(task_id)` to the queue `bacnet.<site>`, and
+the BACnet worker (`manage.py bacnet_worker` with BACNET_BACKEND=docker) reads that queue itself
+(bms.worker.celery_consumer): only it has the BACnet stack, bound to the site's network. If a
+plain `celery worker` is pointed at the queue by mistake, this refuses the message instead of
+pretending the task ran; the task row stays pending, and the BACnet worker's poll of pending rows
+still runs it.
 """
 
 from __future__ import annotations
 
 
+class NotTheBACnetWorker(RuntimeError):
+    """A BACnet task reached a process without a BACnet stack."""
+
+
 def run_task_by_id(task_id: int) -> None:
-    raise NotImplementedError(
-        f"BACnet task {task_id} was not run: bms.tasks.runner.run_task_by_id is implemented by "
-        "the BACnet worker runtime (bms/worker), which does not exist yet. The task row stays "
-        "pending."
+    raise NotTheBACnetWorker(
+        f"BACnet task {task_id} was not run: BACnet tasks are run by `manage.py bacnet_worker`, "
+        "which reads this queue itself; a stock Celery worker has no BACnet stack. The task row "
+        "stays pending and the BACnet worker will pick it up."
     )
