@@ -9,20 +9,36 @@ back what they learnt, so the next read of that peer goes straight down the righ
 - an object list that can't come in one read comes index by index, in RPM batches.
 
 Property-level failures (a missing optional property) come back as RemoteError *values* in the
-per-object result dicts; callers decide which ones matter.
+per-object result dicts; callers decide which ones matter. A batch that fails as a whole (no
+answer after the retries, an unexpected error) does not sink its siblings: its properties get
+that BACnetError as their value and the other batches' results stand. Only when every batch
+failed does the read raise (the peer is unreachable).
+
+Requests are built from PropertyReference objects made once per property key: bacpypes3
+would otherwise parse every property name of every request (about a third of the client's
+time under load).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from typing import Any
 
-from bacpypes3.basetypes import ErrorType
+from bacpypes3.basetypes import ErrorType, PropertyReference
+from bacpypes3.primitivedata import PropertyIdentifier
 
 from bms.bacnet.boundary import object_identifier, split_property_key
 from bms.bacnet.capabilities import APDU_OVERHEAD, CapabilityCache, plan_batches
-from bms.bacnet.errors import AbortResponse, ErrorResponse, LocalError, RemoteError
+from bms.bacnet.errors import (
+    AbortResponse,
+    BACnetError,
+    ErrorResponse,
+    InvalidValueError,
+    LocalError,
+    RemoteError,
+)
 from bms.bacnet.requester import Peer, Requester
 from bms.bacnet.types import ObjectRef
 from bms.bacnet.values import object_ref, to_python
@@ -89,25 +105,44 @@ class BatchReader:
         refs = []
         for key in keys:
             value = entries.get(key)
-            if isinstance(value, RemoteError):
+            if isinstance(value, BACnetError):
                 raise value
             if isinstance(value, ObjectRef):
                 refs.append(value)
         return refs
 
     async def _read_batches(self, peer: Peer, batches: list[Specs]) -> list[Results]:
+        """Every batch's results; a failed batch's properties carry its error as their value."""
         if not batches:
             return []
-        done: list[Results] = []
+        outcomes: list[Results | BACnetError] = []
         if self._capabilities.get(peer.key).rpm is None:
-            # First contact: one batch alone finds out whether RPM works before we fan out.
-            done.append(await self._read_batch(peer, batches[0]))
-            batches = batches[1:]
-        done += await self._requester.gather(
-            (f"read {peer.key} batch {number}", self._read_batch(peer, batch))
-            for number, batch in enumerate(batches)
+            # First contact: one batch alone finds out whether RPM works before we fan out,
+            # and a peer that does not answer it is not sent the rest.
+            first = await self._batch_outcome(peer, batches[0])
+            if isinstance(first, BACnetError):
+                raise first
+            outcomes.append(first)
+        outcomes += await self._requester.gather(
+            (f"read {peer.key} batch {number}", self._batch_outcome(peer, batch))
+            for number, batch in enumerate(batches[len(outcomes):], start=len(outcomes))
         )
-        return done
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BACnetError)]
+        if failures and len(failures) == len(outcomes):
+            raise failures[0]
+        if failures:
+            log.warning("%s: %d of %d batches failed; their properties are left unread: %s",
+                        peer.key, len(failures), len(outcomes), failures[0])
+        return [
+            failed_results(batch, outcome) if isinstance(outcome, BACnetError) else outcome
+            for batch, outcome in zip(batches, outcomes, strict=True)
+        ]
+
+    async def _batch_outcome(self, peer: Peer, batch: Specs) -> Results | BACnetError:
+        try:
+            return await self._read_batch(peer, batch)
+        except BACnetError as exc:
+            return exc
 
     async def _read_batch(self, peer: Peer, batch: Specs) -> Results:
         if self._capabilities.use_rpm(peer.key):
@@ -147,7 +182,7 @@ class BatchReader:
     async def _rpm(self, peer: Peer, batch: Specs) -> Results:
         parameters: list[Any] = []
         for ref, properties in batch:
-            parameters += [object_identifier(ref), list(properties)]
+            parameters += [object_identifier(ref), list(property_references(properties))]
         what = f"RPM of {len(batch)} object(s)"
         app = self._requester.app
         rows = await self._requester.call(
@@ -201,6 +236,31 @@ def rpm_refused(exc: RemoteError) -> bool:
 
 def estimate_octets(properties: Iterable[str]) -> int:
     return OBJECT_OCTETS + sum(PROPERTY_OCTETS + VALUE_OCTETS.get(p, 16) for p in properties)
+
+
+def failed_results(batch: Specs, error: BACnetError) -> Results:
+    """A failed batch as results: each of its properties has the batch's error as its value."""
+    return {ref: dict.fromkeys(properties, error) for ref, properties in batch}
+
+
+@functools.lru_cache(maxsize=256)
+def property_references(keys: tuple[str, ...]) -> tuple[PropertyReference, ...]:
+    """PropertyReferences for keys like "present-value" or "priority-array[0]".
+
+    Built once per tuple of keys and shared by every request that asks for them: bacpypes3
+    only reads them when it encodes a request.
+    """
+    references = []
+    for key in keys:
+        name, index = split_property_key(key)
+        try:
+            reference = PropertyReference(propertyIdentifier=PropertyIdentifier(name))
+        except (ValueError, TypeError) as exc:
+            raise InvalidValueError(f"bad property {key!r}: {exc}") from exc
+        if index is not None:
+            reference.propertyArrayIndex = index
+        references.append(reference)
+    return tuple(references)
 
 
 def split_specs(batch: Specs) -> list[Specs] | None:

@@ -14,7 +14,8 @@ so it never binds, closes or subclasses it. It is a facade over four parts:
 - cov.py: COV subscriptions, their renewal and the routing of notifications to them.
 
 Property-level failures inside a read (a missing optional property) come back as RemoteError
-*values* in the per-object result dicts; the methods here decide which ones matter.
+*values* in the per-object result dicts, and the properties of a batch that failed as a whole
+(no answer) as its BACnetError; the methods here decide which ones matter.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from bms.bacnet.boundary import (
 from bms.bacnet.capabilities import APDU_OVERHEAD, CapabilityCache
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.cov import CovCallback, CovSubscription, CovSubscriptions
-from bms.bacnet.errors import InvalidValueError, RemoteError
+from bms.bacnet.errors import BACnetError, InvalidValueError, RemoteError
 from bms.bacnet.requester import Peer, Requester, parse_peer
 from bms.bacnet.types import (
     ANALOG_TYPES,
@@ -104,8 +105,11 @@ class Client:
         address: str | None = None,
         expected: int | None = None,
         timeout: float | None = None,
+        quiet: float | None = None,
     ) -> list[IAmRecord]:
-        """Send Who-Is and collect I-Am answers until `timeout` or `expected` devices answered.
+        """Send Who-Is and collect I-Am answers until `timeout`, until `expected` devices
+        answered, or until `quiet` seconds passed without a new answer (config.discovery_quiet
+        unless given; math.inf waits for the whole timeout).
 
         `address` sends it to one device or a directed broadcast instead of the local broadcast.
         """
@@ -121,6 +125,7 @@ class Client:
         records = await discovery.who_is(
             self._requester.app, destination, low=low, high=high, only_from=only_from,
             expected=expected, timeout=timeout or self._config.timeout,
+            quiet=self._config.discovery_quiet if quiet is None else quiet,
         )
         for record in records:
             self.capabilities.seed_from_i_am(record)
@@ -143,8 +148,8 @@ class Client:
         values = results.get(device, {})
         fields: dict[str, Any] = {}
         for property, value in values.items():
-            if isinstance(value, RemoteError):
-                if value.error_code not in MISSING_PROPERTY_CODES:
+            if isinstance(value, BACnetError):
+                if not missing_property(value):
                     raise value
                 continue
             if value is not None:
@@ -216,14 +221,19 @@ class Client:
         wanted = list(dict.fromkeys(refs))
         results = await self._reader.read_many(peer, [(ref, properties) for ref in wanted])
         out: dict[ObjectRef, tuple[PresentValue, tuple[bool, bool, bool, bool] | None]] = {}
+        unread: list[tuple[ObjectRef, Any]] = []
         for ref in wanted:
             values = results.get(ref, {})
             value = values.get("present-value")
-            if isinstance(value, RemoteError) or "present-value" not in values:
-                log.warning("%s %s: present value not read: %s", peer.key, ref, value)
+            if isinstance(value, BACnetError) or "present-value" not in values:
+                unread.append((ref, value))
                 continue
             flags = values.get("status-flags")
-            out[ref] = (value, None if isinstance(flags, RemoteError) else flags)
+            out[ref] = (value, None if isinstance(flags, BACnetError) else flags)
+        if unread:
+            ref, error = unread[0]
+            log.warning("%s: %d of %d present values not read (first: %s: %s)",
+                        peer.key, len(unread), len(wanted), ref, error or "no answer")
         return out
 
     # --- writes --------------------------------------------------------------------------
@@ -301,11 +311,16 @@ def point_properties(ref: ObjectRef) -> tuple[str, ...]:
     return tuple(properties)
 
 
-def object_failure(values: dict[str, Any]) -> RemoteError | None:
+def missing_property(error: BACnetError) -> bool:
+    """Whether `error` only says that an optional property is not there."""
+    return isinstance(error, RemoteError) and error.error_code in MISSING_PROPERTY_CODES
+
+
+def object_failure(values: dict[str, Any]) -> BACnetError | None:
     """The error if the object itself could not be read (rather than one optional property)."""
     for key in ("object-name", "present-value"):
         value = values.get(key)
-        if isinstance(value, RemoteError) and value.error_code not in MISSING_PROPERTY_CODES:
+        if isinstance(value, BACnetError) and not missing_property(value):
             return value
     if not values:
         return RemoteError("no answer for this object")
@@ -315,7 +330,7 @@ def object_failure(values: dict[str, Any]) -> RemoteError | None:
 def point_info(ref: ObjectRef, values: dict[str, Any]) -> PointInfo:
     def ok(key: str) -> Any:
         value = values.get(key)
-        return None if isinstance(value, RemoteError) else value
+        return None if isinstance(value, BACnetError) else value
 
     if ref.object_type in BINARY_TYPES:
         texts = (ok("inactive-text"), ok("active-text"))

@@ -32,6 +32,13 @@ class EngineConfig:
     segmentation: str = "segmented-both"
     support_rpm: bool = True  # the simulator turns this off for one device
     max_in_flight_per_peer: int = 16
+    # Across all peers: a burst of replies larger than the receive buffer is lost, and every
+    # loss costs a full timeout and a retry. The kernel caps the buffer at net.core.rmem_max.
+    max_in_flight_total: int = 64
+    receive_buffer: int = 4 * 1024 * 1024
+    # Who-Is ends this long after the last I-Am. Raise it on sites whose devices answer in
+    # waves (behind slow MS/TP routers); math.inf waits for the whole timeout.
+    discovery_quiet: float = 0.5
 
     def __post_init__(self) -> None:
         parse_address(self.address)
@@ -43,6 +50,10 @@ class EngineConfig:
             raise ConfigurationError("device name must not be empty")
         if self.timeout <= 0 or self.retries < 0:
             raise ConfigurationError("timeout must be > 0 and retries >= 0")
+        if self.max_in_flight_per_peer < 1 or self.max_in_flight_total < 1:
+            raise ConfigurationError("the limits on requests in flight must be >= 1")
+        if self.discovery_quiet <= 0:
+            raise ConfigurationError("discovery_quiet must be > 0 seconds")
 
     @property
     def host(self) -> str:

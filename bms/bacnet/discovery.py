@@ -1,14 +1,17 @@
 """Who-Is / I-Am: sending one Who-Is and collecting the answers into IAmRecords.
 
 bacpypes3's own who_is() waits its full timeout; we stop as soon as `expected` devices
-answered. Devices behind a router answer with a routed source address ("2:0x7f00003cbb1c"):
-their record carries the network number and the MAC on that network.
+answered, or once answers stop: `quiet` seconds after the last I-Am (never later than the
+timeout; with no answer at all, the whole timeout). Devices behind a router answer with a
+routed source address ("2:0x7f00003cbb1c"): their record carries the network number and the
+MAC on that network.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 from typing import Any
 
 from bacpypes3.apdu import IAmRequest, WhoIsRequest
@@ -30,6 +33,8 @@ class IAmCollector:
         self.low, self.high, self.only_from, self.expected = low, high, only_from, expected
         self.i_ams: dict[int, IAmRequest] = {}
         self.enough = asyncio.Event()
+        self.answered = asyncio.Event()
+        self.last_answer: float | None = None
 
     def match(self, apdu: IAmRequest) -> None:
         instance = apdu.iAmDeviceIdentifier[1]
@@ -38,21 +43,39 @@ class IAmCollector:
         if self.low is not None and self.high is not None and not self.low <= instance <= self.high:
             return
         self.i_ams.setdefault(instance, apdu)
+        self.last_answer = asyncio.get_running_loop().time()
+        self.answered.set()
         if self.expected is not None and len(self.i_ams) >= self.expected:
             self.enough.set()
 
-    async def collect(self, app: Any, request: WhoIsRequest, timeout: float) -> None:
+    async def collect(self, app: Any, request: WhoIsRequest, timeout: float, quiet: float) -> None:
         if not hasattr(app, "_who_is_futures"):
             app._who_is_futures = []
         app._who_is_futures.append(self)
         try:
             app.request(request)
-            try:
-                await asyncio.wait_for(self.enough.wait(), timeout)
-            except TimeoutError:
-                pass  # the normal end of discovery: everyone had `timeout` to answer
+            await self._until_done(asyncio.get_running_loop().time() + timeout, quiet)
         finally:
             app._who_is_futures.remove(self)
+
+    async def _until_done(self, deadline: float, quiet: float) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.enough.is_set():
+            wait = self.wait_left(loop.time(), deadline, quiet)
+            if wait <= 0:
+                return
+            self.answered.clear()
+            try:
+                await asyncio.wait_for(self.answered.wait(), wait)
+            except TimeoutError:
+                continue  # the deadline or the quiet period may be over: wait_left decides
+
+    def wait_left(self, now: float, deadline: float, quiet: float) -> float:
+        """How much longer to wait for answers (<= 0: stop)."""
+        left = deadline - now
+        if self.last_answer is not None:
+            left = min(left, self.last_answer + quiet - now)
+        return left
 
 
 async def who_is(
@@ -64,6 +87,7 @@ async def who_is(
     only_from: Address | None,
     expected: int | None,
     timeout: float,
+    quiet: float = math.inf,
 ) -> list[IAmRecord]:
     """Send one Who-Is to `destination`; the answers as records sorted by device instance."""
     collector = IAmCollector(low, high, only_from, expected)
@@ -71,7 +95,7 @@ async def who_is(
     if low is not None:
         request.deviceInstanceRangeLowLimit = low
         request.deviceInstanceRangeHighLimit = high
-    await collector.collect(app, request, timeout)
+    await collector.collect(app, request, timeout, quiet)
     for apdu in collector.i_ams.values():
         # bacpypes3 decodes by the peer's vendor and segments by its max APDU from here.
         await app.device_info_cache.set_device_info(apdu)

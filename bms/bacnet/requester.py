@@ -1,8 +1,13 @@
 """Confirmed requests to peers: the one path every client request takes.
 
 `Requester.call` runs one confirmed request
-- within a bound on the requests in flight per peer (config.max_in_flight_per_peer),
-- with config.timeout per attempt, retrying timeouts config.retries times,
+- within a bound on the requests in flight per peer (config.max_in_flight_per_peer) and one
+  across all peers (config.max_in_flight_total): more in flight only queues answers in the
+  socket buffer and the stack, where they age toward the timeout or are dropped;
+- with config.timeout per attempt, retrying timeouts config.retries times. This is the only
+  retry layer: stack.py sets bacpypes3 to make one attempt of config.timeout per request, so
+  an attempt ends either with our timeout or with the stack's "no-response" abort, whichever
+  fires first, and both count as the attempt timing out;
 - turning bacpypes3's errors into bms.bacnet.errors, whether bacpypes3 raised them (they are
   BaseExceptions, `except Exception` misses them) or returned them.
 It also owns the client's asyncio tasks: fan-outs run as named, kept tasks (`gather`) and
@@ -53,6 +58,7 @@ class Requester:
         self.app = app
         self.config = config
         self._limits: dict[str, asyncio.Semaphore] = {}
+        self._total = asyncio.Semaphore(config.max_in_flight_total)
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def request_bound(self) -> float:
@@ -66,26 +72,32 @@ class Requester:
         return limit
 
     async def call(self, peer: Peer, what: str, send: Callable[[], Awaitable[Any]]) -> Any:
-        """Run one confirmed request with the per-peer limit, timeout, retries, error mapping."""
+        """Run one confirmed request with the limits, timeout, retries and error mapping."""
         attempts = self.config.retries + 1
-        async with self._limit(peer.key):
+        what = f"{what} to {peer.key}"
+        # Per peer first, so a request waiting for its busy peer holds no global slot.
+        async with self._limit(peer.key), self._total:
             for attempt in range(1, attempts + 1):
                 try:
-                    async with asyncio.timeout(self.config.timeout):
-                        result = await send()
-                except TimeoutError:
-                    log.debug("%s to %s: no answer (attempt %d/%d)", what, peer.key, attempt,
-                              attempts)
-                    continue
-                except ErrorRejectAbortNack as exc:
-                    raise bacnet_error(exc, f"{what} to {peer.key}") from exc
-                except (DecodingError, EncodingError) as exc:
-                    raise LocalError(f"{what} to {peer.key}: {exc}") from exc
-                return check_returned(result, f"{what} to {peer.key}")
+                    return await self._attempt(what, send)
+                except BACnetTimeoutError:
+                    log.debug("%s: no answer (attempt %d/%d)", what, attempt, attempts)
         raise BACnetTimeoutError(
-            f"{what} to {peer.key}: no answer after {attempts} attempt(s) of "
-            f"{self.config.timeout:g}s"
+            f"{what}: no answer after {attempts} attempt(s) of {self.config.timeout:g}s"
         )
+
+    async def _attempt(self, what: str, send: Callable[[], Awaitable[Any]]) -> Any:
+        """One try; BACnetTimeoutError for our timeout or the stack's no-response abort."""
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                result = await send()
+        except TimeoutError as exc:
+            raise BACnetTimeoutError(f"{what}: no answer") from exc
+        except ErrorRejectAbortNack as exc:
+            raise bacnet_error(exc, what) from exc
+        except (DecodingError, EncodingError) as exc:
+            raise LocalError(f"{what}: {exc}") from exc
+        return check_returned(result, what)
 
     async def read(
         self, peer: Peer, ref: ObjectRef, property: str, index: int | None = None

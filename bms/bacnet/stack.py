@@ -1,10 +1,16 @@
 """Building and closing one bacpypes3 `Application` on one address and port.
 
-This is the only module that knows how bacpypes3 wires its layers. Two of its habits matter:
+This is the only module that knows how bacpypes3 wires its layers. Four of its habits matter:
 - it binds with SO_REUSEPORT, so a second process on the same address and port would
   silently share (and steal) our traffic: we probe the port without that option first;
 - it creates its sockets in background tasks that retry forever: we wait for them with a
-  deadline so a bind that can never succeed becomes a clear error.
+  deadline so a bind that can never succeed becomes a clear error;
+- its client state machines retransmit on their own (the device object's numberOfApduRetries
+  and apduTimeout, 3 x 3000 ms by default) and keep doing so after the caller gave up on the
+  request: the Requester owns timeouts and retries, so the stack makes ONE attempt per request
+  and gives up after our timeout;
+- its sockets keep the kernel's default receive buffer (~208 KB), which a burst of answers
+  (I-Ams to a Who-Is, RPM acks from many peers) overflows: we ask for config.receive_buffer.
 """
 
 from __future__ import annotations
@@ -62,7 +68,14 @@ def build_device_object(config: EngineConfig, device_class: type = DeviceObject)
         location=config.location,
         maxApduLengthAccepted=config.max_apdu,
         segmentationSupported=config.segmentation,
+        apduTimeout=apdu_timeout_ms(config),
+        numberOfApduRetries=0,
     )
+
+
+def apdu_timeout_ms(config: EngineConfig) -> int:
+    """The stack's own timeout per attempt: ours, so its state machine ends with our attempt."""
+    return max(1, round(config.timeout * 1000))
 
 
 def build_network_port(config: EngineConfig) -> NetworkPortObject:
@@ -93,6 +106,8 @@ async def open_application(
         raise ConfigurationError(
             f"could not bind UDP {config.host}:{config.port} within {BIND_DEADLINE_SECONDS}s"
         ) from exc
+    for sock in application_sockets(app):
+        raise_receive_buffer(sock, config.receive_buffer)
     log.info(
         "BACnet device %s %r bound on %s:%s",
         config.device_instance, config.device_name, config.host, config.port,
@@ -106,6 +121,37 @@ async def _transports_ready(app: Application) -> None:
         tasks = getattr(server, "_transport_tasks", [])
         if tasks:
             await asyncio.gather(*tasks)
+
+
+def application_sockets(app: Application) -> list[socket.socket]:
+    """The UDP sockets of the application's IPv4 link layers (local and broadcast)."""
+    sockets = []
+    for link_layer in app.link_layers.values():
+        server = getattr(link_layer, "server", None)
+        for name in ("local_transport", "broadcast_transport"):
+            transport = getattr(server, name, None)
+            sock = None if transport is None else transport.get_extra_info("socket")
+            if sock is not None and sock not in sockets:
+                sockets.append(sock)
+    return sockets
+
+
+def raise_receive_buffer(sock: Any, wanted: int) -> int:
+    """Ask for a `wanted`-octet receive buffer; return what the kernel granted.
+
+    An unprivileged process gets at most net.core.rmem_max (Linux reports twice the granted
+    size, its bookkeeping included). Less than asked is logged, not an error.
+    """
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
+    except OSError as exc:
+        log.warning("could not set the UDP receive buffer of %s to %d: %s",
+                    sock.getsockname(), wanted, exc)
+    granted = int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    level = logging.DEBUG if granted >= wanted else logging.INFO
+    log.log(level, "UDP %s: receive buffer %d octets (asked for %d; the kernel caps it at "
+            "net.core.rmem_max)", sock.getsockname(), granted, wanted)
+    return granted
 
 
 def close_application(app: Application) -> None:

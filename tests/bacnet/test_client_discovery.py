@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
 
 from bms.bacnet.client import DEVICE_INFO_FIELDS
+from bms.bacnet.discovery import IAmCollector
 from bms.bacnet.errors import InvalidValueError
 from tests.bacnet.client_peers import NoRpmApplication, Rig, TerseDevice, count_requests
 
@@ -56,9 +58,34 @@ async def test_who_is_returns_early_once_the_expected_devices_answered(three_pee
 async def test_who_is_waits_the_full_timeout_when_fewer_than_expected_answer(three_peers):
     client = await three_peers.client()
     started = time.monotonic()
-    records = await client.who_is(expected=4, timeout=0.4)
-    assert time.monotonic() - started >= 0.35
+    records = await client.who_is(expected=4, timeout=0.8, quiet=math.inf)
+    assert time.monotonic() - started >= 0.75
     assert len(records) == 3
+
+
+async def test_who_is_ends_a_quiet_period_after_the_last_answer(three_peers):
+    client = await three_peers.client(discovery_quiet=0.3)
+    started = time.monotonic()
+    records = await client.who_is(timeout=5.0)
+    assert time.monotonic() - started < 1.5
+    assert [r.device_instance for r in records] == [1001, 1002, 1003]
+
+
+async def test_who_is_without_any_answer_waits_the_whole_timeout(three_peers):
+    client = await three_peers.client(discovery_quiet=0.1)
+    started = time.monotonic()
+    records = await client.who_is(5000, 5009, timeout=0.6)
+    assert time.monotonic() - started >= 0.55
+    assert records == []
+
+
+def test_the_quiet_period_never_outlasts_the_deadline():
+    collector = IAmCollector(None, None, None, None)
+    assert collector.wait_left(now=10.0, deadline=12.0, quiet=0.5) == 2.0  # no answer yet
+    collector.last_answer = 10.0
+    assert collector.wait_left(now=10.2, deadline=12.0, quiet=0.5) == pytest.approx(0.3)
+    assert collector.wait_left(now=11.9, deadline=12.0, quiet=5.0) == pytest.approx(0.1)
+    assert collector.wait_left(now=10.6, deadline=12.0, quiet=0.5) < 0
 
 
 async def test_who_is_to_one_address_finds_only_that_device(three_peers):
