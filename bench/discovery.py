@@ -4,7 +4,8 @@ A simulated building of N devices (default 1,000, a few objects each, --processe
 Who-Is on loopback. Measured, in this order, against the same building:
   1. engine, who_is(expected=N): the lower bound when the count is known in advance;
   2. engine, who_is() as the worker sends it (no `expected`): then read_device_info of every
-     device, 32 at a time (the discover job's concurrency);
+     device, all started at once and paced by the client's own limits, as the discover job
+     does;
   3. the worker's discover task (`manage.py bacnet_task discover --force --wait`, PostgreSQL):
      task run time from the task row (started_at -> completed_at) and end to end
      (created_at -> completed_at).
@@ -56,9 +57,10 @@ def main() -> int:
         simulator.wait_for("ready:", timeout=240)
         address = f"127.0.0.1/8:{port}"
         runs["engine who_is(expected=N) + info"] = run_json(peer_cmd(
-            "discover", "--address", address, "--expected", str(args.devices)), timeout=180)
+            "discover", "--address", address, "--expected", str(args.devices),
+            "--concurrency", str(args.devices)), timeout=180)
         runs["engine who_is() + info"] = run_json(peer_cmd(
-            "discover", "--address", address), timeout=180)
+            "discover", "--address", address, "--concurrency", str(args.devices)), timeout=180)
         start_worker(procs, database, address)
         runs["worker discover task"] = worker_discover(database, args.devices)
         if not simulator.alive():

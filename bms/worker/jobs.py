@@ -69,20 +69,19 @@ async def discover(
 async def _read_device_infos(
     engine: Engine, records: list[IAmRecord], progress: Progress
 ) -> dict[int, DeviceInfo]:
-    limit = asyncio.Semaphore(DEVICE_CONCURRENCY)
+    # All at once: the client's own limits (per peer, and in flight in total) pace them.
     infos: dict[int, DeviceInfo] = {}
     reporter = _Throttled(progress, total=len(records), verb="read")
 
     async def read_one(record: IAmRecord) -> None:
-        async with limit:
-            try:
-                infos[record.device_instance] = await engine.client.read_device_info(
-                    record.address, record.device_instance
-                )
-            except BACnetError as exc:
-                # One silent device must not sink the scan; it is reported in the result.
-                log.warning("device %s at %s: properties not read: %s",
-                            record.device_instance, record.address, exc)
+        try:
+            infos[record.device_instance] = await engine.client.read_device_info(
+                record.address, record.device_instance
+            )
+        except BACnetError as exc:
+            # One silent device must not sink the scan; it is reported in the result.
+            log.warning("device %s at %s: properties not read: %s",
+                        record.device_instance, record.address, exc)
         await reporter.step()
 
     await _gather_results("read-device-info", [read_one(r) for r in records])
