@@ -43,6 +43,7 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, stack: Stack) -> Iterator[Any]:
     """A fresh browser context that may only talk to our server: anything else is blocked and
     recorded, and the test fails if the page tried."""
+    stack.check_alive()
     context = browser.new_context(base_url=stack.base_url, viewport={"width": 1400,
                                                                        "height": 900})
     outside: list[str] = []
@@ -61,6 +62,7 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     context.close()
+    stack.check_alive()
     assert outside == [], f"the page tried to load from elsewhere: {outside}"
     assert errors == [], f"JavaScript errors: {errors}"
 

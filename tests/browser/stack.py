@@ -49,6 +49,14 @@ class Stack:
         for process in reversed(self.processes):
             process.stop()
 
+    def check_alive(self) -> None:
+        """Fail with the logs when a process of the stack has died: a dead worker otherwise
+        shows up as a page waiting for a task that never runs."""
+        dead = [p for p in self.processes if p.popen.poll() is not None]
+        if dead:
+            names = ", ".join(f"{p.log_path.stem} (exit {p.popen.returncode})" for p in dead)
+            raise AssertionError(f"stopped: {names}\n{self.output()}")
+
     def output(self) -> str:
         return "\n".join(f"--- {p.log_path.name}\n{p.output()[-3000:]}" for p in self.processes)
 
