@@ -53,6 +53,10 @@ def test_discover_collect_and_write_reach_the_simulated_building(
     run_task(database_url, "collect")
     readings_after = sql(database_url, "SELECT COUNT(*) FROM devices_bacnetreading")[0][0]
     assert readings_after - readings_before >= sum(per_device.values())
+    value, flags = sql(database_url, "SELECT last_value, status_flags FROM devices_bacnetpoint "
+                       "WHERE object_type='analog-input' ORDER BY id LIMIT 1")[0]
+    assert isinstance(as_json(value), float)
+    assert as_json(flags) == [False, False, False, False]
 
     point_id, instance = sql(
         database_url, "SELECT p.id, p.instance FROM devices_bacnetpoint p JOIN "
@@ -64,6 +68,11 @@ def test_discover_collect_and_write_reach_the_simulated_building(
     assert asyncio.run(read_remote(bacnet_port, "127.0.0.2", f"analog-value,{instance}")) == 21.5
     audit = sql(database_url, "SELECT accepted, priority FROM devices_writeaudit")
     assert audit == [(True, 8)] or audit == [(1, 8)]
+
+
+def as_json(column: Any) -> Any:
+    """SQLite hands JSON columns back as text, PostgreSQL as Python values."""
+    return json.loads(column) if isinstance(column, str) else column
 
 
 async def read_remote(port: int, host: str, objid: str) -> Any:
