@@ -49,6 +49,21 @@ class Stack:
         for process in reversed(self.processes):
             process.stop()
 
+    def start_web(self) -> Process:
+        return self.start("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
+                                     str(self.http_port), "bms.asgi:application"])
+
+    def stop_web(self) -> None:
+        """Stop daphne (open pages lose their socket); start_web brings it back on the port."""
+        web = next(p for p in self.processes if p.log_path.stem == "daphne")
+        web.stop()
+        self.processes.remove(web)
+        web.log_path.rename(web.log_path.with_name("daphne-stopped.log"))
+
+    def restart_web(self) -> None:
+        self.start_web()
+        wait_for_http(self.base_url + "/accounts/login/")
+
     def check_alive(self) -> None:
         """Fail with the logs when a process of the stack has died: a dead worker otherwise
         shows up as a page waiting for a task that never runs."""
@@ -86,8 +101,7 @@ def start_stack(tmp: Path) -> Iterator[Stack]:
         ])
         worker = stack.start("worker", [sys.executable, str(ROOT / "manage.py"), "bacnet_worker"],
                              BACNET_ADDRESS=f"127.0.0.1/8:{stack.bacnet_port}")
-        stack.start("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
-                               str(stack.http_port), "bms.asgi:application"])
+        stack.start_web()
         simulator.wait_for_output("ready")
         worker.wait_for_output("ready:", timeout=30)
         wait_for_http(stack.base_url + "/accounts/login/")

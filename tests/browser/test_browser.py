@@ -114,13 +114,7 @@ def test_an_external_bacnet_write_shows_on_the_open_page_within_a_second(page: A
     expect(page.locator("#live")).to_have_text("live")
     (kind, instance), = sql(stack.database_url, "SELECT object_type, instance FROM "
                             "virtual_virtualobject WHERE name='Damper_Position'")
-    writer = subprocess.Popen(  # noqa: S603 - our interpreter, our script
-        [sys.executable, "-c", EXTERNAL_WRITER, str(stack.bacnet_port), f"{kind},{instance}",
-         "35.0"], cwd=ROOT, env=process_env(stack.database_url), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    out, err = writer.communicate(timeout=30)
-    assert writer.returncode == 0, err[-3000:]
-    acked = float(out.split()[-1])
+    acked = external_write(stack, f"{kind},{instance}", 35.0)
     row = page.locator(f"#object-table tr:has(td:text-is('{kind},{instance}'))")
     expect(row.locator("[data-value]")).to_have_text("35.00", timeout=1000)
     expect(page.locator("#write-log tbody tr").first).to_contain_text(
@@ -167,3 +161,32 @@ def test_the_other_pages_read_well(page: Any, stack: Stack):
     page.goto("/api/docs")
     expect(page.locator(".swagger-ui .info")).to_contain_text("BMS API", timeout=10_000)
     screenshot(page, "11-api-docs")
+
+
+def external_write(stack: Stack, object_ref: str, value: float) -> float:
+    """Write like a third-party BACnet client would; returns when the write was acknowledged."""
+    writer = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", EXTERNAL_WRITER, str(stack.bacnet_port), object_ref, str(value)],
+        cwd=ROOT, env=process_env(stack.database_url), capture_output=True, text=True,
+        timeout=30, check=False)
+    assert writer.returncode == 0, writer.stderr[-3000:]
+    return float(writer.stdout.split()[-1])
+
+
+def test_an_open_page_catches_up_after_the_web_server_restarts(page: Any, stack: Stack):
+    """An event sent while the page's socket is down is never delivered (a new web process
+    starts reading after it); the page re-reads its live sections when it reconnects."""
+    sign_in(page, "vera")
+    page.goto("/virtual/2001/")
+    expect(page.locator("#live")).to_have_text("live")
+    page.evaluate("window.notReloaded = true")
+    (kind, instance), = sql(stack.database_url, "SELECT object_type, instance FROM "
+                            "virtual_virtualobject WHERE name='Valve_Position'")
+    stack.stop_web()
+    expect(page.locator("#live")).to_have_text("reconnecting")
+    external_write(stack, f"{kind},{instance}", 64.0)
+    stack.restart_web()
+    expect(page.locator("#live")).to_have_text("live", timeout=15_000)
+    row = page.locator(f"#object-table tr:has(td:text-is('{kind},{instance}'))")
+    expect(row.locator("[data-value]")).to_have_text("64.00", timeout=5000)
+    assert page.evaluate("window.notReloaded") is True

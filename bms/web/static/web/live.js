@@ -14,10 +14,20 @@
   const groups = document.body.dataset.groups;
   const badge = document.getElementById("live");
   let retry = 500;
+  let everConnected = false;
+  const LATE_FIRST_CONNECT_MS = 1000;
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/ws/live/?groups=${encodeURIComponent(groups)}`);
-    ws.onopen = () => { retry = 500; setBadge(true); };
+    ws.onopen = () => {
+      retry = 500;
+      setBadge(true);
+      // Events sent while the socket was down (or before it first opened, if that took a
+      // while) are gone: catch up by re-reading the live sections from the server.
+      if (everConnected || performance.now() > LATE_FIRST_CONNECT_MS)
+        refreshSections([...document.querySelectorAll("[data-refresh][id]")].map((n) => n.id));
+      everConnected = true;
+    };
     ws.onmessage = (e) => dispatch(JSON.parse(e.data));
     ws.onclose = () => { setBadge(false); setTimeout(connect, retry); retry = Math.min(retry * 2, 10000); };
   }
@@ -195,14 +205,17 @@
     const p = task.parameters || {};
     const mine = (task.type === "read_points" && p.device_id === instance) ||
       (task.type === "collect" && (!p.device_ids || p.device_ids.includes(instance)));
-    if (mine) refreshSection("points-section");
+    if (mine) refreshSections(["points-section"]);
   });
-  async function refreshSection(id) {
+  async function refreshSections(ids) {
+    if (!ids.length) return;
     const response = await fetch(location.href, { credentials: "same-origin" });
     if (!response.ok) return;
     const html = new DOMParser().parseFromString(await response.text(), "text/html");
-    const fresh = html.getElementById(id), current = document.getElementById(id);
-    if (fresh && current) current.replaceWith(document.adoptNode(fresh));
+    ids.forEach((id) => {
+      const fresh = html.getElementById(id), current = document.getElementById(id);
+      if (fresh && current) current.replaceWith(document.adoptNode(fresh));
+    });
   }
 
   // --- point values -------------------------------------------------------------------------------
