@@ -5,7 +5,7 @@ from bms.web.views import devices, tasks, tokens, virtual
 app_name = "web"
 
 urlpatterns = [
-    path("", virtual.home, name="home"),
+    path("", devices.home, name="home"),
     path("devices/", devices.device_list, name="devices"),
     path("devices/discover/", devices.trigger_discovery, name="discover"),
     path("devices/<int:pk>/", devices.device_detail, name="device"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from bms.api import commands
@@ -16,6 +16,10 @@ from bms.web.forms import DiscoverForm, WriteForm, first_error
 from bms.web.views.common import done, operator_action, refused
 
 RECENT_TASKS = 10
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("web:devices")
 
 
 @login_required

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from bms.accounts.roles import can_operate
@@ -101,7 +101,3 @@ def _set_running(request: HttpRequest, device_id: int, running: bool) -> HttpRes
     return done(request, f"Virtual device {device_id} {state}",
                 request.POST.get("next") or reverse("web:virtual", args=[device_id]),
                 is_running=running)
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    return redirect("web:devices")
