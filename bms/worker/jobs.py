@@ -24,7 +24,7 @@ from bms.worker.db import run_db
 
 log = logging.getLogger(__name__)
 
-DEVICE_CONCURRENCY = 32  # devices read at once; each peer also has its own in-flight bound
+COLLECT_WAVE = 16  # devices per collect wave: read one wave while the previous one is stored
 
 Progress = Callable[..., Awaitable[None]]
 Job = Callable[[Engine, BACnetTask, Progress, "JobSettings"], Awaitable[dict[str, Any]]]
@@ -105,37 +105,66 @@ async def collect(
 ) -> dict[str, Any]:
     """Read every point of the chosen devices, a wave of devices at a time.
 
-    Each wave is read concurrently and then stored in ONE transaction, so the database work
-    neither interleaves with requests in flight (which would stretch their round trips toward
-    the timeout) nor costs a transaction per device.
+    Each wave is read concurrently and stored in ONE transaction while the next wave is being
+    read: the database's round trips overlap the network's instead of leaving it idle, and no
+    collect costs a transaction per device.
     """
     devices = await run_db(store.devices_to_collect, cfg.site, task.parameters.get("device_ids"))
     refs_by_device = await run_db(store.point_refs_by_device, [d.id for d in devices])
     readings, failed, done = 0, [], 0
-    for start in range(0, len(devices), DEVICE_CONCURRENCY):
-        wave = devices[start:start + DEVICE_CONCURRENCY]
-        outcomes = await _gather_results(
-            "collect-device", [_read_device(engine, d, refs_by_device.get(d.id, {})) for d in wave]
-        )
-        values: dict[int, tuple[PresentValue, Any]] = {}
-        described: list[tuple[BACnetDevice, list[PointInfo]]] = []
-        for device, outcome in zip(wave, outcomes, strict=True):
-            if isinstance(outcome, BACnetError):
-                log.warning("device %s: collect failed: %s", device.device_instance, outcome)
-                failed.append(device.device_instance)
-            elif isinstance(outcome, list):
-                described.append((device, outcome))
-            else:
-                values.update(outcome)
-        point_ids = await run_db(store.save_collect_wave, values, described)
-        readings += len(point_ids)
-        await run_db(events.point_values_changed, point_ids)
-        for device, _points in described:
-            await run_db(events.device_points_changed, device)
-        done += len(wave)
-        await progress(done=done, total=len(devices), message=f"collected {done} of "
-                       f"{len(devices)} devices", readings=readings)
+    storing: asyncio.Task[int] | None = None
+    try:
+        for start in range(0, len(devices), COLLECT_WAVE):
+            wave = devices[start:start + COLLECT_WAVE]
+            outcomes = await _gather_results("collect-device", [
+                _read_device(engine, d, refs_by_device.get(d.id, {})) for d in wave
+            ])
+            values, described, wave_failed = _sort_outcomes(wave, outcomes)
+            failed += wave_failed
+            if storing is not None:
+                readings += await storing
+            storing = asyncio.create_task(_store_wave(values, described),
+                                          name=f"collect-{task.id}-store-{start}")
+            done += len(wave)
+            await progress(done=done, total=len(devices), message=f"collected {done} of "
+                           f"{len(devices)} devices", readings=readings)
+        if storing is not None:
+            readings += await storing
+            storing = None
+    finally:
+        if storing is not None:
+            storing.cancel()
     return {"devices": len(devices), "readings": readings, "failed_devices": failed}
+
+
+def _sort_outcomes(
+    wave: list[BACnetDevice], outcomes: list[Any]
+) -> tuple[dict[int, tuple[PresentValue, Any]], list[tuple[BACnetDevice, list[PointInfo]]],
+           list[int]]:
+    """Split a wave's results into point values, new point lists and failed devices."""
+    values: dict[int, tuple[PresentValue, Any]] = {}
+    described: list[tuple[BACnetDevice, list[PointInfo]]] = []
+    failed: list[int] = []
+    for device, outcome in zip(wave, outcomes, strict=True):
+        if isinstance(outcome, BACnetError):
+            log.warning("device %s: collect failed: %s", device.device_instance, outcome)
+            failed.append(device.device_instance)
+        elif isinstance(outcome, list):
+            described.append((device, outcome))
+        else:
+            values.update(outcome)
+    return values, described, failed
+
+
+async def _store_wave(
+    values: dict[int, tuple[PresentValue, Any]],
+    described: list[tuple[BACnetDevice, list[PointInfo]]],
+) -> int:
+    point_ids = await run_db(store.save_collect_wave, values, described)
+    await run_db(events.point_values_changed, point_ids)
+    for device, _points in described:
+        await run_db(events.device_points_changed, device)
+    return len(point_ids)
 
 
 async def _read_device(
