@@ -40,6 +40,15 @@ def test_discover_collect_and_write_reach_the_simulated_building(
     assert [row[0] for row in devices] == [1000, 1001, 1002, 1003]
     assert all(row[1] for row in devices), devices
 
+    # Within BACNET_DISCOVERY_CACHE_SECONDS the same discovery answers from the last scan...
+    again = run_task(database_url, "discover", "--low", "1000", "--high", "1999")
+    assert (again["cached"], again["scan_id"]) == (True, found["scan_id"])
+    # ...unless forced, or asked with other parameters.
+    forced = run_task(database_url, "discover", "--low", "1000", "--high", "1999", "--force")
+    assert forced["cached"] is False and forced["scan_id"] != found["scan_id"]
+    other = run_task(database_url, "discover", "--low", "1001", "--high", "1001")
+    assert (other["cached"], other["devices"]) == (False, [1001])
+
     # The RPM-less device (index 2 = 1002) and the segmentation-less one (1001) included.
     collected = run_task(database_url, "collect")
     assert collected["status"] == "completed", collected
