@@ -1,12 +1,25 @@
-"""Creating and deleting virtual devices from templates (the database side only; the worker
-adds and removes the BACnet objects when it sees the change)."""
+"""Creating and deleting virtual devices from templates, and commanding their objects (the
+database side only; the worker adds, removes and updates the BACnet objects when it sees the
+change)."""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
 
-from bms.bacnet.types import COMMANDABLE_TYPES
+from bms.bacnet.types import (
+    ANALOG_TYPES,
+    BINARY_TYPES,
+    COMMANDABLE_TYPES,
+    MULTISTATE_TYPES,
+    PresentValue,
+)
+from bms.devices.models import BACnetReading, WriteAudit
+from bms.realtime import publish
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 from bms.virtual.templates import ObjectTemplate, get_template
 
@@ -77,3 +90,195 @@ def delete_virtual_device(device_id: int) -> int:
         objects = device.virtual_objects.count()
         device.delete()
     return objects
+
+
+# Commanding -----------------------------------------------------------------------------------
+
+PRIORITY_LEVELS = 16
+DEFAULT_PRIORITY = 16
+_BINARY_ALIASES: dict[object, str] = {
+    "active": "active", "inactive": "inactive", "1": "active", "0": "inactive",
+    "true": "active", "false": "inactive",
+}
+
+
+class CommandRefused(VirtualDeviceError):
+    """A command the BMS device would refuse from a BACnet peer; it is audited as refused."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A validated command: `value` in our convention (None relinquishes `priority`)."""
+
+    value: PresentValue
+    priority: int | None  # the level commanded; None for inputs (a plain present value)
+
+
+def command_virtual_object(
+    obj: VirtualObject, value: Any, priority: int | None = None, relinquish: bool = False,
+    *, user: str, source: str = "operator",
+) -> VirtualObject:
+    """Command one virtual object as an operator, the way a BACnet peer would write it.
+
+    Commandable objects take `value` at `priority` (default 16) or relinquish that level; inputs
+    take a plain present value. In ONE transaction: the row's priority array slot (or present
+    value), the present value the array now commands, a reading and an accepted audit row. The
+    worker applies the row to the live object within its sync interval (it sees updated_at move).
+    Input the device would refuse raises CommandRefused, after auditing it as refused.
+    """
+    try:
+        with transaction.atomic():
+            row = (VirtualObject.objects.select_for_update().select_related("device")
+                   .filter(pk=obj.pk).first())
+            if row is None:
+                raise VirtualDeviceError(f"virtual object {obj.pk} no longer exists")
+            command = validate_command(row, value, priority, relinquish)
+            _apply_command(row, command, user, source)
+    except CommandRefused as refusal:
+        _audit_refused(obj, value, priority, user, source, str(refusal))
+        raise
+    return row
+
+
+def validate_command(obj: VirtualObject, value: Any, priority: Any, relinquish: bool) -> Command:
+    """The command as the device would take it, or CommandRefused saying what fits."""
+    label = f"{obj.object_type},{obj.instance}"
+    if obj.object_type not in COMMANDABLE_TYPES:
+        if priority is not None or relinquish:
+            raise CommandRefused(
+                f"{label} is an input: it takes a plain present value (no priority, no relinquish)")
+        return Command(_checked_value(obj, value), None)
+    if priority is None:
+        priority = DEFAULT_PRIORITY
+    if isinstance(priority, bool) or not isinstance(priority, int) or not (
+            1 <= priority <= PRIORITY_LEVELS):
+        raise CommandRefused(f"priority must be 1..{PRIORITY_LEVELS} (got {_short(priority)})")
+    if relinquish:
+        if value is not None and value != "":
+            raise CommandRefused("relinquish writes NULL: send no value with it")
+        return Command(None, priority)
+    return Command(_checked_value(obj, value), priority)
+
+
+def _checked_value(obj: VirtualObject, value: Any) -> PresentValue:
+    if value is None or value == "":
+        raise CommandRefused("a value is required (or relinquish, for a commandable object)")
+    if obj.object_type in ANALOG_TYPES:
+        return _checked_number(obj, value)
+    if obj.object_type in BINARY_TYPES:
+        return _checked_binary(obj, value)
+    if obj.object_type in MULTISTATE_TYPES:
+        return _checked_state(obj, value)
+    raise CommandRefused(f"{obj.object_type} objects cannot be commanded")
+
+
+def _checked_number(obj: VirtualObject, value: Any) -> float:
+    number = _number(value)
+    if number is None or not math.isfinite(number):
+        raise CommandRefused(f"{obj.object_type} takes a finite number (got {_short(value)})")
+    low, high = obj.min_value, obj.max_value
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise CommandRefused(
+            f"{number:g} is out of range: {obj.name} takes {_range_text(low, high)}")
+    return number
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number, or a number typed into a form; None for anything else (bools too)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            return float(value.strip())
+    except (OverflowError, ValueError):
+        return None
+    return None
+
+
+def _range_text(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{low:g}..{high:g}"
+    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+def _checked_binary(obj: VirtualObject, value: Any) -> str:
+    key: object = value
+    if isinstance(value, bool):
+        key = "true" if value else "false"
+    elif isinstance(value, int):
+        key = str(value)
+    elif isinstance(value, str):
+        key = value.strip().lower()
+    state = _BINARY_ALIASES.get(key) if isinstance(key, str) else None
+    if state is None:
+        raise CommandRefused(
+            f"{obj.object_type} takes \"active\" or \"inactive\" (or 1/0, true/false); "
+            f"got {_short(value)}")
+    return state
+
+
+def _checked_state(obj: VirtualObject, value: Any) -> int:
+    states = len(obj.state_texts or [])
+    state: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        state = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        state = int(value.strip())
+    if state is None or not 1 <= state <= states:
+        raise CommandRefused(
+            f"{obj.object_type} takes a state number 1..{states} (got {_short(value)})")
+    return state
+
+
+def _apply_command(row: VirtualObject, command: Command, user: str, source: str) -> None:
+    old_value = row.present_value
+    if command.priority is None:
+        row.present_value = command.value
+    else:
+        array = list(row.priority_array or [None] * PRIORITY_LEVELS)
+        array[command.priority - 1] = command.value
+        row.priority_array = array
+        row.present_value = next((v for v in array if v is not None), row.relinquish_default)
+    row.save(update_fields=["present_value", "priority_array", "updated_at"])
+    BACnetReading.objects.create(virtual_object=row, value=row.present_value,
+                                 timestamp=row.updated_at, source="operator_write")
+    WriteAudit.objects.create(
+        time=row.updated_at, source=source, who=user, object_ref=_object_ref(row),
+        virtual_object=row, old_value=old_value, new_value=command.value,
+        priority=command.priority, accepted=True,
+    )
+    publish.publish_virtual_object(row)  # sent when the transaction commits
+
+
+def _audit_refused(obj: VirtualObject, value: Any, priority: Any, user: str, source: str,
+                   reason: str) -> None:
+    WriteAudit.objects.create(
+        source=source, who=user, object_ref=_object_ref(obj),
+        virtual_object=VirtualObject.objects.filter(pk=obj.pk).first(),
+        new_value=_loggable(value),
+        priority=priority if isinstance(priority, int) and 0 <= priority < 2**15 else None,
+        accepted=False, reason=reason,
+    )
+
+
+def _object_ref(obj: VirtualObject) -> str:
+    return f"{obj.object_type},{obj.instance}"
+
+
+def _loggable(value: Any) -> Any:
+    """A refused value as the audit can keep it: JSON-safe and short."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) <= 2**53:
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
