@@ -148,6 +148,20 @@ class VirtualObjectOut(Schema):
     commandable: bool
 
 
+class VirtualCommandIn(Schema):
+    """A value at a priority (1..16, default 16), or relinquish that priority; inputs take a
+    plain value and no priority. Binary: "active"/"inactive" (or 1/0, true/false);
+    multi-state: a state number from 1."""
+
+    value: JSONValue = None
+    priority: int | None = None
+    relinquish: bool = False
+
+
+class VirtualCommandOut(VirtualObjectOut):
+    priority: int | None  # the level commanded; null for inputs
+
+
 class VirtualDeviceOut(Schema):
     device_id: int
     device_name: str

@@ -11,9 +11,11 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 
 from bms.api import commands
-from bms.api.auth import require_operator
+from bms.api.auth import require_operator, user_name
 from bms.api.schemas import (
     ErrorOut,
+    VirtualCommandIn,
+    VirtualCommandOut,
     VirtualDeviceDetailOut,
     VirtualDeviceIn,
     VirtualDeviceOut,
@@ -24,8 +26,8 @@ from bms.api.schemas import (
 )
 from bms.bacnet.types import COMMANDABLE_TYPES, POINT_TYPES
 from bms.realtime import publish
+from bms.virtual import services
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
-from bms.virtual.services import next_instance
 
 router = Router(tags=["virtual devices"])
 WRITE_ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
@@ -106,7 +108,7 @@ def create_object(request: HttpRequest, device_id: int,
     commandable = body.object_type in COMMANDABLE_TYPES
     fields = body.dict(exclude={"present_value"})
     obj = _saved(lambda: VirtualObject.objects.create(
-        device=device, instance=next_instance(body.object_type), present_value=value,
+        device=device, instance=services.next_instance(body.object_type), present_value=value,
         priority_array=[None] * 16 if commandable else None,
         relinquish_default=value if commandable else None, **fields))
     return Status(201, obj)
@@ -132,6 +134,22 @@ def update_object(request: HttpRequest, object_pk: int,
         return obj
 
     return _saved(save)
+
+
+@router.post("/virtual-objects/{object_pk}/command",
+             response={200: VirtualCommandOut, **WRITE_ERRORS})
+def command_object(request: HttpRequest, object_pk: int, body: VirtualCommandIn) -> dict:
+    """Command a virtual object as an operator would: the row changes at once (audited), the
+    worker applies it to the live BACnet object within its sync interval (about 2 s)."""
+    require_operator(request)
+    obj = get_object(object_pk)
+    try:
+        obj = services.command_virtual_object(obj, body.value, body.priority, body.relinquish,
+                                              user=user_name(request), source="api")
+    except services.VirtualDeviceError as exc:
+        raise HttpError(400, str(exc)) from exc
+    level = (body.priority or services.DEFAULT_PRIORITY) if obj.commandable else None
+    return {**VirtualObjectOut.from_orm(obj).dict(), "priority": level}
 
 
 @router.delete("/virtual-objects/{object_pk}", response={204: None, **WRITE_ERRORS})
