@@ -31,6 +31,15 @@ class WriteForm(forms.Form):
     relinquish = forms.BooleanField(required=False)
 
 
+class VirtualCommandForm(forms.Form):
+    """A command to a virtual object. The priority's range and the value are checked by
+    bms.virtual.services.command_virtual_object, which audits what it refuses."""
+
+    value = forms.CharField(required=False, max_length=100)
+    priority = forms.IntegerField(required=False)
+    relinquish = forms.BooleanField(required=False)
+
+
 class VirtualDeviceForm(forms.Form):
     device_id = forms.IntegerField(min_value=0, max_value=MAX_DEVICE_INSTANCE,
                                    label="Device id")

@@ -1,5 +1,6 @@
 """Virtual devices: list, create from a template, edit, delete, start and stop, and the live
-objects page where external BACnet writes appear with the writer's address."""
+objects page where operators command objects and external BACnet writes appear with the
+writer's address."""
 
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ from django.urls import reverse
 from bms.accounts.roles import can_operate
 from bms.api import commands
 from bms.devices.models import WriteAudit
-from bms.virtual.models import VirtualBACnetDevice
-from bms.web.forms import VirtualDeviceEditForm, VirtualDeviceForm
-from bms.web.views.common import done, operator_action
+from bms.virtual import services
+from bms.virtual.models import VirtualBACnetDevice, VirtualObject
+from bms.web.forms import (
+    VirtualCommandForm,
+    VirtualDeviceEditForm,
+    VirtualDeviceForm,
+    first_error,
+)
+from bms.web.templatetags.bms import value_text
+from bms.web.views.common import done, operator_action, refused
 
 RECENT_WRITES = 20
 
@@ -101,3 +109,32 @@ def _set_running(request: HttpRequest, device_id: int, running: bool) -> HttpRes
     return done(request, f"Virtual device {device_id} {state}",
                 request.POST.get("next") or reverse("web:virtual", args=[device_id]),
                 is_running=running)
+
+
+@operator_action
+def virtual_command(request: HttpRequest, pk: int) -> HttpResponse:
+    """Command one object (a value at a priority, or relinquish it); the worker applies the row
+    to the live BACnet object within its sync interval, and open pages update when it commits."""
+    obj = get_object_or_404(VirtualObject.objects.select_related("device"), pk=pk)
+    back = reverse("web:virtual", args=[obj.device.device_id])
+    form = VirtualCommandForm(request.POST)
+    if not form.is_valid():
+        return refused(request, first_error(form), back)
+    data = form.cleaned_data
+    relinquish = data["relinquish"]
+    try:
+        obj = services.command_virtual_object(
+            obj, None if relinquish else data["value"], data["priority"], relinquish,
+            user=request.user.get_username(), source="operator")
+    except services.VirtualDeviceError as exc:
+        return refused(request, str(exc), back)
+    now = value_text(obj.present_value, obj.object_type, obj.state_texts)
+    level = data["priority"] or services.DEFAULT_PRIORITY
+    if not obj.commandable:
+        message = f"{obj.name} set to {now}"
+    elif relinquish:
+        message = f"{obj.name}: priority {level} relinquished, now {now}"
+    else:
+        message = f"{obj.name}: commanded at priority {level}, now {now}"
+    return done(request, message, back, present_value=obj.present_value,
+                priority_array=obj.priority_array)

@@ -241,17 +241,18 @@
   });
 
   // --- virtual devices -----------------------------------------------------------------------------
-  function priorityCell(cell, obj) {
+  function priorityCell(cell, obj, texts) {
     if (!obj.commandable) { cell.replaceChildren(el("span", { class: "muted" }, "input")); return; }
     const levels = (obj.priority_array || []).map((v, i) => [i + 1, v]).filter(([, v]) => v !== null);
-    cell.replaceChildren(...(levels.length ? levels.map(([level, v]) => el("span", { class: "prio" }, el("b", {}, String(level)), ` ${formatValue(v, obj.object_type)}`))
+    cell.replaceChildren(...(levels.length ? levels.map(([level, v]) => el("span", { class: "prio" }, el("b", {}, String(level)), ` ${valueText(v, obj.object_type, texts)}`))
       : [el("span", { class: "muted" }, "none (relinquish default)")]));
   }
   function updateObject(obj) {
     const row = document.querySelector(`#object-table tr[data-object-id="${obj.id}"]`);
     if (!row) return;
-    row.querySelector("[data-value]").textContent = formatValue(obj.present_value, obj.object_type);
-    priorityCell(row.querySelector("[data-priorities]"), obj);
+    const texts = textsOf(row);
+    row.querySelector("[data-value]").textContent = valueText(obj.present_value, obj.object_type, texts);
+    priorityCell(row.querySelector("[data-priorities]"), obj, texts);
     flash(row);
   }
   BMS.on("virtual_object", ({ object }) => updateObject(object));
