@@ -60,11 +60,16 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Chromium reports what the Content-Security-Policy blocked on the console.
+    blocked: list[str] = []
+    page.on("console", lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text else None)
     yield page
     context.close()
     stack.check_alive()
     assert outside == [], f"the page tried to load from elsewhere: {outside}"
     assert errors == [], f"JavaScript errors: {errors}"
+    assert blocked == [], f"the Content-Security-Policy blocked: {blocked}"
 
 
 def screenshot(page: Any, name: str) -> None:
