@@ -174,7 +174,7 @@ class DeviceServices:
                 await self._report_refusal(object_id, prop, value, priority, source, err)
                 raise
             await self._run_hook(obj, plan, str(source))
-            await obj.write_property(plan.attr, plan.value, index, priority)
+            await obj.apply_write(plan)  # planned under this lock: nothing changed since
 
     async def _report_refusal(
         self, object_id: Any, prop: Any, value: Any, priority: int | None, source: Any,

@@ -9,6 +9,7 @@ read the row just before a write never rolls that write back.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any
 
 from bms.bacnet.device import LocalDevice, ObjectSpec, virtual_object_name
 from bms.bacnet.errors import BACnetError
-from bms.bacnet.types import BINARY_TYPES, COMMANDABLE_TYPES, ObjectRef
+from bms.bacnet.types import BINARY_TYPES, COMMANDABLE_TYPES, ObjectRef, WriteEvent
 from bms.virtual.models import VirtualObject
 from bms.worker import store
 from bms.worker.db import run_db
@@ -30,6 +31,7 @@ class _Known:
     updated_at: datetime
     object_id: int  # the VirtualObject row
     device_pk: int  # its VirtualBACnetDevice row
+    row: VirtualObject  # as last read (with its device), for live updates without a query
 
 
 def spec_for(row: VirtualObject) -> ObjectSpec:
@@ -78,6 +80,20 @@ class VirtualSync:
         known = self._known.get(ref)
         return None if known is None else (known.object_id, known.device_pk)
 
+    def row_after_write(self, event: WriteEvent, updated_at: datetime) -> VirtualObject | None:
+        """A copy of the object's row as the external write just stored it (no query)."""
+        known = self._known.get(event.ref)
+        if known is None:
+            return None
+        row = copy.copy(known.row)
+        row.present_value = event.effective_value
+        if event.priority_array:
+            row.priority_array = list(event.priority_array)
+        if event.property == "out-of-service":
+            row.out_of_service = bool(event.new_value)
+        row.updated_at = updated_at
+        return row
+
     def note_stored(self, ref: ObjectRef, updated_at: datetime) -> None:
         """An external write was just committed: its row is already what the engine has."""
         known = self._known.get(ref)
@@ -111,7 +127,7 @@ class VirtualSync:
             self._device.add_object(spec)  # the device side logs what it serves
         else:
             self._apply_values(ref, spec)
-        self._known[ref] = _Known(spec, row.updated_at, row.id, row.device_id)
+        self._known[ref] = _Known(spec, row.updated_at, row.id, row.device_id, row)
         return 1
 
     def _apply_values(self, ref: ObjectRef, spec: ObjectSpec) -> None:

@@ -140,3 +140,37 @@ async def test_current_spec_carries_live_state_for_persisting() -> None:
     assert saved.priority_array[8] == 7.0 and saved.present_value == 7.0
     restored = build_object(saved)
     assert restored.snapshot() == obj.snapshot()
+
+
+@pytest.mark.parametrize("kind", ["AI", "AO", "AV", "BI", "BO", "BV", "MSI", "MSO", "MSV"])
+async def test_fast_property_reads_equal_bacpypes3_reads(kind: str) -> None:
+    # LocalPoint._read skips bacpypes3's getattr_static per read; it must see the same values,
+    # before and after writes, and still compute the properties a class defines.
+    states = ("a", "b", "c") if kind.startswith("MS") else ()
+    obj = build_object(ObjectSpec(kind, 3, f"{kind} point", state_texts=states))
+    names = ("presentValue", "priorityArray", "relinquishDefault", "outOfService",
+             "minPresValue", "maxPresValue", "numberOfStates", "statusFlags", "objectName",
+             "objectIdentifier", "units", "description")
+
+    def both() -> list[tuple[object, object]]:
+        return [(obj._read(name), getattr(obj, name, None)) for name in names]
+
+    assert all(fast == slow for fast, slow in both())
+    await obj.write_property("outOfService", Boolean(True))
+    value = {"A": Real(1.0), "B": BinaryPV("active"), "M": Unsigned(2)}[kind[0]]
+    await obj.write_property("presentValue", value, None, 8)
+    assert all(fast == slow for fast, slow in both())
+    assert obj.ref == ObjectRef(obj.ref.object_type, 3)
+
+
+async def test_apply_write_applies_the_plan_at_the_requested_priority() -> None:
+    obj = build_object(ObjectSpec("AO", 1, "a", relinquish_default=20.0))
+    plan = obj.plan_write("present-value", Real(30.0), None, 8)
+    await obj.apply_write(plan)
+    snap = obj.snapshot()
+    assert (snap.present_value, snap.priority_array[7], snap.active_priority) == (30.0, 30.0, 8)
+
+    default = obj.plan_write("present-value", Real(25.0), None, None)  # no priority: level 16
+    await obj.apply_write(default)
+    assert obj.snapshot().priority_array[15] == 25.0
+    assert obj.snapshot().present_value == 30.0  # level 8 still wins

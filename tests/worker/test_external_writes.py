@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from typing import Any
 
 import pytest
@@ -29,6 +31,19 @@ def objects_of(database_url: str, device_id: int) -> dict[str, tuple[str, int]]:
                "ON o.device_id=d.id WHERE d.device_id=%s",
                device_id)
     return {name: (kind, instance) for name, kind, instance in rows}
+
+
+def wait_for_external_write_message(database_url: str, timeout: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = sql(database_url, "SELECT payload FROM realtime_realtimemessage WHERE "
+                   "\"group\" = 'virtual_devices' ORDER BY id")
+        for (payload,) in rows:
+            payload = json.loads(payload) if isinstance(payload, str) else payload
+            if payload.get("type") == "external_write_notification":
+                return dict(payload)
+        time.sleep(0.1)
+    raise AssertionError("no external_write_notification published")
 
 
 def test_external_client_discovers_reads_and_writes_and_the_write_is_stored(
@@ -81,6 +96,16 @@ def test_external_client_discovers_reads_and_writes_and_the_write_is_stored(
         (f"127.0.0.9:{bacnet_port}", 8, True, ""),
         (f"127.0.0.9:{bacnet_port}", 8, False, "property: value-out-of-range"),
     ]
+
+    # The live update (published after the ack, with no query for the object) carries the
+    # write and the object as stored.
+    message = wait_for_external_write_message(database_url)
+    assert (message["new_value"], message["priority"], message["effective_value"]) == (
+        75.0, 8, 75.0)
+    assert message["address"] == f"127.0.0.9:{bacnet_port}"
+    assert message["priority_array"][7] == 75.0
+    assert (message["object"]["present_value"], message["object"]["priority_array"][7],
+            message["object"]["instance"]) == (75.0, 75.0, setpoint[1])
 
     # The commanded value and its priority array survive a restart of the worker.
     assert worker.stop() == 0

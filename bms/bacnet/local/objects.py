@@ -53,6 +53,7 @@ class WritePlan:
     new_value: PresentValue
     effective_value: PresentValue  # present value after the write
     priority_array: tuple[PresentValue, ...]  # after the write; () if not commandable
+    requested_priority: int | None = None  # as the writer sent it (bacpypes3 applies this)
 
 
 def property_attr(prop: Any) -> str:
@@ -85,6 +86,21 @@ class LocalPoint:
             extra.add("relinquishDefault")
         return self._writable | extra
 
+    def _read(self, attr: str) -> Any:
+        """A property's value without bacpypes3's per-read `inspect.getattr_static` (~20-50 us).
+
+        bacpypes3's local Object routes every property read through `__getattribute__`, which
+        looks the name up statically to find async @property getters; the points' values are
+        plain instance attributes, so they are read from the instance dict. Names that a class
+        defines as a property (objectName, statusFlags...) take bacpypes3's own path.
+        """
+        if attr not in _class_properties(type(self)):
+            try:
+                return self.__dict__[attr]
+            except KeyError:
+                pass
+        return getattr(self, attr, None)
+
     @property
     def write_lock(self) -> asyncio.Lock:
         """Serialises external writes so a hook sees the state its write replaces."""
@@ -98,8 +114,17 @@ class LocalPoint:
     async def write_property(
         self, attr: Any, value: Any, index: int | None = None, priority: int | None = None
     ) -> None:
-        plan = self.plan_write(attr, value, index, priority)
-        await super().write_property(plan.attr, plan.value, index, priority)  # type: ignore[misc]
+        await self.apply_write(self.plan_write(attr, value, index, priority))
+
+    async def apply_write(self, plan: WritePlan) -> None:
+        """Apply a plan `plan_write` made for this object, without validating it again.
+
+        The device services plan and apply under `write_lock`, and what validation depends on
+        (limits, states, the object's type) never changes on a live object: a changed
+        definition is served as a new object.
+        """
+        await super().write_property(  # type: ignore[misc]
+            plan.attr, plan.value, plan.index, plan.requested_priority)
         if plan.attr == "relinquishDefault":
             # bacpypes3 recalculates only when the priority array changes.
             self.recalculating()  # type: ignore[attr-defined]
@@ -134,7 +159,7 @@ class LocalPoint:
                 raise PropertyError("valueOutOfRange")
 
     def _check_present_value_write(self, value: Any) -> None:
-        if self._is_input and not getattr(self, "outOfService", False):
+        if self._is_input and not self._read("outOfService"):
             raise PropertyError("writeAccessDenied")
         if isinstance(value, Null):
             if not self._commandable:
@@ -152,13 +177,13 @@ class LocalPoint:
         raise NotImplementedError
 
     def _plan(self, name: str, value: Any, priority: int | None) -> WritePlan:
-        old = to_plain(getattr(self, name))
+        old = to_plain(self._read(name))
         array = self.plain_priority_array()
-        effective = to_plain(getattr(self, "presentValue", None))
+        effective = to_plain(self._read("presentValue"))
         if self._commandable and name == "presentValue":
             level = priority or DEFAULT_PRIORITY
             array = array[: level - 1] + (to_plain(value),) + array[level:]
-            effective = _winner(array, to_plain(getattr(self, "relinquishDefault", None)))
+            effective = _winner(array, to_plain(self._read("relinquishDefault")))
         elif self._commandable and name == "relinquishDefault":
             effective = _winner(array, to_plain(value))
         elif name == "presentValue":
@@ -175,6 +200,7 @@ class LocalPoint:
             new_value=to_plain(value),
             effective_value=effective,
             priority_array=array,
+            requested_priority=priority,
         )
 
     # ---- local updates and reading back
@@ -207,12 +233,17 @@ class LocalPoint:
     def plain_priority_array(self) -> tuple[PresentValue, ...]:
         if not self._commandable:
             return ()
-        return tuple(to_plain(entry) for entry in self.priorityArray)  # type: ignore[attr-defined]
+        return tuple(to_plain(entry) for entry in self._read("priorityArray"))
 
     @property
     def ref(self) -> ObjectRef:
-        object_type, instance = self.objectIdentifier  # type: ignore[attr-defined]
-        return ObjectRef(str(object_type), int(instance))
+        # Our objects never change identifier (peers cannot write it; a changed definition is
+        # a new object), so it is read once.
+        ref: ObjectRef | None = self.__dict__.get("_ref")
+        if ref is None:
+            object_type, instance = self.objectIdentifier  # type: ignore[attr-defined]
+            ref = self._ref = ObjectRef(str(object_type), int(instance))
+        return ref
 
     def snapshot(self) -> ObjectSnapshot:
         flags = tuple(bool(flag) for flag in self.statusFlags)  # type: ignore[attr-defined]
@@ -227,6 +258,19 @@ class LocalPoint:
             relinquish_default=to_plain(getattr(self, "relinquishDefault", None)),
             active_priority=to_plain(priority) if self._commandable else None,  # type: ignore[arg-type]
         )
+
+
+_CLASS_PROPERTIES: dict[type, frozenset[str]] = {}
+
+
+def _class_properties(cls: type) -> frozenset[str]:
+    """Names that `cls` (or a base) defines as a property: their values are computed."""
+    names = _CLASS_PROPERTIES.get(cls)
+    if names is None:
+        names = _CLASS_PROPERTIES[cls] = frozenset(
+            name for klass in cls.__mro__ for name, member in vars(klass).items()
+            if isinstance(member, property))
+    return names
 
 
 def _require_type(value: Any, expected: type) -> None:
@@ -247,8 +291,8 @@ class AnalogPoint(LocalPoint):
     _value_type = Real
 
     def _in_range(self, value: Any) -> bool:
-        low = getattr(self, "minPresValue", None)
-        high = getattr(self, "maxPresValue", None)
+        low = self._read("minPresValue")
+        high = self._read("maxPresValue")
         return (
             math.isfinite(value)
             and (low is None or value >= low)
@@ -272,7 +316,7 @@ class MultiStatePoint(LocalPoint):
     _cov_criteria = GenericCriteria
 
     def _in_range(self, value: Any) -> bool:
-        states = getattr(self, "numberOfStates", None) or 0
+        states = self._read("numberOfStates") or 0
         return 1 <= int(value) <= states
 
 
