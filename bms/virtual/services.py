@@ -221,6 +221,8 @@ def _checked_binary(obj: VirtualObject, value: Any) -> str:
 
 def _checked_state(obj: VirtualObject, value: Any) -> int:
     states = len(obj.state_texts or [])
+    if not states:
+        raise CommandRefused(f"{obj.name} has no state texts, so it has no state to command")
     state: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         state = value

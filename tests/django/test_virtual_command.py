@@ -103,6 +103,14 @@ def test_refused_commands_change_nothing_and_are_audited_with_the_reason(
     assert audit.object_ref == f"{obj.object_type},{obj.instance}"
 
 
+def test_a_multi_state_object_without_state_texts_has_no_state_to_command(ahu):
+    mode = ahu["Mode"]
+    VirtualObject.objects.filter(pk=mode.pk).update(state_texts=[])
+    with pytest.raises(CommandRefused, match="Mode has no state texts"):
+        command(mode, 1, 8)
+    assert VirtualObject.objects.get(pk=mode.pk).priority_array == [None] * 16
+
+
 def test_the_present_value_follows_the_highest_priority_and_falls_back_on_relinquish(ahu):
     damper = ahu["Damper_Position"]  # relinquish default 0.0
     assert command(damper, 30, 16).present_value == 30.0
