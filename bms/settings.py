@@ -192,6 +192,8 @@ BACNET_TASK_LEASE_SECONDS = env_int("BACNET_TASK_LEASE_SECONDS", 60)
 BACNET_WORKER_ALIVE_SECONDS = env_int("BACNET_WORKER_ALIVE_SECONDS", 30)
 # Trending: the worker queues a `collect` of every online device this often (0 = never).
 BACNET_POLL_SECONDS = env_int("BACNET_POLL_SECONDS", 0)
+# On SIGTERM/Ctrl-C the worker lets running tasks finish this long, then hands them back.
+BACNET_SHUTDOWN_SECONDS = env_float("BACNET_SHUTDOWN_SECONDS", 10.0)
 
 # Logging -------------------------------------------------------------------------------------
 

@@ -198,12 +198,9 @@ class Worker:
         runner.add_done_callback(self._finished)
 
     def _finished(self, runner: asyncio.Task[None]) -> None:
-        task = self._running.pop(runner, None)
+        self._running.pop(runner, None)
         self._wake.set()
-        if runner.cancelled() and task is not None:
-            # Shutdown cancelled it mid-way: hand it back (kept task, awaited at shutdown).
-            self._side(self._requeue(task), f"requeue-{task.id}")
-        elif not runner.cancelled() and runner.exception() is not None:
+        if not runner.cancelled() and runner.exception() is not None:
             log.error("task runner %s crashed", runner.get_name(), exc_info=runner.exception())
 
     async def _requeue(self, task: BACnetTask) -> None:
@@ -215,12 +212,15 @@ class Worker:
 
     async def _run_task(self, task: BACnetTask) -> None:
         job = JOBS.get(task.task_type)
-        await self._publish_task(task)
         try:
+            await self._publish_task(task)
             if job is None:
                 raise ValueError(f"unknown task type {task.task_type!r}")
             result = await job(self.engine, task, self._progress_for(task), self._job_settings)
         except asyncio.CancelledError:
+            # Shutdown ran out of patience: hand the task back before this runner ends, so
+            # the shutdown that awaits it knows the row is pending again.
+            await self._requeue(task)
             raise
         except (BACnetError, LookupError, ValueError, TimeoutError) as exc:
             await self._finish(task, queue.fail, f"{type(exc).__name__}: {exc}")

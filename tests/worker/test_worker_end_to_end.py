@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import socket
+import time
 from typing import Any
 
 import pytest
@@ -104,3 +105,47 @@ def test_sigterm_stops_the_worker_cleanly_and_frees_the_port(
     assert "stopped" in worker.output()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", bacnet_port))  # raises if the worker left the port bound
+
+
+def queue_slow_discovery(database_url: str) -> int:
+    """A discovery aimed at a silent host: it runs for the whole Who-Is timeout (3 s here)."""
+    queued = manage(database_url, "bacnet_task", "discover", "--address", "127.0.0.250",
+                    "--force")
+    assert queued.returncode == 0, queued.stderr
+    return int(queued.stdout.split("task ")[1].split()[0])
+
+
+def wait_status(database_url: str, task_id: int, status: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sql(database_url, "SELECT status FROM tasks_bacnettask WHERE id=%s", task_id) == [
+                (status,)]:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"task {task_id} not {status} within {timeout}s")
+
+
+def test_sigterm_lets_a_running_task_finish(
+    database_url: str, start_process: Any, bacnet_port: int
+) -> None:
+    worker = start_worker(start_process, database_url, bacnet_port, BACNET_TIMEOUT="3")
+    task_id = queue_slow_discovery(database_url)
+    wait_status(database_url, task_id, "running")
+    assert worker.stop(signal.SIGTERM, timeout=20) == 0, worker.output()
+    assert sql(database_url, "SELECT status FROM tasks_bacnettask WHERE id=%s", task_id) == [
+        ("completed",)]
+
+
+def test_sigterm_hands_back_a_task_that_does_not_finish_in_time(
+    database_url: str, start_process: Any, bacnet_port: int
+) -> None:
+    worker = start_worker(start_process, database_url, bacnet_port, BACNET_TIMEOUT="3",
+                          BACNET_SHUTDOWN_SECONDS="0.2")
+    task_id = queue_slow_discovery(database_url)
+    wait_status(database_url, task_id, "running")
+    assert worker.stop(signal.SIGTERM, timeout=20) == 0, worker.output()
+    status, attempts, worker_id = sql(
+        database_url, "SELECT status, attempts, worker_id FROM tasks_bacnettask WHERE id=%s",
+        task_id)[0]
+    assert (status, attempts, worker_id) == ("pending", 0, "")
+    assert f"task {task_id} handed back to pending" in worker.output()
