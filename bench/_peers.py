@@ -426,7 +426,8 @@ async def discover(args: argparse.Namespace) -> int:
             nonlocal infos
             async with limit:
                 try:
-                    await engine.client.read_device_info(record.address, record.device_instance)
+                    await engine.client.read_device_info(record.address,
+                                                         record.device_instance, i_am=record)
                     infos += 1
                 except BACnetError as exc:
                     failures.append(f"{record.device_instance}: {exc}")

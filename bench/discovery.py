@@ -48,7 +48,8 @@ def main() -> int:
     started = time.monotonic()
     port = free_udp_port()
     runs: dict[str, dict[str, Any]] = {}
-    with Processes(args.keep_logs) as procs, postgres_database() as database:
+    # Processes stop before their database is dropped (last entered, first left).
+    with postgres_database() as database, Processes(args.keep_logs) as procs:
         manage(database, "migrate", "--no-input")
         simulator = procs.start("simulator", [
             PYTHON, "-m", "bms.simulator", "--devices", str(args.devices), "--objects",

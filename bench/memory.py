@@ -51,7 +51,8 @@ def main() -> int:
     started = time.monotonic()
     port = free_udp_port()
     samples = []
-    with Processes(args.keep_logs) as procs, postgres_database() as database:
+    # Processes stop before their database is dropped (last entered, first left).
+    with postgres_database() as database, Processes(args.keep_logs) as procs:
         manage(database, "migrate", "--no-input")
         manage(database, "shell", "-c", POPULATE.format(devices=args.devices, points=args.points),
                timeout=600)

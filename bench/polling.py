@@ -69,7 +69,8 @@ def main() -> int:
         args.devices, args.objects, args.collects, args.bac0_seconds = 4, 20, 1, 3.0
     started = time.monotonic()
     port = free_udp_port()
-    with Processes(args.keep_logs) as procs, postgres_database() as database:
+    # Processes stop before their database is dropped (last entered, first left).
+    with postgres_database() as database, Processes(args.keep_logs) as procs:
         manage(database, "migrate", "--no-input")
         simulator = procs.start("simulator", [
             PYTHON, "-m", "bms.simulator", "--devices", str(args.devices),

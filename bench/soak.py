@@ -43,7 +43,8 @@ def main() -> int:
     started = time.monotonic()
     port = free_udp_port()
     samples: list[tuple[float, float]] = []
-    with Processes(args.keep_logs) as procs, postgres_database() as database:
+    # Processes stop before their database is dropped (last entered, first left).
+    with postgres_database() as database, Processes(args.keep_logs) as procs:
         manage(database, "migrate", "--no-input")
         create_virtual_devices(database, ["hvac_controller"])
         ao = next(o for o in virtual_objects(database) if o["kind"] == "analog-output")

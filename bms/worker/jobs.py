@@ -76,7 +76,7 @@ async def _read_device_infos(
     async def read_one(record: IAmRecord) -> None:
         try:
             infos[record.device_instance] = await engine.client.read_device_info(
-                record.address, record.device_instance
+                record.address, record.device_instance, i_am=record
             )
         except BACnetError as exc:
             # One silent device must not sink the scan; it is reported in the result.

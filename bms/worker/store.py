@@ -52,19 +52,41 @@ def save_discovery(
     started: datetime,
     task_id: int | None,
 ) -> tuple[NetworkScan, list[BACnetDevice]]:
-    """Upsert the devices that answered and record the scan, in one transaction."""
+    """Upsert the devices that answered and record the scan, in one transaction.
+
+    A few statements whatever the number of devices (INSERT ... ON CONFLICT DO UPDATE in
+    batches, then one read back), not a SELECT FOR UPDATE and a write per device: a scan of
+    1,000 devices was 2,000 round trips in the worker's process. A device whose properties
+    could not be read keeps the ones stored before; first_seen is set only on insert.
+    """
     now = timezone.now()
+    latest = {record.device_instance: record for record in records}  # the last answer wins
+    with_info = [_device_row(site, r, infos[i], now) for i, r in latest.items() if i in infos]
+    without = [_device_row(site, r, None, now) for i, r in latest.items() if i not in infos]
     with transaction.atomic():
-        devices = [_upsert_device(site, record, infos.get(record.device_instance), now)
-                   for record in records]
+        for rows, fields in ((with_info, _DEVICE_INFO_FIELDS), (without, _I_AM_FIELDS)):
+            if rows:
+                BACnetDevice.objects.bulk_create(
+                    rows, batch_size=500, update_conflicts=True,
+                    unique_fields=["site", "device_instance"], update_fields=fields,
+                )
+        stored = BACnetDevice.objects.filter(site=site, device_instance__in=list(latest))
+        by_instance = {device.device_instance: device for device in stored}
         scan = NetworkScan.objects.create(
             site=site, scan_time=now, parameters=parameters, devices_found=len(records),
             duration=now - started, task_id=task_id,
         )
-    return scan, devices
+    return scan, [by_instance[instance] for instance in latest]
 
 
-def _upsert_device(
+_I_AM_FIELDS = ["address", "network_number", "mac", "vendor_id", "max_apdu", "segmentation",
+                "last_seen", "online"]
+_DEVICE_INFO_FIELDS = [*_I_AM_FIELDS, "name", "vendor_name", "model_name", "firmware_revision",
+                       "application_software_version", "protocol_revision", "description",
+                       "location", "services_supported"]
+
+
+def _device_row(
     site: str, record: IAmRecord, info: DeviceInfo | None, now: datetime
 ) -> BACnetDevice:
     fields: dict[str, Any] = {
@@ -87,11 +109,8 @@ def _upsert_device(
         )
         if info.vendor_id is not None:
             fields["vendor_id"] = info.vendor_id
-    device, created = BACnetDevice.objects.update_or_create(
-        site=site, device_instance=record.device_instance, defaults=fields,
-        create_defaults={**fields, "first_seen": now},
-    )
-    return device
+    return BACnetDevice(site=site, device_instance=record.device_instance, first_seen=now,
+                        **fields)
 
 
 # ---- points and readings --------------------------------------------------------------------

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bms.bacnet.client import DEVICE_INFO_FIELDS
+from bms.bacnet.client import DEVICE_INFO_FIELDS, DEVICE_INFO_WITHOUT_I_AM, I_AM_FIELDS
 from bms.bacnet.discovery import IAmCollector
 from bms.bacnet.errors import InvalidValueError
 from tests.bacnet.client_peers import NoRpmApplication, Rig, TerseDevice, count_requests
@@ -131,6 +131,31 @@ async def test_device_info_reads_the_device_object_in_one_rpm(three_peers):
     assert info.max_apdu == 1476
     assert info.segmentation == "segmented-both"
     assert "read-property-multiple" in info.services_supported
+
+
+async def test_device_info_takes_what_the_i_am_said_instead_of_reading_it_again(three_peers):
+    client = await three_peers.client()
+    (record,) = await client.who_is(1001, 1001)
+    asked: list[str] = []
+    original = three_peers.client_app.request
+
+    def recording_request(apdu):
+        for spec in getattr(apdu, "listOfReadAccessSpecs", None) or ():
+            asked.extend(str(ref.propertyIdentifier) for ref in spec.listOfPropertyReferences)
+        return original(apdu)
+
+    three_peers.client_app.request = recording_request
+    info = await client.read_device_info(record.address, 1001, i_am=record)
+    assert sorted(asked) == sorted(DEVICE_INFO_WITHOUT_I_AM)
+    assert not set(asked) & set(I_AM_FIELDS)
+    assert (info.max_apdu, info.segmentation, info.vendor_id) == (
+        record.max_apdu, record.segmentation, record.vendor_id)
+    assert (info.max_apdu, info.segmentation, info.vendor_id) == (1476, "segmented-both", 999)
+    assert info.name == "peer-1001" and "read-property-multiple" in info.services_supported
+    # Another device's I-Am is not taken for this one: everything is read.
+    other = await client.read_device_info(three_peers.address(3), 1002, i_am=record)
+    assert other.device_instance == 1002 and len(asked) == (
+        len(DEVICE_INFO_WITHOUT_I_AM) + len(DEVICE_INFO_FIELDS))
 
 
 async def test_device_info_leaves_properties_the_device_lacks_empty(rig):

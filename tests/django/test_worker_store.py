@@ -7,12 +7,14 @@ The PostgreSQL pass (test_postgresql_pass.py) runs these again with DATABASE_URL
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from bms.bacnet.errors import WriteRefused
-from bms.bacnet.types import ObjectRef, WriteEvent
-from bms.devices.models import BACnetReading, WriteAudit
+from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, WriteEvent
+from bms.devices.models import BACnetDevice, BACnetReading, WriteAudit
 from bms.virtual.models import VirtualObject
 from bms.virtual.services import create_virtual_device
 from bms.worker import store
@@ -103,3 +105,52 @@ def test_a_store_past_its_deadline_is_rolled_back(output):
     assert not BACnetReading.objects.exists()
     assert not WriteAudit.objects.exists()
     assert output.device.last_external_write is None
+
+
+def i_am(instance: int, address: str, vendor: int = 15) -> IAmRecord:
+    return IAmRecord(device_instance=instance, address=address, max_apdu=1476,
+                     segmentation="segmented-both", vendor_id=vendor)
+
+
+def info(instance: int, address: str, name: str) -> DeviceInfo:
+    return DeviceInfo(device_instance=instance, address=address, name=name, vendor_name="V",
+                      model_name="M", protocol_revision=14, location="roof",
+                      services_supported=("read-property",))
+
+
+def test_save_discovery_inserts_and_updates_in_a_few_statements(django_assert_max_num_queries):
+    started = timezone.now()
+    kept = BACnetDevice.objects.create(site="s", device_instance=2, address="10.0.0.2",
+                                       name="old name", location="basement",
+                                       first_seen=started - timedelta(days=3))
+    other_site = BACnetDevice.objects.create(site="t", device_instance=1, address="10.9.9.9")
+    records = [i_am(n, f"10.0.0.{n}") for n in range(1, 1201)] + [i_am(3, "10.0.1.3", 16)]
+    infos = {n: info(n, f"10.0.0.{n}", f"dev {n}") for n in range(3, 1201)}
+    # Batches (SQLite caps the parameters of one statement), never a query per device.
+    with django_assert_max_num_queries(40):
+        scan, devices = store.save_discovery("s", records, infos, {"low": None}, started, None)
+
+    assert scan.devices_found == len(records)
+    assert [d.device_instance for d in devices] == list(range(1, 1201))
+    assert all(d.id for d in devices)
+    assert BACnetDevice.objects.filter(site="s").count() == 1200
+    # Unreadable this time: the I-Am fields change, the stored properties stay.
+    kept.refresh_from_db()
+    assert (kept.address, kept.name, kept.location, kept.max_apdu) == (
+        "10.0.0.2", "old name", "basement", 1476)
+    assert kept.first_seen == started - timedelta(days=3)
+    assert kept.last_seen == scan.scan_time
+    # A device that answered twice: its last answer is stored.
+    third = BACnetDevice.objects.get(site="s", device_instance=3)
+    assert (third.address, third.vendor_id, third.name, third.location) == (
+        "10.0.1.3", 16, "dev 3", "roof")
+    assert third.services_supported == ["read-property"]
+    assert third.first_seen == scan.scan_time
+    other_site.refresh_from_db()
+    assert other_site.address == "10.9.9.9"
+
+    # Scanning again updates in place: no new rows, same ids.
+    ids = {d.device_instance: d.id for d in devices}
+    _scan, again = store.save_discovery("s", records[:5], {}, {"low": None}, started, None)
+    assert {d.device_instance: d.id for d in again} == {n: ids[n] for n in range(1, 6)}
+    assert BACnetDevice.objects.filter(site="s").count() == 1200
