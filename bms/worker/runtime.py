@@ -85,6 +85,7 @@ class Worker:
         self._virtual: VirtualSync | None = None
         self._job_settings = JobSettings(options.site, options.discovery_cache_seconds)
         self._celery_ids: asyncio.Queue[int] = asyncio.Queue()
+        self._virtual_due = asyncio.Event()
         self._write_updates: list[tuple[VirtualObject, dict[str, Any]]] = []
         self._write_publisher: asyncio.Task[None] | None = None
 
@@ -285,8 +286,17 @@ class Worker:
     async def _virtual_loop(self) -> None:
         assert self._virtual is not None
         while True:
-            await asyncio.sleep(self.options.virtual_sync_interval)
+            try:
+                await asyncio.wait_for(self._virtual_due.wait(),
+                                       self.options.virtual_sync_interval)
+            except TimeoutError:
+                pass  # the interval elapsed: sync as usual
+            self._virtual_due.clear()
             await self._virtual.sync_once()
+
+    def _wake_virtual_sync(self) -> None:
+        """Sync the virtual objects now rather than at the next interval."""
+        self._virtual_due.set()
 
     async def _on_external_write(self, event: WriteEvent) -> None:
         """Store the write before the engine acknowledges it; raising refuses it."""
@@ -298,7 +308,12 @@ class Worker:
         deadline = time.monotonic() + STORE_DEADLINE_SECONDS
         stored = await run_db_write_path(store.store_external_write, event, *rows, deadline)
         assert self._virtual is not None
-        self._virtual.note_stored(event.ref, stored.updated_at)
+        if stored.merged:
+            # The row had a newer change (an operator command) that the engine lacks; the
+            # write went on top of it, and the next sync brings the engine up to the row.
+            self._wake_virtual_sync()
+        else:
+            self._virtual.note_stored(event.ref, stored.updated_at)
         row = self._virtual.row_after_write(event, stored.updated_at)
         if row is not None:
             self._publish_write(row, store.event_payload(event))

@@ -277,10 +277,11 @@ def running_virtual_objects() -> list[VirtualObject]:
 class StoredWrite:
     object_id: int
     updated_at: datetime
+    merged: bool = False  # stored on top of a newer row: the engine must resync the object
 
 
 def store_external_write(
-    event: WriteEvent, object_id: int, device_pk: int, deadline: float
+    event: WriteEvent, object_id: int, device_pk: int, synced_at: datetime, deadline: float
 ) -> StoredWrite:
     """Persist an accepted external write: value, priority array, reading, audit, in ONE
     transaction. Raising here makes the engine refuse the write, so nothing is half-stored.
@@ -296,20 +297,46 @@ def store_external_write(
     would hold a value the writer was told was refused: it is rolled back instead.
     """
     now = timezone.now()
+    merged = False
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            found = _store_write_one_statement(event, object_id, device_pk, now)
+            found = _store_write_one_statement(event, object_id, device_pk, now, synced_at)
         else:
-            found = _store_write_orm(event, object_id, device_pk, now)
+            found = _store_write_orm(event, object_id, device_pk, now, synced_at)
         if not found:
-            raise WriteRefused(f"{event.ref} was deleted", error_class="object",
-                               error_code="unknown-object")
+            # Someone (an operator command) changed the row since the worker last applied it,
+            # or it is gone: merge this write into the row instead of overwriting that change.
+            merged = _merge_write(event, object_id, device_pk, now)
         if time.monotonic() > deadline:
             raise WriteRefused(
                 f"storing the write to {event.ref} took too long; rolled back",
                 error_class="device", error_code="operational-problem",
             )
-    return StoredWrite(object_id, now)
+    return StoredWrite(object_id, now, merged)
+
+
+def _merge_write(event: WriteEvent, object_id: int, device_pk: int, now: datetime) -> bool:
+    """Store the write on top of the row's newer state: only the written level changes.
+
+    The engine's priority array (in the event) predates the row's change, so storing it would
+    erase that change; the worker's next sync applies the merged row to the live object.
+    """
+    row = VirtualObject.objects.select_for_update().filter(id=object_id).first()
+    if row is None:
+        raise WriteRefused(f"{event.ref} was deleted", error_class="object",
+                           error_code="unknown-object")
+    if event.property == "present-value" and event.priority_array and row.priority_array:
+        levels = list(row.priority_array)
+        levels[(event.priority or 16) - 1] = event.new_value
+        row.priority_array = levels
+        row.present_value = next((v for v in levels if v is not None), row.relinquish_default)
+    else:
+        for name, value in _object_fields(event, now).items():
+            setattr(row, name, value)
+    row.updated_at = now
+    row.save()
+    _record_write(event, object_id, device_pk, now, row.present_value)
+    return True
 
 
 def _object_fields(event: WriteEvent, now: datetime) -> dict[str, Any]:
@@ -321,11 +348,21 @@ def _object_fields(event: WriteEvent, now: datetime) -> dict[str, Any]:
     return fields
 
 
-def _store_write_orm(event: WriteEvent, object_id: int, device_pk: int, now: datetime) -> bool:
-    if not VirtualObject.objects.filter(id=object_id).update(**_object_fields(event, now)):
+def _store_write_orm(
+    event: WriteEvent, object_id: int, device_pk: int, now: datetime, synced_at: datetime
+) -> bool:
+    unchanged = VirtualObject.objects.filter(id=object_id, updated_at__lte=synced_at)
+    if not unchanged.update(**_object_fields(event, now)):
         return False
+    _record_write(event, object_id, device_pk, now, event.effective_value)
+    return True
+
+
+def _record_write(
+    event: WriteEvent, object_id: int, device_pk: int, now: datetime, value: PresentValue
+) -> None:
     BACnetReading.objects.create(
-        virtual_object_id=object_id, value=event.effective_value, timestamp=now,
+        virtual_object_id=object_id, value=value, timestamp=now,
         source="external_bacnet_write",
     )
     WriteAudit.objects.create(
@@ -334,11 +371,10 @@ def _store_write_orm(event: WriteEvent, object_id: int, device_pk: int, now: dat
         new_value=event.new_value, priority=event.priority, accepted=True,
     )
     VirtualBACnetDevice.objects.filter(id=device_pk).update(last_external_write=now)
-    return True
 
 
 def _store_write_one_statement(
-    event: WriteEvent, object_id: int, device_pk: int, now: datetime
+    event: WriteEvent, object_id: int, device_pk: int, now: datetime, synced_at: datetime
 ) -> bool:
     """The ORM path's four changes as one PostgreSQL statement; False if the object is gone.
 
@@ -357,7 +393,7 @@ def _store_write_one_statement(
         assignments=assignments,
     )
     params = [
-        *values, object_id,
+        *values, object_id, synced_at,
         _json_or_null(event.effective_value), now,
         now, event.source_address, str(event.ref), event.property,
         _json_or_null(event.old_value), _json_or_null(event.new_value), event.priority,
@@ -375,7 +411,8 @@ _JSON_OBJECT_FIELDS = frozenset({"present_value", "priority_array"})
 # inserts and the device update take their rows from the object update, so a deleted object
 # changes nothing and the statement returns 0.
 _ONE_STATEMENT_WRITE = (
-    "WITH o AS (UPDATE {obj} SET {assignments} WHERE id = %s RETURNING id), "
+    "WITH o AS (UPDATE {obj} SET {assignments} WHERE id = %s AND updated_at <= %s "
+    "RETURNING id), "
     "r AS (INSERT INTO {reading} (point_id, virtual_object_id, value, timestamp, source) "
     "SELECT NULL, o.id, %s::jsonb, %s, 'external_bacnet_write' FROM o), "
     "a AS (INSERT INTO {audit} (time, source, who, object_ref, virtual_object_id, point_id, "

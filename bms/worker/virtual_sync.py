@@ -75,10 +75,10 @@ class VirtualSync:
     def refs(self) -> set[ObjectRef]:
         return set(self._known)
 
-    def rows_of(self, ref: ObjectRef) -> tuple[int, int] | None:
-        """(VirtualObject id, VirtualBACnetDevice id) of a served object."""
+    def rows_of(self, ref: ObjectRef) -> tuple[int, int, datetime] | None:
+        """(VirtualObject id, VirtualBACnetDevice id, the row's updated_at the engine has)."""
         known = self._known.get(ref)
-        return None if known is None else (known.object_id, known.device_pk)
+        return None if known is None else (known.object_id, known.device_pk, known.updated_at)
 
     def row_after_write(self, event: WriteEvent, updated_at: datetime) -> VirtualObject | None:
         """A copy of the object's row as the external write just stored it (no query)."""

@@ -43,7 +43,7 @@ def event_for(obj: VirtualObject, **changes: object) -> WriteEvent:
 def test_an_external_write_stores_value_array_reading_audit_and_device_time(output):
     event = event_for(output)
     stored = store.store_external_write(event, output.id, output.device_id,
-                                        time.monotonic() + 5)
+                                        output.updated_at, time.monotonic() + 5)
 
     output.refresh_from_db()
     assert output.present_value == 24.5
@@ -65,7 +65,8 @@ def test_a_relinquish_stores_sql_null_as_the_orm_does(output):
     # old_value 24.5, new_value None (relinquish), no priority left: present value None too.
     event = event_for(output, old_value=24.5, new_value=None, effective_value=None,
                       priority_array=(None,) * 16)
-    store.store_external_write(event, output.id, output.device_id, time.monotonic() + 5)
+    store.store_external_write(event, output.id, output.device_id, output.updated_at,
+                               time.monotonic() + 5)
 
     assert VirtualObject.objects.filter(id=output.id, present_value__isnull=True).exists()
     assert BACnetReading.objects.filter(virtual_object=output, value__isnull=True).exists()
@@ -76,7 +77,8 @@ def test_a_relinquish_stores_sql_null_as_the_orm_does(output):
 def test_an_out_of_service_write_sets_the_flag(output):
     event = event_for(output, property="out-of-service", old_value=False, new_value=True,
                       priority=None, effective_value=output.present_value, priority_array=())
-    store.store_external_write(event, output.id, output.device_id, time.monotonic() + 5)
+    store.store_external_write(event, output.id, output.device_id, output.updated_at,
+                               time.monotonic() + 5)
     output.refresh_from_db()
     assert output.out_of_service is True
 
@@ -86,7 +88,7 @@ def test_a_write_to_a_deleted_object_is_refused_and_stores_nothing(output):
     output.delete()
     with pytest.raises(WriteRefused) as refused:
         store.store_external_write(event_for(output), object_id, device_pk,
-                                   time.monotonic() + 5)
+                                   output.updated_at, time.monotonic() + 5)
     assert refused.value.error_code == "unknown-object"
     assert not BACnetReading.objects.exists()
     assert not WriteAudit.objects.exists()
@@ -98,7 +100,7 @@ def test_a_store_past_its_deadline_is_rolled_back(output):
     before = output.present_value
     with pytest.raises(WriteRefused) as refused:
         store.store_external_write(event_for(output), output.id, output.device_id,
-                                   time.monotonic() - 1)
+                                   output.updated_at, time.monotonic() - 1)
     assert refused.value.error_code == "operational-problem"
     output.refresh_from_db()
     assert output.present_value == before
@@ -154,3 +156,22 @@ def test_save_discovery_inserts_and_updates_in_a_few_statements(django_assert_ma
     _scan, again = store.save_discovery("s", records[:5], {}, {"low": None}, started, None)
     assert {d.device_instance: d.id for d in again} == {n: ids[n] for n in range(1, 6)}
     assert BACnetDevice.objects.filter(site="s").count() == 1200
+
+
+def test_a_write_on_a_row_changed_since_the_sync_keeps_that_change(output):
+    synced_at = output.updated_at
+    # An operator commanded level 5 after the worker last applied the row.
+    levels = [None] * 16
+    levels[4] = 21.0
+    output.priority_array, output.present_value = levels, 21.0
+    output.save()
+
+    stored = store.store_external_write(event_for(output), output.id, output.device_id,
+                                        synced_at, time.monotonic() + 5)
+
+    assert stored.merged
+    output.refresh_from_db()
+    assert (output.priority_array[4], output.priority_array[7]) == (21.0, 24.5)
+    assert output.present_value == 21.0  # level 5 outranks the peer's level 8
+    assert BACnetReading.objects.get(virtual_object=output).value == 21.0
+    assert WriteAudit.objects.get(virtual_object=output).new_value == 24.5

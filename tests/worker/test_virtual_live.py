@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -152,3 +153,42 @@ def test_a_write_the_database_cannot_store_is_refused_and_nothing_changes(
     # With the database back, the same write is stored and acknowledged.
     assert asyncio.run(with_client(bacnet_port, write)) == "acknowledged"
     assert sql(database_url, "SELECT COUNT(*) FROM devices_bacnetreading") == [(1,)]
+
+
+def test_an_operator_command_survives_an_external_write_before_the_next_sync(
+    database_url: str, start_process: Any, bacnet_port: int
+) -> None:
+    created = manage(database_url, "bacnet_virtual", "create", "--device-id", "3003", "--name",
+                     "AHU", "--template", "air_handling_unit")
+    assert created.returncode == 0, created.stderr
+    object_pk, kind, instance = sql(
+        database_url, "SELECT id, object_type, instance FROM virtual_virtualobject "
+        "WHERE name='Damper_Position'")[0]
+    objid = f"{kind},{instance}"
+    start_worker(start_process, database_url, bacnet_port)
+
+    async def external_write_at_8(app: Application, bms: Address) -> None:
+        await app.write_property(bms, objid, "present-value", Real(60.0), priority=8)
+
+    async def levels(app: Application, bms: Address) -> tuple[Any, Any, Any]:
+        return (await app.read_property(bms, objid, "priority-array", 5),
+                await app.read_property(bms, objid, "priority-array", 8),
+                await app.read_property(bms, objid, "present-value"))
+
+    # The operator commands level 5; a peer writes level 8 before the worker's next sync.
+    commanded = manage(database_url, "shell", "-c", (
+        "from bms.virtual.models import VirtualObject; "
+        "from bms.virtual.services import command_virtual_object; "
+        f"command_virtual_object(VirtualObject.objects.get(id={object_pk}), 40.0, 5, "
+        "user='otto')"))
+    assert commanded.returncode == 0, commanded.stderr
+    asyncio.run(with_client(bacnet_port, external_write_at_8))
+
+    time.sleep(SYNC_BOUND_SECONDS / 2)  # the worker syncs every 2 s
+    level5, level8, value = asyncio.run(with_client(bacnet_port, levels))
+    assert (level5.real, level8.real, value) == (pytest.approx(40.0), pytest.approx(60.0),
+                                                 pytest.approx(40.0))
+    stored = sql(database_url, "SELECT priority_array, present_value FROM "
+                 "virtual_virtualobject WHERE id=%s", object_pk)[0]
+    array = json.loads(stored[0]) if isinstance(stored[0], str) else stored[0]
+    assert (array[4], array[7]) == (40.0, 60.0)
