@@ -339,6 +339,7 @@ async def write_load(args: argparse.Namespace) -> int:
     objid = ObjectIdentifier((kind, int(instance)))
     target = Address(args.target)
     load, latencies = Load(), []
+    acked: list[tuple[int, float, float]] = []  # (number, value, wall-clock send time)
     count = min(args.max_writes, int(args.rate * args.seconds))
 
     async def one(number: int) -> None:
@@ -349,7 +350,7 @@ async def write_load(args: argparse.Namespace) -> int:
 
     async def write_one(number: int) -> None:
         value = Real(args.low + (number % 100) * (args.high - args.low) / 100)
-        sent = time.perf_counter()
+        sent, sent_at = time.perf_counter(), time.time()
         try:
             async with asyncio.timeout(5):
                 answer = await app.write_property(target, objid, "present-value", value,
@@ -365,6 +366,7 @@ async def write_load(args: argparse.Namespace) -> int:
             return
         latencies.append(time.perf_counter() - sent)
         load.ok += 1
+        acked.append((number, float(value), sent_at))
 
     tasks: list[asyncio.Task[None]] = []
     skipped, in_flight = 0, [0]
@@ -398,6 +400,8 @@ async def write_load(args: argparse.Namespace) -> int:
 
     extra = {"p50_ms": pct(50), "p99_ms": pct(99), "max_ms": round(1000 * ordered[-1], 2)} \
         if ordered else {}
+    if args.send_log:
+        Path(args.send_log).write_text(json.dumps(sorted(acked)))
     print(json.dumps(load.result(seconds, rate=args.rate, skipped_backlog=skipped, **extra)))
     return 0
 
@@ -486,6 +490,7 @@ def main() -> int:
     w.add_argument("--max-writes", type=int, default=100_000)
     w.add_argument("--low", type=float, default=18.0)
     w.add_argument("--high", type=float, default=28.0)
+    w.add_argument("--send-log", help="write the acked writes' (number, value, send time)")
     d = sub.add_parser("discover")
     d.add_argument("--address", required=True)
     d.add_argument("--client-instance", type=int, default=7003)

@@ -6,26 +6,38 @@ times each write from send to Simple-ACK. The worker stores each write before it
 BACnetReading rows with source external_bacnet_write must equal the acks (0 lost).
 Baseline in the same run: the same load against a bare bacpypes3 device with the same AO (no
 hook, nothing stored).
-WebSocket arrival (daphne + the realtime layer) is not measured here yet; see bench/README.md.
-Targets: ack p99 <= 20 ms, 0 lost.
+WebSocket arrival: in the worker run, the worker publishes through Redis (channels_redis, as a
+deployment with REDIS_URL does), daphne serves bms.asgi on a free TCP port of 127.0.0.1, and a
+`websockets` client signed in with a session of a bench user listens on /ws/virtual-devices/;
+each acked write is matched (in order, by value) to its external_write message and timed from
+its send to the message's arrival. Skipped with a reason if Redis or `websockets` is missing.
+Targets: ack p99 <= 20 ms, 0 lost, WebSocket arrival p99 <= 150 ms.
 
     .venv/bin/python bench/external_writes.py [--quick]
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
+from typing import Any
 
 from _common import (
+    PYTHON,
+    REDIS_URL,
     BenchError,
     Processes,
     create_virtual_devices,
+    django_env,
     emit,
+    free_tcp_port,
     free_udp_port,
     manage,
     parser,
     peer_cmd,
+    percentile,
     postgres_database,
     print_table,
     ratio,
@@ -36,6 +48,12 @@ from _common import (
 )
 
 TARGET_P99_MS = 20.0
+TARGET_WS_P99_MS = 150.0
+SESSION_CODE = (
+    "from django.contrib.auth import get_user_model; from django.test import Client; "
+    "user = get_user_model().objects.create_user('bench-ws'); client = Client(); "
+    "client.force_login(user); print('SESSION', client.cookies['sessionid'].value)"
+)
 HOSTS = {"worker": "127.0.0.2", "bare": "127.0.0.3"}
 
 
@@ -60,14 +78,25 @@ def main() -> int:
         bare = procs.start("bare", peer_cmd(
             "serve", "--kind", "bare", "--address", f"{HOSTS['bare']}/8:{port}",
             "--objects-json", str(objects_file), "--max-seconds", "900"))
-        worker = start_worker(procs, database, f"{HOSTS['worker']}/8:{port}")
+        ws_skip = websocket_unavailable()
+        listener: Listener | None = None
+        worker_env = {} if ws_skip else {"REDIS_URL": REDIS_URL}
+        if not ws_skip:
+            listener = start_listener(procs, database, ao["instance"])
+        worker = start_worker(procs, database, f"{HOSTS['worker']}/8:{port}", **worker_env)
         bare.wait_for("ready", timeout=30)
+        send_log = procs.logdir / "sent.json"
         for kind in ("bare", "worker"):
             runs[kind] = run_json(peer_cmd(
                 "write-load", "--address", f"127.0.0.1/8:{port}",
                 "--target", f"{HOSTS[kind]}:{port}", "--object",
                 f"analog-output,{ao['instance']}", "--rate", str(args.rate),
-                "--seconds", str(args.seconds)), timeout=args.seconds + 60)
+                "--seconds", str(args.seconds), "--send-log", str(send_log)),
+                timeout=args.seconds + 60)
+        websocket: dict[str, Any] = {"skipped": ws_skip}
+        if listener is not None:
+            time.sleep(2.0)  # messages still on their way
+            websocket = listener.stop_and_match(json.loads(send_log.read_text()))
         (rows,), = sql(database, "SELECT count(*) FROM devices_bacnetreading "
                        "WHERE source = 'external_bacnet_write'")
         if not worker.alive():
@@ -82,11 +111,108 @@ def main() -> int:
                 ["device", "sent", "not sent (200 in flight)", "acked", "failed", "p50 ms",
                  "p99 ms", "max ms", "acks/s"],
                 table)
+    if "skipped" in websocket:
+        print(f"\nWebSocket arrival not measured: {websocket['skipped']}")
+    else:
+        print(f"\nWebSocket arrival (send -> message at the browser's socket) of "
+              f"{websocket['matched']} of {w['ok']} acked writes: p50 {websocket['p50_ms']} ms, "
+              f"p99 {websocket['p99_ms']} ms, max {websocket['max_ms']} ms "
+              f"(target p99 <= {TARGET_WS_P99_MS:g} ms); unmatched {websocket['unmatched']}")
     emit("external_writes", args.quick, seconds=round(time.monotonic() - started, 1),
          rate=args.rate, duration_s=args.seconds, worker=w, bare=b, rows_stored=int(rows),
          lost=lost, p99_ratio_vs_bare=ratio(w.get("p99_ms", 0), b.get("p99_ms", 0)),
-         target_p99_ms=TARGET_P99_MS, websocket="not measured")
+         target_p99_ms=TARGET_P99_MS, websocket=websocket, target_ws_p99_ms=TARGET_WS_P99_MS)
     return 0
+
+
+def websocket_unavailable() -> str:
+    """Why the WebSocket arrival cannot be measured here, or "" if it can."""
+    try:
+        import redis
+        import websockets  # noqa: F401
+    except ImportError as exc:
+        return f"{exc.name} is not installed (pip install -e '.[dev]')"
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {REDIS_URL} is not reachable: {exc}"
+    return ""
+
+
+class Listener:
+    """A signed-in WebSocket client on /ws/virtual-devices/, in a thread of its own."""
+
+    def __init__(self, url: str, session: str, origin: str, instance: int) -> None:
+        self.url, self.session, self.origin, self.instance = url, session, origin, instance
+        self.arrivals: list[tuple[float, float]] = []  # (wall-clock arrival, new value)
+        self.error: BaseException | None = None
+        self.connected = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ws-listener", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._listen())
+        except Exception as exc:  # reported by stop_and_match, never hidden
+            self.error = exc
+            self.connected.set()
+
+    async def _listen(self) -> None:
+        from websockets.asyncio.client import connect
+
+        async with connect(self.url, origin=self.origin,  # type: ignore[arg-type]
+                           additional_headers={"Cookie": f"sessionid={self.session}"}) as ws:
+            self.connected.set()
+            deadline = time.monotonic() + 900  # bounded like every bench process
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 0.2)
+                except TimeoutError:
+                    continue
+                arrived = time.time()
+                message = json.loads(raw)
+                if (message.get("type") == "external_write"
+                        and message.get("object", {}).get("instance") == self.instance):
+                    self.arrivals.append((arrived, float(message["new_value"])))
+
+    def stop_and_match(self, acked: list[list[float]]) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join(10)
+        if self.error is not None:
+            raise BenchError(f"WebSocket listener failed: {self.error!r}")
+        delays, position, unmatched = [], 0, 0
+        for _number, value, sent_at in acked:  # writes to one object are acked in order
+            for index in range(position, min(position + 200, len(self.arrivals))):
+                arrived, got = self.arrivals[index]
+                if abs(got - value) < 1e-3:
+                    delays.append(1000 * (arrived - sent_at))
+                    position = index + 1
+                    break
+            else:
+                unmatched += 1
+        return {"matched": len(delays), "unmatched": unmatched,
+                "messages": len(self.arrivals),
+                "p50_ms": round(percentile(delays, 50), 1),
+                "p99_ms": round(percentile(delays, 99), 1),
+                "max_ms": round(max(delays), 1) if delays else None}
+
+
+def start_listener(procs: Processes, database: str, instance: int) -> Listener:
+    done = manage(database, "shell", "-c", SESSION_CODE, REDIS_URL=REDIS_URL)
+    session = next(line.split()[1] for line in done.stdout.splitlines()
+                   if line.startswith("SESSION "))
+    web_port = free_tcp_port()
+    daphne = procs.start("daphne", [
+        PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "bms.asgi:application",
+    ], env=django_env(database, REDIS_URL=REDIS_URL))
+    daphne.wait_for("Listening on", timeout=60)
+    listener = Listener(f"ws://127.0.0.1:{web_port}/ws/virtual-devices/", session,
+                        f"http://127.0.0.1:{web_port}", instance)
+    if not listener.connected.wait(30) or listener.error is not None:
+        raise BenchError(f"WebSocket listener did not connect: {listener.error!r}\n"
+                         f"{daphne.output()[-2000:]}")
+    return listener
 
 
 if __name__ == "__main__":
