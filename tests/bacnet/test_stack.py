@@ -19,7 +19,8 @@ RMEM_MAX = Path("/proc/sys/net/core/rmem_max")
 RMEM_DEFAULT = Path("/proc/sys/net/core/rmem_default")
 
 
-def test_the_stack_makes_one_attempt_of_our_timeout_per_request():
+async def test_the_stack_makes_one_attempt_of_our_timeout_per_request():
+    # async: bacpypes3 objects schedule their own post-init on the running loop.
     device = build_device_object(EngineConfig(address="127.0.0.1/8", timeout=1.5, retries=4))
     assert device.numberOfApduRetries == 0
     assert device.apduTimeout == 1500
