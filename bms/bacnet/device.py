@@ -12,9 +12,15 @@ WriteProperty / WritePropertyMultiple handlers so that an external write runs as
 4. apply the write, then acknowledge.
 
 Writes to one object are serialised (per-object lock) so the old value and priority array
-the hook sees are the ones the write replaces. Our own updates (`LocalDevice.set_present_value`)
-skip the hook. `LocalDevice` adds and removes objects while running; the device object's
-object-list is computed from the application's objects, so it follows by itself.
+the hook sees are the ones the write replaces. Group commit: each object has one committer
+task; writes arriving while it stores queue, and the next round plans them in sequence (each
+on the state the previous leaves), hands them all to `write_batch_hook` (one store), then
+applies and acknowledges them in order. A failing store refuses the whole batch; a write that
+fails its own validation is refused alone (and audited). Without a batch hook, batches are
+single writes and the single `write_hook` is called. Our own updates
+(`LocalDevice.set_present_value`) skip the hook. `LocalDevice` adds and removes objects while
+running; the device object's object-list is computed from the application's objects, so it
+follows by itself.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from bacpypes3.apdu import SimpleAckPDU, WritePropertyMultipleError
@@ -66,6 +73,7 @@ __all__ = [
     "ObjectSnapshot",
     "ObjectSpec",
     "UnknownObjectError",
+    "WriteBatchHook",
     "WriteHook",
     "serve_device",
     "virtual_object_name",
@@ -79,6 +87,34 @@ log = logging.getLogger(__name__)
 # peer that timed out will retry the same write.
 WriteHook = Callable[[WriteEvent], Awaitable[None]]
 RefusalHook = Callable[[RefusedWrite], Awaitable[None]]
+# Group commit: while one object's writes are being stored, further writes to it queue; the
+# queued writes are planned in sequence (each on the state the previous leaves) and handed to
+# this hook together, in order, to be stored at once. Raising refuses every write it was given
+# (none changes the object); returning lets them be applied and acknowledged in order. Without
+# it, the single WriteHook is called once per write.
+WriteBatchHook = Callable[[list[WriteEvent]], Awaitable[None]]
+
+MAX_WRITE_BATCH = 256  # writes stored together at most (one object)
+
+
+@dataclass
+class _PendingWrite:
+    """A decoded external write waiting for its object's committer."""
+
+    prop: Any
+    value: Any
+    index: int | None
+    priority: int | None
+    source: str
+    done: asyncio.Future[None]
+
+
+class _PlanRefused(Exception):  # noqa: N818 (carries the write's own ExecutionError)
+    """The write's own validation refused it (carried to its writer, who audits it)."""
+
+    def __init__(self, error: ExecutionError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 # Below a peer's usual 3 s APDU timeout, so a slow hook is refused rather than retried.
 HOOK_TIMEOUT_SECONDS = 2.5
@@ -122,6 +158,7 @@ class DeviceServices:
     """
 
     write_hook: WriteHook | None = None
+    write_batch_hook: WriteBatchHook | None = None
     refusal_hook: RefusalHook | None = None
     hook_timeout: float = HOOK_TIMEOUT_SECONDS
 
@@ -167,14 +204,109 @@ class DeviceServices:
         except ExecutionError as err:
             await self._report_refusal(object_id, prop, encoded, priority, source, err)
             raise
-        async with obj.write_lock:
+        pending = _PendingWrite(prop, value, index, priority, str(source),
+                                asyncio.get_running_loop().create_future())
+        self._queue_write(obj, pending)
+        try:
+            await asyncio.shield(pending.done)
+        except _PlanRefused as refused:
+            await self._report_refusal(object_id, prop, value, priority, source, refused.error)
+            raise refused.error from None
+
+    # ---- group commit: one object's writes, queued while a store runs, are stored together
+
+    def _queue_write(self, obj: LocalPoint, pending: _PendingWrite) -> None:
+        """Queue a write behind the object's committer, starting one if none is running."""
+        queues: dict[ObjectRef, list[_PendingWrite]] = self.__dict__.setdefault("_write_queues", {})
+        committers: dict[ObjectRef, asyncio.Task[None]] = self.__dict__.setdefault(
+            "_committers", {})
+        queues.setdefault(obj.ref, []).append(pending)
+        committer = committers.get(obj.ref)
+        if committer is None or committer.done():
+            committer = asyncio.create_task(self._commit_queued(obj, queues),
+                                            name=f"write-commit-{obj.ref}")
+            committers[obj.ref] = committer
+            committer.add_done_callback(self._committer_done)
+
+    def queued_writes(self, ref: ObjectRef) -> int:
+        """Writes to the object waiting for the batch being stored to finish (diagnostics)."""
+        return len(self.__dict__.get("_write_queues", {}).get(ref, ()))
+
+    def _committer_done(self, task: asyncio.Task[None]) -> None:
+        committers: dict[ObjectRef, asyncio.Task[None]] = self.__dict__["_committers"]
+        for ref, committer in list(committers.items()):
+            if committer is task:
+                del committers[ref]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s crashed", task.get_name(), exc_info=task.exception())
+
+    async def _commit_queued(
+        self, obj: LocalPoint, queues: dict[ObjectRef, list[_PendingWrite]]
+    ) -> None:
+        """Store, apply and settle the object's queued writes, a batch at a time, in order."""
+        limit = MAX_WRITE_BATCH if self.write_batch_hook is not None else 1
+        while queues.get(obj.ref):
+            waiting = queues[obj.ref]
+            batch, queues[obj.ref] = waiting[:limit], waiting[limit:]
             try:
-                plan = obj.plan_write(prop, value, index, priority)
+                await self._commit_batch(obj, batch)
+            except Exception:
+                # Its writers get an error below; the writes queued behind it still go on.
+                log.exception("committing %d writes to %s failed", len(batch), obj.ref)
+            finally:
+                # Whatever happened (a bug, a cancellation), no writer waits forever.
+                for pending in batch:
+                    if not pending.done.done():
+                        pending.done.set_exception(ExecutionError(
+                            errorClass="device", errorCode="operationalProblem"))
+        queues.pop(obj.ref, None)
+
+    async def _commit_batch(self, obj: LocalPoint, batch: list[_PendingWrite]) -> None:
+        async with obj.write_lock:
+            outcomes = obj.plan_writes(
+                [(p.prop, p.value, p.index, p.priority) for p in batch])
+            accepted: list[tuple[_PendingWrite, WritePlan]] = []
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, WritePlan):
+                    accepted.append((pending, outcome))
+                else:  # refused on its own; the writer audits it
+                    pending.done.set_exception(_PlanRefused(outcome))
+            if not accepted:
+                return
+            try:
+                await self._run_hooks(
+                    obj, [_write_event(obj, plan, p.source) for p, plan in accepted])
             except ExecutionError as err:
-                await self._report_refusal(object_id, prop, value, priority, source, err)
-                raise
-            await self._run_hook(obj, plan, str(source))
-            await obj.apply_write(plan)  # planned under this lock: nothing changed since
+                for pending, _plan in accepted:
+                    pending.done.set_exception(err)
+                return
+            for pending, plan in accepted:
+                await obj.apply_write(plan)  # planned under this lock: nothing changed since
+                pending.done.set_result(None)
+
+    async def _run_hooks(self, obj: LocalPoint, events: list[WriteEvent]) -> None:
+        """The batch hook with every event (one store), else the single hook with the one."""
+        batch_hook, single_hook = self.write_batch_hook, self.write_hook
+        if batch_hook is not None:
+            await self._guarded_hook(batch_hook(events), obj, events[0].property)
+        elif single_hook is not None:
+            (event,) = events
+            await self._guarded_hook(single_hook(event), obj, event.property)
+
+    async def _guarded_hook(self, call: Awaitable[None], obj: LocalPoint, prop: str) -> None:
+        """Await a hook call within hook_timeout; any failure becomes the writers' Error."""
+        try:
+            async with asyncio.timeout(self.hook_timeout):
+                await call
+        except WriteRefused as exc:
+            log.info("write to %s %s refused by the hook: %s", obj.ref, prop, exc)
+            raise _refusal_error(exc) from exc
+        except TimeoutError as exc:
+            log.error("write hook overran %ss for %s; refused", self.hook_timeout, obj.ref)
+            raise ExecutionError(errorClass="device", errorCode="operationalProblem") from exc
+        except Exception as exc:
+            log.exception("write hook failed for %s %s; write refused", obj.ref, prop)
+            raise ExecutionError(errorClass="device", errorCode="operationalProblem") from exc
 
     async def _report_refusal(
         self, object_id: Any, prop: Any, value: Any, priority: int | None, source: Any,
@@ -204,23 +336,6 @@ class DeviceServices:
         if not isinstance(obj, LocalPoint):  # the device and network-port objects
             raise PropertyError("writeAccessDenied")
         return obj
-
-    async def _run_hook(self, obj: LocalPoint, plan: WritePlan, source: str) -> None:
-        if self.write_hook is None:
-            return
-        event = _write_event(obj, plan, source)
-        try:
-            async with asyncio.timeout(self.hook_timeout):
-                await self.write_hook(event)
-        except WriteRefused as exc:
-            log.info("write to %s %s refused by the hook: %s", event.ref, event.property, exc)
-            raise _refusal_error(exc) from exc
-        except TimeoutError as exc:
-            log.error("write hook overran %ss for %s; refused", self.hook_timeout, event.ref)
-            raise ExecutionError(errorClass="device", errorCode="operationalProblem") from exc
-        except Exception as exc:
-            log.exception("write hook failed for %s %s; write refused", event.ref, event.property)
-            raise ExecutionError(errorClass="device", errorCode="operationalProblem") from exc
 
 
 class DeviceApplication(DeviceServices, Application):  # type: ignore[misc]
@@ -314,6 +429,14 @@ class LocalDevice:
 
     def set_write_hook(self, write_hook: WriteHook | None) -> None:
         self._app.write_hook = write_hook  # type: ignore[attr-defined]
+
+    def set_write_batch_hook(self, write_batch_hook: WriteBatchHook | None) -> None:
+        """Store queued writes to one object together (group commit); see WriteBatchHook."""
+        self._app.write_batch_hook = write_batch_hook  # type: ignore[attr-defined]
+
+    def queued_writes(self, ref: ObjectRef | str) -> int:
+        """External writes to the object queued behind the batch being stored."""
+        return self._app.queued_writes(_as_ref(ref))  # type: ignore[attr-defined,no-any-return]
 
     @property
     def device_instance(self) -> int:

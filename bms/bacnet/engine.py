@@ -25,6 +25,7 @@ from bms.bacnet.device import (
     LocalDevice,
     LocalDeviceObject,
     RefusalHook,
+    WriteBatchHook,
     WriteHook,
 )
 from bms.bacnet.stack import close_application, open_application
@@ -44,10 +45,12 @@ class Engine:
         config: EngineConfig,
         *,
         write_hook: WriteHook | None = None,
+        write_batch_hook: WriteBatchHook | None = None,
         refusal_hook: RefusalHook | None = None,
     ) -> None:
         self.config = config
         self._write_hook = write_hook
+        self._write_batch_hook = write_batch_hook
         self._refusal_hook = refusal_hook
         self._app: EngineApplication | None = None
         self._client: Client | None = None
@@ -62,6 +65,7 @@ class Engine:
         )
         self._client = Client(self._app, self.config, self.capabilities)
         self._device = LocalDevice(self._app, write_hook=self._write_hook)
+        self._device.set_write_batch_hook(self._write_batch_hook)
         self._app.refusal_hook = self._refusal_hook
 
     async def stop(self) -> None:

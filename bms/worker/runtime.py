@@ -77,6 +77,7 @@ class Worker:
         self.options = options
         self.worker_id = worker_id or make_worker_id()
         self.engine = Engine(options.engine, write_hook=self._on_external_write,
+                             write_batch_hook=self._on_external_writes,
                              refusal_hook=self._on_refused_write)
         self._running: dict[asyncio.Task[None], BACnetTask] = {}
         self._side_tasks: set[asyncio.Task[None]] = set()
@@ -300,23 +301,30 @@ class Worker:
 
     async def _on_external_write(self, event: WriteEvent) -> None:
         """Store the write before the engine acknowledges it; raising refuses it."""
-        rows = self._virtual.rows_of(event.ref) if self._virtual is not None else None
+        await self._on_external_writes([event])
+
+    async def _on_external_writes(self, events: list[WriteEvent]) -> None:
+        """Store writes to one object (in order, one transaction) before the engine
+        acknowledges them; raising refuses them all (group commit, see the device services)."""
+        ref = events[0].ref
+        rows = self._virtual.rows_of(ref) if self._virtual is not None else None
         if rows is None:
-            raise WriteRefused(f"{event.ref} is not a virtual object", error_class="object",
+            raise WriteRefused(f"{ref} is not a virtual object", error_class="object",
                                error_code="unknown-object")
-        # The engine refuses the write after its hook timeout: stop trying a bit before that.
+        # The engine refuses the writes after its hook timeout: stop trying a bit before that.
         deadline = time.monotonic() + STORE_DEADLINE_SECONDS
-        stored = await run_db_write_path(store.store_external_write, event, *rows, deadline)
+        stored = await run_db_write_path(store.store_external_writes, events, *rows, deadline)
         assert self._virtual is not None
         if stored.merged:
             # The row had a newer change (an operator command) that the engine lacks; the
-            # write went on top of it, and the next sync brings the engine up to the row.
+            # writes went on top of it, and the next sync brings the engine up to the row.
             self._wake_virtual_sync()
         else:
-            self._virtual.note_stored(event.ref, stored.updated_at)
-        row = self._virtual.row_after_write(event, stored.updated_at)
-        if row is not None:
-            self._publish_write(row, store.event_payload(event))
+            self._virtual.note_stored(ref, stored.updated_at)
+        for event in events:
+            row = self._virtual.row_after_write(event, stored.updated_at)
+            if row is not None:
+                self._publish_write(row, store.event_payload(event))
 
     def _publish_write(self, row: VirtualObject, payload: dict[str, Any]) -> None:
         """Queue the live update; one kept task sends what has queued, in one ORM-thread call.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -283,33 +283,53 @@ class StoredWrite:
 def store_external_write(
     event: WriteEvent, object_id: int, device_pk: int, synced_at: datetime, deadline: float
 ) -> StoredWrite:
-    """Persist an accepted external write: value, priority array, reading, audit, in ONE
-    transaction. Raising here makes the engine refuse the write, so nothing is half-stored.
+    """One external write; see store_external_writes."""
+    return store_external_writes([event], object_id, device_pk, synced_at, deadline)
 
-    The caller (the engine's per-object write lock) already serialises writes to the object and
-    knows its row ids, so nothing is looked up: it sits on the ack path. On PostgreSQL the four
-    changes are ONE statement (data-modifying CTEs), so the transaction costs three round trips
-    (BEGIN, the statement, COMMIT) instead of six, and no ORM query is compiled per write; every
-    round trip also hands the GIL back and forth with the BACnet loop. Other databases take the
-    same four changes through the ORM.
-    `deadline` (time.monotonic()) is when the engine stops waiting for us and refuses the write.
-    A transaction that was stuck on a lock past it must not commit afterwards, or the database
-    would hold a value the writer was told was refused: it is rolled back instead.
+
+def store_external_writes(
+    events: Sequence[WriteEvent], object_id: int, device_pk: int, synced_at: datetime,
+    deadline: float,
+) -> StoredWrite:
+    """Persist accepted external writes to ONE object, in order: for each its value, priority
+    array, reading and audit, all in ONE transaction (group commit: one COMMIT, one WAL flush
+    for the batch). Raising here makes the engine refuse every write of the batch, so nothing
+    is half-stored.
+
+    The caller (the engine's per-object committer) already serialises writes to the object and
+    knows its row ids, so nothing is looked up: it sits on the ack path. Each event was planned
+    on the state the one before it leaves. On PostgreSQL the whole batch is ONE statement
+    (data-modifying CTEs: the object's final state, every write's reading and audit, the
+    device's time), so the transaction is three round trips whatever its size and no ORM query
+    is compiled per write; other databases take the same changes through the ORM, per write.
+    The first write is conditioned on the row the engine last applied (`synced_at`); the next
+    ones on the row this transaction just wrote. If the row had changed (an operator command),
+    the first write and every later one are merged into it instead (see _merge_write).
+    `deadline` (time.monotonic()) is when the engine stops waiting for us and refuses the
+    writes. A transaction that was stuck on a lock past it must not commit afterwards, or the
+    database would hold values the writers were told were refused: it is rolled back instead.
     """
+    if not events:
+        raise ValueError("no writes to store")
     now = timezone.now()
     merged = False
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            found = _store_write_one_statement(event, object_id, device_pk, now, synced_at)
+            stored = _store_batch_one_statement(events, object_id, device_pk, now, synced_at)
         else:
-            found = _store_write_orm(event, object_id, device_pk, now, synced_at)
-        if not found:
+            stored = all(
+                _store_write_orm(event, object_id, device_pk, now,
+                                 synced_at if n == 0 else now)  # then the row is ours
+                for n, event in enumerate(events))  # stops at the first False: only n == 0
+        if not stored:
             # Someone (an operator command) changed the row since the worker last applied it,
-            # or it is gone: merge this write into the row instead of overwriting that change.
-            merged = _merge_write(event, object_id, device_pk, now)
+            # or it is gone: merge the writes into the row instead of overwriting that change.
+            merged = True
+            for event in events:
+                _merge_write(event, object_id, device_pk, now)
         if time.monotonic() > deadline:
             raise WriteRefused(
-                f"storing the write to {event.ref} took too long; rolled back",
+                f"storing {len(events)} writes to {events[0].ref} took too long; rolled back",
                 error_class="device", error_code="operational-problem",
             )
     return StoredWrite(object_id, now, merged)
@@ -373,56 +393,66 @@ def _record_write(
     VirtualBACnetDevice.objects.filter(id=device_pk).update(last_external_write=now)
 
 
-def _store_write_one_statement(
-    event: WriteEvent, object_id: int, device_pk: int, now: datetime, synced_at: datetime
+def _store_batch_one_statement(
+    events: Sequence[WriteEvent], object_id: int, device_pk: int, now: datetime,
+    synced_at: datetime,
 ) -> bool:
-    """The ORM path's four changes as one PostgreSQL statement; False if the object is gone.
+    """A batch of writes to one object as ONE PostgreSQL statement; False (nothing changed) if
+    the row changed since `synced_at` or is gone.
 
-    JSON values are bound as the ORM binds them (None is SQL NULL on these nullable columns).
+    The object takes the state the last write leaves (each was planned on the one before it);
+    every write gets its reading and audit row, inserted in the batch's order.
     """
-    fields = _object_fields(event, now)
+    fields: dict[str, Any] = {}
+    for event in events:
+        fields.update(_object_fields(event, now))
     assignments = ", ".join(
         f"{name} = %s::jsonb" if name in _JSON_OBJECT_FIELDS else f"{name} = %s"
         for name in fields
     )
     values = [_json_or_null(v) if name in _JSON_OBJECT_FIELDS else v
               for name, v in fields.items()]
-    sql = _ONE_STATEMENT_WRITE.format(
+    rows = ", ".join(["(%s::int, %s::jsonb, %s, %s, %s, %s::jsonb, %s::jsonb, %s::int)"]
+                     * len(events))
+    sql = _BATCH_STATEMENT_WRITE.format(
         obj=VirtualObject._meta.db_table, reading=BACnetReading._meta.db_table,
         audit=WriteAudit._meta.db_table, device=VirtualBACnetDevice._meta.db_table,
-        assignments=assignments,
+        assignments=assignments, rows=rows,
     )
-    params = [
-        *values, object_id, synced_at,
-        _json_or_null(event.effective_value), now,
-        now, event.source_address, str(event.ref), event.property,
-        _json_or_null(event.old_value), _json_or_null(event.new_value), event.priority,
-        now, device_pk,
-    ]
+    params: list[Any] = [*values, object_id, synced_at]
+    for n, event in enumerate(events):
+        params += [n, _json_or_null(event.effective_value), event.source_address,
+                   str(event.ref), event.property, _json_or_null(event.old_value),
+                   _json_or_null(event.new_value), event.priority]
+    params += [now, now, now, device_pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         (updated,) = cursor.fetchone()
     return bool(updated)
 
 
-_JSON_OBJECT_FIELDS = frozenset({"present_value", "priority_array"})
-
 # Data-modifying CTEs all run, in one snapshot, whether or not the outer query reads them; the
-# inserts and the device update take their rows from the object update, so a deleted object
-# changes nothing and the statement returns 0.
-_ONE_STATEMENT_WRITE = (
+# inserts and the device update take their rows from the object update, so a changed or
+# deleted object changes nothing and the statement returns 0. The writes are a VALUES list;
+# their readings and audits are inserted in its order (ids in the batch's order).
+_BATCH_STATEMENT_WRITE = (
     "WITH o AS (UPDATE {obj} SET {assignments} WHERE id = %s AND updated_at <= %s "
     "RETURNING id), "
+    "v (n, reading, who, ref, property, old, new, priority) AS (VALUES {rows}), "
     "r AS (INSERT INTO {reading} (point_id, virtual_object_id, value, timestamp, source) "
-    "SELECT NULL, o.id, %s::jsonb, %s, 'external_bacnet_write' FROM o), "
+    "SELECT NULL, o.id, v.reading, %s, 'external_bacnet_write' FROM o CROSS JOIN v "
+    "ORDER BY v.n), "
     "a AS (INSERT INTO {audit} (time, source, who, object_ref, virtual_object_id, point_id, "
     "property, old_value, new_value, priority, accepted, reason) "
-    "SELECT %s, 'bacnet', %s, %s, o.id, NULL, %s, %s::jsonb, %s::jsonb, %s, TRUE, '' FROM o), "
+    "SELECT %s, 'bacnet', v.who, v.ref, o.id, NULL, v.property, v.old, v.new, v.priority, "
+    "TRUE, '' FROM o CROSS JOIN v ORDER BY v.n), "
     "d AS (UPDATE {device} SET last_external_write = %s WHERE id = %s "
     "AND EXISTS (SELECT 1 FROM o)) "
     "SELECT count(*) FROM o"
 )
 
+
+_JSON_OBJECT_FIELDS = frozenset({"present_value", "priority_array"})
 
 def _json_or_null(value: Any) -> str | None:
     return None if value is None else json.dumps(value)

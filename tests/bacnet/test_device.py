@@ -389,6 +389,123 @@ async def test_local_updates_skip_the_hook_and_are_validated(rig: Rig) -> None:
     assert rig.events == []
 
 
+# ---- group commit: writes to one object queued behind a store are stored together
+
+
+def _replay(events: list[WriteEvent], array: tuple[Any, ...], default: float) -> None:
+    """Each event's priority array is the one before it plus its own level (in hook order)."""
+    effective = next((v for v in array if v is not None), default)
+    for event in events:
+        assert event.old_value == effective
+        array = array[: event.priority - 1] + (event.new_value,) + array[event.priority:]
+        effective = next((v for v in array if v is not None), default)
+        assert event.priority_array == array
+        assert event.effective_value == effective
+
+
+async def _wait_queued(rig: Rig, ref: str, count: int) -> None:
+    async with asyncio.timeout(WAIT):
+        while rig.device.queued_writes(ref) < count:
+            await asyncio.sleep(0.01)
+
+
+async def test_concurrent_writes_to_one_object_are_stored_in_batches_in_order(rig: Rig) -> None:
+    batches: list[list[WriteEvent]] = []
+    live_arrays: list[tuple[Any, ...]] = []
+
+    async def store(events: list[WriteEvent]) -> None:
+        live_arrays.append(rig.device.snapshot("AO:1").priority_array)
+        batches.append(list(events))
+        await asyncio.sleep(0.02)  # a store's transaction: writes arriving meanwhile queue
+
+    rig.device.set_write_batch_hook(store)
+    writes = [(float(n), 8 + n % 3) for n in range(1, 41)]
+    results = await asyncio.gather(*(
+        rig.write("AO:1", "present-value", Real(value), priority=priority)
+        for value, priority in writes))
+
+    assert results == [None] * len(writes)  # every write acknowledged
+    assert rig.events == []  # the single hook is not called when a batch hook is set
+    stored = [event for batch in batches for event in batch]
+    assert sorted((e.new_value, e.priority) for e in stored) == sorted(writes)
+    assert max(len(batch) for batch in batches) > 1, "writes queued behind a store were batched"
+    _replay(stored, (None,) * 16, 20.0)
+    # While a batch is stored the object still has the state the batch before it left.
+    assert live_arrays == [(None,) * 16] + [batch[-1].priority_array for batch in batches[:-1]]
+    snap = rig.device.snapshot("AO:1")
+    assert snap.priority_array == stored[-1].priority_array
+    assert snap.present_value == stored[-1].effective_value
+
+
+async def test_a_failing_batch_store_refuses_every_write_in_the_batch(rig: Rig) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    batches: list[list[float]] = []
+
+    async def store(events: list[WriteEvent]) -> None:
+        batches.append([float(e.new_value) for e in events])  # type: ignore[arg-type]
+        if len(batches) == 1:
+            entered.set()
+            await release.wait()
+            return
+        raise RuntimeError("database down")
+
+    rig.device.set_write_batch_hook(store)
+    first = asyncio.create_task(rig.write("AO:1", "present-value", Real(10.0), priority=8),
+                                name="test-first-write")
+    async with asyncio.timeout(WAIT):
+        await entered.wait()
+    queued = [asyncio.create_task(rig.write("AO:1", "present-value", Real(value), priority=8),
+                                  name=f"test-queued-write-{value}")
+              for value in (11.0, 12.0, 13.0)]
+    await _wait_queued(rig, "AO:1", 3)
+    release.set()
+    assert await first is None
+    assert await asyncio.gather(*queued) == ["device:operational-problem"] * 3
+    assert batches == [[10.0], [11.0, 12.0, 13.0]]
+    snap = rig.device.snapshot("AO:1")
+    assert snap.present_value == 10.0 and snap.priority_array[7] == 10.0
+    assert await rig.read("AO:1", "present-value") == 10.0
+
+
+async def test_an_invalid_write_in_a_burst_is_refused_alone(rig: Rig) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    batches: list[list[WriteEvent]] = []
+    refusals: list[Any] = []
+
+    async def store(events: list[WriteEvent]) -> None:
+        batches.append(list(events))
+        if len(batches) == 1:
+            entered.set()
+            await release.wait()
+
+    async def audit(refusal: Any) -> None:
+        refusals.append(refusal)
+
+    rig.device.set_write_batch_hook(store)
+    rig.device._app.refusal_hook = audit  # type: ignore[attr-defined]
+    first = asyncio.create_task(rig.write("AO:1", "present-value", Real(10.0), priority=8),
+                                name="test-first-write")
+    async with asyncio.timeout(WAIT):
+        await entered.wait()
+    burst = []
+    for value, priority in ((30.0, 9), (500.0, 8), (40.0, 8)):  # 500 is above max 50
+        burst.append(asyncio.create_task(
+            rig.write("AO:1", "present-value", Real(value), priority=priority),
+            name=f"test-burst-write-{value}"))
+        await _wait_queued(rig, "AO:1", len(burst))  # queued in this order
+    release.set()
+    assert await first is None
+    assert await asyncio.gather(*burst) == [None, "property:value-out-of-range", None]
+    assert [[(e.new_value, e.priority) for e in batch] for batch in batches] == [
+        [(10.0, 8)], [(30.0, 9), (40.0, 8)]]
+    _replay([e for batch in batches for e in batch], (None,) * 16, 20.0)
+    assert [(r.value, r.priority, r.reason) for r in refusals] == [
+        ("500.0", 8, "property: value-out-of-range")]
+    snap = rig.device.snapshot("AO:1")
+    assert (snap.present_value, snap.priority_array[7], snap.priority_array[8]) == (
+        40.0, 40.0, 30.0)
+
+
 async def test_write_property_multiple_runs_the_hook_and_names_the_failed_write(
     rig: Rig,
 ) -> None:

@@ -175,3 +175,67 @@ def test_a_write_on_a_row_changed_since_the_sync_keeps_that_change(output):
     assert output.present_value == 21.0  # level 5 outranks the peer's level 8
     assert BACnetReading.objects.get(virtual_object=output).value == 21.0
     assert WriteAudit.objects.get(virtual_object=output).new_value == 24.5
+
+
+def _chain(output: VirtualObject, writes: list[tuple[float, int]]) -> list[WriteEvent]:
+    """Events as the engine plans them: each on the state the previous one leaves."""
+    array: list[object] = [None] * 16
+    effective: object = None
+    events = []
+    for value, priority in writes:
+        old = effective
+        array[priority - 1] = value
+        effective = next(v for v in array if v is not None)
+        events.append(event_for(output, old_value=old, new_value=value, priority=priority,
+                                effective_value=effective, priority_array=tuple(array)))
+    return events
+
+
+def test_a_batch_stores_every_write_in_order_in_one_transaction(
+    output, django_assert_max_num_queries
+):
+    events = _chain(output, [(24.5, 8), (22.0, 9), (23.0, 8), (21.0, 7)])
+    with django_assert_max_num_queries(len(events) * 4 + 3):
+        stored = store.store_external_writes(events, output.id, output.device_id,
+                                             output.updated_at, time.monotonic() + 5)
+
+    assert not stored.merged
+    output.refresh_from_db()
+    assert output.priority_array == list(events[-1].priority_array)
+    assert output.present_value == 21.0
+    assert output.updated_at == stored.updated_at
+    readings = BACnetReading.objects.filter(virtual_object=output).order_by("id")
+    assert [r.value for r in readings] == [24.5, 24.5, 23.0, 21.0]  # the effective values
+    audits = WriteAudit.objects.filter(virtual_object=output).order_by("id")
+    assert [(a.old_value, a.new_value, a.priority) for a in audits] == [
+        (None, 24.5, 8), (24.5, 22.0, 9), (24.5, 23.0, 8), (23.0, 21.0, 7)]
+
+
+def test_a_batch_past_its_deadline_stores_none_of_its_writes(output):
+    before = output.present_value
+    events = _chain(output, [(24.5, 8), (22.0, 9)])
+    with pytest.raises(WriteRefused):
+        store.store_external_writes(events, output.id, output.device_id, output.updated_at,
+                                    time.monotonic() - 1)
+    output.refresh_from_db()
+    assert output.present_value == before
+    assert not BACnetReading.objects.exists()
+    assert not WriteAudit.objects.exists()
+
+
+def test_a_batch_on_a_row_changed_since_the_sync_merges_every_write(output):
+    synced_at = output.updated_at
+    levels = [None] * 16
+    levels[4] = 21.0
+    output.priority_array, output.present_value = levels, 21.0
+    output.save()
+
+    events = _chain(output, [(24.5, 8), (22.0, 9)])
+    stored = store.store_external_writes(events, output.id, output.device_id, synced_at,
+                                         time.monotonic() + 5)
+
+    assert stored.merged
+    output.refresh_from_db()
+    assert output.priority_array[4:9] == [21.0, None, None, 24.5, 22.0]  # operator level kept
+    assert output.present_value == 21.0
+    assert WriteAudit.objects.filter(virtual_object=output).count() == 2

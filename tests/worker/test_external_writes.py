@@ -15,6 +15,7 @@ from bacpypes3.primitivedata import Real
 
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.stack import close_application, open_application
+from bms.bacnet.values import to_python
 from tests.worker.conftest import manage, sql, start_worker
 
 pytestmark = pytest.mark.slow
@@ -125,3 +126,57 @@ def test_external_client_discovers_reads_and_writes_and_the_write_is_stored(
     value, slot = asyncio.run(asyncio.wait_for(read_back(), 20))
     assert value == pytest.approx(75.0)
     assert slot.real == pytest.approx(75.0)  # PriorityValue choice: real
+
+
+def plain(stored: Any) -> Any:
+    """A JSON column as Python (SQLite returns its text, PostgreSQL the decoded value)."""
+    return json.loads(stored) if isinstance(stored, str) else stored
+
+
+def test_a_burst_of_writes_to_one_object_is_acked_and_stored_in_order(
+    database_url: str, start_process: Any, bacnet_port: int
+) -> None:
+    created = manage(database_url, "bacnet_virtual", "create", "--device-id", "1001",
+                     "--name", "Test AHU", "--template", "air_handling_unit")
+    assert created.returncode == 0, created.stderr
+    kind, instance = objects_of(database_url, 1001)["Damper_Position"]
+    start_worker(start_process, database_url, bacnet_port)
+    writes = [(float(n), 8 + n % 3) for n in range(1, 61)]
+
+    async def burst() -> tuple[list[Any], list[Any]]:
+        app = await external_client(bacnet_port)
+        try:
+            bms = Address(f"127.0.0.1:{bacnet_port}")
+            results = await asyncio.gather(*(
+                app.write_property(bms, f"{kind},{instance}", "present-value", Real(value),
+                                   priority=priority)
+                for value, priority in writes), return_exceptions=True)
+            array = await app.read_property(bms, f"{kind},{instance}", "priority-array")
+            return results, array
+        finally:
+            close_application(app)
+
+    results, live_array = asyncio.run(asyncio.wait_for(burst(), 60))
+    assert [r for r in results if r is not None] == []  # every write acknowledged
+
+    audits = sql(database_url, "SELECT a.old_value, a.new_value, a.priority, a.accepted FROM "
+                 "devices_writeaudit a JOIN virtual_virtualobject o ON a.virtual_object_id=o.id "
+                 "WHERE o.instance=%s AND o.object_type=%s ORDER BY a.id", instance, kind)
+    readings = sql(database_url, "SELECT r.value FROM devices_bacnetreading r JOIN "
+                   "virtual_virtualobject o ON r.virtual_object_id=o.id WHERE o.instance=%s "
+                   "AND o.object_type=%s ORDER BY r.id", instance, kind)
+    assert sorted((float(new), priority) for _old, new, priority, _ok in audits) == sorted(writes)
+    assert all(ok for *_rest, ok in audits)
+    # Stored in the order they were applied: each on the state the one before it left.
+    (row,) = sql(database_url, "SELECT present_value, priority_array, relinquish_default FROM "
+                 "virtual_virtualobject WHERE instance=%s AND object_type=%s", instance, kind)
+    array: list[float | None] = [None] * 16
+    effective = plain(row[2])
+    for (old, new, priority, _ok), (reading,) in zip(audits, readings, strict=True):
+        assert plain(old) == effective
+        array[priority - 1] = plain(new)
+        effective = next(v for v in array if v is not None)
+        assert plain(reading) == effective
+    assert plain(row[1]) == array
+    assert plain(row[0]) == effective
+    assert [to_python(entry) for entry in live_array] == array

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -94,6 +95,9 @@ class LocalPoint:
         plain instance attributes, so they are read from the instance dict. Names that a class
         defines as a property (objectName, statusFlags...) take bacpypes3's own path.
         """
+        overlay = self.__dict__.get("_planned_state")
+        if overlay is not None and attr in overlay:
+            return overlay[attr]
         if attr not in _class_properties(type(self)):
             try:
                 return self.__dict__[attr]
@@ -143,6 +147,34 @@ class LocalPoint:
             raise PropertyError("propertyIsNotAnArray")
         self._check_value(name, value)
         return self._plan(name, value, priority)
+
+    def plan_writes(
+        self, writes: Sequence[tuple[Any, Any, int | None, int | None]]
+    ) -> list[WritePlan | ExecutionError]:
+        """Plan writes in sequence, each on the state the accepted ones before it leave.
+
+        Changes nothing: the result has one entry per write, its plan or the ExecutionError
+        that refuses it (a refused write leaves the state for the next one as it was). Applying
+        the plans in order with `apply_write` gives the state the last plan describes.
+        """
+        results: list[WritePlan | ExecutionError] = []
+        planned: dict[str, Any] = {}
+        self.__dict__["_planned_state"] = planned
+        try:
+            for attr, value, index, priority in writes:
+                try:
+                    plan = self.plan_write(attr, value, index, priority)
+                except ExecutionError as err:
+                    results.append(err)
+                    continue
+                results.append(plan)
+                planned[plan.attr] = plan.new_value
+                if self._commandable:
+                    planned["priorityArray"] = plan.priority_array
+                    planned["presentValue"] = plan.effective_value
+        finally:
+            self.__dict__["_planned_state"] = None
+        return results
 
     def _check_value(self, name: str, value: Any) -> None:
         if name == "presentValue":
