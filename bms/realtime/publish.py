@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -60,6 +60,31 @@ def publish_external_write(virtual_object: VirtualObject, event: Any) -> None:
     message = {"type": EXTERNAL_WRITE,
                **payloads.external_write_payload(virtual_object, event)}
     _send_on_commit(groups.VIRTUAL_DEVICES, message)
+
+
+async def apublish_external_writes(writes: Iterable[tuple[VirtualObject, Any]]) -> None:
+    """publish_external_write for writes already committed, from the event loop.
+
+    The worker acknowledges hundreds of writes a second; sending each from the ORM thread
+    through async_to_sync fell behind at 200/s. Here each message is awaited on the loop (the
+    Redis layer is asyncio-native); the database layer's insert still goes to a thread. The rows
+    must carry their device already (select_related): nothing here may query.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("CHANNEL_LAYERS is not configured; live updates need a channel layer")
+    messages = [{"type": EXTERNAL_WRITE, **payloads.external_write_payload(obj, event)}
+                for obj, event in writes]
+    if isinstance(layer, DatabaseChannelLayer):
+        await sync_to_async(_store_all)(layer, messages)
+        return
+    for message in messages:
+        await layer.group_send(groups.VIRTUAL_DEVICES, message)
+
+
+def _store_all(layer: DatabaseChannelLayer, messages: list[dict[str, Any]]) -> None:
+    for message in messages:
+        layer.store(groups.VIRTUAL_DEVICES, message)
 
 
 def publish_virtual_object(virtual_object: VirtualObject) -> None:

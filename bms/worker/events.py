@@ -65,3 +65,12 @@ def external_write(obj: VirtualObject, payload: dict[str, Any]) -> None:
 @_reported
 def virtual_object_changed(obj: VirtualObject) -> None:
     publish.publish_virtual_object(obj)
+
+
+async def external_writes(batch: list[tuple[VirtualObject, dict[str, Any]]]) -> None:
+    """Live updates of stored external writes, in the order they were acknowledged."""
+    try:
+        await publish.apublish_external_writes(batch)
+    except Exception:
+        log.exception("live updates of %d external writes not delivered (they are stored)",
+                      len(batch))

@@ -29,7 +29,6 @@ from bms.bacnet.types import (
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, NetworkScan, WriteAudit
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
-from bms.worker import events
 
 # ---- discovery ------------------------------------------------------------------------------
 
@@ -456,12 +455,6 @@ _JSON_OBJECT_FIELDS = frozenset({"present_value", "priority_array"})
 
 def _json_or_null(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
-
-
-def publish_external_writes(batch: list[tuple[VirtualObject, dict[str, Any]]]) -> None:
-    """Live updates of stored external writes, in the order they were acknowledged."""
-    for row, payload in batch:
-        events.external_write(row, payload)
 
 
 def record_refused_external_write(refusal: RefusedWrite) -> WriteAudit:

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from bms.realtime import publish
-from bms.realtime.consumers import LiveConsumer
+from bms.realtime.consumers import LiveConsumer, VirtualDeviceConsumer
 from bms.realtime.layer import DatabaseChannelLayer
 from bms.realtime.models import RealtimeMessage
 from bms.tasks import queue
@@ -145,4 +145,39 @@ async def test_the_poller_survives_a_database_error_and_delivers_afterwards(view
     await sync_to_async(publish.publish_task)(task)
     message = await communicator.receive_json_from(timeout=5)
     assert message["task"]["id"] == task.id
+    await communicator.disconnect()
+
+
+def _ahu_rows() -> list[VirtualObject]:
+    from bms.virtual.services import create_virtual_device
+
+    create_virtual_device(4101, "AHU", template="air_handling_unit")
+    return list(VirtualObject.objects.select_related("device").filter(
+        object_type="analog-output"))
+
+
+@pytest.mark.parametrize("layer_kind", ["redis", "database"])
+async def test_external_writes_published_from_the_loop_arrive_in_order(
+    viewer, redis_url, settings, layer_kind
+):
+    if layer_kind == "redis":
+        settings.CHANNEL_LAYERS = {"default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": f"bms-test-{uuid.uuid4().hex[:8]}"},
+        }}
+    else:
+        settings.CHANNEL_LAYERS = {"default": {
+            "BACKEND": "bms.realtime.layer.DatabaseChannelLayer"}}
+    rows = await sync_to_async(_ahu_rows)()
+    communicator = WebsocketCommunicator(VirtualDeviceConsumer.as_asgi(), "/ws/virtual-devices/")
+    communicator.scope["user"] = viewer
+    connected, code = await communicator.connect(timeout=5)
+    assert connected, code
+    writes = [(rows[0], {"new_value": float(n), "priority": 8, "property": "present-value",
+                         "source_address": "127.0.0.9:47808"}) for n in range(50)]
+    await publish.apublish_external_writes(writes)
+    received = [await communicator.receive_json_from(timeout=5) for _ in writes]
+    assert [m["new_value"] for m in received] == [float(n) for n in range(50)]
+    assert {(m["type"], m["device_id"], m["address"]) for m in received} == {
+        ("external_write", 4101, "127.0.0.9:47808")}
     await communicator.disconnect()
