@@ -62,11 +62,6 @@ def external_write(obj: VirtualObject, payload: dict[str, Any]) -> None:
     publish.publish_external_write(obj, payload)
 
 
-@_reported
-def virtual_object_changed(obj: VirtualObject) -> None:
-    publish.publish_virtual_object(obj)
-
-
 async def external_writes(batch: list[tuple[VirtualObject, dict[str, Any]]]) -> None:
     """Live updates of stored external writes, in the order they were acknowledged."""
     try:

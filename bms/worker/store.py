@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -485,11 +485,3 @@ def enqueue_poll_if_idle(site: str) -> BACnetTask | None:
     if busy or not BACnetDevice.objects.filter(site=site, online=True).exists():
         return None
     return queue.enqueue("collect", {"device_ids": None, "scheduled": True}, site)
-
-
-def task_row(task_id: int) -> BACnetTask:
-    return BACnetTask.objects.get(id=task_id)
-
-
-def iter_ids(rows: Iterable[Any]) -> list[int]:
-    return [row.id for row in rows]
