@@ -58,6 +58,7 @@ from bms.bacnet.local import (
     current_spec,
     virtual_object_name,
 )
+from bms.bacnet.local.attributes import StaticAttributeReads
 from bms.bacnet.local.objects import check_priority, property_attr
 from bms.bacnet.local.spec import normalize_object_type
 from bms.bacnet.stack import close_application, open_application
@@ -136,8 +137,11 @@ class UnknownObjectError(LocalError, KeyError):
     """No local object with that identifier."""
 
 
-class LocalDeviceObject(DeviceObject):  # type: ignore[misc]
-    """bacpypes3's local device object, reporting the object types we actually serve."""
+class LocalDeviceObject(StaticAttributeReads, DeviceObject):  # type: ignore[misc]
+    """bacpypes3's local device object, reporting the object types we actually serve.
+
+    Every transaction reads six properties of it (its APDU limits), hence the static reads.
+    """
 
     @property
     def protocolObjectTypesSupported(self) -> ObjectTypesSupported:  # type: ignore[override]

@@ -35,9 +35,11 @@ from bacpypes3.primitivedata import (
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.device import LocalDevice, ObjectSpec, serve_device, virtual_object_name
 from bms.bacnet.errors import InvalidValueError, WriteRefused
+from bms.bacnet.local.attributes import StaticAttributeReads
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import ObjectRef, WriteEvent
 from bms.bacnet.values import to_python
+from tests.bacnet.bacpypes3_reads import bacpypes3_read
 
 WAIT = 5.0  # upper bound for any single exchange on loopback
 
@@ -152,6 +154,18 @@ async def test_device_object_list_names_every_local_object(rig: Rig) -> None:
     expected = {spec.ref for spec in SPECS} | {ObjectRef("device", 8888)}
     assert expected <= set(object_list)
     assert await rig.read("device,8888", "object-name") == "Django_BMS"
+
+
+async def test_device_object_reads_equal_bacpypes3_reads(rig: Rig) -> None:
+    # Each transaction reads the device object's APDU limits; ours skips bacpypes3's
+    # getattr_static on those reads and must still see exactly what bacpypes3 sees.
+    device_object = rig.device._device_object()
+    assert isinstance(device_object, StaticAttributeReads)
+    names = list(type(device_object)._elements)
+    assert {"apduTimeout", "maxApduLengthAccepted", "segmentationSupported"} <= set(names)
+    for name in names:
+        assert getattr(device_object, name, None) == bacpypes3_read(device_object, name), name
+
 
 
 async def test_protocol_services_supported_lists_what_we_serve(rig: Rig) -> None:

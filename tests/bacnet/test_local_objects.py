@@ -14,6 +14,7 @@ from bacpypes3.primitivedata import Boolean, Null, Real, Unsigned
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local import ObjectSpec, build_object, current_spec, virtual_object_name
 from bms.bacnet.types import ObjectRef
+from tests.bacnet.bacpypes3_reads import bacpypes3_read
 
 
 def test_virtual_object_name_joins_device_and_point() -> None:
@@ -142,10 +143,12 @@ async def test_current_spec_carries_live_state_for_persisting() -> None:
     assert restored.snapshot() == obj.snapshot()
 
 
+
 @pytest.mark.parametrize("kind", ["AI", "AO", "AV", "BI", "BO", "BV", "MSI", "MSO", "MSV"])
 async def test_fast_property_reads_equal_bacpypes3_reads(kind: str) -> None:
-    # LocalPoint._read skips bacpypes3's getattr_static per read; it must see the same values,
-    # before and after writes, and still compute the properties a class defines.
+    # Our objects skip bacpypes3's getattr_static per read (StaticAttributeReads); they must
+    # see what bacpypes3's own __getattribute__ sees, before and after writes, and still
+    # compute the properties a class defines.
     states = ("a", "b", "c") if kind.startswith("MS") else ()
     obj = build_object(ObjectSpec(kind, 3, f"{kind} point", state_texts=states))
     names = ("presentValue", "priorityArray", "relinquishDefault", "outOfService",
@@ -153,7 +156,7 @@ async def test_fast_property_reads_equal_bacpypes3_reads(kind: str) -> None:
              "objectIdentifier", "units", "description")
 
     def both() -> list[tuple[object, object]]:
-        return [(obj._read(name), getattr(obj, name, None)) for name in names]
+        return [(getattr(obj, name, None), bacpypes3_read(obj, name)) for name in names]
 
     assert all(fast == slow for fast, slow in both())
     await obj.write_property("outOfService", Boolean(True))

@@ -34,6 +34,7 @@ from bacpypes3.local.multistate import MultiStateValueObject as _LocalMultiState
 from bacpypes3.primitivedata import Boolean, CharacterString, Null, Real, Unsigned
 
 from bms.bacnet.errors import InvalidValueError
+from bms.bacnet.local.attributes import StaticAttributeReads
 from bms.bacnet.local.convert import present_value_to_bacnet, priority_value, to_plain
 from bms.bacnet.local.spec import PRIORITY_LEVELS, ObjectSnapshot
 from bms.bacnet.types import ObjectRef, PresentValue
@@ -70,7 +71,7 @@ def check_priority(priority: int | None) -> None:
         raise ExecutionError(errorClass="services", errorCode="parameterOutOfRange")
 
 
-class LocalPoint:
+class LocalPoint(StaticAttributeReads):
     """Validation and write planning shared by every local point class (first in the MRO)."""
 
     _kind: ClassVar[str]  # "analog", "binary", "multistate"
@@ -88,21 +89,10 @@ class LocalPoint:
         return self._writable | extra
 
     def _read(self, attr: str) -> Any:
-        """A property's value without bacpypes3's per-read `inspect.getattr_static` (~20-50 us).
-
-        bacpypes3's local Object routes every property read through `__getattribute__`, which
-        looks the name up statically to find async @property getters; the points' values are
-        plain instance attributes, so they are read from the instance dict. Names that a class
-        defines as a property (objectName, statusFlags...) take bacpypes3's own path.
-        """
+        """A property's value as validation sees it: the planned state first, then the object."""
         overlay = self.__dict__.get("_planned_state")
         if overlay is not None and attr in overlay:
             return overlay[attr]
-        if attr not in _class_properties(type(self)):
-            try:
-                return self.__dict__[attr]
-            except KeyError:
-                pass
         return getattr(self, attr, None)
 
     @property
@@ -290,19 +280,6 @@ class LocalPoint:
             relinquish_default=to_plain(getattr(self, "relinquishDefault", None)),
             active_priority=to_plain(priority) if self._commandable else None,  # type: ignore[arg-type]
         )
-
-
-_CLASS_PROPERTIES: dict[type, frozenset[str]] = {}
-
-
-def _class_properties(cls: type) -> frozenset[str]:
-    """Names that `cls` (or a base) defines as a property: their values are computed."""
-    names = _CLASS_PROPERTIES.get(cls)
-    if names is None:
-        names = _CLASS_PROPERTIES[cls] = frozenset(
-            name for klass in cls.__mro__ for name, member in vars(klass).items()
-            if isinstance(member, property))
-    return names
 
 
 def _require_type(value: Any, expected: type) -> None:
