@@ -17,6 +17,7 @@ from types import TracebackType
 
 from bacpypes3.app import Application
 
+from bms.bacnet import speedups
 from bms.bacnet.capabilities import CapabilityCache
 from bms.bacnet.client import Client
 from bms.bacnet.config import EngineConfig
@@ -60,6 +61,7 @@ class Engine:
     async def start(self) -> None:
         if self._app is not None:
             raise RuntimeError("engine already started")
+        speedups.install()
         self._app = await open_application(
             self.config, app_class=EngineApplication, device_class=LocalDeviceObject
         )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from bms.bacnet import speedups
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import ObjectRef
@@ -145,6 +146,7 @@ class SimulatedBuilding:
         if self._started:
             raise RuntimeError("this building was already started")
         self._started = True
+        speedups.install()
         try:
             await self._open_devices()
         except BaseException:

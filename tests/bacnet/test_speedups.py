@@ -1,0 +1,95 @@
+"""The cached getattr_static answers exactly what inspect.getattr_static answers."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from bacpypes3 import apdu, basetypes
+from bacpypes3.constructeddata import Sequence
+from bacpypes3.local.analog import AnalogValueObject
+from bacpypes3.primitivedata import Real
+
+from bms.bacnet import speedups
+from bms.bacnet.device import LocalDeviceObject
+from bms.bacnet.local import ObjectSpec, build_object
+
+MISSING = object()
+
+
+def sequence_classes() -> list[type]:
+    found = []
+    for module in (basetypes, apdu):
+        for value in vars(module).values():
+            if inspect.isclass(value) and issubclass(value, Sequence) and value._elements:
+                found.append(value)
+    return found
+
+
+def both(obj: object, attr: str) -> tuple[object, object]:
+    def real() -> object:
+        try:
+            return inspect.getattr_static(obj, attr)
+        except AttributeError:
+            return MISSING
+
+    def cached() -> object:
+        try:
+            return speedups.cached_getattr_static(obj, attr)
+        except AttributeError:
+            return MISSING
+
+    return real(), cached()
+
+
+def test_every_bacpypes3_sequence_element_resolves_as_the_real_lookup() -> None:
+    classes = sequence_classes()
+    assert len(classes) > 100
+    compared = 0
+    for cls in classes:
+        try:
+            obj = cls()
+        except (TypeError, ValueError, AttributeError):  # some need arguments
+            continue
+        for attr in [*cls._elements, "no_such_attribute", "encode", "_elements"]:
+            for _ in range(2):  # the second call is answered from the cache
+                real, cached = both(obj, attr)
+                assert cached is real, (cls, attr)
+                compared += 1
+    assert compared > 1000
+
+
+def test_local_objects_properties_and_instance_values_resolve_as_the_real_lookup() -> None:
+    objects = [build_object(ObjectSpec("AV", 1, "av")), AnalogValueObject(
+        objectIdentifier=("analog-value", 2), objectName="bare", presentValue=Real(1.0)),
+        LocalDeviceObject(objectIdentifier=("device", 5), objectName="d")]
+    for obj in objects:
+        for attr in [*type(obj)._elements, "protocolObjectTypesSupported", "ref", "nothing"]:
+            for _ in range(2):
+                real, cached = both(obj, attr)
+                assert cached is real, (type(obj), attr)
+
+
+def test_an_instance_value_shadowing_a_plain_class_attribute_is_seen() -> None:
+    obj = basetypes.PropertyReference(propertyIdentifier="presentValue")
+    speedups.cached_getattr_static(obj, "propertyArrayIndex")  # cache the class's answer
+    obj.__dict__["propertyArrayIndex"] = 7
+    assert speedups.cached_getattr_static(obj, "propertyArrayIndex") == 7
+
+
+def test_a_default_is_returned_for_a_missing_name_and_otherwise_attribute_error() -> None:
+    obj = basetypes.PropertyReference(propertyIdentifier="presentValue")
+    assert speedups.cached_getattr_static(obj, "not_there", None) is None
+    with pytest.raises(AttributeError):
+        speedups.cached_getattr_static(obj, "not_there")
+
+
+def test_install_points_bacpypes3_at_the_cache_and_keeps_the_rest_of_inspect() -> None:
+    speedups.install()
+    assert speedups.installed()
+    import bacpypes3.constructeddata as constructeddata
+
+    assert constructeddata.inspect.getattr_static is speedups.cached_getattr_static
+    assert constructeddata.inspect.isclass is inspect.isclass
+    decoded = basetypes.ReadAccessResultElement(propertyIdentifier="presentValue")
+    assert decoded.propertyArrayIndex is None and decoded.readResult is None
