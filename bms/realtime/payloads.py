@@ -6,12 +6,14 @@ msgpack, and both must give the browser the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
+from bms.bacnet.types import ObjectRef, PresentValue
 from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
@@ -64,6 +66,23 @@ def point_payload(point: BACnetPoint) -> dict[str, Any]:
         "value_at": iso(point.last_value_at),
         "status_flags": point.status_flags,
         "commandable": point.commandable,
+    }
+
+
+def reading_payload(
+    point_id: int, device_pk: int, ref: ObjectRef, value: PresentValue,
+    status_flags: Sequence[bool] | None, at: datetime,
+) -> dict[str, Any]:
+    """A polled value as the "points" event carries it, built from what the worker just read
+    and stored (no query); pages update value, time and flags, the rest of the row stays."""
+    return {
+        "id": point_id,
+        "device_id": device_pk,
+        "object_type": ref.object_type,
+        "instance": ref.instance,
+        "value": value,
+        "value_at": iso(at),
+        "status_flags": list(status_flags) if status_flags is not None else None,
     }
 
 

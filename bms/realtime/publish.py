@@ -12,7 +12,7 @@ event loop's thread, where async_to_sync cannot work (use `await sync_to_async(p
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -70,21 +70,38 @@ async def apublish_external_writes(writes: Iterable[tuple[VirtualObject, Any]]) 
     Redis layer is asyncio-native); the database layer's insert still goes to a thread. The rows
     must carry their device already (select_related): nothing here may query.
     """
+    await _asend_all([
+        (groups.VIRTUAL_DEVICES, {"type": EXTERNAL_WRITE,
+                                  **payloads.external_write_payload(obj, event)})
+        for obj, event in writes])
+
+
+async def apublish_point_readings(by_device: Mapping[int, list[dict[str, Any]]]) -> None:
+    """publish_point_values for values a collect just stored, from the event loop.
+
+    `by_device`: device pk -> payloads.reading_payload dicts. Built from the collect's memory,
+    so a collect costs no query per wave for its live updates.
+    """
+    await _asend_all([
+        (groups.device_group(device_pk),
+         {"type": EVENT, "event": {"type": "points", "device_pk": device_pk, "points": values}})
+        for device_pk, values in by_device.items()])
+
+
+async def _asend_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS is not configured; live updates need a channel layer")
-    messages = [{"type": EXTERNAL_WRITE, **payloads.external_write_payload(obj, event)}
-                for obj, event in writes]
     if isinstance(layer, DatabaseChannelLayer):
         await sync_to_async(_store_all)(layer, messages)
         return
-    for message in messages:
-        await layer.group_send(groups.VIRTUAL_DEVICES, message)
+    for group, message in messages:
+        await layer.group_send(group, message)
 
 
-def _store_all(layer: DatabaseChannelLayer, messages: list[dict[str, Any]]) -> None:
-    for message in messages:
-        layer.store(groups.VIRTUAL_DEVICES, message)
+def _store_all(layer: DatabaseChannelLayer, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    for group, message in messages:
+        layer.store(group, message)
 
 
 def publish_virtual_object(virtual_object: VirtualObject) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec
 
 from bms.devices.models import BACnetDevice, BACnetPoint
@@ -55,6 +55,15 @@ def device_points_changed(device: BACnetDevice) -> None:
 @_reported
 def point_values_changed(point_ids: list[int]) -> None:
     publish.publish_point_values(list(BACnetPoint.objects.filter(id__in=point_ids)))
+
+
+async def point_readings(by_device: Mapping[int, list[dict[str, Any]]]) -> None:
+    """Live updates of a collect wave's stored values (payloads.reading_payload dicts)."""
+    try:
+        await publish.apublish_point_readings(by_device)
+    except Exception:
+        log.exception("live updates of %d devices' values not delivered (they are stored)",
+                      len(by_device))
 
 
 @_reported

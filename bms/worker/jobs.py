@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -18,6 +19,7 @@ from bms.bacnet.engine import Engine
 from bms.bacnet.errors import BACnetError
 from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, PointInfo, PresentValue
 from bms.devices.models import BACnetDevice
+from bms.realtime.payloads import reading_payload
 from bms.tasks.models import BACnetTask
 from bms.worker import events, store
 from bms.worker.db import run_db
@@ -111,6 +113,8 @@ async def collect(
     """
     devices = await run_db(store.devices_to_collect, cfg.site, task.parameters.get("device_ids"))
     refs_by_device = await run_db(store.point_refs_by_device, [d.id for d in devices])
+    point_refs = {point_id: (device_pk, ref) for device_pk, refs in refs_by_device.items()
+                  for ref, point_id in refs.items()}
     readings, failed, done = 0, [], 0
     storing: asyncio.Task[int] | None = None
     try:
@@ -123,7 +127,7 @@ async def collect(
             failed += wave_failed
             if storing is not None:
                 readings += await storing
-            storing = asyncio.create_task(_store_wave(values, described),
+            storing = asyncio.create_task(_store_wave(values, described, point_refs),
                                           name=f"collect-{task.id}-store-{start}")
             done += len(wave)
             await progress(done=done, total=len(devices), message=f"collected {done} of "
@@ -159,12 +163,28 @@ def _sort_outcomes(
 async def _store_wave(
     values: dict[int, tuple[PresentValue, Any]],
     described: list[tuple[BACnetDevice, list[PointInfo]]],
+    point_refs: dict[int, tuple[int, ObjectRef]],
 ) -> int:
-    point_ids = await run_db(store.save_collect_wave, values, described)
-    await run_db(events.point_values_changed, point_ids)
+    at = timezone.now()
+    point_ids = await run_db(store.save_collect_wave, values, described, at)
+    await events.point_readings(_readings_by_device(point_ids, values, point_refs, at))
     for device, _points in described:
         await run_db(events.device_points_changed, device)
     return len(point_ids)
+
+
+def _readings_by_device(
+    point_ids: list[int], values: dict[int, tuple[PresentValue, Any]],
+    point_refs: dict[int, tuple[int, ObjectRef]], at: datetime,
+) -> dict[int, list[dict[str, Any]]]:
+    """The stored values as live-update payloads, by device pk (from memory, no query)."""
+    by_device: dict[int, list[dict[str, Any]]] = {}
+    for point_id in point_ids:
+        device_pk, ref = point_refs[point_id]
+        value, flags = values[point_id]
+        by_device.setdefault(device_pk, []).append(
+            reading_payload(point_id, device_pk, ref, value, flags, at))
+    return by_device
 
 
 async def _read_device(

@@ -150,10 +150,11 @@ def point_refs_by_device(device_ids: list[int]) -> dict[int, dict[ObjectRef, int
 def save_collect_wave(
     point_values: Mapping[int, tuple[PresentValue, tuple[bool, ...] | None]],
     described: list[tuple[BACnetDevice, list[PointInfo]]],
+    at: datetime | None = None,
 ) -> list[int]:
     """One collect wave in one transaction: readings of known points, and new devices' points."""
     with transaction.atomic():
-        point_ids = save_readings(point_values)
+        point_ids = save_readings(point_values, at=at)
         for device, points in described:
             save_points(device, points)
     return point_ids
@@ -204,14 +205,16 @@ def _fill_point(row: BACnetPoint, info: PointInfo, now: datetime) -> None:
 def save_readings(
     point_values: Mapping[int, tuple[PresentValue, tuple[bool, ...] | None]],
     source: str = "poll",
+    at: datetime | None = None,
 ) -> list[int]:
-    """Store one reading per point and update the points' last values; returns the point ids.
+    """Store one reading per point (time `at`, default now) and update the points' last values;
+    returns the ids of the points stored (those deleted meanwhile are skipped).
 
     This is the hot path of polling (thousands of points per collect), run in the worker's
     process beside the BACnet loop: plain executemany statements, not bulk_update's giant CASE
     expression and not a model instance per row.
     """
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    now = connection.ops.adapt_datetimefield_value(at or timezone.now())
     cast = "::jsonb" if connection.vendor == "postgresql" else ""
     point_table, reading_table = BACnetPoint._meta.db_table, BACnetReading._meta.db_table
     with transaction.atomic():

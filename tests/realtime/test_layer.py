@@ -156,10 +156,7 @@ def _ahu_rows() -> list[VirtualObject]:
         object_type="analog-output"))
 
 
-@pytest.mark.parametrize("layer_kind", ["redis", "database"])
-async def test_external_writes_published_from_the_loop_arrive_in_order(
-    viewer, redis_url, settings, layer_kind
-):
+def use_layer(settings, layer_kind: str, redis_url: str) -> None:
     if layer_kind == "redis":
         settings.CHANNEL_LAYERS = {"default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -168,6 +165,13 @@ async def test_external_writes_published_from_the_loop_arrive_in_order(
     else:
         settings.CHANNEL_LAYERS = {"default": {
             "BACKEND": "bms.realtime.layer.DatabaseChannelLayer"}}
+
+
+@pytest.mark.parametrize("layer_kind", ["redis", "database"])
+async def test_external_writes_published_from_the_loop_arrive_in_order(
+    viewer, redis_url, settings, layer_kind
+):
+    use_layer(settings, layer_kind, redis_url)
     rows = await sync_to_async(_ahu_rows)()
     communicator = WebsocketCommunicator(VirtualDeviceConsumer.as_asgi(), "/ws/virtual-devices/")
     communicator.scope["user"] = viewer
@@ -181,3 +185,28 @@ async def test_external_writes_published_from_the_loop_arrive_in_order(
     assert {(m["type"], m["device_id"], m["address"]) for m in received} == {
         ("external_write", 4101, "127.0.0.9:47808")}
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize("layer_kind", ["redis", "database"])
+async def test_collect_readings_published_from_the_loop_reach_only_their_device(
+    viewer, redis_url, settings, layer_kind
+):
+    from bms.bacnet.types import ObjectRef
+    from bms.realtime.payloads import reading_payload
+
+    use_layer(settings, layer_kind, redis_url)
+    mine = await listening(viewer, "device-7")
+    other = await listening(viewer, "device-8")
+    at = timezone.now()
+    await publish.apublish_point_readings({7: [
+        reading_payload(70, 7, ObjectRef("analog-input", 1), 21.5, (False, True, False, False), at),
+        reading_payload(71, 7, ObjectRef("binary-value", 2), "active", None, at),
+    ]})
+    message = await mine.receive_json_from(timeout=5)
+    assert (message["type"], message["device_pk"]) == ("points", 7)
+    assert [(p["id"], p["value"], p["status_flags"]) for p in message["points"]] == [
+        (70, 21.5, [False, True, False, False]), (71, "active", None)]
+    assert message["points"][0]["value_at"] == at.isoformat()
+    assert await other.receive_nothing(timeout=0.5)
+    await mine.disconnect()
+    await other.disconnect()

@@ -28,6 +28,31 @@ def run_task(database_url: str, *args: str, timeout: float = 40) -> dict[str, An
     return {"status": status.split()[-1], **json.loads(result)}
 
 
+def assert_collect_published_what_it_stored(database_url: str) -> None:
+    """The last collect's live updates (database channel layer, one message per device group)
+    carry each point's stored value, time and flags: built from memory, they must agree."""
+    def decoded(column: Any) -> Any:  # SQLite gives JSON text; PostgreSQL, values already
+        return json.loads(column) if database_url.startswith("sqlite") else column
+
+    stored = {row[0]: (decoded(row[1]), row[2], decoded(row[3]), row[4]) for row in sql(
+        database_url, "SELECT id, last_value, last_value_at, status_flags, device_id "
+        "FROM devices_bacnetpoint")}
+    messages = [decoded(row[1]) | {"group": row[0]} for row in sql(
+        database_url, "SELECT \"group\", payload FROM realtime_realtimemessage ORDER BY id")]
+    latest: dict[int, dict[str, Any]] = {}
+    for message in messages:
+        event = message.get("event", {})
+        if event.get("type") == "points":
+            assert message["group"] == f"device-{event['device_pk']}"
+            latest.update({point["id"]: point for point in event["points"]})
+    assert set(latest) == set(stored)
+    for point_id, point in latest.items():
+        value, value_at, flags, device_pk = stored[point_id]
+        assert (point["value"], point["status_flags"], point["device_id"]) == (
+            value, flags, device_pk), point_id
+        assert point["value_at"] is not None
+
+
 def test_discover_collect_and_write_reach_the_simulated_building(
     database_url: str, simulator: Any, start_process: Any, bacnet_port: int
 ) -> None:
@@ -67,6 +92,7 @@ def test_discover_collect_and_write_reach_the_simulated_building(
                        "WHERE object_type='analog-input' ORDER BY id LIMIT 1")[0]
     assert isinstance(as_json(value), float)
     assert as_json(flags) == [False, False, False, False]
+    assert_collect_published_what_it_stored(database_url)
 
     point_id, instance = sql(
         database_url, "SELECT p.id, p.instance FROM devices_bacnetpoint p JOIN "
