@@ -8,6 +8,7 @@ callers hand the client before anything is sent. No I/O here.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from bacpypes3.apdu import AbortPDU, ErrorPDU, ErrorRejectAbortNack, RejectPDU
@@ -63,7 +64,10 @@ def as_ref(ref: ObjectRef | str) -> ObjectRef:
     return ref if isinstance(ref, ObjectRef) else ObjectRef.parse(ref)
 
 
+@functools.cache
 def object_identifier(ref: ObjectRef) -> ObjectIdentifier:
+    """bacpypes3's identifier for `ref`, made once per ref (a collect asks for every point's
+    on every poll) and shared by requests: bacpypes3 only reads it when it encodes them."""
     try:
         return ObjectIdentifier((ref.object_type, ref.instance))
     except (ValueError, TypeError) as exc:

@@ -26,7 +26,8 @@ from bms.worker.db import run_db
 
 log = logging.getLogger(__name__)
 
-COLLECT_WAVE = 16  # devices per collect wave: read one wave while the previous one is stored
+COLLECT_DEVICES = 16  # devices a collect reads at once
+COLLECT_CHUNK = 16  # finished devices stored per transaction, while the next ones are read
 
 Progress = Callable[..., Awaitable[None]]
 Job = Callable[[Engine, BACnetTask, Progress, "JobSettings"], Awaitable[dict[str, Any]]]
@@ -105,51 +106,68 @@ async def read_points(
 async def collect(
     engine: Engine, task: BACnetTask, progress: Progress, cfg: JobSettings
 ) -> dict[str, Any]:
-    """Read every point of the chosen devices, a wave of devices at a time.
+    """Read every point of the chosen devices, COLLECT_DEVICES at a time, storing as they finish.
 
-    Each wave is read concurrently and stored in ONE transaction while the next wave is being
-    read: the database's round trips overlap the network's instead of leaving it idle, and no
+    A device starts as soon as another finishes (nothing waits for the slowest of a wave), and
+    finished devices are stored COLLECT_CHUNK at a time in ONE transaction while the reads go
+    on: the database's round trips overlap the network's instead of leaving it idle, and no
     collect costs a transaction per device.
     """
     devices = await run_db(store.devices_to_collect, cfg.site, task.parameters.get("device_ids"))
     refs_by_device = await run_db(store.point_refs_by_device, [d.id for d in devices])
     point_refs = {point_id: (device_pk, ref) for device_pk, refs in refs_by_device.items()
                   for ref, point_id in refs.items()}
-    readings, failed, done = 0, [], 0
+    slots = asyncio.Semaphore(COLLECT_DEVICES)
+
+    async def read_one(device: BACnetDevice) -> tuple[BACnetDevice, Any]:
+        async with slots:
+            return device, await _read_device(engine, device, refs_by_device.get(device.id, {}))
+
+    readings = 0
+    failed: list[int] = []
+    finished: list[tuple[BACnetDevice, Any]] = []
     storing: asyncio.Task[int] | None = None
+    reads = [asyncio.create_task(read_one(d), name=f"collect-{task.id}-{d.device_instance}")
+             for d in devices]
     try:
-        for start in range(0, len(devices), COLLECT_WAVE):
-            wave = devices[start:start + COLLECT_WAVE]
-            outcomes = await _gather_results("collect-device", [
-                _read_device(engine, d, refs_by_device.get(d.id, {})) for d in wave
-            ])
-            values, described, wave_failed = _sort_outcomes(wave, outcomes)
-            failed += wave_failed
+        for done, next_read in enumerate(asyncio.as_completed(reads), start=1):
+            finished.append(await next_read)
+            if len(finished) < COLLECT_CHUNK and done < len(devices):
+                continue
+            values, described, chunk_failed = _sort_outcomes(finished)
+            finished, failed = [], failed + chunk_failed
             if storing is not None:
                 readings += await storing
-            storing = asyncio.create_task(_store_wave(values, described, point_refs),
-                                          name=f"collect-{task.id}-store-{start}")
-            done += len(wave)
+            storing = asyncio.create_task(_store_chunk(values, described, point_refs),
+                                          name=f"collect-{task.id}-store-{done}")
             await progress(done=done, total=len(devices), message=f"collected {done} of "
                            f"{len(devices)} devices", readings=readings)
         if storing is not None:
             readings += await storing
             storing = None
     finally:
-        if storing is not None:
-            storing.cancel()
-    return {"devices": len(devices), "readings": readings, "failed_devices": failed}
+        await _cancel_all([*reads, *([storing] if storing is not None else [])])
+    return {"devices": len(devices), "readings": readings, "failed_devices": sorted(failed)}
+
+
+async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel what is still running and wait for it to end (nothing is left behind)."""
+    running = [t for t in tasks if not t.done()]
+    for t in running:
+        t.cancel()
+    if running:
+        await asyncio.wait(running)
 
 
 def _sort_outcomes(
-    wave: list[BACnetDevice], outcomes: list[Any]
+    finished: list[tuple[BACnetDevice, Any]],
 ) -> tuple[dict[int, tuple[PresentValue, Any]], list[tuple[BACnetDevice, list[PointInfo]]],
            list[int]]:
-    """Split a wave's results into point values, new point lists and failed devices."""
+    """Split finished devices' results into point values, new point lists and failed devices."""
     values: dict[int, tuple[PresentValue, Any]] = {}
     described: list[tuple[BACnetDevice, list[PointInfo]]] = []
     failed: list[int] = []
-    for device, outcome in zip(wave, outcomes, strict=True):
+    for device, outcome in finished:
         if isinstance(outcome, BACnetError):
             log.warning("device %s: collect failed: %s", device.device_instance, outcome)
             failed.append(device.device_instance)
@@ -160,7 +178,7 @@ def _sort_outcomes(
     return values, described, failed
 
 
-async def _store_wave(
+async def _store_chunk(
     values: dict[int, tuple[PresentValue, Any]],
     described: list[tuple[BACnetDevice, list[PointInfo]]],
     point_refs: dict[int, tuple[int, ObjectRef]],
