@@ -51,6 +51,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         event = {key: value for key, value in message.items() if key != "type"}
         await self.send_json({"type": "external_write", **event})
 
+    async def external_writes_notification(self, message: dict[str, Any]) -> None:
+        """Writes the worker published together: the page gets one message per write, in order."""
+        for write in message["writes"]:
+            await self.send_json({"type": "external_write", **write})
+
 
 class VirtualDeviceConsumer(LiveConsumer):
     """Seed 004's consumer: the `virtual_devices` group at /ws/virtual-devices/."""

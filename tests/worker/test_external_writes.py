@@ -41,10 +41,10 @@ def wait_for_external_write_message(database_url: str, timeout: float = 10) -> d
                    "\"group\" = 'virtual_devices' ORDER BY id")
         for (payload,) in rows:
             payload = json.loads(payload) if isinstance(payload, str) else payload
-            if payload.get("type") == "external_write_notification":
-                return dict(payload)
+            if payload.get("type") == "external_writes_notification":  # a batch of writes
+                return dict(payload["writes"][0])
         time.sleep(0.1)
-    raise AssertionError("no external_write_notification published")
+    raise AssertionError("no external_writes_notification published")
 
 
 def test_external_client_discovers_reads_and_writes_and_the_write_is_stored(
