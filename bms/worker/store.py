@@ -400,10 +400,25 @@ def _store_batch_one_statement(
     synced_at: datetime,
 ) -> bool:
     """A batch of writes to one object as ONE PostgreSQL statement; False (nothing changed) if
-    the row changed since `synced_at` or is gone.
+    the row changed since `synced_at` or is gone."""
+    statement, params = batch_statement(events, object_id, device_pk, now, synced_at)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        (updated,) = cursor.fetchone()
+    return bool(updated)
+
+
+def batch_statement(
+    events: Sequence[WriteEvent], object_id: int, device_pk: int, now: datetime,
+    synced_at: datetime,
+) -> tuple[str, list[Any]]:
+    """The PostgreSQL statement (and its parameters) storing a batch of writes to one object.
 
     The object takes the state the last write leaves (each was planned on the one before it);
-    every write gets its reading and audit row, inserted in the batch's order.
+    every write gets its reading and audit row, inserted in the batch's order. The statement
+    returns 1 if it stored the batch, 0 (having changed nothing) if the row changed since
+    `synced_at` or is gone. One statement is atomic on its own, so it may run in autocommit
+    (bms.worker.pg_writes) as well as inside a transaction.
     """
     fields: dict[str, Any] = {}
     for event in events:
@@ -416,7 +431,7 @@ def _store_batch_one_statement(
               for name, v in fields.items()]
     rows = ", ".join(["(%s::int, %s::jsonb, %s, %s, %s, %s::jsonb, %s::jsonb, %s::int)"]
                      * len(events))
-    sql = _BATCH_STATEMENT_WRITE.format(
+    statement = _BATCH_STATEMENT_WRITE.format(
         obj=VirtualObject._meta.db_table, reading=BACnetReading._meta.db_table,
         audit=WriteAudit._meta.db_table, device=VirtualBACnetDevice._meta.db_table,
         assignments=assignments, rows=rows,
@@ -427,10 +442,7 @@ def _store_batch_one_statement(
                    str(event.ref), event.property, _json_or_null(event.old_value),
                    _json_or_null(event.new_value), event.priority]
     params += [now, now, now, device_pk]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        (updated,) = cursor.fetchone()
-    return bool(updated)
+    return statement, params
 
 
 # Data-modifying CTEs all run, in one snapshot, whether or not the outer query reads them; the

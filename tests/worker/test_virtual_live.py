@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -20,6 +18,7 @@ from bacpypes3.primitivedata import Real
 
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.stack import close_application, open_application
+from tests.locks import database_locked
 from tests.worker.conftest import manage, sql, start_worker
 
 pytestmark = pytest.mark.slow
@@ -89,34 +88,6 @@ def sql_write(database_url: str, statement: str, *params: Any) -> None:
         return
     with psycopg.connect(database_url) as db:
         db.execute(statement, params)
-
-
-@contextmanager
-def database_locked(database_url: str, seconds: float) -> Iterator[None]:
-    """Hold a lock that blocks the worker's write transaction for `seconds`, from a thread."""
-    ready = threading.Event()
-
-    def hold() -> None:
-        if database_url.startswith("sqlite:///"):
-            db = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
-            db.execute("BEGIN EXCLUSIVE")
-            ready.set()
-            time.sleep(seconds)
-            db.execute("ROLLBACK")
-            db.close()
-        else:
-            with psycopg.connect(database_url) as db, db.transaction():
-                db.execute("LOCK TABLE virtual_virtualobject IN ACCESS EXCLUSIVE MODE")
-                ready.set()
-                time.sleep(seconds)
-
-    holder = threading.Thread(target=hold, name="database-lock")
-    holder.start()
-    assert ready.wait(10)
-    try:
-        yield
-    finally:
-        holder.join(seconds + 10)
 
 
 def test_a_write_the_database_cannot_store_is_refused_and_nothing_changes(
