@@ -5,10 +5,13 @@
 
 FILE holds {"devices": ["127.0.0.2:P", ...], "objects": [["analog-input", 1], ...]}. BAC0
 ships its own (newer) bacpypes3, whose IPv4 layer drops packets to other 127.x hosts on its own
-port, so this client binds a port of its own. Two loops, each bounded by --seconds and one pass
-over every point: `read` (one ReadProperty per property, the way BAC0 scripts usually poll) and
-`readMultiple` (24 objects per request); devices run concurrently, each device's requests one
-after the other. Prints one JSON line.
+port, so this client binds a port of its own. Three loops, each bounded by --seconds and one pass
+over every point:
+- `read_loop`: the read loop as a BAC0 script writes it, `for point in points: await
+  bacnet.read(...)`, one ReadProperty per property, one after the other (the target's baseline);
+- `read`: the same reads with every device's loop running concurrently (a generous variant);
+- `readMultiple`: 24 objects per request, devices concurrently (BAC0's fastest way to poll).
+Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -80,6 +83,12 @@ async def rpm_loop(bacnet: Any, device: str, objects: list[Any], counts: Counts,
             counts.properties += len(values)
 
 
+async def sequential_read_loop(bacnet: Any, devices: list[str], objects: list[Any],
+                               counts: Counts, deadline: float) -> None:
+    for device in devices:
+        await read_loop(bacnet, device, objects, counts, deadline)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     import BAC0
 
@@ -89,13 +98,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     host, _, prefix = args.address.partition("/")
     out: dict[str, Any] = {"bac0_version": BAC0.version}
     async with BAC0.start(ip=f"{host}/{prefix}", port=args.port, ping=False) as bacnet:
-        for name, loop in (("read", read_loop), ("readMultiple", rpm_loop)):
+        for name, loop in (("read_loop", None), ("read", read_loop), ("readMultiple", rpm_loop)):
             counts = Counts()
             started = time.monotonic()
             deadline = started + args.seconds
-            await asyncio.gather(*(
-                asyncio.create_task(loop(bacnet, d, objects, counts, deadline), name=d)
-                for d in devices))
+            if loop is None:
+                await sequential_read_loop(bacnet, devices, objects, counts, deadline)
+            else:
+                await asyncio.gather(*(
+                    asyncio.create_task(loop(bacnet, d, objects, counts, deadline), name=d)
+                    for d in devices))
             seconds = time.monotonic() - started
             out[name] = {
                 "properties": counts.properties, "errors": counts.errors,

@@ -281,6 +281,10 @@ async def sim_load(args: argparse.Namespace) -> int:
 
         close: Callable[[], Awaitable[None]] = engine.stop
     else:
+        if args.speedups:  # plain bacpypes3 plus the product's cached getattr_static
+            from bms.bacnet import speedups
+
+            speedups.install()
         app = await open_application(config, Application)
         per_rpm = RAW_OBJECTS_PER_RPM[args.what]
         groups = [refs[i:i + per_rpm] for i in range(0, len(refs), per_rpm)]
@@ -480,6 +484,8 @@ def main() -> int:
     m.add_argument("--seconds", type=float, default=5.0)
     m.add_argument("--max-rounds", type=int, default=10_000)
     m.add_argument("--timeout", type=float, default=5.0, help="our per-attempt timeout (5)")
+    m.add_argument("--speedups", action="store_true",
+                   help="raw: install bms.bacnet.speedups (the worker has them)")
     w = sub.add_parser("write-load")
     w.add_argument("--address", required=True)
     w.add_argument("--client-instance", type=int, default=7004)
