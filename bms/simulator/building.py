@@ -100,7 +100,6 @@ class SimulatedBuilding:
         no_segmentation_index: int | None = DEFAULT_NO_SEGMENTATION_INDEX,
         no_rpm_index: int | None = DEFAULT_NO_RPM_INDEX,
         allow_non_loopback: bool = False,
-        stride: int = 1,
     ) -> None:
         if objects < 0:
             raise ValueError(f"objects must be >= 0, not {objects}")
@@ -115,7 +114,6 @@ class SimulatedBuilding:
             no_segmentation_index=no_segmentation_index,
             no_rpm_index=no_rpm_index,
             allow_non_loopback=allow_non_loopback,
-            stride=stride,
         )
         self._object_count = objects
         self._rng = random.Random(seed)  # noqa: S311 - simulated readings, not secrets

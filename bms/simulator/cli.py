@@ -53,8 +53,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="0-based index of the device without ReadPropertyMultiple, or 'none' (2)",
     )
     parser.add_argument("--processes", type=int, default=1, help="child processes to use (1)")
-    parser.add_argument("--stride", type=int, default=1,
-                        help="take every N-th address and instance (set by --processes)")
     parser.add_argument(
         "--allow-non-loopback",
         action="store_true",
@@ -100,7 +98,6 @@ def building_from_args(args: argparse.Namespace) -> SimulatedBuilding:
         no_segmentation_index=args.no_segmentation_index,
         no_rpm_index=args.no_rpm_index,
         allow_non_loopback=args.allow_non_loopback,
-        stride=args.stride,
     )
 
 

@@ -57,25 +57,16 @@ def plan_building(
     no_segmentation_index: int | None = DEFAULT_NO_SEGMENTATION_INDEX,
     no_rpm_index: int | None = DEFAULT_NO_RPM_INDEX,
     allow_non_loopback: bool = False,
-    stride: int = 1,
 ) -> list[DevicePlan]:
-    """Plans for `devices` devices; a quirk index past the last device means no such device.
-
-    With `stride` K the devices take every K-th address and instance from the first (a child
-    process of a building spread over K processes runs one of K interleaved shares).
-    """
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, not {stride}")
-    span = (devices - 1) * stride + 1 if devices else 0
-    _check_instances(span, first_instance)
+    """Plans for `devices` devices; a quirk index past the last device means no such device."""
+    _check_instances(devices, first_instance)
     _check_index("no_segmentation_index", no_segmentation_index)
     _check_index("no_rpm_index", no_rpm_index)
-    hosts = device_hosts(first_address, span, prefix,
-                         allow_non_loopback=allow_non_loopback)[::stride]
+    hosts = device_hosts(first_address, devices, prefix, allow_non_loopback=allow_non_loopback)
     return [
         DevicePlan(
             index=index,
-            instance=first_instance + index * stride,
+            instance=first_instance + index,
             host=str(host),
             port=port,
             prefix=prefix,

@@ -1,13 +1,11 @@
 """Spread a building over K child processes (`--processes K`) and supervise them.
 
-Each child is `python -m bms.simulator` with an interleaved share of the devices: with K children,
-child j runs devices j, j+K, j+2K... (`--stride K` from its first address and instance), so a
-client reading devices in order, a window at a time, keeps every child busy instead of one after
-the other; a quirk index moves with its device. The parent relays the children's device lines,
-prints one "ready: ..." line when every child is ready, and stops all of them (SIGTERM, then
-SIGKILL after a grace period) on Ctrl-C / SIGTERM or as soon as one child exits on its own.
-Children also stop when the parent's end of their stdin closes, so a killed parent does not
-leave devices behind.
+Each child is `python -m bms.simulator` with a contiguous slice of the devices: its first address
+and first instance are those of the slice in the whole building's plan, and a quirk index moves
+with its device. The parent relays the children's device lines, prints one "ready: ..." line when
+every child is ready, and stops all of them (SIGTERM, then SIGKILL after a grace period) on
+Ctrl-C / SIGTERM or as soon as one child exits on its own. Children also stop when the parent's
+end of their stdin closes, so a killed parent does not leave devices behind.
 """
 
 from __future__ import annotations
@@ -26,10 +24,9 @@ STOP_GRACE_SECONDS = 10.0
 
 @dataclass(frozen=True)
 class Slice:
-    """The devices one child runs: every `stride`-th device of the building."""
+    """The devices one child runs."""
 
     plans: tuple[DevicePlan, ...]
-    stride: int = 1
 
     def child_argv(self, args: argparse.Namespace, seed: int) -> list[str]:
         first = self.plans[0]
@@ -41,7 +38,6 @@ class Slice:
             "--first-instance", str(first.instance),
             "--port", str(args.port),
             "--prefix", str(args.prefix),
-            "--stride", str(self.stride),
             "--seed", str(seed),
             "--change-interval", str(args.change_interval),
             "--no-segmentation-index", self._local_index(args.no_segmentation_index),
@@ -53,14 +49,22 @@ class Slice:
         return argv
 
     def _local_index(self, index: int | None) -> str:
-        indexes = [plan.index for plan in self.plans]
-        return str(indexes.index(index)) if index in indexes else "none"
+        start = self.plans[0].index
+        if index is None or not start <= index < start + len(self.plans):
+            return "none"
+        return str(index - start)
 
 
 def split_devices(plans: list[DevicePlan], processes: int) -> list[Slice]:
-    """Interleaved shares as even as possible (device i to child i mod K); never an empty one."""
+    """Contiguous slices as even as possible; never an empty one."""
     count = min(processes, len(plans))
-    return [Slice(tuple(plans[number::count]), stride=count) for number in range(count)]
+    size, extra = divmod(len(plans), count) if count else (0, 0)
+    slices, start = [], 0
+    for number in range(count):
+        end = start + size + (1 if number < extra else 0)
+        slices.append(Slice(tuple(plans[start:end])))
+        start = end
+    return slices
 
 
 @dataclass
