@@ -211,11 +211,16 @@ def save_readings(
     returns the ids of the points stored (those deleted meanwhile are skipped).
 
     This is the hot path of polling (thousands of points per collect), run in the worker's
-    process beside the BACnet loop: plain executemany statements, not bulk_update's giant CASE
-    expression and not a model instance per row.
+    process beside the BACnet loop. PostgreSQL takes a whole chunk as ONE statement over arrays
+    (psycopg sends each array as one parameter); elsewhere plain executemany statements, not
+    bulk_update's giant CASE expression and not a model instance per row.
     """
-    now = connection.ops.adapt_datetimefield_value(at or timezone.now())
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    if not point_values:
+        return []
+    now = at or timezone.now()
+    if connection.vendor == "postgresql":
+        return _save_readings_one_statement(point_values, source, now)
+    stamp = connection.ops.adapt_datetimefield_value(now)
     point_table, reading_table = BACnetPoint._meta.db_table, BACnetReading._meta.db_table
     with transaction.atomic():
         # Points deleted since the collect started are skipped, not an error.
@@ -224,17 +229,47 @@ def save_readings(
         rows = [(point_id, *point_values[point_id]) for point_id in point_values if point_id in ids]
         with connection.cursor() as cursor:
             cursor.executemany(
-                f"UPDATE {point_table} SET last_value = %s{cast}, last_value_at = %s, "  # noqa: S608
-                f"status_flags = COALESCE(%s{cast}, status_flags) WHERE id = %s",
-                [(_json(value), now, _json(list(flags)) if flags is not None else None, point_id)
-                 for point_id, value, flags in rows],
+                f"UPDATE {point_table} SET last_value = %s, last_value_at = %s, "  # noqa: S608
+                f"status_flags = COALESCE(%s, status_flags) WHERE id = %s",
+                [(_json(value), stamp, _json(list(flags)) if flags is not None else None,
+                  point_id) for point_id, value, flags in rows],
             )
             cursor.executemany(
                 f"INSERT INTO {reading_table} (point_id, virtual_object_id, value, timestamp, "  # noqa: S608
-                f"source) VALUES (%s, NULL, %s{cast}, %s, %s)",
-                [(point_id, _json(value), now, source) for point_id, value, _flags in rows],
+                f"source) VALUES (%s, NULL, %s, %s, %s)",
+                [(point_id, _json(value), stamp, source) for point_id, value, _flags in rows],
             )
     return [point_id for point_id, _value, _flags in rows]
+
+
+def _save_readings_one_statement(
+    point_values: Mapping[int, tuple[PresentValue, tuple[bool, ...] | None]], source: str,
+    now: datetime,
+) -> list[int]:
+    ids, values, flags = [], [], []
+    for point_id, (value, status_flags) in point_values.items():
+        ids.append(point_id)
+        values.append(_json(value))
+        flags.append(None if status_flags is None else _json(list(status_flags)))
+    statement = _READINGS_STATEMENT.format(
+        point=BACnetPoint._meta.db_table, reading=BACnetReading._meta.db_table)
+    with connection.cursor() as cursor:  # one statement: atomic on its own
+        cursor.execute(statement, [ids, values, flags, now, now, source])
+        (stored,) = cursor.fetchone()
+    return list(stored or [])
+
+
+# The chunk's points and values as arrays; the update returns the points still there, and only
+# those get a reading (a point deleted since the collect started is skipped, not an error).
+_READINGS_STATEMENT = (
+    "WITH v (id, value, flags) AS (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[])), "
+    "u AS (UPDATE {point} AS p SET last_value = v.value::jsonb, last_value_at = %s, "
+    "status_flags = COALESCE(v.flags::jsonb, p.status_flags) FROM v WHERE p.id = v.id "
+    "RETURNING p.id), "
+    "r AS (INSERT INTO {reading} (point_id, virtual_object_id, value, timestamp, source) "
+    "SELECT v.id, NULL, v.value::jsonb, %s, %s FROM v JOIN u ON u.id = v.id RETURNING point_id) "
+    "SELECT array_agg(point_id) FROM r"
+)
 
 
 def _json(value: Any) -> str:

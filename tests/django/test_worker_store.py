@@ -10,11 +10,12 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from bms.bacnet.errors import WriteRefused
 from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, WriteEvent
-from bms.devices.models import BACnetDevice, BACnetReading, WriteAudit
+from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, WriteAudit
 from bms.virtual.models import VirtualObject
 from bms.virtual.services import create_virtual_device
 from bms.worker import store
@@ -239,3 +240,39 @@ def test_a_batch_on_a_row_changed_since_the_sync_merges_every_write(output):
     assert output.priority_array[4:9] == [21.0, None, None, 24.5, 22.0]  # operator level kept
     assert output.present_value == 21.0
     assert WriteAudit.objects.filter(virtual_object=output).count() == 2
+
+
+def polled_points(count: int) -> list[BACnetPoint]:
+    device = BACnetDevice.objects.create(device_instance=1200, address="127.0.0.2")
+    return [BACnetPoint.objects.create(device=device, object_type="analog-input", instance=n,
+                                       name=f"AI {n}", status_flags=[True, False, False, False])
+            for n in range(count)]
+
+
+def test_a_collect_chunk_stores_values_flags_and_readings_in_few_statements(
+    django_assert_max_num_queries,
+):
+    points = polled_points(50)
+    gone = points.pop()
+    gone_id = gone.id
+    gone.delete()  # deleted while the collect was reading it: skipped, not an error
+    values = {p.id: (20.0 + n, (False, n % 2 == 0, False, False)) for n, p in enumerate(points)}
+    values[points[0].id] = ("active", None)  # flags not read: the stored ones stay
+    values[gone_id] = (1.0, None)
+    at = timezone.now()
+    # PostgreSQL: the one statement (and the savepoint around it inside the test's transaction)
+    with django_assert_max_num_queries(3 if connection.vendor == "postgresql" else 8):
+        stored = store.save_collect_wave(values, [], at)
+    assert sorted(stored) == sorted(p.id for p in points)
+    fresh = {p.id: p for p in BACnetPoint.objects.all()}
+    assert fresh[points[0].id].last_value == "active"
+    assert fresh[points[0].id].status_flags == [True, False, False, False]
+    assert fresh[points[3].id].last_value == 23.0
+    assert fresh[points[3].id].status_flags == [False, False, False, False]
+    assert fresh[points[2].id].status_flags == [False, True, False, False]
+    assert {p.last_value_at for p in fresh.values()} == {at}
+    readings = BACnetReading.objects.filter(source="poll")
+    assert readings.count() == len(points)
+    assert {(r.point_id, r.value) for r in readings} == {
+        (p.id, values[p.id][0]) for p in points}
+    assert {r.timestamp for r in readings} == {at}
