@@ -26,7 +26,10 @@ from bms.worker.db import run_db
 
 log = logging.getLogger(__name__)
 
-COLLECT_DEVICES = 16  # devices a collect reads at once
+# Devices a collect reads at once. The engine's in-flight caps (per peer, and 64 requests in
+# all) bound what reaches the network; this bounds the devices in progress. 16 left the network
+# idle while a window's slowest devices finished (polling 50 devices: 1,170 -> 1,588 points/s).
+COLLECT_DEVICES = 64
 COLLECT_CHUNK = 16  # finished devices stored per transaction, while the next ones are read
 
 Progress = Callable[..., Awaitable[None]]
