@@ -145,13 +145,14 @@ def parse_form_value(object_type: str, text: str) -> Any:
 
 def _audit_refusal(point: BACnetPoint, value: Any, priority: Any, user: str, source: str,
                    reason: str) -> None:
-    WriteAudit.objects.create(
+    audit = WriteAudit.objects.create(
         source=source, who=user, point=point,
         object_ref=f"{point.device.device_instance}:{point.object_type},{point.instance}",
         new_value=_loggable(value),
         priority=priority if isinstance(priority, int) and 0 <= priority < 2**15 else None,
         accepted=False, reason=reason,
     )
+    publish.publish_audit(audit)
 
 
 def _loggable(value: Any) -> Any:

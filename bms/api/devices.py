@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils import timezone
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Status
 from ninja.errors import HttpError
-from pydantic import Field
 
 from bms.api import commands
 from bms.api.auth import require_operator, user_name
-from bms.api.paging import MAX_LIMIT, page
+from bms.api.readings import ReadingQuery, readings_page
 from bms.api.schemas import (
     DeviceDetailOut,
     DeviceOut,
@@ -76,31 +73,12 @@ def point_detail(request: HttpRequest, point_pk: int) -> BACnetPoint:
     return get_point(point_pk)
 
 
-class ReadingQuery(Schema):
-    since: datetime | None = None
-    until: datetime | None = None
-    limit: int = Field(default=1000, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0)
-
-
-@router.get("/points/{point_pk}/readings", response={200: ReadingPage, 400: ErrorOut})
-def point_readings(request: HttpRequest, point_pk: int,
-                   query: Query[ReadingQuery]) -> dict:
+@router.get("/points/{point_pk}/readings",
+            response={200: ReadingPage, 400: ErrorOut, 404: ErrorOut})
+def point_readings(request: HttpRequest, point_pk: int, query: Query[ReadingQuery]) -> dict:
     """Readings oldest first between `since` (default: 24 h before `until`) and `until`
     (default: now); ISO 8601 times, in the site's time zone when they carry none."""
-    until = _aware(query.until) or timezone.now()
-    since = _aware(query.since) or until - timedelta(hours=24)
-    if since > until:
-        raise HttpError(400, "since is after until")
-    readings = get_point(point_pk).readings.filter(timestamp__gte=since, timestamp__lte=until)
-    return page(readings.order_by("timestamp", "id"), query.limit, query.offset)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """A time without a zone means the site's (TIME_ZONE), as on the pages."""
-    if moment is not None and timezone.is_naive(moment):
-        return timezone.make_aware(moment)
-    return moment
+    return readings_page(get_point(point_pk).readings.all(), query)
 
 
 @router.post("/points/{point_pk}/write", response={202: TaskCreated, 400: ErrorOut,

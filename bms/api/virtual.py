@@ -1,5 +1,6 @@
-"""Virtual devices and their objects: create, read, update, delete. The worker serves them on
-BACnet and picks up changes within its sync interval; nothing here touches the network."""
+"""Virtual devices and their objects: create, read, update, delete, and an object's readings.
+The worker serves them on BACnet and picks up changes within its sync interval; nothing here
+touches the network."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
 from bms.api import commands
 from bms.api.auth import require_operator, user_name
+from bms.api.readings import ReadingQuery, readings_page
 from bms.api.schemas import (
     ErrorOut,
+    ReadingPage,
     VirtualCommandIn,
     VirtualCommandOut,
     VirtualDeviceDetailOut,
@@ -117,6 +120,16 @@ def create_object(request: HttpRequest, device_id: int,
 @router.get("/virtual-objects/{object_pk}", response={200: VirtualObjectOut, 404: ErrorOut})
 def read_object(request: HttpRequest, object_pk: int) -> VirtualObject:
     return get_object(object_pk)
+
+
+@router.get("/virtual-objects/{object_pk}/readings",
+            response={200: ReadingPage, 400: ErrorOut, 404: ErrorOut})
+def virtual_object_readings(request: HttpRequest, object_pk: int,
+                            query: Query[ReadingQuery]) -> dict:
+    """The object's values as external BACnet writes and operator commands left them, oldest
+    first, between `since` (default: 24 h before `until`) and `until` (default: now); ISO 8601
+    times, in the site's time zone when they carry none."""
+    return readings_page(get_object(object_pk).readings.all(), query)
 
 
 @router.patch("/virtual-objects/{object_pk}", response={200: VirtualObjectOut, **WRITE_ERRORS})

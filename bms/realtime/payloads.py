@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from bms.bacnet.types import ObjectRef, PresentValue
-from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.devices.models import BACnetDevice, BACnetPoint, WriteAudit
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 
@@ -41,7 +41,7 @@ def task_payload(task: BACnetTask) -> dict[str, Any]:
     }
 
 
-def device_payload(device: BACnetDevice) -> dict[str, Any]:
+def device_payload(device: BACnetDevice, point_count: int) -> dict[str, Any]:
     return {
         "id": device.id,
         "device_instance": device.device_instance,
@@ -51,6 +51,7 @@ def device_payload(device: BACnetDevice) -> dict[str, Any]:
         "model_name": device.model_name,
         "online": device.online,
         "last_seen": iso(device.last_seen),
+        "point_count": point_count,
     }
 
 
@@ -134,4 +135,30 @@ def external_write_payload(obj: VirtualObject, event: Any) -> dict[str, Any]:
         "effective_value": data.get("effective_value", obj.present_value),
         "priority_array": list(data.get("priority_array") or obj.priority_array or []) or None,
         "object": virtual_object_payload(obj),
+    }
+
+
+def audit_payload(audit: WriteAudit) -> dict[str, Any]:
+    """One audit log row: the audit page's template and live.js both render these fields.
+
+    The subject's object type says how values read (analog to two decimals); the links need the
+    point's id or the virtual device's id, so a virtual object should come with its device.
+    """
+    point, obj = audit.point, audit.virtual_object
+    return {
+        "id": audit.id,
+        "time": iso(audit.time),
+        "source": audit.source,
+        "source_label": audit.get_source_display(),
+        "who": audit.who,
+        "object_ref": audit.object_ref,
+        "object_type": point.object_type if point else obj.object_type if obj else "",
+        "point_id": audit.point_id,
+        "virtual_device_id": obj.device.device_id if obj else None,
+        "property": audit.property,
+        "old_value": audit.old_value,
+        "new_value": audit.new_value,
+        "priority": audit.priority,
+        "accepted": audit.accepted,
+        "reason": audit.reason,
     }

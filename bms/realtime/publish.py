@@ -12,15 +12,16 @@ event loop's thread, where async_to_sync cannot work (use `await sync_to_async(p
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.models import Count
 
-from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.devices.models import BACnetDevice, BACnetPoint, WriteAudit
 from bms.realtime import groups, payloads
 from bms.realtime.layer import DatabaseChannelLayer
 from bms.tasks.models import BACnetTask
@@ -40,8 +41,23 @@ def publish_task(task: BACnetTask) -> None:
 
 
 def publish_device(device: BACnetDevice) -> None:
-    """A remote device was found or changed (group `devices`)."""
-    _event(groups.DEVICES, {"type": "device", "device": payloads.device_payload(device)})
+    """A remote device was found or changed, or got points (group `devices`)."""
+    publish_devices([device])
+
+
+def publish_devices(devices: Sequence[BACnetDevice]) -> None:
+    """publish_device for each device, with the point counts of all of them in one query (a
+    discovery announces every device that answered)."""
+    counts = _point_counts([device.id for device in devices])
+    for device in devices:
+        payload = payloads.device_payload(device, counts.get(device.id, 0))
+        _event(groups.DEVICES, {"type": "device", "device": payload})
+
+
+def _point_counts(device_ids: list[int]) -> dict[int, int]:
+    rows = (BACnetPoint.objects.filter(device_id__in=device_ids).order_by()
+            .values_list("device_id").annotate(count=Count("id")))
+    return dict(rows)
 
 
 def publish_point_values(points: Iterable[BACnetPoint]) -> None:
@@ -120,6 +136,13 @@ def publish_virtual_device(device: VirtualBACnetDevice, deleted: bool = False) -
     event = {"type": "virtual_device", "deleted": deleted,
              "device": payloads.virtual_device_payload(device)}
     _event(groups.VIRTUAL_DEVICES, event)
+
+
+def publish_audit(audit: WriteAudit) -> None:
+    """A write was audited outside the worker's external-write batches: an operator or API
+    write, a refused command, a refused external write (group `audit`). Accepted external
+    writes reach the audit page as the `virtual_devices` group's external_write messages."""
+    _event(groups.AUDIT, {"type": "audit", "audit": payloads.audit_payload(audit)})
 
 
 def _event(group: str, event: dict[str, Any]) -> None:

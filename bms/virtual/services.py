@@ -246,23 +246,25 @@ def _apply_command(row: VirtualObject, command: Command, user: str, source: str)
     row.save(update_fields=["present_value", "priority_array", "updated_at"])
     BACnetReading.objects.create(virtual_object=row, value=row.present_value,
                                  timestamp=row.updated_at, source="operator_write")
-    WriteAudit.objects.create(
+    audit = WriteAudit.objects.create(
         time=row.updated_at, source=source, who=user, object_ref=_object_ref(row),
         virtual_object=row, old_value=old_value, new_value=command.value,
         priority=command.priority, accepted=True,
     )
-    publish.publish_virtual_object(row)  # sent when the transaction commits
+    publish.publish_virtual_object(row)  # both sent when the transaction commits
+    publish.publish_audit(audit)
 
 
 def _audit_refused(obj: VirtualObject, value: Any, priority: Any, user: str, source: str,
                    reason: str) -> None:
-    WriteAudit.objects.create(
+    audit = WriteAudit.objects.create(
         source=source, who=user, object_ref=_object_ref(obj),
-        virtual_object=VirtualObject.objects.filter(pk=obj.pk).first(),
+        virtual_object=VirtualObject.objects.select_related("device").filter(pk=obj.pk).first(),
         new_value=_loggable(value),
         priority=priority if isinstance(priority, int) and 0 <= priority < 2**15 else None,
         accepted=False, reason=reason,
     )
+    publish.publish_audit(audit)
 
 
 def _object_ref(obj: VirtualObject) -> str:

@@ -23,6 +23,7 @@ urlpatterns = [
     path("virtual/<int:device_id>/delete/", virtual.virtual_delete, name="virtual_delete"),
     path("virtual/<int:device_id>/start/", virtual.virtual_start, name="virtual_start"),
     path("virtual/<int:device_id>/stop/", virtual.virtual_stop, name="virtual_stop"),
+    path("virtual/objects/<int:pk>/", virtual.virtual_object, name="virtual_object"),
     path("virtual/objects/<int:pk>/command/", virtual.virtual_command, name="virtual_command"),
     path("account/tokens/", tokens.token_list, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", tokens.token_revoke, name="token_revoke"),

@@ -43,8 +43,7 @@ def task_changed(task: BACnetTask) -> None:
 
 @_reported
 def devices_changed(devices: list[BACnetDevice]) -> None:
-    for device in devices:
-        publish.publish_device(device)
+    publish.publish_devices(devices)
 
 
 @_reported

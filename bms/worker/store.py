@@ -285,15 +285,19 @@ def record_operator_write(
     point_id: int, old: PresentValue, new: PresentValue, priority: int | None, who: str,
     accepted: bool, reason: str = "", read_back: PresentValue = None,
 ) -> None:
-    """Audit an operator write to a remote point; an accepted one also stores the read-back."""
+    """Audit an operator write to a remote point; an accepted one also stores the read-back.
+    The audit page hears of it when the transaction commits."""
+    from bms.realtime import publish  # the store's only live updates; others: bms.worker.events
+
     now = timezone.now()
     with transaction.atomic():
         point = BACnetPoint.objects.select_for_update().get(id=point_id)
-        WriteAudit.objects.create(
+        audit = WriteAudit.objects.create(
             time=now, source="operator", who=who, point=point,
             object_ref=f"{point.device.device_instance}:{point.object_type},{point.instance}",
             old_value=old, new_value=new, priority=priority, accepted=accepted, reason=reason,
         )
+        publish.publish_audit(audit)
         if accepted:
             point.last_value, point.last_value_at = read_back, now
             point.save(update_fields=["last_value", "last_value_at"])
@@ -508,15 +512,21 @@ def _json_or_null(value: Any) -> str | None:
 
 
 def record_refused_external_write(refusal: RefusedWrite) -> WriteAudit:
+    """Audit a write the engine refused; the audit page hears of it once it is stored (a
+    failed live update is logged, never raised: the refusal is audited all the same)."""
+    from bms.realtime import publish  # the store's only live updates; others: bms.worker.events
+
     kind, _, instance = refusal.object_id.partition(",")
-    return WriteAudit.objects.create(
+    audit = WriteAudit.objects.create(
         source="bacnet", who=refusal.source_address, object_ref=refusal.object_id,
-        virtual_object=VirtualObject.objects.filter(
+        virtual_object=VirtualObject.objects.select_related("device").filter(
             object_type=kind, instance=int(instance) if instance.isdigit() else -1
         ).first(),
         property=refusal.property, new_value=refusal.value, priority=refusal.priority,
         accepted=False, reason=refusal.reason,
     )
+    publish.publish_audit(audit)
+    return audit
 
 
 def event_payload(event: WriteEvent) -> dict[str, Any]:

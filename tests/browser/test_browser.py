@@ -165,12 +165,18 @@ def test_the_other_pages_read_well(page: Any, stack: Stack):
 
 def external_write(stack: Stack, object_ref: str, value: float) -> float:
     """Write like a third-party BACnet client would; returns when the write was acknowledged."""
-    writer = subprocess.run(  # noqa: S603 - our interpreter, our script
+    writer = run_external_writer(stack, object_ref, value)
+    assert writer.returncode == 0, writer.stderr[-3000:]
+    return float(writer.stdout.split()[-1])
+
+
+def run_external_writer(stack: Stack, object_ref: str,
+                        value: float) -> subprocess.CompletedProcess[str]:
+    """The writer's run as it went: a refused write exits non-zero with the error on stderr."""
+    return subprocess.run(  # noqa: S603 - our interpreter, our script
         [sys.executable, "-c", EXTERNAL_WRITER, str(stack.bacnet_port), object_ref, str(value)],
         cwd=ROOT, env=process_env(stack.database_url), capture_output=True, text=True,
         timeout=30, check=False)
-    assert writer.returncode == 0, writer.stderr[-3000:]
-    return float(writer.stdout.split()[-1])
 
 
 def test_an_open_page_catches_up_after_the_web_server_restarts(page: Any, stack: Stack):

@@ -1,9 +1,11 @@
 """In Chromium, against the real worker: an operator commands virtual objects from the virtual
 device page, the row updates without a reload, and a separate BACnet client reads the commanded
-value from the BMS device (8888) within a few seconds, because the worker applied the row."""
+value from the BMS device (8888) within a few seconds, because the worker applied the row. The
+audit log and a virtual object's trend follow commands and external writes without a reload."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -14,7 +16,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 from tests.browser.stack import Stack
-from tests.browser.test_browser import sign_in
+from tests.browser.test_browser import external_write, run_external_writer, sign_in
 from tests.worker.conftest import ROOT, process_env, sql
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -127,3 +129,63 @@ def test_viewers_see_state_texts_but_no_command_forms(page: Any, stack: Stack):
     enable, _ = object_row(page, stack, "Enable")
     expect(enable.locator("[data-value]")).to_have_text("inactive (Disabled)")
     assert page.locator("#object-table form").count() == 0
+
+
+def audit_cells(page: Any, rows: int) -> list[list[str]]:
+    """The top rows of the audit table, each cell's text but the time's."""
+    return [page.locator("#audit-table tbody tr").nth(n).locator("td").all_inner_texts()[1:]
+            for n in range(rows)]
+
+
+def test_the_audit_log_shows_new_writes_live_as_a_reload_shows_them(page: Any, stack: Stack):
+    """An operator's command, an accepted and a refused external write arrive on top of the open
+    audit log, rendered as the server renders the same rows after a reload."""
+    sign_in(page, "otto")
+    page.goto("/audit/")
+    expect(page.locator("#live")).to_have_text("live")
+    page.evaluate("window.notReloaded = true")
+    top = page.locator("#audit-table tbody tr").first.locator("td")
+
+    commands = page.context.new_page()
+    commands.goto("/virtual/2001/")
+    valve, valve_ref = object_row(commands, stack, "Valve_Position")
+    valve.locator("input[name=value]").fill("33")
+    valve.locator("input[name=priority]").fill("9")
+    valve.locator("button[type=submit]").click()
+    expect(valve.locator(".form-status")).to_contain_text("commanded at priority 9")
+    commands.close()
+    expect(top.nth(6)).to_have_text("33.00", timeout=3000)
+
+    _damper, damper_ref = object_row(page, stack, "Damper_Position")
+    external_write(stack, damper_ref, 35.0)
+    writer = f"127.0.0.9:{stack.bacnet_port}"
+    expect(top.nth(2)).to_have_text(writer, timeout=3000)
+    refused = run_external_writer(stack, valve_ref, 150.0)
+    assert refused.returncode != 0 and "value-out-of-range" in refused.stderr
+    expect(top.nth(8)).to_have_text("refused property: value-out-of-range", timeout=3000)
+
+    live = audit_cells(page, 3)  # source, who, object, property, old, new, priority, result
+    assert [cells[-1].split()[0] for cells in live] == ["refused", "accepted", "accepted"]
+    assert live[0][:4] == ["BACnet", writer, valve_ref, "present-value"]
+    assert live[1][:3] == ["BACnet", writer, damper_ref] and live[1][5:7] == ["35.00", "8"]
+    assert live[2][:3] == ["Operator", "otto", valve_ref] and live[2][5:7] == ["33.00", "9"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", top.first.inner_text())
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "13-audit-live")
+    page.reload()
+    assert audit_cells(page, 3) == live
+
+
+def test_a_virtual_objects_trend_grows_with_external_writes(page: Any, stack: Stack):
+    sign_in(page, "vera")
+    page.goto("/virtual/2001/")
+    row, damper_ref = object_row(page, stack, "Damper_Position")
+    row.locator("a").click()  # the BACnet name leads to the object's page
+    expect(page.locator("#trend-count")).to_contain_text("reading")
+    expect(page.locator("#live")).to_have_text("live")
+    dots = page.locator("#trend svg circle")
+    before = dots.count()
+    external_write(stack, damper_ref, 12.5)
+    expect(dots).to_have_count(before + 1, timeout=3000)
+    expect(page.locator("#object-value")).to_have_text("12.50")
+    screenshot(page, "14-virtual-object-trend")

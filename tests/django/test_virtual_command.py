@@ -159,14 +159,25 @@ def test_open_pages_hear_of_the_command_after_it_commits(ahu, settings,
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         command(ahu["Mode"], 3, 8)
         assert not RealtimeMessage.objects.exists()  # nothing is announced before the commit
-    assert len(callbacks) == 1
-    event = RealtimeMessage.objects.get().payload["event"]
+    assert len(callbacks) == 2
+    sent = {row.group: row.payload["event"] for row in RealtimeMessage.objects.all()}
+    assert sent.keys() == {"virtual_devices", "audit"}
+    event = sent["virtual_devices"]
     assert event["type"] == "virtual_object"
     assert (event["object"]["id"], event["object"]["present_value"]) == (ahu["Mode"].pk, 3)
     assert event["object"]["priority_array"][7] == 3
+    audit = sent["audit"]["audit"]
+    assert (audit["who"], audit["old_value"], audit["new_value"], audit["priority"],
+            audit["accepted"], audit["virtual_device_id"]) == ("otto", 1, 3, 8, True, 2001)
 
 
-def test_a_refused_command_announces_nothing(ahu, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(CommandRefused):
+def test_a_refused_command_announces_only_its_refused_audit_row(
+        ahu, settings, django_capture_on_commit_callbacks):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "bms.realtime.layer.DatabaseChannelLayer"}}
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(CommandRefused):
         command(ahu["Mode"], 9, 8)
-    assert callbacks == []
+    sent = RealtimeMessage.objects.get()
+    assert sent.group == "audit"
+    audit = sent.payload["event"]["audit"]
+    assert (audit["accepted"], audit["new_value"], audit["source"]) == (False, 9, "operator")
+    assert "9" in audit["reason"]

@@ -21,6 +21,7 @@ def page_urls(building: dict) -> list[str]:
         reverse("web:audit"),
         reverse("web:virtual_list"),
         reverse("web:virtual", args=[2001]),
+        reverse("web:virtual_object", args=[building["virtual"].virtual_objects.first().id]),
         reverse("api:openapi-view"),
         reverse("web:tokens"),
     ]

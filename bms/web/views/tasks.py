@@ -1,4 +1,5 @@
-"""Tasks: a filterable list and one task's parameters, progress, result and error, live."""
+"""Tasks: a filterable list and one task's parameters, progress, result and error, live; and
+the write audit log, live."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from bms.devices.models import WriteAudit
+from bms.realtime import groups
+from bms.realtime.payloads import audit_payload
 from bms.tasks.models import BACnetTask
 
 PAGE_SIZE = 50
@@ -47,5 +50,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         audits = audits.filter(source=source)
     page = Paginator(audits, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/audit.html", {
-        "page": page, "sources": WriteAudit.SOURCE_CHOICES, "source_filter": source,
+        "page": page, "rows": [audit_payload(audit) for audit in page.object_list],
+        "sources": WriteAudit.SOURCE_CHOICES, "source_filter": source,
+        "page_size": PAGE_SIZE,
+        # New writes go on top of the first page; later pages stay as they were loaded.
+        "live_groups": f"{groups.AUDIT},{groups.VIRTUAL_DEVICES}" if page.number == 1 else "",
     })

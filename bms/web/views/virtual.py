@@ -69,6 +69,15 @@ def virtual_detail(request: HttpRequest, device_id: int) -> HttpResponse:
 
 
 @login_required
+def virtual_object(request: HttpRequest, pk: int) -> HttpResponse:
+    """One object: its present value and the trend of the values writes and commands left."""
+    obj = get_object_or_404(VirtualObject.objects.select_related("device"), pk=pk)
+    return render(request, "web/virtual_object.html", {
+        "obj": obj, "live_groups": "virtual_devices",
+    })
+
+
+@login_required
 def virtual_edit(request: HttpRequest, device_id: int) -> HttpResponse:
     device = get_object_or_404(VirtualBACnetDevice, device_id=device_id)
     if not can_operate(request.user):

@@ -43,6 +43,7 @@
   // Analog values always show two decimals: JSON cannot tell 35.0 from 35, the object type can.
   function formatValue(v, objectType) {
     if (v === null || v === undefined) return "—";
+    if (typeof v === "boolean") return v ? "True" : "False";  // as Python's str(), like pv
     const analog = (objectType || "").startsWith("analog");
     if (typeof v === "number" && (analog || !Number.isInteger(v))) return v.toFixed(2);
     return String(v);
@@ -175,14 +176,13 @@
     if (!table) return;
     const tbody = table.tBodies[0];
     const existing = tbody.querySelector(`tr[data-device-id="${device.id}"]`);
-    const points = existing ? existing.children[5].textContent : "0";
     const link = (text) => el("a", { href: `/devices/${device.id}/` }, text);
     const row = el("tr", { "data-device-id": device.id },
       el("td", { class: "num" }, link(String(device.device_instance))),
       el("td", {}, link(device.name || "—")),
       el("td", { class: "mono" }, device.address),
       el("td", {}, device.vendor_name), el("td", {}, device.model_name),
-      el("td", { class: "num" }, points),
+      el("td", { class: "num" }, String(device.point_count)),
       el("td", { class: "time" }, formatTime(device.last_seen)),
       el("td", {}, el("span", { class: `badge ${device.online ? "completed" : "failed"}` }, device.online ? "online" : "offline")));
     if (existing) existing.replaceWith(row);
@@ -255,9 +255,14 @@
     priorityCell(row.querySelector("[data-priorities]"), obj, texts);
     flash(row);
   }
-  BMS.on("virtual_object", ({ object }) => updateObject(object));
+  function updateObjectValue(obj) {  // the object's own (trend) page
+    const big = document.querySelector(`#object-value[data-object-id="${obj.id}"]`);
+    if (big) big.textContent = valueText(obj.present_value, obj.object_type, textsOf(big));
+  }
+  BMS.on("virtual_object", ({ object }) => { updateObject(object); updateObjectValue(object); });
   BMS.on("external_write", (w) => {
     updateObject(w.object);
+    updateObjectValue(w.object);
     const log = document.querySelector("#write-log tbody");
     const shown = document.querySelector(`#virtual-state[data-virtual-id="${w.device_id}"]`);
     if (log && shown) {
@@ -282,5 +287,49 @@
     if (listRow) { listRow.querySelector('[data-field="state"]').replaceChildren(badgeFor(device.is_running)); flash(listRow); }
     const state = document.querySelector(`#virtual-state[data-virtual-id="${device.device_id}"]`);
     if (state) state.replaceChildren(badgeFor(device.is_running));
+  });
+
+  // --- audit log ------------------------------------------------------------------------------------
+  // A row of payloads.audit_payload's fields, as templates/web/audit.html renders one.
+  function auditRow(a) {
+    let subject = a.object_ref;
+    if (a.point_id) subject = el("a", { href: `/points/${a.point_id}/` }, a.object_ref);
+    else if (a.virtual_device_id !== null) subject = el("a", { href: `/virtual/${a.virtual_device_id}/` }, a.object_ref);
+    const result = a.accepted ? [el("span", { class: "badge completed" }, "accepted")]
+      : [el("span", { class: "badge failed" }, "refused"), " ", el("span", { class: "small" }, a.reason)];
+    return el("tr", {},
+      el("td", { class: "time" }, formatTime(a.time)),
+      el("td", {}, a.source_label),
+      el("td", { class: "mono" }, a.who),
+      el("td", { class: "mono" }, subject),
+      el("td", {}, a.property),
+      el("td", { class: "num" }, formatValue(a.old_value, a.object_type)),
+      el("td", { class: "num" }, a.new_value === null ? "NULL" : formatValue(a.new_value, a.object_type)),
+      el("td", { class: "num" }, a.priority === null ? "—" : String(a.priority)),
+      el("td", {}, ...result));
+  }
+  function showAudit(a) {
+    const table = document.getElementById("audit-table");
+    if (!table || (table.dataset.sourceFilter && table.dataset.sourceFilter !== a.source)) return;
+    const tbody = table.tBodies[0];
+    dropEmptyRow(tbody);
+    const row = auditRow(a);
+    tbody.prepend(row);
+    flash(row);
+    // Keep a page's worth: a page left open through a busy hour stays a page.
+    while (tbody.rows.length > Number(table.dataset.pageSize || 50)) tbody.lastElementChild.remove();
+  }
+  BMS.on("audit", ({ audit }) => showAudit(audit));
+  // Accepted external writes reach the page as the virtual devices' external_write messages
+  // (the worker stores and sends them in batches); the audit row says what the write said.
+  BMS.on("external_write", (w) => {
+    const label = document.querySelector('#audit-source option[value="bacnet"]');
+    showAudit({
+      time: w.timestamp, source: "bacnet", source_label: label ? label.textContent : "BACnet",
+      who: w.address, object_ref: `${w.object.object_type},${w.object.instance}`,
+      object_type: w.object.object_type, point_id: null, virtual_device_id: w.device_id,
+      property: w.property, old_value: w.old_value ?? null, new_value: w.new_value ?? null,
+      priority: w.priority ?? null, accepted: true, reason: "",
+    });
   });
 })();

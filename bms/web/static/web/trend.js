@@ -1,12 +1,15 @@
-// A point's trend as inline SVG: readings from /api/points/<id>/readings over the chosen window,
-// extended live by the page's "points" events. Binary values plot as 0/1 steps.
+// A trend as inline SVG: readings from the box's data-readings-url (a remote point's or a virtual
+// object's readings in the API) over the chosen window, extended live by the page's "points"
+// events (data-point-id) or "external_write" events (data-virtual-object-id). Binary values plot
+// as 0/1 steps.
 "use strict";
 (function () {
   const box = document.getElementById("trend");
   if (!box) return;
   const select = document.getElementById("trend-window");
   const count = document.getElementById("trend-count");
-  const pointId = Number(box.dataset.pointId);
+  const pointId = Number(box.dataset.pointId);  // NaN when absent: a page has one of the two
+  const virtualObjectId = Number(box.dataset.virtualObjectId);
   const binary = box.dataset.objectType.includes("binary");
   const NS = "http://www.w3.org/2000/svg";
   const W = 900, H = 260, L = 58, R = 12, T = 12, B = 26;
@@ -73,12 +76,19 @@
     if (samples.length < 60) samples.forEach((p) => s.append(node("circle", { cx: x(p.t), cy: y(p.v), r: 2.5, class: "dot" })));
     box.replaceChildren(s);
   }
+  function extend(at, value) {
+    const v = numeric(value);
+    if (at && !Number.isNaN(v)) { samples.push({ t: new Date(at).getTime(), v }); draw(); }
+  }
   select.addEventListener("change", load);
-  window.BMS && window.BMS.on("points", ({ points }) => {
-    points.filter((p) => p.id === pointId && p.value_at).forEach((p) => {
-      const v = numeric(p.value);
-      if (!Number.isNaN(v)) { samples.push({ t: new Date(p.value_at).getTime(), v }); draw(); }
+  if (window.BMS) {
+    window.BMS.on("points", ({ points }) => {
+      points.filter((p) => p.id === pointId).forEach((p) => extend(p.value_at, p.value));
     });
-  });
+    // The stored reading of an external write is the present value it left (effective_value).
+    window.BMS.on("external_write", (w) => {
+      if (w.object.id === virtualObjectId) extend(w.timestamp, w.effective_value);
+    });
+  }
   load();
 })();
