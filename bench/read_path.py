@@ -40,7 +40,7 @@ TARGET_RATIO = 1.0
 def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--seconds", type=float, default=4.0, help="seconds per measurement (4)")
-    p.add_argument("--rounds", type=int, default=2, help="alternating rounds (2; median)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (3; median)")
     args = p.parse_args()
     templates = ["air_handling_unit"] * 7 + ["temperature_sensor"]
     modes = {"rp-1": ("1", "0"), "rp-50": ("50", "0"), "rpm25-1": ("1", "25"),

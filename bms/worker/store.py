@@ -27,6 +27,7 @@ from bms.bacnet.types import (
     WriteEvent,
 )
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, NetworkScan, WriteAudit
+from bms.realtime import publish  # audits announce themselves after commit (on_commit)
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 
@@ -287,7 +288,6 @@ def record_operator_write(
 ) -> None:
     """Audit an operator write to a remote point; an accepted one also stores the read-back.
     The audit page hears of it when the transaction commits."""
-    from bms.realtime import publish  # the store's only live updates; others: bms.worker.events
 
     now = timezone.now()
     with transaction.atomic():
@@ -514,7 +514,6 @@ def _json_or_null(value: Any) -> str | None:
 def record_refused_external_write(refusal: RefusedWrite) -> WriteAudit:
     """Audit a write the engine refused; the audit page hears of it once it is stored (a
     failed live update is logged, never raised: the refusal is audited all the same)."""
-    from bms.realtime import publish  # the store's only live updates; others: bms.worker.events
 
     kind, _, instance = refusal.object_id.partition(",")
     audit = WriteAudit.objects.create(
