@@ -46,6 +46,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def realtime_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])
 
+    async def realtime_events(self, message: dict[str, Any]) -> None:
+        for event in message["events"]:
+            await self.send_json(event)
+
     async def external_write_notification(self, message: dict[str, Any]) -> None:
         """Seed 004's external write message: {"type": "external_write", ...}."""
         event = {key: value for key, value in message.items() if key != "type"}

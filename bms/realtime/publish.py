@@ -29,6 +29,8 @@ from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 
 # The consumer method that forwards a message's "event" to the browser as it is.
 EVENT = "realtime.event"
+EVENTS = "realtime.events"  # a batch: {"events": [event, ...]}, forwarded one by one
+EVENTS_BATCH = 100
 # Seed 004's message type for external writes (VirtualDeviceConsumer.external_write_notification).
 EXTERNAL_WRITE = "external_write_notification"
 EXTERNAL_WRITES = "external_writes_notification"  # a batch: {"writes": [payload, ...]}
@@ -49,9 +51,9 @@ def publish_devices(devices: Sequence[BACnetDevice]) -> None:
     """publish_device for each device, with the point counts of all of them in one query (a
     discovery announces every device that answered)."""
     counts = _point_counts([device.id for device in devices])
-    for device in devices:
-        payload = payloads.device_payload(device, counts.get(device.id, 0))
-        _event(groups.DEVICES, {"type": "device", "device": payload})
+    _events(groups.DEVICES, [
+        {"type": "device", "device": payloads.device_payload(device, counts.get(device.id, 0))}
+        for device in devices])
 
 
 def _point_counts(device_ids: list[int]) -> dict[int, int]:
@@ -147,6 +149,13 @@ def publish_audit(audit: WriteAudit) -> None:
 
 def _event(group: str, event: dict[str, Any]) -> None:
     _send_on_commit(group, {"type": EVENT, "event": event})
+
+
+def _events(group: str, events: list[dict[str, Any]]) -> None:
+    """Many events as one message per EVENTS_BATCH (a discovery announces a thousand devices:
+    a message each cost the worker a second); the consumers forward them one by one, in order."""
+    for start in range(0, len(events), EVENTS_BATCH):
+        _send_on_commit(group, {"type": EVENTS, "events": events[start:start + EVENTS_BATCH]})
 
 
 def _send_on_commit(group: str, message: dict[str, Any]) -> None:
