@@ -103,8 +103,9 @@ async def test_device_events_carry_the_point_count(viewer, building):
     await page.disconnect()
 
 
-def test_a_discovery_counts_every_devices_points_in_one_query_and_sends_one_message(building, settings,
-                                                              django_assert_num_queries):
+def test_a_discovery_counts_every_devices_points_in_one_query_and_sends_one_message(
+    building, settings, django_assert_num_queries
+):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "bms.realtime.layer.DatabaseChannelLayer"}}
     found = [building["device"], *(
         BACnetDevice.objects.create(device_instance=2000 + n, address=f"127.0.0.{10 + n}")
