@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from bms.bacnet.types import ANALOG_TYPES, BINARY_TYPES, MULTISTATE_TYPES
+from bms.devices.audit_values import loggable, short_repr
 from bms.devices.models import BACnetPoint, WriteAudit
 from bms.realtime import publish
 from bms.tasks.backends import get_bacnet_backend
@@ -80,7 +81,7 @@ def _checked_write(point: BACnetPoint, value: Any, priority: int | None,
     if not point.commandable:
         raise Refused(f"{point.object_type},{point.instance} is not commandable")
     if priority is not None and (isinstance(priority, bool) or not 1 <= priority <= 16):
-        raise Refused(f"priority must be 1..16 (got {_short(priority)})")
+        raise Refused(f"priority must be 1..16 (got {short_repr(priority)})")
     if relinquish:
         if value is not None:
             raise Refused("relinquish writes NULL: send no value with it")
@@ -96,7 +97,8 @@ def check_value(object_type: str, value: Any, state_texts: list[str] | None = No
         return _check_number(object_type, value)
     if object_type in BINARY_TYPES:
         if value not in BINARY_VALUES:
-            raise Refused(f"{object_type} takes \"active\" or \"inactive\" (got {_short(value)})")
+            raise Refused(
+                f"{object_type} takes \"active\" or \"inactive\" (got {short_repr(value)})")
         return value
     if object_type in MULTISTATE_TYPES:
         return _check_state(object_type, value, state_texts or [])
@@ -106,13 +108,13 @@ def check_value(object_type: str, value: Any, state_texts: list[str] | None = No
 def _check_number(object_type: str, value: Any) -> float:
     """A finite number that fits a BACnet Real's range check here (float), not a bool."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Refused(f"{object_type} takes a number (got {_short(value)})")
+        raise Refused(f"{object_type} takes a number (got {short_repr(value)})")
     try:
         number = float(value)
     except OverflowError:
-        raise Refused(f"{_short(value)} is too large for {object_type}") from None
+        raise Refused(f"{short_repr(value)} is too large for {object_type}") from None
     if not math.isfinite(number):
-        raise Refused(f"{object_type} takes a finite number (got {_short(value)})")
+        raise Refused(f"{object_type} takes a finite number (got {short_repr(value)})")
     return number
 
 
@@ -121,7 +123,7 @@ MAX_STATE = 2**32 - 1  # BACnet Unsigned
 
 def _check_state(object_type: str, value: Any, state_texts: list[str]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_STATE:
-        raise Refused(f"{object_type} takes a state number from 1 (got {_short(value)})")
+        raise Refused(f"{object_type} takes a state number from 1 (got {short_repr(value)})")
     if state_texts and value > len(state_texts):
         raise Refused(f"state {value} is above this object's {len(state_texts)} states")
     return value
@@ -134,12 +136,12 @@ def parse_form_value(object_type: str, text: str) -> Any:
         try:
             return float(text)
         except ValueError:
-            raise Refused(f"{_short(text)} is not a number") from None
+            raise Refused(f"{short_repr(text)} is not a number") from None
     if object_type in MULTISTATE_TYPES:
         try:
             return int(text)
         except ValueError:
-            raise Refused(f"{_short(text)} is not a state number") from None
+            raise Refused(f"{short_repr(text)} is not a state number") from None
     return text
 
 
@@ -148,29 +150,13 @@ def _audit_refusal(point: BACnetPoint, value: Any, priority: Any, user: str, sou
     audit = WriteAudit.objects.create(
         source=source, who=user, point=point,
         object_ref=f"{point.device.device_instance}:{point.object_type},{point.instance}",
-        new_value=_loggable(value),
+        new_value=loggable(value),
         priority=priority if isinstance(priority, int) and 0 <= priority < 2**15 else None,
         accepted=False, reason=reason,
     )
     publish.publish_audit(audit)
 
 
-def _loggable(value: Any) -> Any:
-    """The refused value as the audit can keep and show it: plain, and short."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value  # inf and nan are not JSON: they are kept as text below
-    if isinstance(value, int) and abs(value) <= 2**53:
-        return value
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _short(value: Any) -> str:
-    """A value quoted in an error message, cut to a readable length."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # Virtual devices -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from bms.bacnet.types import (
     MULTISTATE_TYPES,
     PresentValue,
 )
+from bms.devices.audit_values import loggable, short_repr
 from bms.devices.models import BACnetReading, WriteAudit
 from bms.realtime import publish
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
@@ -152,7 +153,7 @@ def validate_command(obj: VirtualObject, value: Any, priority: Any, relinquish: 
         priority = DEFAULT_PRIORITY
     if isinstance(priority, bool) or not isinstance(priority, int) or not (
             1 <= priority <= PRIORITY_LEVELS):
-        raise CommandRefused(f"priority must be 1..{PRIORITY_LEVELS} (got {_short(priority)})")
+        raise CommandRefused(f"priority must be 1..{PRIORITY_LEVELS} (got {short_repr(priority)})")
     if relinquish:
         if value is not None and value != "":
             raise CommandRefused("relinquish writes NULL: send no value with it")
@@ -175,7 +176,7 @@ def _checked_value(obj: VirtualObject, value: Any) -> PresentValue:
 def _checked_number(obj: VirtualObject, value: Any) -> float:
     number = _number(value)
     if number is None or not math.isfinite(number):
-        raise CommandRefused(f"{obj.object_type} takes a finite number (got {_short(value)})")
+        raise CommandRefused(f"{obj.object_type} takes a finite number (got {short_repr(value)})")
     low, high = obj.min_value, obj.max_value
     if (low is not None and number < low) or (high is not None and number > high):
         raise CommandRefused(
@@ -215,7 +216,7 @@ def _checked_binary(obj: VirtualObject, value: Any) -> str:
     if state is None:
         raise CommandRefused(
             f"{obj.object_type} takes \"active\" or \"inactive\" (or 1/0, true/false); "
-            f"got {_short(value)}")
+            f"got {short_repr(value)}")
     return state
 
 
@@ -230,7 +231,7 @@ def _checked_state(obj: VirtualObject, value: Any) -> int:
         state = int(value.strip())
     if state is None or not 1 <= state <= states:
         raise CommandRefused(
-            f"{obj.object_type} takes a state number 1..{states} (got {_short(value)})")
+            f"{obj.object_type} takes a state number 1..{states} (got {short_repr(value)})")
     return state
 
 
@@ -260,7 +261,7 @@ def _audit_refused(obj: VirtualObject, value: Any, priority: Any, user: str, sou
     audit = WriteAudit.objects.create(
         source=source, who=user, object_ref=_object_ref(obj),
         virtual_object=VirtualObject.objects.select_related("device").filter(pk=obj.pk).first(),
-        new_value=_loggable(value),
+        new_value=loggable(value),
         priority=priority if isinstance(priority, int) and 0 <= priority < 2**15 else None,
         accepted=False, reason=reason,
     )
@@ -269,20 +270,3 @@ def _audit_refused(obj: VirtualObject, value: Any, priority: Any, user: str, sou
 
 def _object_ref(obj: VirtualObject) -> str:
     return f"{obj.object_type},{obj.instance}"
-
-
-def _loggable(value: Any) -> Any:
-    """A refused value as the audit can keep it: JSON-safe and short."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int) and abs(value) <= 2**53:
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
