@@ -65,11 +65,6 @@ async def point_readings(by_device: Mapping[int, list[dict[str, Any]]]) -> None:
                       len(by_device))
 
 
-@_reported
-def external_write(obj: VirtualObject, payload: dict[str, Any]) -> None:
-    publish.publish_external_write(obj, payload)
-
-
 async def external_writes(batch: list[tuple[VirtualObject, dict[str, Any]]]) -> None:
     """Live updates of stored external writes, in the order they were acknowledged."""
     try:

@@ -280,5 +280,4 @@ async def _gather_results(name: str, coroutines: list[Awaitable[Any]]) -> list[A
     try:
         return await asyncio.gather(*tasks)
     finally:
-        for task in tasks:
-            task.cancel()
+        await _cancel_all(tasks)
