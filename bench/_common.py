@@ -312,6 +312,14 @@ def start_worker(procs: Processes, database_url: str, address: str, name: str = 
     return worker
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def rss_mb(pid: int) -> float:
     import psutil
 

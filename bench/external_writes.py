@@ -11,6 +11,8 @@ deployment with REDIS_URL does), daphne serves bms.asgi on a free TCP port of 12
 `websockets` client signed in with a session of a bench user listens on /ws/virtual-devices/;
 each acked write is matched (in order, by value) to its external_write message and timed from
 its send to the message's arrival. Skipped with a reason if Redis or `websockets` is missing.
+Also printed: each device's CPU time per acknowledged write (user + system, from psutil), the
+figure a noisy machine moves least: latency tails follow what else the cores are doing.
 Targets: ack p99 <= 20 ms, 0 lost, WebSocket arrival p99 <= 150 ms.
 
     .venv/bin/python bench/external_writes.py [--quick]
@@ -29,6 +31,7 @@ from _common import (
     REDIS_URL,
     BenchError,
     Processes,
+    cpu_seconds,
     create_virtual_devices,
     django_env,
     emit,
@@ -86,13 +89,18 @@ def main() -> int:
         worker = start_worker(procs, database, f"{HOSTS['worker']}/8:{port}", **worker_env)
         bare.wait_for("ready", timeout=30)
         send_log = procs.logdir / "sent.json"
+        devices = {"bare": bare, "worker": worker}
+        cpu_ms: dict[str, float] = {}
         for kind in ("bare", "worker"):
+            cpu_before = cpu_seconds(devices[kind].pid)
             runs[kind] = run_json(peer_cmd(
                 "write-load", "--address", f"127.0.0.1/8:{port}",
                 "--target", f"{HOSTS[kind]}:{port}", "--object",
                 f"analog-output,{ao['instance']}", "--rate", str(args.rate),
                 "--seconds", str(args.seconds), "--send-log", str(send_log)),
                 timeout=args.seconds + 60)
+            cpu_ms[kind] = round(1000 * (cpu_seconds(devices[kind].pid) - cpu_before)
+                                 / max(1, runs[kind]["ok"]), 3)
         websocket: dict[str, Any] = {"skipped": ws_skip}
         if listener is not None:
             time.sleep(2.0)  # messages still on their way
@@ -105,11 +113,11 @@ def main() -> int:
     lost = w["ok"] - int(rows)  # acked but not stored (rows beyond acks: stored, ack late)
     table = [[kind, r["requests"], r.get("skipped_backlog", 0), r["ok"],
               r["errors"] + r["timeouts"], r.get("p50_ms"), r.get("p99_ms"), r.get("max_ms"),
-              r["requests_per_s"]] for kind, r in runs.items()]
+              r["requests_per_s"], cpu_ms[kind]] for kind, r in runs.items()]
     print_table(f"External writes at {args.rate:g}/s for {args.seconds:g} s to the virtual AO "
                 f"(target ack p99 <= {TARGET_P99_MS:g} ms); rows stored: {rows}, lost: {lost}",
                 ["device", "sent", "not sent (200 in flight)", "acked", "failed", "p50 ms",
-                 "p99 ms", "max ms", "acks/s"],
+                 "p99 ms", "max ms", "acks/s", "device CPU ms/write"],
                 table)
     if "skipped" in websocket:
         print(f"\nWebSocket arrival not measured: {websocket['skipped']}")
@@ -121,6 +129,8 @@ def main() -> int:
     emit("external_writes", args.quick, seconds=round(time.monotonic() - started, 1),
          rate=args.rate, duration_s=args.seconds, worker=w, bare=b, rows_stored=int(rows),
          lost=lost, p99_ratio_vs_bare=ratio(w.get("p99_ms", 0), b.get("p99_ms", 0)),
+         device_cpu_ms_per_write=cpu_ms,
+         cpu_ratio_vs_bare=ratio(cpu_ms["worker"], cpu_ms["bare"]),
          target_p99_ms=TARGET_P99_MS, websocket=websocket, target_ws_p99_ms=TARGET_WS_P99_MS)
     return 0
 

@@ -37,6 +37,17 @@ EXTERNAL_WRITES = "external_writes_notification"  # a batch: {"writes": [payload
 EXTERNAL_WRITES_BATCH = 100  # writes per message at most
 
 
+def prepare_layer() -> None:
+    """Build the configured channel layer now, importing its backend.
+
+    Channels builds a layer on its first use; a long-running process that must answer fast
+    (the worker acknowledging writes) calls this at start-up instead of paying the import
+    inside its first live update. Raises, like any send would, if none is configured.
+    """
+    if get_channel_layer() is None:
+        raise RuntimeError("CHANNEL_LAYERS is not configured; live updates need a channel layer")
+
+
 def publish_task(task: BACnetTask) -> None:
     """A task was created or changed status, progress, result or error (group `tasks`)."""
     _event(groups.TASKS, {"type": "task", "task": payloads.task_payload(task)})

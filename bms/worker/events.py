@@ -36,6 +36,11 @@ def _reported(fn: Callable[P, None]) -> Callable[P, None]:
     return wrapper
 
 
+def prepare() -> None:
+    """Load the channel layer now (see publish.prepare_layer): called at start-up."""
+    publish.prepare_layer()
+
+
 @_reported
 def task_changed(task: BACnetTask) -> None:
     publish.publish_task(task)

@@ -107,6 +107,10 @@ class AsyncWriteStore:
             return None
         return StoredWrite(object_id, now)
 
+    async def connect(self) -> None:
+        """Open the connection now, so that the first write does not wait for it."""
+        await self._connected()
+
     async def _connected(self) -> psycopg.AsyncConnection[Any]:
         if self._connection is None or self._connection.closed:
             self._connection = await psycopg.AsyncConnection.connect(**self._kwargs)

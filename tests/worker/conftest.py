@@ -69,9 +69,18 @@ def _postgres_database() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database of each kind."""
     if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'bms.sqlite3'}"])
+        yield from _migrated(iter([f"sqlite:///{tmp_path / 'bms.sqlite3'}"]))
     else:
-        urls = _postgres_database()
+        yield from _migrated(_postgres_database())
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A migrated, empty PostgreSQL database, for what only PostgreSQL does."""
+    yield from _migrated(_postgres_database())
+
+
+def _migrated(urls: Iterator[str]) -> Iterator[str]:
     url = next(urls)
     migrated = manage(url, "migrate", "--no-input", timeout=120)
     assert migrated.returncode == 0, migrated.stderr

@@ -46,6 +46,7 @@ def worker_options(address: str | None = None) -> WorkerOptions:
         poll_seconds=settings.BACNET_POLL_SECONDS,
         shutdown_timeout=settings.BACNET_SHUTDOWN_SECONDS,
         broker_url=getattr(settings, "CELERY_BROKER_URL", "") or "",
+        freeze_heap=True,
     )
 
 
