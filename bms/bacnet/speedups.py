@@ -6,11 +6,14 @@ elements a class defines as a property. On Python 3.11 each call walks the MRO a
 metaclass for a shadowed `__dict__` (3.12 caches this): profiling the worker while it polls 50
 devices showed a fifth of its CPU there, most of it decoding RPM answers.
 
-What is cached: for an instance whose own `__dict__` does not hold the name, `getattr_static`
-returns what the first class of its MRO defining the name holds; *which* class that is depends
-on the class alone, so it is resolved once per (class, name) and the value is then read live from
-that class's dict. Anything else (a name in the instance dict, a class passed as the object) goes
-to the real `inspect.getattr_static`. Tests compare both over every bacpypes3 Sequence class.
+What is cached: `getattr_static` answers from the first class of the MRO defining the name,
+and from the instance's own `__dict__` when that holds the name and the class's value is not a
+data descriptor. *Which* class that is depends on the class alone, so it is resolved once per
+(class, name, in the instance dict or not), checked once against the real lookup, and the values
+are then read live. A class passed as the object, or a class the real lookup answers for
+otherwise, goes to the real `inspect.getattr_static`. Tests compare both over every bacpypes3
+Sequence class and our local objects. bacpypes3's local `Object.__setattr__` looks up names
+that live in the instance dict (presentValue, on every change): those are cached too.
 
 `install()` swaps the `inspect` that bacpypes3's modules see for a proxy whose `getattr_static`
 is the cached one and whose every other attribute is the real module's; nothing else changes.
@@ -30,44 +33,74 @@ PATCHED_MODULES = (
 
 _real_getattr_static = inspect.getattr_static
 _NOWHERE = object()  # the name is defined nowhere in the class's MRO
-_UNCACHEABLE = object()  # found where the MRO walk does not see (a metaclass quirk)
-_owners: dict[tuple[type, str], Any] = {}
+_UNCACHEABLE = object()  # the real lookup answers otherwise than the rule below (a quirk)
+# (class, name, whether the instance's own __dict__ holds the name) -> defining class
+_owners: dict[tuple[type, str, bool], Any] = {}
+_data_descriptor_types: dict[type, bool] = {}
 
 
 def cached_getattr_static(obj: Any, attr: str, *default: Any) -> Any:
-    """`inspect.getattr_static(obj, attr[, default])`, with the class lookup cached."""
-    if isinstance(obj, type) or attr in _instance_dict(obj):
+    """`inspect.getattr_static(obj, attr[, default])`, with the class lookup cached.
+
+    The rule, as in `inspect`: a data descriptor in the class wins over the instance's own
+    value, which wins over anything else in the class.
+    """
+    if isinstance(obj, type):
         return _real_getattr_static(obj, attr, *default)
-    cls = type(obj)
-    owner = _owners.get((cls, attr))
+    instance = _instance_dict(obj)
+    in_instance = attr in instance
+    key = (type(obj), attr, in_instance)
+    owner = _owners.get(key)
     if owner is None:
-        owner = _owners[(cls, attr)] = _defining_class(obj, cls, attr)
+        owner = _owners[key] = _defining_class(obj, attr, in_instance)
     if owner is _UNCACHEABLE:
         return _real_getattr_static(obj, attr, *default)
-    if owner is _NOWHERE:
-        if default:
-            return default[0]
-        raise AttributeError(attr)
-    return vars(owner)[attr]
+    return _answer(owner, instance, attr, in_instance, default)
+
+
+def _answer(owner: Any, instance: Any, attr: str, in_instance: bool, default: tuple[Any, ...]
+            ) -> Any:
+    if owner is not _NOWHERE:
+        found = vars(owner)[attr]
+        if not in_instance or _is_data_descriptor(found):
+            return found
+    if in_instance:
+        return instance[attr]
+    if default:
+        return default[0]
+    raise AttributeError(attr)
 
 
 def _instance_dict(obj: Any) -> Any:
     try:
         return object.__getattribute__(obj, "__dict__")
     except AttributeError:  # __slots__ and no __dict__
-        return ()
+        return {}
 
 
-def _defining_class(obj: Any, cls: type, attr: str) -> Any:
-    """The class whose dict holds what the real getattr_static returns (or why there is none)."""
+def _is_data_descriptor(value: Any) -> bool:
+    """Whether `value`'s type defines __get__ and __set__ or __delete__, looked up statically."""
+    kind = type(value)
+    known = _data_descriptor_types.get(kind)
+    if known is None:
+        def defines(name: str) -> bool:
+            return any(name in vars(klass) for klass in kind.__mro__)
+
+        known = _data_descriptor_types[kind] = defines("__get__") and (
+            defines("__set__") or defines("__delete__"))
+    return known
+
+
+def _defining_class(obj: Any, attr: str, in_instance: bool) -> Any:
+    """The first class of the MRO holding `attr`, if the rule then answers as the real lookup
+    does for `obj` (else _UNCACHEABLE: every such lookup goes to the real one)."""
+    owner = next((klass for klass in type(obj).__mro__ if attr in vars(klass)), _NOWHERE)
     try:
-        found = _real_getattr_static(obj, attr)
+        expected = _real_getattr_static(obj, attr)
     except AttributeError:
-        return _NOWHERE
-    for klass in cls.__mro__:
-        if attr in vars(klass) and vars(klass)[attr] is found:
-            return klass
-    return _UNCACHEABLE
+        expected = _NOWHERE
+    ours = _answer(owner, _instance_dict(obj), attr, in_instance, (_NOWHERE,))
+    return owner if ours is expected else _UNCACHEABLE
 
 
 class _InspectProxy(ModuleType):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -529,9 +529,14 @@ def record_refused_external_write(refusal: RefusedWrite) -> WriteAudit:
 
 
 def event_payload(event: WriteEvent) -> dict[str, Any]:
-    data = asdict(event)
+    """The event as a dict of plain values. Shallow: its values are immutable already, and
+    dataclasses.asdict's deep copy was 6 % of the worker's time per external write."""
+    data = {field.name: getattr(event, field.name) for field in _WRITE_EVENT_FIELDS}
     data["ref"] = str(event.ref)
     return data
+
+
+_WRITE_EVENT_FIELDS = fields(WriteEvent)
 
 
 def enqueue_poll_if_idle(site: str) -> BACnetTask | None:

@@ -93,3 +93,39 @@ def test_install_points_bacpypes3_at_the_cache_and_keeps_the_rest_of_inspect() -
     assert constructeddata.inspect.isclass is inspect.isclass
     decoded = basetypes.ReadAccessResultElement(propertyIdentifier="presentValue")
     assert decoded.propertyArrayIndex is None and decoded.readResult is None
+
+
+class Described:
+    """A class with a data descriptor (a property) and a non-data one (a method)."""
+
+    @property
+    def value(self) -> int:
+        return 1
+
+    def method(self) -> int:
+        return 2
+
+
+def test_a_data_descriptor_wins_over_an_instance_value_and_a_method_does_not() -> None:
+    obj = Described()
+    obj.__dict__.update(value=10, method=20)
+    for attr in ("value", "method"):
+        for _ in range(2):
+            real, cached = both(obj, attr)
+            assert cached is real, attr
+    assert isinstance(speedups.cached_getattr_static(obj, "value"), property)
+    assert speedups.cached_getattr_static(obj, "method") == 20
+
+
+def test_a_name_held_by_the_instance_is_looked_up_in_full_once_per_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    point = build_object(ObjectSpec("AV", 3, "av3"))
+    speedups.cached_getattr_static(point, "presentValue")  # as bacpypes3's __setattr__ does
+    real_calls = []
+    monkeypatch.setattr(speedups, "_real_getattr_static",
+                        lambda *args: real_calls.append(args) or inspect.getattr_static(*args))
+    other = build_object(ObjectSpec("AV", 4, "av4"))
+    assert "presentValue" in vars(other)
+    assert speedups.cached_getattr_static(other, "presentValue") is vars(other)["presentValue"]
+    assert real_calls == []

@@ -6,6 +6,8 @@ The PostgreSQL pass (test_postgresql_pass.py) runs these again with DATABASE_URL
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from datetime import timedelta
 
@@ -276,3 +278,11 @@ def test_a_collect_chunk_stores_values_flags_and_readings_in_few_statements(
     assert {(r.point_id, r.value) for r in readings} == {
         (p.id, values[p.id][0]) for p in points}
     assert {r.timestamp for r in readings} == {at}
+
+
+def test_an_event_payload_has_every_field_with_the_ref_as_text() -> None:
+    event = WriteEvent(ObjectRef("analog-output", 3), "Valve", "present-value", 1.5, 42.0, 8,
+                       "127.0.0.9:47808", 42.0, (None,) * 7 + (42.0,) + (None,) * 8)
+    payload = store.event_payload(event)
+    assert payload == {**dataclasses.asdict(event), "ref": "analog-output,3"}
+    assert json.loads(json.dumps(payload))["priority_array"][7] == 42.0
