@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from bms.bacnet.config import parse_address
+from bms.bacnet.config import parse_address, parse_host_port
 from bms.bacnet.errors import ConfigurationError
 
 MAX_DEVICE_INSTANCE = 4194302
@@ -96,6 +96,22 @@ def _check_client() -> list[CheckMessage]:
             f"BACNET_WORKER_ALIVE_SECONDS={settings.BACNET_WORKER_ALIVE_SECONDS} must be > 0.",
             id="bms.E010",
         ))
+    return errors + _check_foreign_device()
+
+
+def _check_foreign_device() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    if settings.BACNET_FOREIGN_BBMD:
+        try:
+            parse_host_port(settings.BACNET_FOREIGN_BBMD, what="BBMD address")
+        except ConfigurationError as exc:
+            errors.append(Error(f"BACNET_FOREIGN_BBMD: {exc}.",
+                                hint="The BBMD's IPv4 address, e.g. 192.168.2.1 or "
+                                     "192.168.2.1:47808.", id="bms.E011"))
+    if not 1 <= settings.BACNET_FOREIGN_TTL <= 65535:
+        errors.append(Error(
+            f"BACNET_FOREIGN_TTL={settings.BACNET_FOREIGN_TTL} must be 1..65535 seconds.",
+            id="bms.E012"))
     return errors
 
 

@@ -183,6 +183,10 @@ BACNET_DEVICE_ID = env_int("BACNET_DEVICE_ID", 8888)
 BACNET_DEVICE_NAME = env_str("BACNET_DEVICE_NAME", "Django_BMS")
 BACNET_TIMEOUT = env_float("BACNET_TIMEOUT", 3.0)
 BACNET_RETRIES = env_int("BACNET_RETRIES", 1)
+# A worker on another IP subnet than its devices registers with their BBMD as a foreign device
+# ("192.168.2.1" or "192.168.2.1:47808"); its Who-Is then reach them through the BBMD.
+BACNET_FOREIGN_BBMD = env_str("BACNET_FOREIGN_BBMD", "")
+BACNET_FOREIGN_TTL = env_int("BACNET_FOREIGN_TTL", 300)
 # Routing key for multi-site installs: a worker takes only its site's tasks (and Celery queue).
 BACNET_SITE = env_str("BACNET_SITE", "default")
 BACNET_DISCOVERY_CACHE_SECONDS = env_int("BACNET_DISCOVERY_CACHE_SECONDS", 300)

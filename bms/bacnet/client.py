@@ -38,8 +38,9 @@ from bms.bacnet.boundary import (
 from bms.bacnet.capabilities import APDU_OVERHEAD, CapabilityCache
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.cov import CovCallback, CovSubscription, CovSubscriptions
-from bms.bacnet.errors import BACnetError, InvalidValueError, RemoteError
+from bms.bacnet.errors import BACnetError, InvalidValueError, LocalError, RemoteError
 from bms.bacnet.requester import Peer, Requester, parse_peer
+from bms.bacnet.stack import foreign_registration
 from bms.bacnet.types import (
     ANALOG_TYPES,
     BINARY_TYPES,
@@ -122,6 +123,8 @@ class Client:
         if low is not None and high is not None and not 0 <= low <= high <= 4194303:
             raise InvalidValueError(f"bad instance range {low}..{high}")
         destination = self.peer(address).address if address else GlobalBroadcast()
+        if address is None:  # a directed broadcast goes out as unicast even from a foreign device
+            self._check_broadcasts_can_leave()
         only_from = (
             None if address is None or discovery.is_broadcast(destination, self._config.broadcast)
             else destination
@@ -134,6 +137,16 @@ class Client:
         for record in records:
             self.capabilities.seed_from_i_am(record)
         return records
+
+    def _check_broadcasts_can_leave(self) -> None:
+        """A foreign device's broadcasts go through its BBMD: without a registration bacpypes3
+        drops them silently, and a discovery would find nothing without saying why."""
+        state = foreign_registration(self._requester.app)
+        if state not in (None, "registered"):
+            raise LocalError(
+                f"not registered with BBMD {self._config.foreign_bbmd} ({state}): a Who-Is "
+                "broadcast cannot reach the devices; check the BBMD address and that it "
+                "accepts foreign devices")
 
     # --- reads ---------------------------------------------------------------------------
 

@@ -39,6 +39,13 @@ class EngineConfig:
     # Who-Is ends this long after the last I-Am. Raise it on sites whose devices answer in
     # waves (behind slow MS/TP routers); math.inf waits for the whole timeout.
     discovery_quiet: float = 0.5
+    # "host[:port]" of a BBMD to register with as a foreign device, when the devices are on
+    # another IP subnet: broadcasts (Who-Is) then go through it and come back from it.
+    foreign_bbmd: str = ""
+    foreign_ttl: int = 300  # seconds the BBMD keeps us; re-registered before it lapses
+    # Be this subnet's BBMD and accept foreign devices (the simulator's, for a building on
+    # another subnet than the worker).
+    accept_foreign_devices: bool = False
 
     def __post_init__(self) -> None:
         parse_address(self.address)
@@ -54,6 +61,13 @@ class EngineConfig:
             raise ConfigurationError("the limits on requests in flight must be >= 1")
         if self.discovery_quiet <= 0:
             raise ConfigurationError("discovery_quiet must be > 0 seconds")
+        if self.foreign_bbmd:
+            parse_host_port(self.foreign_bbmd, what="BBMD address")
+        if self.foreign_bbmd and self.accept_foreign_devices:
+            raise ConfigurationError("a device is either a foreign device or a BBMD, not both")
+        if not 1 <= self.foreign_ttl <= 65535:
+            raise ConfigurationError(
+                f"foreign-device time-to-live {self.foreign_ttl} is outside 1..65535 seconds")
 
     @property
     def host(self) -> str:
@@ -69,7 +83,12 @@ class EngineConfig:
         network = ipaddress.IPv4Network(f"{host}/{prefix}", strict=False)
         return str(network.broadcast_address)
 
-
+    @property
+    def bbmd(self) -> tuple[str, int] | None:
+        """(host, port) of the BBMD we register with as a foreign device, or None."""
+        if not self.foreign_bbmd:
+            return None
+        return parse_host_port(self.foreign_bbmd, what="BBMD address")
 
 
 def parse_address(address: str) -> tuple[str, int, int]:
@@ -94,3 +113,17 @@ def parse_address(address: str) -> tuple[str, int, int]:
     if not 0 <= prefix <= 32:
         raise ConfigurationError(f"bad prefix length in BACnet address {address!r}")
     return host, prefix, port
+
+
+def parse_host_port(text: str, what: str) -> tuple[str, int]:
+    """Split "192.168.2.1" or "192.168.2.1:47808" into (host, port), failing loudly."""
+    host, _, port_text = text.strip().partition(":")
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError as exc:
+        raise ConfigurationError(f"bad {what} {text!r}: {exc}") from exc
+    if not port_text:
+        return host, DEFAULT_PORT
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigurationError(f"bad port in {what} {text!r}")
+    return host, int(port_text)

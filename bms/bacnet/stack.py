@@ -10,7 +10,11 @@ This is the only module that knows how bacpypes3 wires its layers. Four of its h
   request: the Requester owns timeouts and retries, so the stack makes ONE attempt per request
   and gives up after our timeout;
 - its sockets keep the kernel's default receive buffer (~208 KB), which a burst of answers
-  (I-Ams to a Who-Is, RPM acks from many peers) overflows: we ask for config.receive_buffer.
+  (I-Ams to a Who-Is, RPM acks from many peers) overflows: we ask for config.receive_buffer;
+- as a foreign device (config.foreign_bbmd) it registers with the BBMD in the background, drops
+  broadcasts until the BBMD has answered, and keeps re-registering on timers that outlive the
+  socket: we wait for the first answer (a refusal is a configuration error; silence is logged
+  and bacpypes3 keeps trying every 5 s) and stop the timers when we close.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from bacpypes3.app import Application
+from bacpypes3.basetypes import BDTEntry, HostNPort, IPMode
+from bacpypes3.ipv4.service import BIPForeign
 from bacpypes3.local.device import DeviceObject
 from bacpypes3.local.networkport import NetworkPortObject
 from bacpypes3.primitivedata import ObjectIdentifier
@@ -80,12 +86,25 @@ def apdu_timeout_ms(config: EngineConfig) -> int:
 
 def build_network_port(config: EngineConfig) -> NetworkPortObject:
     host, prefix, port = config.host, config.address.split("/")[1].split(":")[0], config.port
-    return NetworkPortObject(
+    network_port = NetworkPortObject(
         f"{host}/{prefix}:{port}",
         objectIdentifier=("network-port", 1),
         objectName="NetworkPort-1",
         networkNumberQuality="unknown",
     )
+    if config.bbmd is not None:
+        bbmd_host, bbmd_port = config.bbmd
+        network_port.bacnetIPMode = IPMode.foreign
+        network_port.fdBBMDAddress = HostNPort(f"{bbmd_host}:{bbmd_port}")
+        network_port.fdSubscriptionLifetime = config.foreign_ttl
+    if config.accept_foreign_devices:
+        # The BBMD of its own subnet only: its table lists itself, so that what foreign
+        # devices send it to distribute is broadcast on its subnet.
+        network_port.bacnetIPMode = IPMode.bbmd
+        network_port.bbmdAcceptFDRegistrations = True
+        network_port.bbmdForeignDeviceTable = []
+        network_port.bbmdBroadcastDistributionTable = [BDTEntry(f"{host}:{port}")]
+    return network_port
 
 
 async def open_application(
@@ -108,6 +127,8 @@ async def open_application(
         ) from exc
     for sock in application_sockets(app):
         raise_receive_buffer(sock, config.receive_buffer)
+    if config.bbmd is not None:
+        await _registered_or_refused(app, config)
     log.info(
         "BACnet device %s %r bound on %s:%s",
         config.device_instance, config.device_name, config.host, config.port,
@@ -121,6 +142,50 @@ async def _transports_ready(app: Application) -> None:
         tasks = getattr(server, "_transport_tasks", [])
         if tasks:
             await asyncio.gather(*tasks)
+
+
+def foreign_link(app: Application) -> BIPForeign | None:
+    """The application's foreign-device link layer, if it registers with a BBMD."""
+    return next((link for link in app.link_layers.values() if isinstance(link, BIPForeign)),
+                None)
+
+
+def foreign_registration(app: Application) -> str | None:
+    """None unless a foreign device; then "registered", "pending" or why the BBMD refused."""
+    link = foreign_link(app)
+    if link is None:
+        return None
+    status = link.bbmdRegistrationStatus
+    if status == 0:
+        return "registered"
+    if status < 0:
+        return "pending"
+    return f"refused by the BBMD (BVLC result {status:#06x})"
+
+
+async def _registered_or_refused(app: Application, config: EngineConfig) -> None:
+    """Wait up to config.timeout for the BBMD's answer to our registration.
+
+    Refused: ConfigurationError (the BBMD does not take foreign devices, or its table is full).
+    No answer: a warning; bacpypes3 retries every 5 s and broadcasts wait for it meanwhile.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + config.timeout
+    while foreign_registration(app) == "pending" and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    state = foreign_registration(app)
+    if state == "registered":
+        log.info("registered as a foreign device with BBMD %s (time-to-live %d s)",
+                 config.foreign_bbmd, config.foreign_ttl)
+    elif state == "pending":
+        log.warning("BBMD %s has not answered our foreign-device registration within %.1f s; "
+                    "retrying every 5 s. Until it answers, Who-Is and other broadcasts cannot "
+                    "leave this subnet", config.foreign_bbmd, config.timeout)
+    else:
+        close_application(app)
+        raise ConfigurationError(
+            f"BBMD {config.foreign_bbmd} {state}: check that it accepts foreign devices "
+            "(and has room in its foreign device table), or unset the BBMD setting")
 
 
 def application_sockets(app: Application) -> list[socket.socket]:
@@ -155,6 +220,11 @@ def raise_receive_buffer(sock: Any, wanted: int) -> int:
 
 
 def close_application(app: Application) -> None:
+    link = foreign_link(app)
+    if link is not None:
+        # bacpypes3's re-registration timers would otherwise fire on the closed socket. No
+        # deregistration is sent: the BBMD drops us when the time-to-live lapses.
+        link._stop_tracking_registration()
     app.close()
 
 

@@ -60,6 +60,7 @@ class SimulatedDevice:
     supports_rpm: bool
     max_apdu: int
     objects: tuple[ObjectRef, ...]  # the points; the object list also has device and network-port
+    bbmd: bool = False  # also its subnet's BBMD
 
     @property
     def host(self) -> str:
@@ -74,7 +75,7 @@ class SimulatedDevice:
         return (
             f"device {self.instance} {self.address} objects={len(self.objects)} "
             f"max-apdu={self.max_apdu} segmentation={self.segmentation} "
-            f"rpm={'yes' if self.supports_rpm else 'no'}"
+            f"rpm={'yes' if self.supports_rpm else 'no'}" + (" bbmd=yes" if self.bbmd else "")
         )
 
 
@@ -100,6 +101,7 @@ class SimulatedBuilding:
         no_segmentation_index: int | None = DEFAULT_NO_SEGMENTATION_INDEX,
         no_rpm_index: int | None = DEFAULT_NO_RPM_INDEX,
         allow_non_loopback: bool = False,
+        bbmd: bool = False,
     ) -> None:
         if objects < 0:
             raise ValueError(f"objects must be >= 0, not {objects}")
@@ -114,6 +116,7 @@ class SimulatedBuilding:
             no_segmentation_index=no_segmentation_index,
             no_rpm_index=no_rpm_index,
             allow_non_loopback=allow_non_loopback,
+            bbmd=bbmd,
         )
         self._object_count = objects
         self._rng = random.Random(seed)  # noqa: S311 - simulated readings, not secrets
@@ -237,6 +240,7 @@ class SimulatedBuilding:
             supports_rpm=plan.supports_rpm,
             max_apdu=plan.max_apdu,
             objects=tuple(spec.ref for spec in specs),
+            bbmd=plan.bbmd,
         )
         return _OpenedDevice(device, walkers)
 
@@ -283,4 +287,5 @@ def _engine_config(plan: DevicePlan) -> EngineConfig:
         max_apdu=plan.max_apdu,
         segmentation=plan.segmentation,
         support_rpm=plan.supports_rpm,
+        accept_foreign_devices=plan.bbmd,
     )

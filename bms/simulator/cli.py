@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_NO_RPM_INDEX,
         help="0-based index of the device without ReadPropertyMultiple, or 'none' (2)",
     )
+    parser.add_argument(
+        "--bbmd", action="store_true",
+        help="the first device is also its subnet's BBMD and accepts foreign devices (a BMS "
+             "worker on another subnet registers with it: BACNET_FOREIGN_BBMD)")
     parser.add_argument("--processes", type=int, default=1, help="child processes to use (1)")
     parser.add_argument(
         "--allow-non-loopback",
@@ -98,6 +102,7 @@ def building_from_args(args: argparse.Namespace) -> SimulatedBuilding:
         no_segmentation_index=args.no_segmentation_index,
         no_rpm_index=args.no_rpm_index,
         allow_non_loopback=args.allow_non_loopback,
+        bbmd=args.bbmd,
     )
 
 

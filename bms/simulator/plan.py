@@ -27,6 +27,7 @@ class DevicePlan:
     prefix: int
     segmentation: str = SEGMENTED
     supports_rpm: bool = True
+    bbmd: bool = False  # also its subnet's BBMD, accepting foreign devices
 
     @property
     def address(self) -> str:
@@ -57,6 +58,7 @@ def plan_building(
     no_segmentation_index: int | None = DEFAULT_NO_SEGMENTATION_INDEX,
     no_rpm_index: int | None = DEFAULT_NO_RPM_INDEX,
     allow_non_loopback: bool = False,
+    bbmd: bool = False,
 ) -> list[DevicePlan]:
     """Plans for `devices` devices; a quirk index past the last device means no such device."""
     _check_instances(devices, first_instance)
@@ -72,6 +74,7 @@ def plan_building(
             prefix=prefix,
             segmentation=NOT_SEGMENTED if index == no_segmentation_index else SEGMENTED,
             supports_rpm=index != no_rpm_index,
+            bbmd=bbmd and index == 0,
         )
         for index, host in enumerate(hosts)
     ]

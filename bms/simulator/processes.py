@@ -46,6 +46,8 @@ class Slice:
         ]  # fmt: skip
         if args.allow_non_loopback:
             argv.append("--allow-non-loopback")
+        if args.bbmd and first.bbmd:  # the building's first device is its BBMD
+            argv.append("--bbmd")
         return argv
 
     def _local_index(self, index: int | None) -> str:
@@ -91,6 +93,7 @@ async def run_processes(args: argparse.Namespace) -> int:
         no_segmentation_index=args.no_segmentation_index,
         no_rpm_index=args.no_rpm_index,
         allow_non_loopback=args.allow_non_loopback,
+        bbmd=args.bbmd,
     )
     stop = asyncio.Event()
     install_stop_signals(stop)

@@ -43,9 +43,17 @@ def test_good_settings_pass(settings):
     ({"BACNET_TASK_LEASE_SECONDS": 0}, "bms.E008"),
     ({"BACNET_BACKEND": "docker", "CELERY_BROKER_URL": ""}, "bms.E009"),
     ({"BACNET_WORKER_ALIVE_SECONDS": 0}, "bms.E010"),
+    ({"BACNET_FOREIGN_BBMD": "bbmd.example"}, "bms.E011"),  # an IPv4 address, not a name
+    ({"BACNET_FOREIGN_BBMD": "10.1.2.1:70000"}, "bms.E011"),
+    ({"BACNET_FOREIGN_TTL": 0}, "bms.E012"),
 ])
 def test_each_bad_value_is_reported(settings, changes, expected):
     assert ids_for(settings, **changes) == [expected]
+
+
+def test_a_foreign_bbmd_with_or_without_a_port_is_fine(settings):
+    assert ids_for(settings, BACNET_FOREIGN_BBMD="10.1.2.1") == []
+    assert ids_for(settings, BACNET_FOREIGN_BBMD="10.1.2.1:47809", BACNET_FOREIGN_TTL=65535) == []
 
 
 def test_edges_of_the_device_range_are_fine(settings):

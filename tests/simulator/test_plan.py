@@ -85,3 +85,12 @@ def test_more_processes_than_devices_gives_no_empty_slice() -> None:
 
 def option(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
+
+
+def test_with_bbmd_only_the_first_device_is_the_bbmd_and_only_its_process_is_told() -> None:
+    plans = plan_building(5, bbmd=True)
+    assert [plan.bbmd for plan in plans] == [True, False, False, False, False]
+    args = cli_args("--devices", "5", "--processes", "2", "--bbmd")
+    argvs = [part.child_argv(args, seed=0) for part in split_devices(plans, 2)]
+    assert ["--bbmd" in argv for argv in argvs] == [True, False]
+    assert not any(plan.bbmd for plan in plan_building(5))

@@ -34,6 +34,8 @@ def worker_options(address: str | None = None) -> WorkerOptions:
             device_name=settings.BACNET_DEVICE_NAME,
             timeout=settings.BACNET_TIMEOUT,
             retries=settings.BACNET_RETRIES,
+            foreign_bbmd=settings.BACNET_FOREIGN_BBMD,
+            foreign_ttl=settings.BACNET_FOREIGN_TTL,
         )
     except ConfigurationError as exc:
         raise CommandError(str(exc)) from exc

@@ -1,0 +1,48 @@
+"""A worker on another subnet than its building, registered with the building's BBMD.
+
+Real processes in a network namespace the test creates (tests/netns.py): the simulator on
+127.0.2.0/24 (its first device is the BBMD) and the worker on 127.0.1.0/24, configured the way
+a user would (BACNET_FOREIGN_BBMD). SQLite: the namespace cannot reach the host's PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.netns import BUILDING_SUBNET, WORKER_SUBNET, two_subnets
+from tests.worker.conftest import ROOT, manage, process_env
+from tests.worker.test_worker_end_to_end import run_task
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_worker_on_another_subnet_discovers_the_building_through_its_bbmd(
+    start_process: Any, tmp_path: Path,
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'bms.sqlite3'}"
+    assert manage(database_url, "migrate", "--no-input", timeout=120).returncode == 0
+    with two_subnets() as inside:
+        simulator = start_process("simulator", [
+            *inside, sys.executable, "-m", "bms.simulator", "--devices", "3", "--objects",
+            "10", "--first-address", f"{BUILDING_SUBNET}.2", "--prefix", "24",
+            "--first-instance", "1000", "--port", "47808", "--bbmd",
+        ], process_env(database_url))
+        simulator.wait_for_output("ready")
+        assert "device 1000 127.0.2.2:47808" in simulator.output()
+        assert "bbmd=yes" in simulator.output()
+        worker = start_process("worker", [
+            *inside, sys.executable, str(ROOT / "manage.py"), "bacnet_worker",
+        ], process_env(database_url, BACNET_ADDRESS=f"{WORKER_SUBNET}.1/24:47808",
+                       BACNET_FOREIGN_BBMD=f"{BUILDING_SUBNET}.2"))
+        worker.wait_for_output("ready:")
+        assert f"registered as a foreign device with BBMD {BUILDING_SUBNET}.2" in worker.output()
+
+        found = run_task(database_url, "discover")
+        assert found["status"] == "completed", found
+        assert found["devices"] == [1000, 1001, 1002]
+        worker.stop()
+        simulator.stop()
