@@ -45,14 +45,15 @@ def read_points(device_instance: int) -> BACnetTask:
     return _queued(lambda backend: backend.read_points(device_instance))
 
 
-def _queued(submit: Any, user: str = "") -> BACnetTask:
-    """Submit through the backend; the user joins the parameters before anyone can claim it."""
+def _queued(submit: Any, **writer: str) -> BACnetTask:
+    """Submit through the backend; the writer (`user`, `source`) joins the parameters before
+    anyone can claim it, so the worker audits the write as theirs."""
     try:
         with transaction.atomic():
             task_id = submit(get_bacnet_backend())
             task = BACnetTask.objects.get(id=task_id)
-            if user:
-                task.parameters = {**task.parameters, "user": user}
+            if writer:
+                task.parameters = {**task.parameters, **writer}
                 task.save(update_fields=["parameters"])
             publish.publish_task(task)
     except ValueError as exc:
@@ -72,7 +73,8 @@ def write_point(point: BACnetPoint, value: Any, priority: int | None, relinquish
         _audit_refusal(point, value, priority, user, source, str(refusal))
         raise
     return _queued(
-        lambda backend: backend.write_point(point.id, value, priority, relinquish), user=user
+        lambda backend: backend.write_point(point.id, value, priority, relinquish),
+        user=user, source=source,
     )
 
 

@@ -229,7 +229,7 @@ async def write_point(
     ref = ObjectRef(point.object_type, point.instance)
     priority = params.get("priority")
     value: PresentValue = None if params.get("relinquish") else params.get("value")
-    who = str(params.get("user") or "operator")
+    writer = store.Writer.of_task(params)
     await progress(message=f"writing {ref} on device {device.device_instance}")
     try:
         if value is None:
@@ -237,11 +237,11 @@ async def write_point(
         else:
             await engine.client.write_property(device.address, ref, value, priority=priority)
     except BACnetError as exc:
-        await run_db(store.record_operator_write, point.id, point.last_value, value, priority,
-                     who, False, str(exc))
+        await run_db(store.record_point_write, writer, point.id, point.last_value, value,
+                     priority, False, str(exc))
         raise
     read_back = (await engine.client.read_present_values(device.address, [ref])).get(ref)
-    await run_db(store.record_operator_write, point.id, point.last_value, value, priority, who,
+    await run_db(store.record_point_write, writer, point.id, point.last_value, value, priority,
                  True, "", read_back)
     await run_db(events.point_values_changed, [point.id])
     return {"point_id": point.id, "written": value, "priority": priority,

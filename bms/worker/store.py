@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -282,18 +282,36 @@ def point_for_write(point_id: int) -> tuple[BACnetPoint, BACnetDevice]:
     return point, point.device
 
 
-def record_operator_write(
-    point_id: int, old: PresentValue, new: PresentValue, priority: int | None, who: str,
+@dataclass(frozen=True)
+class Writer:
+    """Who asked for a write to a remote point, and through what (a WriteAudit source)."""
+
+    who: str
+    source: str  # "operator" (the web pages) or "api"
+
+    SOURCES: ClassVar[tuple[str, ...]] = ("operator", "api")
+
+    @classmethod
+    def of_task(cls, parameters: Mapping[str, Any]) -> Writer:
+        """The writer a write_point task names. A task without a source (queued by an older
+        version, or by `bms bacnet_task`) came from an operator, as its audit said before."""
+        source = parameters.get("source")
+        return cls(who=str(parameters.get("user") or "operator"),
+                   source=source if source in cls.SOURCES else "operator")
+
+
+def record_point_write(
+    writer: Writer, point_id: int, old: PresentValue, new: PresentValue, priority: int | None,
     accepted: bool, reason: str = "", read_back: PresentValue = None,
 ) -> None:
-    """Audit an operator write to a remote point; an accepted one also stores the read-back.
-    The audit page hears of it when the transaction commits."""
+    """Audit an operator's or API user's write to a remote point; an accepted one also stores
+    the read-back. The audit page hears of it when the transaction commits."""
 
     now = timezone.now()
     with transaction.atomic():
         point = BACnetPoint.objects.select_for_update().get(id=point_id)
         audit = WriteAudit.objects.create(
-            time=now, source="operator", who=who, point=point,
+            time=now, source=writer.source, who=writer.who, point=point,
             object_ref=f"{point.device.device_instance}:{point.object_type},{point.instance}",
             old_value=old, new_value=new, priority=priority, accepted=accepted, reason=reason,
         )

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.test import Client
 
+from bms.devices.models import WriteAudit
 from bms.tasks.models import BACnetTask
 
 pytestmark = pytest.mark.django_db
@@ -176,13 +177,34 @@ def test_session_writes_need_the_csrf_token(operator):
 # Point writes --------------------------------------------------------------------------------
 
 
-def test_an_operator_writes_a_point(client, building, operator_token):
+def test_an_operator_writes_a_point_as_an_api_write_of_the_token_owner(client, building,
+                                                                      operator_token):
     response = post(client, f"/api/points/{building['ao'].id}/write",
                     {"value": 42, "priority": 8}, operator_token)
     assert response.status_code == 202
     task = BACnetTask.objects.get(id=response.json()["task_id"])
     assert task.task_type == "write_point"
-    assert task.parameters["value"] == 42.0 and task.parameters["user"] == "otto"
+    assert task.parameters["value"] == 42.0
+    assert (task.parameters["user"], task.parameters["source"]) == ("otto", "api")
+
+
+def test_a_write_through_the_tasks_endpoint_is_an_api_write_too(client, building,
+                                                               operator_token):
+    body = {"type": "write_point",
+            "parameters": {"point_id": building["ao"].id, "value": 21, "priority": 8}}
+    response = post(client, "/api/tasks", body, operator_token)
+    assert response.status_code == 202
+    task = BACnetTask.objects.get(id=response.json()["task_id"])
+    assert (task.parameters["user"], task.parameters["source"]) == ("otto", "api")
+
+
+def test_a_refused_api_write_is_audited_as_the_api_users(client, building, operator_token):
+    response = post(client, f"/api/points/{building['ai'].id}/write", {"value": 5},
+                    operator_token)
+    assert response.status_code == 400
+    audit = WriteAudit.objects.get(point=building["ai"])
+    assert (audit.source, audit.who, audit.accepted) == ("api", "otto", False)
+    assert "not commandable" in audit.reason
 
 
 def test_a_write_through_the_tasks_endpoint_is_validated_the_same(client, building,

@@ -82,8 +82,8 @@ async def test_the_workers_refused_external_write_reaches_it_after_commit(viewer
 async def test_the_workers_operator_write_to_a_remote_point_reaches_it(viewer, building):
     page = await connected(viewer, "/ws/live/?groups=audit")
     ao = building["ao"]
-    await sync_to_async(store.record_operator_write)(ao.id, 40.0, 55.0, 8, "otto", True, "",
-                                                     55.0)
+    await sync_to_async(store.record_point_write)(store.Writer("otto", "operator"), ao.id, 40.0,
+                                                  55.0, 8, True, "", 55.0)
     audit = (await page.receive_json_from(timeout=3))["audit"]
     assert (audit["point_id"], audit["object_ref"], audit["old_value"], audit["new_value"],
             audit["object_type"], audit["virtual_device_id"]) == (

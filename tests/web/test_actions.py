@@ -80,13 +80,14 @@ def test_read_points_and_collect_name_the_device_instance(operator_client, build
     assert BACnetTask.objects.get(id=collect["task_id"]).parameters == {"device_ids": [1001]}
 
 
-def test_an_operator_write_queues_a_task_carrying_the_user(operator_client, building):
+def test_an_operator_write_queues_a_task_carrying_the_user_and_source(operator_client,
+                                                                      building):
     url = reverse("web:point_write", args=[building["ao"].id])
     response = operator_client.post(url, {"value": "55.5", "priority": "8"}, **JSON)
     assert response.status_code == 202
     task = BACnetTask.objects.get(id=response.json()["task_id"])
     assert task.parameters == {"point_id": building["ao"].id, "value": 55.5, "priority": 8,
-                               "relinquish": False, "user": "otto"}
+                               "relinquish": False, "user": "otto", "source": "operator"}
 
 
 def test_relinquish_sends_no_value(operator_client, building):
@@ -120,6 +121,7 @@ def test_a_refused_write_is_in_the_audit_log(operator_client, building):
     operator_client.post(url, {"value": "5", "priority": "8"}, **JSON)
     audit = WriteAudit.objects.get(point=building["ai"])
     assert not audit.accepted and audit.who == "otto" and "not commandable" in audit.reason
+    assert audit.source == "operator"
     html = operator_client.get(reverse("web:audit")).content.decode()
     assert "not commandable" in html
 
