@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
@@ -10,10 +9,9 @@ from django.core.checks import CheckMessage, Error, Warning, register
 
 from bms.bacnet.config import parse_address, parse_host_port
 from bms.bacnet.errors import ConfigurationError
+from bms.tasks.sites import SITE_PATTERN
 
 MAX_DEVICE_INSTANCE = 4194302
-# The site becomes part of a Celery queue name and is shown in URLs: keep it plain.
-_SITE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
 @register("bacnet")
@@ -63,7 +61,7 @@ def _check_identity() -> list[CheckMessage]:
         ))
     if not settings.BACNET_DEVICE_NAME.strip():
         errors.append(Error("BACNET_DEVICE_NAME must not be empty.", id="bms.E003"))
-    if not _SITE_PATTERN.match(settings.BACNET_SITE):
+    if not SITE_PATTERN.match(settings.BACNET_SITE):
         errors.append(Error(
             f"BACNET_SITE={settings.BACNET_SITE!r} may only hold letters, digits, '_', '.', '-'.",
             hint="It names the site's Celery queue (bacnet.<site>).",

@@ -8,6 +8,7 @@ operator can correct raises Refused (a ValueError) with a message meant for them
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +17,7 @@ from bms.bacnet.types import ANALOG_TYPES, BINARY_TYPES, MULTISTATE_TYPES
 from bms.devices.audit_values import loggable, short_repr
 from bms.devices.models import BACnetPoint, WriteAudit
 from bms.realtime import publish
+from bms.tasks import sites
 from bms.tasks.backends import get_bacnet_backend
 from bms.tasks.models import BACnetTask
 from bms.virtual import services as virtual_services
@@ -33,24 +35,29 @@ class Refused(ValueError):
 
 
 def discover(low: int | None = None, high: int | None = None, address: str | None = None,
-             force: bool = False) -> BACnetTask:
-    return _queued(lambda backend: backend.discover_devices(low, high, address or None, force))
+             force: bool = False, site: str | None = None) -> BACnetTask:
+    return _queued(lambda backend: backend.discover_devices(low, high, address or None, force),
+                   site=lambda: sites.check_site(site))
 
 
-def collect(device_instances: list[int] | None = None) -> BACnetTask:
-    return _queued(lambda backend: backend.collect_readings(device_instances))
+def collect(device_instances: list[int] | None = None, site: str | None = None) -> BACnetTask:
+    """All online devices of `site` (default BACNET_SITE), or these devices on their site."""
+    return _queued(lambda backend: backend.collect_readings(device_instances),
+                   site=lambda: sites.site_of_devices(device_instances, site))
 
 
-def read_points(device_instance: int) -> BACnetTask:
-    return _queued(lambda backend: backend.read_points(device_instance))
+def read_points(device_instance: int, site: str | None = None) -> BACnetTask:
+    return _queued(lambda backend: backend.read_points(device_instance),
+                   site=lambda: sites.site_of_devices([device_instance], site))
 
 
-def _queued(submit: Any, **writer: str) -> BACnetTask:
+def _queued(submit: Any, site: Callable[[], str] | None = None, **writer: str) -> BACnetTask:
     """Submit through the backend; the writer (`user`, `source`) joins the parameters before
-    anyone can claim it, so the worker audits the write as theirs."""
+    anyone can claim it, so the worker audits the write as theirs. `site()` names the site to
+    queue for (default BACNET_SITE); its ValueError refuses the request like the backend's."""
     try:
         with transaction.atomic():
-            task_id = submit(get_bacnet_backend())
+            task_id = submit(get_bacnet_backend(site=site() if site else None))
             task = BACnetTask.objects.get(id=task_id)
             if writer:
                 task.parameters = {**task.parameters, **writer}
@@ -74,7 +81,7 @@ def write_point(point: BACnetPoint, value: Any, priority: int | None, relinquish
         raise
     return _queued(
         lambda backend: backend.write_point(point.id, value, priority, relinquish),
-        user=user, source=source,
+        site=lambda: point.device.site, user=user, source=source,
     )
 
 

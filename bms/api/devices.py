@@ -59,13 +59,15 @@ def device_points(request: HttpRequest, device_pk: int) -> list[BACnetPoint]:
 @router.post("/devices/{device_pk}/read-points", response={202: TaskCreated, 403: ErrorOut})
 def device_read_points(request: HttpRequest, device_pk: int) -> Status[Any]:
     require_operator(request)
-    return Status(202, created(commands.read_points(get_device(device_pk).device_instance)))
+    device = get_device(device_pk)
+    return Status(202, created(commands.read_points(device.device_instance, site=device.site)))
 
 
 @router.post("/devices/{device_pk}/collect", response={202: TaskCreated, 403: ErrorOut})
 def device_collect(request: HttpRequest, device_pk: int) -> Status[Any]:
     require_operator(request)
-    return Status(202, created(commands.collect([get_device(device_pk).device_instance])))
+    device = get_device(device_pk)
+    return Status(202, created(commands.collect([device.device_instance], site=device.site)))
 
 
 @router.get("/points/{point_pk}", response={200: PointOut, 404: ErrorOut})

@@ -9,6 +9,7 @@ from ninja import Schema
 from pydantic import Field
 
 from bms.tasks.backends.base import MAX_DEVICE_INSTANCE
+from bms.tasks.sites import SITE_PATTERN
 
 JSONValue = float | int | str | bool | None
 
@@ -71,8 +72,20 @@ class ReadingPage(Schema):
     items: list[ReadingOut]
 
 
+def site_name(**kwargs: Any) -> Any:
+    """A site name as BACNET_SITE takes it (it names a Celery queue): letters, digits, _ . -"""
+    return Field(pattern=SITE_PATTERN.pattern, max_length=100, **kwargs)
+
+
+class SiteOut(Schema):
+    name: str
+    default: bool  # this installation's BACNET_SITE: where tasks go when no site is given
+    workers_alive: int
+
+
 class TaskOut(Schema):
     id: int
+    site: str
     type: str
     status: str
     parameters: dict[str, Any]
@@ -92,6 +105,7 @@ class TaskPage(Schema):
 
 class TaskCreated(Schema):
     task_id: int
+    site: str
     status: str
     status_url: str
 
@@ -124,6 +138,12 @@ class WritePointParams(WriteIn):
 class TaskIn(Schema):
     type: Literal["discover", "collect", "read_points", "write_point"]
     parameters: dict[str, Any] = {}
+    site: str | None = site_name(
+        default=None,
+        description="The site whose worker runs the task (GET /api/sites). Default: the "
+        "site of the devices named, else this installation's BACNET_SITE. A write goes to "
+        "its point's site.",
+    )
 
 
 class ErrorOut(Schema):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from ninja import Query, Router, Schema, Status
@@ -19,6 +20,7 @@ from bms.api.schemas import (
     DiscoverParams,
     ErrorOut,
     ReadPointsParams,
+    SiteOut,
     TaskCreated,
     TaskIn,
     TaskOut,
@@ -27,7 +29,7 @@ from bms.api.schemas import (
 )
 from bms.devices.models import BACnetPoint
 from bms.realtime.payloads import task_payload
-from bms.tasks import states
+from bms.tasks import sites, states
 from bms.tasks.models import BACnetTask
 
 router = Router(tags=["tasks"])
@@ -37,13 +39,19 @@ TaskType = Literal["discover", "collect", "read_points", "write_point"]
 
 
 def created(task: BACnetTask) -> dict[str, Any]:
-    return {"task_id": task.id, "status": task.status,
+    return {"task_id": task.id, "site": task.site, "status": task.status,
             "status_url": reverse("api:task_status", args=[task.id])}
+
+
+def task_out(task: BACnetTask) -> dict[str, Any]:
+    # The websocket payload has no site (one page, one site, until now); the API adds it.
+    return {**task_payload(task), "site": task.site}
 
 
 class TaskFilters(Schema):
     type: TaskType | None = None
     status: TaskStatus | None = None
+    site: str | None = None
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
     offset: int = Field(default=0, ge=0)
 
@@ -55,8 +63,10 @@ def list_tasks(request: HttpRequest, filters: Query[TaskFilters]) -> dict:
         tasks = tasks.filter(task_type=filters.type)
     if filters.status:
         tasks = tasks.filter(status=filters.status)
+    if filters.site:
+        tasks = tasks.filter(site=filters.site)
     found = page(tasks, filters.limit, filters.offset)
-    return {**found, "items": [task_payload(task) for task in found["items"]]}
+    return {**found, "items": [task_out(task) for task in found["items"]]}
 
 
 @router.get("/tasks/{task_id}", response={200: TaskOut, 404: ErrorOut})
@@ -64,7 +74,16 @@ def get_task(request: HttpRequest, task_id: int) -> dict:
     task = BACnetTask.objects.filter(id=task_id).first()
     if task is None:
         raise HttpError(404, f"there is no task {task_id}")
-    return task_payload(task)
+    return task_out(task)
+
+
+@router.get("/sites", response=list[SiteOut])
+def list_sites(request: HttpRequest) -> list[dict[str, Any]]:
+    """The sites a task can be queued for: this installation's own (default) first, then those
+    of known workers and devices."""
+    alive = sites.workers_alive()
+    return [{"name": name, "default": name == settings.BACNET_SITE, "workers_alive": alive[name]}
+            for name in sites.known_sites()]
 
 
 @router.post("/tasks", response={202: TaskCreated, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
@@ -78,18 +97,22 @@ def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
     try:
         if body.type == "discover":
             p = DiscoverParams.model_validate(body.parameters)
-            return commands.discover(p.low, p.high, p.address, p.force)
+            return commands.discover(p.low, p.high, p.address, p.force, site=body.site)
         if body.type == "collect":
-            return commands.collect(CollectParams.model_validate(body.parameters).device_ids)
+            return commands.collect(CollectParams.model_validate(body.parameters).device_ids,
+                                    site=body.site)
         if body.type == "read_points":
             return commands.read_points(
-                ReadPointsParams.model_validate(body.parameters).device_id)
+                ReadPointsParams.model_validate(body.parameters).device_id, site=body.site)
         w = WritePointParams.model_validate(body.parameters)
     except PydanticError as exc:
         raise HttpError(422, f"invalid parameters for {body.type}: {_first(exc)}") from exc
     point = BACnetPoint.objects.select_related("device").filter(id=w.point_id).first()
     if point is None:
         raise HttpError(404, f"there is no point with id {w.point_id}")
+    if body.site and body.site != point.device.site:
+        raise HttpError(400, f"point {w.point_id} is on site {point.device.site!r}, "
+                             f"not {body.site!r}: a write goes to its point's site")
     return commands.write_point(point, w.value, w.priority, w.relinquish, user_name(request),
                                 source="api")
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 
+from bms.tasks import sites
 from bms.tasks.backends.base import MAX_DEVICE_INSTANCE
 from bms.virtual.templates import TEMPLATES
 
@@ -14,6 +16,21 @@ class DiscoverForm(forms.Form):
     low = forms.IntegerField(required=False, min_value=0, max_value=MAX_DEVICE_INSTANCE)
     high = forms.IntegerField(required=False, min_value=0, max_value=MAX_DEVICE_INSTANCE)
     address = forms.CharField(required=False, max_length=100, strip=True)
+    # Empty means this installation's BACNET_SITE, so a page without the field still works.
+    site = forms.ChoiceField(required=False, label="Site", error_messages={
+        "invalid_choice": "there is no site %(value)s; choose one of the list "
+                          "(a site appears when its worker starts or a device is found on it)",
+    })
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        alive = sites.workers_alive()
+        field = cast(forms.ChoiceField, self.fields["site"])
+        field.choices = [
+            (site, site if alive[site] else f"{site} (no worker alive: the task waits)")
+            for site in sites.known_sites()
+        ]
+        field.initial = settings.BACNET_SITE
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -100,3 +100,15 @@ def building(db: Any) -> dict[str, Any]:
                               point=ao, new_value=50.0, priority=8, accepted=True)
     return {"device": device, "ai": ai, "ao": ao, "bo": bo, "msv": msv, "task": task,
             "virtual": virtual}
+
+
+@pytest.fixture
+def north(db: Any) -> dict[str, Any]:
+    """A second site, "north", with a live worker and its own device 1001 (the instance of
+    `building`'s device) with a commandable analog output."""
+    queue.worker_heartbeat("north-worker", "north")
+    device = BACnetDevice.objects.create(site="north", device_instance=1001,
+                                         address="10.1.0.5", name="AHU-N")
+    ao = BACnetPoint.objects.create(device=device, object_type="analog-output", instance=1,
+                                    name="Damper", commandable=True)
+    return {"device": device, "ao": ao}

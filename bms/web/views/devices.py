@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from bms.api import commands
 from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.tasks import sites
 from bms.tasks.backends import get_bacnet_backend
 from bms.tasks.models import BACnetTask
 from bms.web.forms import DiscoverForm, WriteForm, first_error
@@ -30,6 +31,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
         "recent_tasks": BACnetTask.objects.all()[:RECENT_TASKS],
         "backend_status": get_bacnet_backend().get_status(),
         "form": DiscoverForm(),
+        "show_site": len(sites.shown_sites()) > 1,
         "live_groups": "tasks,devices",
     })
 
@@ -44,16 +46,20 @@ def trigger_discovery(request: HttpRequest) -> HttpResponse:
         task = commands.discover(**form.cleaned_data)
     except commands.Refused as exc:
         return refused(request, str(exc), back)
-    return done(request, f"Discovery task {task.id} queued", back, task_id=task.id)
+    return done(request, f"Discovery task {task.id} queued for site {task.site}", back,
+                task_id=task.id, site=task.site)
 
 
 @login_required
 def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(BACnetDevice, pk=pk)
+    tasks = BACnetTask.objects.filter(site=device.site,
+                                      parameters__device_id=device.device_instance)
     return render(request, "web/device_detail.html", {
         "device": device,
         "points": device.points.all(),
-        "tasks": BACnetTask.objects.filter(parameters__device_id=device.device_instance)[:5],
+        "tasks": tasks[:5],
+        "show_site": len(sites.shown_sites()) > 1,
         "live_groups": f"tasks,device-{device.pk}",
     })
 
@@ -61,7 +67,7 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_action
 def device_read_points(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(BACnetDevice, pk=pk)
-    task = commands.read_points(device.device_instance)
+    task = commands.read_points(device.device_instance, site=device.site)
     return done(request, f"Read points task {task.id} queued",
                 reverse("web:device", args=[pk]), task_id=task.id)
 
@@ -69,7 +75,7 @@ def device_read_points(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_action
 def device_collect(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(BACnetDevice, pk=pk)
-    task = commands.collect([device.device_instance])
+    task = commands.collect([device.device_instance], site=device.site)
     return done(request, f"Collect task {task.id} queued",
                 reverse("web:device", args=[pk]), task_id=task.id)
 

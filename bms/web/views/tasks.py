@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from bms.devices.models import WriteAudit
 from bms.realtime import groups
 from bms.realtime.payloads import audit_payload
+from bms.tasks import sites
 from bms.tasks.models import BACnetTask
 
 PAGE_SIZE = 50
@@ -21,17 +22,24 @@ def task_list(request: HttpRequest) -> HttpResponse:
     tasks = BACnetTask.objects.all()
     kind = request.GET.get("type", "")
     status = request.GET.get("status", "")
+    site = request.GET.get("site", "")
+    shown_sites = sites.shown_sites()
     if kind in dict(BACnetTask.TASK_TYPES):
         tasks = tasks.filter(task_type=kind)
     if status in dict(BACnetTask.STATUS_CHOICES):
         tasks = tasks.filter(status=status)
+    if site in shown_sites:
+        tasks = tasks.filter(site=site)
     page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "web/tasks.html", {
         "page": page,
         "types": BACnetTask.TASK_TYPES,
         "statuses": BACnetTask.STATUS_CHOICES,
+        "sites": shown_sites,
+        "show_site": len(shown_sites) > 1,
         "type_filter": kind,
         "status_filter": status,
+        "site_filter": site if site in shown_sites else "",
         "live_groups": "tasks",
     })
 
@@ -39,7 +47,9 @@ def task_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(BACnetTask, pk=pk)
-    return render(request, "web/task_detail.html", {"task": task, "live_groups": "tasks"})
+    return render(request, "web/task_detail.html", {
+        "task": task, "show_site": len(sites.shown_sites()) > 1, "live_groups": "tasks",
+    })
 
 
 @login_required

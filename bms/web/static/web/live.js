@@ -133,7 +133,8 @@
     else td.append(resultSummary(task.result).slice(0, 90));
     return td;
   }
-  function taskRow(task) {
+  // `site` is the text of a site cell (tables with data-show-site), null for tables without.
+  function taskRow(task, site) {
     const tr = el("tr", { "data-task-id": task.id },
       el("td", { class: "num" }, el("a", { href: `/tasks/${task.id}/` }, String(task.id))),
       el("td", {}, task.type_label),
@@ -141,6 +142,7 @@
       progressCell(task.progress),
       el("td", { class: "time" }, formatTime(task.created)),
       summary(task));
+    if (site !== null) tr.cells[0].after(el("td", { class: "site" }, site));
     return tr;
   }
   BMS.on("task", ({ task }) => {
@@ -151,7 +153,13 @@
       const matches = (!filterType || filterType === task.type) && (!filterStatus || filterStatus === task.status);
       if (existing && !matches) { existing.remove(); return; }
       if (!matches) return;
-      const row = taskRow(task);
+      // Events carry no site: a row keeps the site it was rendered with, and a new task on a
+      // page with several sites re-reads its section, which knows the site and the filter.
+      const showSite = "showSite" in table.dataset;
+      const section = table.closest("[data-refresh][id]");
+      if (showSite && !existing && section) { refreshSoon(section.id); return; }
+      const siteCell = existing && existing.querySelector("td.site");
+      const row = taskRow(task, showSite ? (siteCell ? siteCell.textContent : "") : null);
       if (existing) existing.replaceWith(row);
       else { dropEmptyRow(tbody); tbody.prepend(row); }
       flash(row);
@@ -207,6 +215,17 @@
       (task.type === "collect" && (!p.device_ids || p.device_ids.includes(instance)));
     if (mine) refreshSections(["points-section"]);
   });
+  const dueRefresh = new Set();
+  let refreshTimer = null;
+  function refreshSoon(id) {
+    dueRefresh.add(id);
+    refreshTimer = refreshTimer || setTimeout(() => {
+      refreshTimer = null;
+      const ids = [...dueRefresh];
+      dueRefresh.clear();
+      refreshSections(ids);
+    }, 250);
+  }
   async function refreshSections(ids) {
     if (!ids.length) return;
     const response = await fetch(location.href, { credentials: "same-origin" });
