@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from bms.bacnet.types import ObjectRef, PresentValue
-from bms.devices.models import BACnetDevice, BACnetPoint, WriteAudit
+from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, WriteAudit
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 
@@ -85,6 +85,12 @@ def reading_payload(
         "value_at": iso(at),
         "status_flags": list(status_flags) if status_flags is not None else None,
     }
+
+
+def stored_reading_payload(reading: BACnetReading) -> dict[str, Any]:
+    """A stored reading as the readings API lists it (ReadingOut), for trends to append."""
+    return {"value": reading.value, "timestamp": iso(reading.timestamp),
+            "source": reading.source}
 
 
 def virtual_object_payload(obj: VirtualObject) -> dict[str, Any]:

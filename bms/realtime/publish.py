@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import Count
 
-from bms.devices.models import BACnetDevice, BACnetPoint, WriteAudit
+from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, WriteAudit
 from bms.realtime import groups, payloads
 from bms.realtime.layer import DatabaseChannelLayer
 from bms.tasks.models import BACnetTask
@@ -137,10 +137,15 @@ def _store_all(layer: DatabaseChannelLayer, messages: list[tuple[str, dict[str, 
         layer.store(group, message)
 
 
-def publish_virtual_object(virtual_object: VirtualObject) -> None:
-    """A virtual object's present value or priority array changed (group `virtual_devices`)."""
-    event = {"type": "virtual_object",
-             "object": payloads.virtual_object_payload(virtual_object)}
+def publish_virtual_object(virtual_object: VirtualObject,
+                           reading: BACnetReading | None = None) -> None:
+    """A virtual object's present value or priority array changed (group `virtual_devices`).
+    A command's `reading` (the value it stored for the trend) goes with it, so an open trend
+    grows by the point a reload would show."""
+    event: dict[str, Any] = {"type": "virtual_object",
+                             "object": payloads.virtual_object_payload(virtual_object)}
+    if reading is not None:
+        event["reading"] = payloads.stored_reading_payload(reading)
     _event(groups.VIRTUAL_DEVICES, event)
 
 

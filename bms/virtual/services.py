@@ -245,14 +245,14 @@ def _apply_command(row: VirtualObject, command: Command, user: str, source: str)
         row.priority_array = array
         row.present_value = next((v for v in array if v is not None), row.relinquish_default)
     row.save(update_fields=["present_value", "priority_array", "updated_at"])
-    BACnetReading.objects.create(virtual_object=row, value=row.present_value,
-                                 timestamp=row.updated_at, source="operator_write")
+    reading = BACnetReading.objects.create(virtual_object=row, value=row.present_value,
+                                           timestamp=row.updated_at, source="operator_write")
     audit = WriteAudit.objects.create(
         time=row.updated_at, source=source, who=user, object_ref=_object_ref(row),
         virtual_object=row, old_value=old_value, new_value=command.value,
         priority=command.priority, accepted=True,
     )
-    publish.publish_virtual_object(row)  # both sent when the transaction commits
+    publish.publish_virtual_object(row, reading)  # both sent when the transaction commits
     publish.publish_audit(audit)
 
 

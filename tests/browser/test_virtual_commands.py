@@ -61,6 +61,16 @@ def object_row(page: Any, stack: Stack, name: str) -> tuple[Any, str]:
     return page.locator(f"#object-table tr[data-object-id='{pk}']"), f"{kind},{instance}"
 
 
+def command(row: Any, value: str, priority: str, relinquish: bool = False) -> None:
+    """Submit a commandable object's row form and wait for the page's answer."""
+    row.locator("input[name=value]").fill(value)
+    row.locator("input[name=priority]").fill(priority)
+    row.locator("input[name=relinquish]").set_checked(relinquish)
+    row.locator("button[type=submit]").click()
+    expect(row.locator(".form-status")).to_contain_text(
+        f"priority {priority} relinquished" if relinquish else f"commanded at priority {priority}")
+
+
 def read_over_bacnet(stack: Stack, object_ref: str, want: float) -> float:
     """Seconds until a third-party BACnet client reads `want` at priority 8 on device 8888."""
     reader = subprocess.run(  # noqa: S603 - our interpreter, our script
@@ -149,10 +159,7 @@ def test_the_audit_log_shows_new_writes_live_as_a_reload_shows_them(page: Any, s
     commands = page.context.new_page()
     commands.goto("/virtual/2001/")
     valve, valve_ref = object_row(commands, stack, "Valve_Position")
-    valve.locator("input[name=value]").fill("33")
-    valve.locator("input[name=priority]").fill("9")
-    valve.locator("button[type=submit]").click()
-    expect(valve.locator(".form-status")).to_contain_text("commanded at priority 9")
+    command(valve, "33", "9")
     commands.close()
     expect(top.nth(6)).to_have_text("33.00", timeout=3000)
 
@@ -189,3 +196,36 @@ def test_a_virtual_objects_trend_grows_with_external_writes(page: Any, stack: St
     expect(dots).to_have_count(before + 1, timeout=3000)
     expect(page.locator("#object-value")).to_have_text("12.50")
     screenshot(page, "14-virtual-object-trend")
+
+
+def test_a_virtual_objects_trend_grows_with_commands_and_their_relinquish(page: Any,
+                                                                          stack: Stack):
+    """An operator's command and its relinquish, from another page, each add the reading they
+    stored to the object's open trend, without a reload."""
+    sign_in(page, "otto")
+    page.goto("/virtual/2001/")
+    row, _ref = object_row(page, stack, "Supply_Air_Setpoint")
+    row.locator("a").click()
+    expect(page.locator("#trend-count")).to_contain_text("reading")
+    expect(page.locator("#live")).to_have_text("live")
+    page.evaluate("window.notReloaded = true")
+    dots = page.locator("#trend svg circle")
+    before = dots.count()
+
+    commands = page.context.new_page()
+    commands.goto("/virtual/2001/")
+    setpoint, _ = object_row(commands, stack, "Supply_Air_Setpoint")
+    command(setpoint, "21.5", "9")
+    expect(dots).to_have_count(before + 1, timeout=3000)
+    expect(page.locator("#object-value")).to_have_text("21.50")
+
+    command(setpoint, "", "9", relinquish=True)
+    commands.close()
+    expect(dots).to_have_count(before + 2, timeout=3000)
+    expect(page.locator("#object-value")).to_have_text("14.00")  # the relinquish default
+    # The newest point is the command's 21.5, highest on the chart; the relinquish's 14 below it.
+    heights = page.evaluate("[...document.querySelectorAll('#trend svg circle')]"
+                            ".map((c) => Number(c.getAttribute('cy')))")
+    assert heights[-2] == min(heights) and heights[-1] > heights[-2]
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "15-virtual-object-trend-commands")

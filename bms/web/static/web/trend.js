@@ -1,7 +1,7 @@
 // A trend as inline SVG: readings from the box's data-readings-url (a remote point's or a virtual
 // object's readings in the API) over the chosen window, extended live by the page's "points"
-// events (data-point-id) or "external_write" events (data-virtual-object-id). Binary values plot
-// as 0/1 steps.
+// events (data-point-id), or by "external_write" events and commands' "virtual_object" events
+// (data-virtual-object-id). Binary values plot as 0/1 steps.
 "use strict";
 (function () {
   const box = document.getElementById("trend");
@@ -88,6 +88,10 @@
     // The stored reading of an external write is the present value it left (effective_value).
     window.BMS.on("external_write", (w) => {
       if (w.object.id === virtualObjectId) extend(w.timestamp, w.effective_value);
+    });
+    // An operator's or API command (or relinquish) carries the reading it stored.
+    window.BMS.on("virtual_object", ({ object, reading }) => {
+      if (reading && object.id === virtualObjectId) extend(reading.timestamp, reading.value);
     });
   }
   load();
