@@ -28,6 +28,7 @@ def task_payload(task: BACnetTask) -> dict[str, Any]:
         "id": task.id,
         "type": task.task_type,
         "type_label": task.get_task_type_display(),
+        "site": task.site,
         "status": task.status,
         "parameters": task.parameters,
         "progress": task.progress,

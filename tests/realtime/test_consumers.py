@@ -63,6 +63,7 @@ async def test_a_published_task_reaches_a_signed_in_page(viewer):
     assert message["type"] == "task"
     assert message["task"]["id"] == task.id and message["task"]["status"] == "pending"
     assert message["task"]["parameters"] == {"low": 1, "high": 2}
+    assert message["task"]["site"] == task.site  # task tables filter and label rows by it
     await communicator.disconnect()
 
 

@@ -147,19 +147,14 @@
   }
   BMS.on("task", ({ task }) => {
     document.querySelectorAll("#task-table").forEach((table) => {
-      const { filterType, filterStatus } = table.dataset;
+      const { filterType, filterStatus, filterSite } = table.dataset;
       const tbody = table.tBodies[0];
       const existing = tbody.querySelector(`tr[data-task-id="${task.id}"]`);
-      const matches = (!filterType || filterType === task.type) && (!filterStatus || filterStatus === task.status);
+      const matches = (!filterType || filterType === task.type) && (!filterStatus || filterStatus === task.status)
+        && (!filterSite || filterSite === task.site);
       if (existing && !matches) { existing.remove(); return; }
       if (!matches) return;
-      // Events carry no site: a row keeps the site it was rendered with, and a new task on a
-      // page with several sites re-reads its section, which knows the site and the filter.
-      const showSite = "showSite" in table.dataset;
-      const section = table.closest("[data-refresh][id]");
-      if (showSite && !existing && section) { refreshSoon(section.id); return; }
-      const siteCell = existing && existing.querySelector("td.site");
-      const row = taskRow(task, showSite ? (siteCell ? siteCell.textContent : "") : null);
+      const row = taskRow(task, "showSite" in table.dataset ? task.site : null);
       if (existing) existing.replaceWith(row);
       else { dropEmptyRow(tbody); tbody.prepend(row); }
       flash(row);
@@ -215,17 +210,6 @@
       (task.type === "collect" && (!p.device_ids || p.device_ids.includes(instance)));
     if (mine) refreshSections(["points-section"]);
   });
-  const dueRefresh = new Set();
-  let refreshTimer = null;
-  function refreshSoon(id) {
-    dueRefresh.add(id);
-    refreshTimer = refreshTimer || setTimeout(() => {
-      refreshTimer = null;
-      const ids = [...dueRefresh];
-      dueRefresh.clear();
-      refreshSections(ids);
-    }, 250);
-  }
   async function refreshSections(ids) {
     if (!ids.length) return;
     const response = await fetch(location.href, { credentials: "same-origin" });
