@@ -114,11 +114,11 @@ class Worker:
         # Before the first peer can write: the first live update would otherwise import the
         # channel layer's backend on the event loop (40-55 ms with channels_redis, measured),
         # and the first store would open its connection, both while writers wait for acks.
-        events.prepare()
-        if self._pg_writes is not None:
-            await self._pg_writes.connect()
-        await self.engine.start()
         try:
+            events.prepare()
+            if self._pg_writes is not None:
+                await self._pg_writes.connect()
+            await self.engine.start()
             self._virtual = VirtualSync(self.engine.device)
             await self._virtual.sync_once()
             await run_db(queue.worker_heartbeat, self.worker_id, self.options.site,

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection, connections
 
-from bms.bacnet.errors import WriteRefused
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.errors import PortInUseError, WriteRefused
 from bms.bacnet.types import ObjectRef, WriteEvent
 from bms.devices.models import BACnetReading, WriteAudit
 from bms.virtual.models import VirtualObject
 from bms.virtual.services import create_virtual_device
 from bms.worker.pg_writes import AsyncWriteStore, connect_kwargs
+from bms.worker.runtime import Worker, WorkerOptions
 from tests.locks import database_locked
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -119,3 +123,21 @@ async def test_other_databases_take_the_thread_path() -> None:
     if connection.vendor == "postgresql":
         pytest.skip("the embedded default (SQLite) has no async write store")
     assert AsyncWriteStore.for_default_database(timeout_seconds=2.0) is None
+
+
+async def test_a_worker_that_cannot_bind_closes_the_write_connection_it_opened(
+    on_postgresql, bacnet_port: int,
+) -> None:
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", bacnet_port))
+    worker = Worker(WorkerOptions(engine=EngineConfig(address=f"127.0.0.1/8:{bacnet_port}")))
+    try:
+        with pytest.raises(PortInUseError):
+            await worker.run(asyncio.Event())
+    finally:
+        taken.close()
+    async with await psycopg.AsyncConnection.connect(database_url()) as admin:
+        cursor = await admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'bms-worker-writes'")
+        assert await cursor.fetchone() == (0,)
