@@ -110,9 +110,10 @@ def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
     point = BACnetPoint.objects.select_related("device").filter(id=w.point_id).first()
     if point is None:
         raise HttpError(404, f"there is no point with id {w.point_id}")
-    if body.site and body.site != point.device.site:
-        raise HttpError(400, f"point {w.point_id} is on site {point.device.site!r}, "
-                             f"not {body.site!r}: a write goes to its point's site")
+    try:
+        sites.site_of_point(point.id, body.site)
+    except sites.UnknownSite as exc:
+        raise HttpError(400, str(exc)) from exc
     return commands.write_point(point, w.value, w.priority, w.relinquish, user_name(request),
                                 source="api")
 

@@ -22,7 +22,8 @@ SITE_CHARACTERS = "letters, digits, '_', '.', '-' (at most 100)"
 
 
 class UnknownSite(ValueError):
-    """A site that is ill-formed or that no worker, device or setting names."""
+    """A site that is ill-formed, that no worker, device or setting names, or that is not where
+    the work asked for belongs."""
 
 
 def known_sites() -> list[str]:
@@ -80,3 +81,16 @@ def site_of_devices(device_instances: list[int] | None, site: str | None) -> str
                           "give the site")
     raise UnknownSite(f"devices {sorted(wanted)} are not all on one site (found on {named}): "
                       "queue one task per site")
+
+
+def site_of_point(point_id: int, site: str | None) -> str:
+    """The site of a write to this point: its device's, which `site`, when given, must be. For a
+    point that does not exist, `site` or BACNET_SITE (the backend then refuses the point)."""
+    point_site = (BACnetDevice.objects.filter(points__id=point_id)
+                  .values_list("site", flat=True).first())
+    if point_site is None:
+        return check_site(site)
+    if site and site != point_site:
+        raise UnknownSite(f"point {point_id} is on site {point_site!r}, not {site!r}: "
+                          "a write goes to its point's site")
+    return point_site

@@ -1,6 +1,7 @@
 """bacnet_virtual and bacnet_task, called in-process."""
 
 import json
+import re
 import time
 from io import StringIO
 
@@ -100,6 +101,75 @@ def test_bacnet_task_status_prints_the_backend_status_as_json(settings):
     status = json.loads(run("bacnet_task", "status"))
     assert (status["backend"], status["reason"]) == ("native", "Windows host")
     assert [t["type"] for t in status["recent_tasks"]] == ["collect"]
+
+
+@pytest.fixture
+def north(db):
+    """A second site with a live worker and a device of its own, 1001, with a writable point."""
+    queue.worker_heartbeat("north-worker", "north")
+    device = BACnetDevice.objects.create(site="north", device_instance=1001, address="10.1.0.5")
+    return BACnetPoint.objects.create(device=device, object_type="analog-output", instance=1)
+
+
+def test_bacnet_task_queues_for_the_site_given(north, settings):
+    settings.BACNET_BACKEND = "native"
+    outputs = [run("bacnet_task", "discover", "--site", "north"),
+               run("bacnet_task", "collect", "--site", "north")]
+    tasks = list(BACnetTask.objects.order_by("id"))
+    assert [(t.task_type, t.site) for t in tasks] == [("discover", "north"), ("collect", "north")]
+    assert outputs == [f"queued {t.task_type} task {t.id} for site north (native backend)\n"
+                       for t in tasks]
+    status = json.loads(run("bacnet_task", "status", "--site", "north"))
+    assert status["site"] == "north"
+    assert [w["worker_id"] for w in status["workers_alive"]] == ["north-worker"]
+
+
+def test_bacnet_task_without_a_site_queues_for_bacnet_site(north, settings):
+    settings.BACNET_SITE = "hq"
+    run("bacnet_task", "discover")
+    run("bacnet_task", "collect")
+    assert [t.site for t in BACnetTask.objects.all()] == ["hq", "hq"]
+
+
+@pytest.mark.parametrize(("site", "message"), [
+    ("nowhere", "there is no site 'nowhere'; known sites: default, north"),
+    ("bad site!", "site 'bad site!' is not a site name: use letters"),
+    ("../north", "is not a site name"),
+])
+@pytest.mark.parametrize("action", [["discover"], ["collect"], ["read_points", "--device", "7"],
+                                    ["status"]])
+def test_bacnet_task_refuses_an_unknown_or_ill_formed_site_and_queues_nothing(north, site,
+                                                                              message, action):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run("bacnet_task", *action, "--site", site)
+    assert not BACnetTask.objects.exists()
+
+
+def test_bacnet_task_sends_work_on_a_device_to_the_devices_site(north, settings):
+    settings.BACNET_BACKEND = "native"
+    run("bacnet_task", "read_points", "--device", "1001")
+    run("bacnet_task", "collect", "--device", "1001")
+    out = run("bacnet_task", "write_point", "--point", str(north.id), "--value", "30")
+    tasks = BACnetTask.objects.order_by("id")
+    assert [(t.task_type, t.site) for t in tasks] == [
+        ("read_points", "north"), ("collect", "north"), ("write_point", "north")]
+    assert out.endswith("for site north (native backend)\n")
+
+
+def test_bacnet_task_needs_the_site_of_an_instance_known_on_two_sites(north):
+    BACnetDevice.objects.create(device_instance=1001, address="127.0.0.2")
+    with pytest.raises(CommandError, match=r"several sites \(default, north\): give the site"):
+        run("bacnet_task", "read_points", "--device", "1001")
+    assert not BACnetTask.objects.exists()
+    run("bacnet_task", "read_points", "--device", "1001", "--site", "default")
+    assert BACnetTask.objects.get().site == "default"
+
+
+def test_bacnet_task_refuses_a_write_naming_another_site_than_its_points(north):
+    with pytest.raises(CommandError, match="is on site 'north', not 'default'"):
+        run("bacnet_task", "write_point", "--point", str(north.id), "--value", "30",
+            "--site", "default")
+    assert not BACnetTask.objects.exists()
 
 
 def act_as_worker(outcome: str) -> None:

@@ -5,6 +5,9 @@
     bms bacnet_task read_points --device 1001
     bms bacnet_task write_point --point 7 --value 21.5 --priority 8 | --relinquish
     bms bacnet_task status
+
+Each takes `--site NAME` (default: BACNET_SITE), checked like the web app checks it: a site of a
+worker, a device or BACNET_SITE. Work on known devices goes to their site, as from the web app.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from bms.tasks import queue
+from bms.tasks import queue, sites
 from bms.tasks.backends import get_bacnet_backend
 from bms.tasks.backends.base import BACnetBackend
 from bms.tasks.models import BACnetTask
@@ -52,20 +56,37 @@ class Command(BaseCommand):
         for sub in (discover, collect, read_points, write):
             sub.add_argument("--wait", action="store_true", help="wait and print progress")
             sub.add_argument("--timeout", type=float, default=120.0, help="seconds (with --wait)")
-        actions.add_parser("status", help="backend, recent tasks, live workers")
+        status = actions.add_parser("status", help="backend, recent tasks, live workers")
+        for sub in (discover, collect, read_points, write, status):
+            sub.add_argument("--site", help="default: BACNET_SITE; work on a known device goes "
+                                            "to its site")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        backend = get_bacnet_backend()
-        if options["action"] == "status":
-            self.stdout.write(json.dumps(backend.get_status(), indent=2))
-            return
         try:
+            backend = get_bacnet_backend(site=self._site(options))
+            if options["action"] == "status":
+                self.stdout.write(json.dumps(backend.get_status(), indent=2))
+                return
             task_id = self._submit(backend, options)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"queued {options['action']} task {task_id} ({backend.name} backend)")
+        # Single-site installs keep the output they always had.
+        where = f" for site {backend.site}" if backend.site != settings.BACNET_SITE else ""
+        self.stdout.write(
+            f"queued {options['action']} task {task_id}{where} ({backend.name} backend)")
         if options["wait"]:
             self._wait(task_id, options["timeout"])
+
+    def _site(self, options: dict[str, Any]) -> str:
+        """The site the web app and the API would choose for this request."""
+        action, site = options["action"], options["site"]
+        if action == "collect":
+            return sites.site_of_devices(options["devices"], site)
+        if action == "read_points":
+            return sites.site_of_devices([options["device"]], site)
+        if action == "write_point":
+            return sites.site_of_point(options["point"], site)
+        return sites.check_site(site)
 
     def _submit(self, backend: BACnetBackend, options: dict[str, Any]) -> int:
         action = options["action"]
