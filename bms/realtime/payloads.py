@@ -46,6 +46,7 @@ def device_payload(device: BACnetDevice, point_count: int) -> dict[str, Any]:
     return {
         "id": device.id,
         "device_instance": device.device_instance,
+        "site": device.site,
         "address": device.address,
         "name": device.name,
         "vendor_name": device.vendor_name,

@@ -1,5 +1,6 @@
 """In Chromium, with a second site known: an operator picks the site of a discovery, and the
-task lists show each task's site, live, for new tasks and for tasks that change state."""
+task lists show each task's site, live, for new tasks and for tasks that change state, as the
+devices table shows each device's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
-from tests.browser.stack import Stack
+from tests.browser.stack import SIMULATED_DEVICES, Stack
 from tests.browser.test_browser import sign_in
 from tests.worker.conftest import sql
 
@@ -50,8 +51,15 @@ def test_an_operator_picks_the_site_and_task_rows_show_it_live(page: Any, stack:
     expect(default_row.locator("td.site")).to_have_text("default")
     expect(default_row.locator(".badge")).to_have_text("completed", timeout=20_000)
     expect(default_row.locator("td.site")).to_have_text("default")
+    # The devices it found arrive as live rows with their site too.
+    devices = page.locator("#device-table tr[data-device-id]")
+    expect(devices).to_have_count(SIMULATED_DEVICES, timeout=20_000)
+    expect(devices.locator("td.site")).to_have_text(["default"] * SIMULATED_DEVICES)
     assert page.evaluate("window.notReloaded") is True
     screenshot(page, "20-discovery-per-site")
+
+    page.goto("/devices/?site=north")
+    expect(page.locator("#device-table tr[data-device-id]")).to_have_count(0)
 
     page.goto("/tasks/?site=north")
     rows = page.locator("#task-table tr[data-task-id]")

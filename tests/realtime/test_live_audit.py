@@ -1,6 +1,7 @@
 """What the audit log and the devices list hear, through the real ASGI application: audit rows
 from operator commands, refused commands, the worker's refused external writes and its operator
-writes to remote points (group `audit`), and devices with their point counts (group `devices`)."""
+writes to remote points (group `audit`), and devices with their point counts and sites (group
+`devices`)."""
 
 from __future__ import annotations
 
@@ -100,6 +101,17 @@ async def test_device_events_carry_the_point_count(viewer, building):
     message = await page.receive_json_from(timeout=3)
     assert message["type"] == "device"
     assert (message["device"]["id"], message["device"]["point_count"]) == (device.id, 5)
+    await page.disconnect()
+
+
+async def test_device_events_carry_their_site(viewer, building):
+    # The devices table labels and filters live rows by it once there are several sites.
+    page = await connected(viewer, "/ws/live/?groups=devices")
+    north = await sync_to_async(BACnetDevice.objects.create)(site="north", device_instance=7,
+                                                             address="10.1.0.7")
+    await sync_to_async(events.device_points_changed)(north)
+    message = await page.receive_json_from(timeout=3)
+    assert (message["device"]["id"], message["device"]["site"]) == (north.id, "north")
     await page.disconnect()
 
 

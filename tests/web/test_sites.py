@@ -138,3 +138,37 @@ def test_device_pages_list_only_the_tasks_of_their_own_site(viewer_client, build
     assert re.findall(r'<tr data-task-id="(\d+)"', html) == [str(north_read.id)]
     assert f'data-task-id="{default_read.id}"' not in html
     assert "<dt>Site</dt><dd>north</dd>" in html
+
+
+def device_rows(html: str) -> dict[str, str]:
+    """Each device row's id and its site cell ("" when the row has none)."""
+    rows = re.findall(r'<tr data-device-id="(\d+)"[^>]*>(.*?)</tr>', html, re.S)
+    return {pk: (re.findall(r'<td class="site">([^<]*)</td>', cells) or [""])[0]
+            for pk, cells in rows}
+
+
+def test_the_devices_table_has_no_site_column_with_one_site(viewer_client, building):
+    html = viewer_client.get(reverse("web:devices")).content.decode()
+    assert device_rows(html) == {str(building["device"].id): ""}
+    assert '<select name="site">' not in html  # no filter either
+
+
+def test_the_devices_table_shows_each_devices_site_with_several_sites(viewer_client, building,
+                                                                      north):
+    html = viewer_client.get(reverse("web:devices")).content.decode()
+    assert device_rows(html) == {str(building["device"].id): "default",
+                                 str(north["device"].id): "north"}
+    table = re.search(r'<table class="grid" id="device-table"[^>]*>', html)
+    assert table and "data-show-site" in table.group(0)  # live.js adds the cell to new rows
+
+
+def test_the_devices_page_filters_its_devices_and_tasks_by_site(viewer_client, building, north):
+    north_task = queue.enqueue("collect", {}, site="north")
+    html = viewer_client.get(reverse("web:devices"), {"site": "north"}).content.decode()
+    assert device_rows(html) == {str(north["device"].id): "north"}
+    assert re.findall(r'<tr data-task-id="(\d+)"', html) == [str(north_task.id)]
+    assert '<option value="north" selected>' in html
+    assert 'id="device-table" data-filter-site="north"' in html  # live rows of other sites stay out
+    everything = viewer_client.get(reverse("web:devices"), {"site": "bogus"}).content.decode()
+    assert len(device_rows(everything)) == 2
+    assert len(re.findall(r'<tr data-task-id="', everything)) == 2

@@ -25,13 +25,21 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def device_list(request: HttpRequest) -> HttpResponse:
+    """Devices and recent tasks, of one site with ?site= (as the task list filters)."""
     devices = BACnetDevice.objects.annotate(point_count=Count("points"))
+    tasks = BACnetTask.objects.all()
+    site = request.GET.get("site", "")
+    shown_sites = sites.shown_sites()
+    if site in shown_sites:
+        devices, tasks = devices.filter(site=site), tasks.filter(site=site)
     return render(request, "web/devices.html", {
         "devices": devices,
-        "recent_tasks": BACnetTask.objects.all()[:RECENT_TASKS],
+        "recent_tasks": tasks[:RECENT_TASKS],
         "backend_status": get_bacnet_backend().get_status(),
         "form": DiscoverForm(),
-        "show_site": len(sites.shown_sites()) > 1,
+        "sites": shown_sites,
+        "show_site": len(shown_sites) > 1,
+        "site_filter": site if site in shown_sites else "",
         "live_groups": "tasks,devices",
     })
 

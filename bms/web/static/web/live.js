@@ -174,13 +174,17 @@
   }
 
   // --- devices ----------------------------------------------------------------------------------
+  // Rows as templates/web/devices.html renders them: a site cell in tables with data-show-site,
+  // none of another site's devices in a table filtered to one (data-filter-site).
   BMS.on("device", ({ device }) => {
     const table = document.getElementById("device-table");
     if (!table) return;
     const tbody = table.tBodies[0];
     const existing = tbody.querySelector(`tr[data-device-id="${device.id}"]`);
+    const { filterSite } = table.dataset;
+    if (filterSite && filterSite !== device.site) { if (existing) existing.remove(); return; }
     const link = (text) => el("a", { href: `/devices/${device.id}/` }, text);
-    const row = el("tr", { "data-device-id": device.id },
+    const row = el("tr", { "data-device-id": device.id, "data-site": device.site },
       el("td", { class: "num" }, link(String(device.device_instance))),
       el("td", {}, link(device.name || "—")),
       el("td", { class: "mono" }, device.address),
@@ -188,14 +192,19 @@
       el("td", { class: "num" }, String(device.point_count)),
       el("td", { class: "time" }, formatTime(device.last_seen)),
       el("td", {}, el("span", { class: `badge ${device.online ? "completed" : "failed"}` }, device.online ? "online" : "offline")));
+    if ("showSite" in table.dataset) row.cells[0].after(el("td", { class: "site" }, device.site));
     if (existing) existing.replaceWith(row);
-    else { dropEmptyRow(tbody); insertSorted(tbody, row, device.device_instance); }
+    else { dropEmptyRow(tbody); insertSorted(tbody, row, device); }
     flash(row);
     const count = document.getElementById("device-count");
     if (count) count.textContent = tbody.querySelectorAll("tr[data-device-id]").length;
   });
-  function insertSorted(tbody, row, instance) {
-    const after = [...tbody.rows].find((r) => Number(r.cells[0].textContent) > instance);
+  // Ordered as BACnetDevice is: by site, then instance.
+  function insertSorted(tbody, row, device) {
+    const after = [...tbody.rows].find((r) => {
+      const site = r.dataset.site || "";
+      return site > device.site || (site === device.site && Number(r.cells[0].textContent) > device.device_instance);
+    });
     tbody.insertBefore(row, after || null);
   }
 
