@@ -43,11 +43,6 @@ def created(task: BACnetTask) -> dict[str, Any]:
             "status_url": reverse("api:task_status", args=[task.id])}
 
 
-def task_out(task: BACnetTask) -> dict[str, Any]:
-    # The websocket payload has no site (one page, one site, until now); the API adds it.
-    return {**task_payload(task), "site": task.site}
-
-
 class TaskFilters(Schema):
     type: TaskType | None = None
     status: TaskStatus | None = None
@@ -66,7 +61,7 @@ def list_tasks(request: HttpRequest, filters: Query[TaskFilters]) -> dict:
     if filters.site:
         tasks = tasks.filter(site=filters.site)
     found = page(tasks, filters.limit, filters.offset)
-    return {**found, "items": [task_out(task) for task in found["items"]]}
+    return {**found, "items": [task_payload(task) for task in found["items"]]}
 
 
 @router.get("/tasks/{task_id}", response={200: TaskOut, 404: ErrorOut})
@@ -74,7 +69,7 @@ def get_task(request: HttpRequest, task_id: int) -> dict:
     task = BACnetTask.objects.filter(id=task_id).first()
     if task is None:
         raise HttpError(404, f"there is no task {task_id}")
-    return task_out(task)
+    return task_payload(task)
 
 
 @router.get("/sites", response=list[SiteOut])
