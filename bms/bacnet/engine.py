@@ -29,7 +29,7 @@ from bms.bacnet.device import (
     WriteBatchHook,
     WriteHook,
 )
-from bms.bacnet.stack import close_application, open_application
+from bms.bacnet.stack import close_application, foreign_registration, open_application
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,11 @@ class Engine:
         if self._app is None:
             raise RuntimeError("engine not started")
         return self._app
+
+    def foreign_registration(self) -> str | None:
+        """None unless registered with a BBMD as a foreign device (config.foreign_bbmd); then
+        "registered", "pending" or why the BBMD refused (bms.bacnet.stack)."""
+        return None if self._app is None else foreign_registration(self._app)
 
     async def __aenter__(self) -> Engine:
         await self.start()

@@ -235,13 +235,16 @@ def wait_for(
 
 
 def worker_heartbeat(
-    worker_id: str, site: str, *, backend: str = "", hostname: str = "", pid: int | None = None
+    worker_id: str, site: str, *, backend: str = "", hostname: str = "", pid: int | None = None,
+    bacnet_address: str = "", bbmd: str = "", bbmd_registration: str = "",
 ) -> None:
-    """Record that a worker process is alive (its tasks heartbeat separately)."""
+    """Record that a worker process is alive, and where it is on the BACnet network (its tasks
+    heartbeat separately)."""
     Worker.objects.update_or_create(
         worker_id=worker_id,
         defaults={"site": site, "backend": backend, "hostname": hostname, "pid": pid,
-                  "heartbeat_at": timezone.now()},
+                  "bacnet_address": bacnet_address, "bbmd": bbmd,
+                  "bbmd_registration": bbmd_registration, "heartbeat_at": timezone.now()},
     )
 
 

@@ -107,6 +107,7 @@ class Worker:
         self._write_updates: list[tuple[VirtualObject, dict[str, Any]]] = []
         self._write_publisher: asyncio.Task[None] | None = None
         self._pg_writes = AsyncWriteStore.for_default_database(STORE_DEADLINE_SECONDS)
+        self._registration: str | None = None  # with the BBMD, as last heartbeated
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -121,9 +122,7 @@ class Worker:
             await self.engine.start()
             self._virtual = VirtualSync(self.engine.device)
             await self._virtual.sync_once()
-            await run_db(queue.worker_heartbeat, self.worker_id, self.options.site,
-                         backend=self.options.backend, hostname=socket.gethostname(),
-                         pid=os.getpid())
+            await self._heartbeat()
             if self.options.freeze_heap:
                 settle_heap()
             log.info("worker %s ready: %s backend, site %r, device %s on %s", self.worker_id,
@@ -283,12 +282,27 @@ class Worker:
 
     # ---- leases ----------------------------------------------------------------------------
 
+    async def _heartbeat(self) -> None:
+        """Say the worker is alive, where it is on the network and how its BBMD registration
+        stands (a change of the latter is logged: lost, it means no Who-Is leaves the subnet)."""
+        registration = self.engine.foreign_registration()
+        if registration != self._registration:
+            level = logging.INFO if registration == "registered" else logging.WARNING
+            # The first success is logged by the stack as it registers.
+            if self._registration is not None or registration != "registered":
+                log.log(level, "foreign-device registration with BBMD %s: %s",
+                        self.options.engine.foreign_bbmd, registration)
+            self._registration = registration
+        engine = self.options.engine
+        await run_db(queue.worker_heartbeat, self.worker_id, self.options.site,
+                     backend=self.options.backend, hostname=socket.gethostname(),
+                     pid=os.getpid(), bacnet_address=engine.address,
+                     bbmd=engine.foreign_bbmd, bbmd_registration=registration or "")
+
     async def _lease_loop(self) -> None:
         while True:
             await asyncio.sleep(self.options.heartbeat_interval)
-            await run_db(queue.worker_heartbeat, self.worker_id, self.options.site,
-                         backend=self.options.backend, hostname=socket.gethostname(),
-                         pid=os.getpid())
+            await self._heartbeat()
             for task in list(self._running.values()):
                 if not await run_db(queue.heartbeat, task, self.worker_id,
                                     self.options.lease_seconds):

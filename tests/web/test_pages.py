@@ -8,6 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from bms.tasks import queue
+
 pytestmark = pytest.mark.django_db
 
 
@@ -59,6 +61,21 @@ def test_the_devices_page_shows_backend_status_devices_and_recent_tasks(viewer_c
     assert f'data-device-id="{building["device"].id}"' in html
     assert f'data-task-id="{building["task"].id}"' in html
     assert 'data-groups="tasks,devices"' in html
+
+
+@pytest.mark.parametrize("registration, badge", [("registered", "completed"),
+                                                 ("pending", "failed")])
+def test_the_devices_page_shows_each_workers_address_and_bbmd_registration(
+    viewer_client, registration, badge,
+):
+    queue.worker_heartbeat("plain", "default", bacnet_address="127.0.0.1/8:47808")
+    queue.worker_heartbeat("foreign", "default", bacnet_address="10.1.1.20/24:47808",
+                           bbmd="10.1.2.1", bbmd_registration=registration)
+    html = viewer_client.get(reverse("web:devices")).content.decode()
+    assert "BACnet 127.0.0.1/8:47808" in html and "BACnet 10.1.1.20/24:47808" in html
+    assert html.count("data-bbmd-registration") == 1  # only the foreign device has a BBMD
+    assert (f'BBMD 10.1.2.1</span> <span class="badge {badge}" data-bbmd-registration>'
+            f"{registration}</span>") in html
 
 
 def test_a_viewer_gets_no_command_forms(viewer_client, building):

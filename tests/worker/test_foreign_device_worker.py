@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.netns import BUILDING_SUBNET, WORKER_SUBNET, two_subnets
-from tests.worker.conftest import ROOT, manage, process_env
+from tests.worker.conftest import ROOT, manage, process_env, sql
 from tests.worker.test_worker_end_to_end import run_task
 
 pytestmark = pytest.mark.slow
@@ -44,5 +44,8 @@ def test_a_worker_on_another_subnet_discovers_the_building_through_its_bbmd(
         found = run_task(database_url, "discover")
         assert found["status"] == "completed", found
         assert found["devices"] == [1000, 1001, 1002]
+        assert sql(database_url, "SELECT bacnet_address, bbmd, bbmd_registration FROM "
+                   "tasks_worker") == [(f"{WORKER_SUBNET}.1/24:47808", f"{BUILDING_SUBNET}.2",
+                                        "registered")]
         worker.stop()
         simulator.stop()

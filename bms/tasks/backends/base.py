@@ -74,6 +74,8 @@ class BACnetBackend:
             "recent_tasks": [_task_summary(task) for task in recent],
             "workers_alive": [
                 {"worker_id": w.worker_id, "hostname": w.hostname, "pid": w.pid,
+                 "bacnet_address": w.bacnet_address, "bbmd": w.bbmd,
+                 "bbmd_registration": w.bbmd_registration,
                  "heartbeat_at": w.heartbeat_at.isoformat()}
                 for w in workers
             ],
