@@ -65,11 +65,11 @@ class Worker(models.Model):
     backend = models.CharField(max_length=20, blank=True)
     hostname = models.CharField(max_length=255, blank=True)
     pid = models.PositiveIntegerField(null=True, blank=True)
-    bacnet_address = models.CharField(max_length=100, blank=True)  # e.g. 192.168.1.10/24:47808
+    bacnet_address = models.CharField(max_length=100, blank=True, db_default="")  # a.b.c.d/nn:port
     # A foreign device's BBMD and how its registration stands ("registered", "pending", or why
     # the BBMD refused); both empty for a worker on its devices' own subnet.
-    bbmd = models.CharField(max_length=100, blank=True)
-    bbmd_registration = models.CharField(max_length=100, blank=True)
+    bbmd = models.CharField(max_length=100, blank=True, db_default="")
+    bbmd_registration = models.CharField(max_length=100, blank=True, db_default="")
     started_at = models.DateTimeField(auto_now_add=True)
     heartbeat_at = models.DateTimeField(db_index=True)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
+from django.utils import timezone
 
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.stack import close_application, open_application
@@ -79,3 +80,13 @@ async def test_a_worker_on_its_devices_subnet_heartbeats_its_address_and_no_bbmd
         stop.set()
         await run
         await sync_to_async(connections.close_all)()
+
+
+def test_an_older_worker_that_does_not_know_the_network_columns_can_still_heartbeat() -> None:
+    """During an upgrade, workers of the previous version insert rows without them."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("INSERT INTO tasks_worker (worker_id, site, backend, hostname, pid, "
+                       "started_at, heartbeat_at) VALUES ('old', 'default', 'native', 'h', 1, "
+                       "%s, %s)", [timezone.now(), timezone.now()])
+    row = WorkerRow.objects.get(worker_id="old")
+    assert (row.bacnet_address, row.bbmd, row.bbmd_registration) == ("", "", "")
