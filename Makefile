@@ -19,6 +19,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check bms tests bench
+	$(BIN)/ruff format --check bms tests bench
 	$(BIN)/mypy bms
 	$(BIN)/pytest
 

@@ -59,8 +59,9 @@ async def guarded(counts: Counts, call: Any) -> Any:
     return None
 
 
-async def read_loop(bacnet: Any, device: str, objects: list[Any], counts: Counts,
-                    deadline: float) -> None:
+async def read_loop(
+    bacnet: Any, device: str, objects: list[Any], counts: Counts, deadline: float
+) -> None:
     for kind, instance in objects:
         for prop in PROPERTIES:
             if time.monotonic() >= deadline:
@@ -70,21 +71,23 @@ async def read_loop(bacnet: Any, device: str, objects: list[Any], counts: Counts
                 counts.properties += 1
 
 
-async def rpm_loop(bacnet: Any, device: str, objects: list[Any], counts: Counts,
-                   deadline: float) -> None:
+async def rpm_loop(
+    bacnet: Any, device: str, objects: list[Any], counts: Counts, deadline: float
+) -> None:
     for start in range(0, len(objects), OBJECTS_PER_RPM):
         if time.monotonic() >= deadline:
             return
         parts = [device]
-        for kind, instance in objects[start:start + OBJECTS_PER_RPM]:
+        for kind, instance in objects[start : start + OBJECTS_PER_RPM]:
             parts += [f"{camel(kind)}:{instance}", *PROPERTIES]  # BAC0's RPM syntax
         values = await guarded(counts, bacnet.readMultiple(" ".join(parts)))
         if values is not None:
             counts.properties += len(values)
 
 
-async def sequential_read_loop(bacnet: Any, devices: list[str], objects: list[Any],
-                               counts: Counts, deadline: float) -> None:
+async def sequential_read_loop(
+    bacnet: Any, devices: list[str], objects: list[Any], counts: Counts, deadline: float
+) -> None:
     for device in devices:
         await read_loop(bacnet, device, objects, counts, deadline)
 
@@ -105,13 +108,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if loop is None:
                 await sequential_read_loop(bacnet, devices, objects, counts, deadline)
             else:
-                await asyncio.gather(*(
-                    asyncio.create_task(loop(bacnet, d, objects, counts, deadline), name=d)
-                    for d in devices))
+                await asyncio.gather(
+                    *(
+                        asyncio.create_task(loop(bacnet, d, objects, counts, deadline), name=d)
+                        for d in devices
+                    )
+                )
             seconds = time.monotonic() - started
             out[name] = {
-                "properties": counts.properties, "errors": counts.errors,
-                "first_errors": counts.first_errors, "seconds": round(seconds, 3),
+                "properties": counts.properties,
+                "errors": counts.errors,
+                "first_errors": counts.first_errors,
+                "seconds": round(seconds, 3),
                 "points_per_s": round(counts.properties / len(PROPERTIES) / seconds, 1),
             }
     return out

@@ -29,8 +29,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-POSTGRES_ADMIN_URL = os.environ.get("BMS_BENCH_POSTGRES_URL",
-                                    "postgres://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BMS_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("BMS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -76,14 +77,20 @@ def parser(description: str) -> argparse.ArgumentParser:
 class Proc:
     """A subprocess with its output in a log file, stopped with SIGTERM (then SIGKILL)."""
 
-    def __init__(self, name: str, args: Sequence[str], logdir: Path,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, args: Sequence[str], logdir: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.log_path = logdir / f"{name}.log"
         self._log = self.log_path.open("w")
         self.popen = subprocess.Popen(
-            list(args), cwd=ROOT, env=env or child_env(), stdout=self._log,
-            stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True,
+            list(args),
+            cwd=ROOT,
+            env=env or child_env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE,
+            text=True,
         )
 
     @property
@@ -154,14 +161,24 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_json(args: Sequence[str], timeout: float, env: dict[str, str] | None = None
-             ) -> dict[str, Any]:
+def run_json(
+    args: Sequence[str], timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run a helper that prints one JSON object as its last stdout line; return it."""
-    done = subprocess.run(list(args), cwd=ROOT, env=env or child_env(), text=True,
-                          capture_output=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        list(args),
+        cwd=ROOT,
+        env=env or child_env(),
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
     if done.returncode != 0:
-        raise BenchError(f"{' '.join(args[:4])}... exited {done.returncode}:\n"
-                         f"{done.stderr[-3000:]}\n{done.stdout[-1000:]}")
+        raise BenchError(
+            f"{' '.join(args[:4])}... exited {done.returncode}:\n"
+            f"{done.stderr[-3000:]}\n{done.stdout[-1000:]}"
+        )
     for line in reversed(done.stdout.splitlines()):
         if line.startswith("{"):
             return dict(json.loads(line))
@@ -178,8 +195,11 @@ def peer_cmd(*args: str) -> list[str]:
 
 def django_env(database_url: str, **extra: str) -> dict[str, str]:
     env = child_env(
-        DATABASE_URL=database_url, SECRET_KEY="bench-only", BACNET_BACKEND="native",
-        DJANGO_SETTINGS_MODULE="bms.settings", BACNET_TIMEOUT="3.0",
+        DATABASE_URL=database_url,
+        SECRET_KEY="bench-only",
+        BACNET_BACKEND="native",
+        DJANGO_SETTINGS_MODULE="bms.settings",
+        BACNET_TIMEOUT="3.0",
     )
     env.pop("REDIS_URL", None)
     env.pop("CELERY_BROKER_URL", None)
@@ -187,11 +207,17 @@ def django_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def manage(database_url: str, *args: str, timeout: float = 120, **env: str
-           ) -> subprocess.CompletedProcess[str]:
+def manage(
+    database_url: str, *args: str, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [PYTHON, str(ROOT / "manage.py"), *args], cwd=ROOT, text=True, capture_output=True,
-        timeout=timeout, env=django_env(database_url, **env), check=False,
+        [PYTHON, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        env=django_env(database_url, **env),
+        check=False,
     )
     if done.returncode != 0:
         raise BenchError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
@@ -252,8 +278,9 @@ def fmt(value: Any) -> str:
 
 def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     cells = [[fmt(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     print(f"\n{title}")
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
@@ -264,8 +291,13 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
 
 def emit(bench: str, quick: bool, **fields: Any) -> None:
     """The ONE JSON line of a benchmark run."""
-    line = {"bench": bench, "quick": quick, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "cpus": os.cpu_count(), **fields}
+    line = {
+        "bench": bench,
+        "quick": quick,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "cpus": os.cpu_count(),
+        **fields,
+    }
     print(json.dumps(line, sort_keys=False, default=str), flush=True)
 
 
@@ -278,36 +310,65 @@ def migrated_sqlite(logdir: Path) -> str:
     return url
 
 
-def create_virtual_devices(database_url: str, templates: Sequence[str],
-                           first_device_id: int = 20001) -> None:
+def create_virtual_devices(
+    database_url: str, templates: Sequence[str], first_device_id: int = 20001
+) -> None:
     """One `manage.py bacnet_virtual create` per device, as a user would."""
     for offset, template in enumerate(templates):
         device_id = first_device_id + offset
-        manage(database_url, "bacnet_virtual", "create", "--device-id", str(device_id),
-               "--name", f"Bench {template} {device_id}", "--template", template)
+        manage(
+            database_url,
+            "bacnet_virtual",
+            "create",
+            "--device-id",
+            str(device_id),
+            "--name",
+            f"Bench {template} {device_id}",
+            "--template",
+            template,
+        )
 
 
 def virtual_objects(database_url: str) -> list[dict[str, Any]]:
     """The virtual objects as `_peers.py serve --kind bare --objects-json` takes them."""
-    rows = sql(database_url, "SELECT o.object_type, o.instance, o.name, o.units, o.state_texts, "
-               "o.present_value, d.device_id FROM virtual_virtualobject o JOIN "
-               "virtual_virtualbacnetdevice d ON d.id = o.device_id ORDER BY o.id")
+    rows = sql(
+        database_url,
+        "SELECT o.object_type, o.instance, o.name, o.units, o.state_texts, "
+        "o.present_value, d.device_id FROM virtual_virtualobject o JOIN "
+        "virtual_virtualbacnetdevice d ON d.id = o.device_id ORDER BY o.id",
+    )
     objects = []
     text_json = database_url.startswith("sqlite")  # psycopg decodes JSON columns itself
     for kind, instance, name, units, states, present, device_id in rows:
         if text_json:
             states = json.loads(states) if states is not None else []
             present = json.loads(present) if present is not None else None
-        objects.append({"kind": kind, "instance": instance, "units": units or None,
-                        "states": list(states or ()), "present_value": present,
-                        "name": f"Virtual_{device_id}_{name}"})
+        objects.append(
+            {
+                "kind": kind,
+                "instance": instance,
+                "units": units or None,
+                "states": list(states or ()),
+                "present_value": present,
+                "name": f"Virtual_{device_id}_{name}",
+            }
+        )
     return objects
 
 
-def start_worker(procs: Processes, database_url: str, address: str, name: str = "worker",
-                 timeout: float = 60, **env: str) -> Proc:
-    worker = procs.start(name, [PYTHON, str(ROOT / "manage.py"), "bacnet_worker"],
-                         django_env(database_url, BACNET_ADDRESS=address, **env))
+def start_worker(
+    procs: Processes,
+    database_url: str,
+    address: str,
+    name: str = "worker",
+    timeout: float = 60,
+    **env: str,
+) -> Proc:
+    worker = procs.start(
+        name,
+        [PYTHON, str(ROOT / "manage.py"), "bacnet_worker"],
+        django_env(database_url, BACNET_ADDRESS=address, **env),
+    )
     worker.wait_for("ready:", timeout=timeout)
     return worker
 
@@ -328,7 +389,10 @@ def rss_mb(pid: int) -> float:
 
 def udp_drops() -> int:
     """The kernel's count of UDP datagrams dropped for a full receive buffer (all sockets)."""
-    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()
-             if line.startswith("Udp:")]
+    lines = [
+        line.split()
+        for line in Path("/proc/net/snmp").read_text().splitlines()
+        if line.startswith("Udp:")
+    ]
     header, values = lines[0], lines[1]
     return int(values[header.index("RcvbufErrors")])

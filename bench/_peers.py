@@ -37,9 +37,12 @@ from bms.bacnet.types import ObjectRef  # noqa: E402
 # ---- the objects both servers serve ---------------------------------------------------------
 
 MIX = (
-    ("analog-input", "degreesCelsius", ()), ("analog-output", "percent", ()),
-    ("analog-value", "degreesCelsius", ()), ("binary-input", None, ()),
-    ("binary-output", None, ()), ("binary-value", None, ()),
+    ("analog-input", "degreesCelsius", ()),
+    ("analog-output", "percent", ()),
+    ("analog-value", "degreesCelsius", ()),
+    ("binary-input", None, ()),
+    ("binary-output", None, ()),
+    ("binary-value", None, ()),
     ("multi-state-input", None, ("Clean", "Dirty", "Replace")),
     ("multi-state-output", None, ("Off", "Low", "Medium", "High")),
     ("multi-state-value", None, ("Occupied", "Unoccupied", "Standby")),
@@ -54,18 +57,30 @@ def mixed_objects(count: int) -> list[dict[str, Any]]:
         kind, units, states = MIX[position % len(MIX)]
         instance = next_instance[kind]
         next_instance[kind] += 1
-        objects.append({"kind": kind, "instance": instance, "units": units, "states": states,
-                        "name": f"Bench {kind} {instance}"})
+        objects.append(
+            {
+                "kind": kind,
+                "instance": instance,
+                "units": units,
+                "states": states,
+                "name": f"Bench {kind} {instance}",
+            }
+        )
     return objects
 
 
 def our_spec(obj: dict[str, Any]) -> Any:
     from bms.bacnet.local import ObjectSpec
 
-    return ObjectSpec(object_type=obj["kind"], instance=obj["instance"], name=obj["name"],
-                      description="benchmark point", units=obj["units"],
-                      state_texts=obj["states"],
-                      present_value=1 if obj["states"] else None)
+    return ObjectSpec(
+        object_type=obj["kind"],
+        instance=obj["instance"],
+        name=obj["name"],
+        description="benchmark point",
+        units=obj["units"],
+        state_texts=obj["states"],
+        present_value=1 if obj["states"] else None,
+    )
 
 
 def bare_object(obj: dict[str, Any]) -> Any:
@@ -75,9 +90,12 @@ def bare_object(obj: dict[str, Any]) -> Any:
     kind = obj["kind"]
     commandable = kind.endswith(("-output", "-value"))
     properties: dict[str, Any] = {
-        "objectIdentifier": (kind, obj["instance"]), "objectName": obj["name"],
-        "description": "benchmark point", "statusFlags": [0, 0, 0, 0],
-        "eventState": "normal", "outOfService": False,
+        "objectIdentifier": (kind, obj["instance"]),
+        "objectName": obj["name"],
+        "description": "benchmark point",
+        "statusFlags": [0, 0, 0, 0],
+        "eventState": "normal",
+        "outOfService": False,
     }
     if kind.startswith("analog-"):
         properties.update(presentValue=0.0, units=obj["units"] or "no-units", covIncrement=0.0)
@@ -87,8 +105,9 @@ def bare_object(obj: dict[str, Any]) -> Any:
         if kind != "binary-value":
             properties["polarity"] = "normal"
     else:
-        properties.update(presentValue=1, numberOfStates=len(obj["states"]),
-                          stateText=list(obj["states"]))
+        properties.update(
+            presentValue=1, numberOfStates=len(obj["states"]), stateText=list(obj["states"])
+        )
     if obj.get("present_value") is not None:
         properties["presentValue"] = obj["present_value"]
     if commandable:
@@ -99,10 +118,14 @@ def bare_object(obj: dict[str, Any]) -> Any:
 
 async def serve(args: argparse.Namespace) -> int:
     stop = _stop_event()
-    config = EngineConfig(address=args.address, device_instance=args.device_instance,
-                          device_name=f"bench-{args.kind}")
-    objects = (json.loads(Path(args.objects_json).read_text()) if args.objects_json
-               else mixed_objects(args.objects))
+    config = EngineConfig(
+        address=args.address, device_instance=args.device_instance, device_name=f"bench-{args.kind}"
+    )
+    objects = (
+        json.loads(Path(args.objects_json).read_text())
+        if args.objects_json
+        else mixed_objects(args.objects)
+    )
     if args.kind == "ours":
         from bms.bacnet.engine import Engine
 
@@ -112,14 +135,16 @@ async def serve(args: argparse.Namespace) -> int:
             engine.device.add_object(our_spec(obj))
         close: Callable[[], Awaitable[None]] = engine.stop
     else:
-        app = await open_application(config, Application,
-                                     objects=[bare_object(o) for o in objects])
+        app = await open_application(config, Application, objects=[bare_object(o) for o in objects])
 
         async def close() -> None:
             close_application(app)
 
-    print(f"ready: {args.kind} device {args.device_instance} on {args.address} "
-          f"with {len(objects)} objects", flush=True)
+    print(
+        f"ready: {args.kind} device {args.device_instance} on {args.address} "
+        f"with {len(objects)} objects",
+        flush=True,
+    )
     try:
         await asyncio.wait_for(stop.wait(), args.max_seconds)
     except TimeoutError:
@@ -153,16 +178,23 @@ class Load:
             self.first_errors.append(text)
 
     def result(self, seconds: float, **extra: Any) -> dict[str, Any]:
-        return {"requests": self.requests, "ok": self.ok, "properties": self.properties,
-                "errors": self.errors, "timeouts": self.timeouts,
-                "first_errors": self.first_errors, "seconds": round(seconds, 3),
-                "requests_per_s": round(self.ok / seconds, 1) if seconds else 0.0,
-                "properties_per_s": round(self.properties / seconds, 1) if seconds else 0.0,
-                **extra}
+        return {
+            "requests": self.requests,
+            "ok": self.ok,
+            "properties": self.properties,
+            "errors": self.errors,
+            "timeouts": self.timeouts,
+            "first_errors": self.first_errors,
+            "seconds": round(seconds, 3),
+            "requests_per_s": round(self.ok / seconds, 1) if seconds else 0.0,
+            "properties_per_s": round(self.properties / seconds, 1) if seconds else 0.0,
+            **extra,
+        }
 
 
-async def run_workers(inflight: int, seconds: float, max_requests: int,
-                      one: Callable[[int, Load], Awaitable[None]]) -> tuple[Load, float]:
+async def run_workers(
+    inflight: int, seconds: float, max_requests: int, one: Callable[[int, Load], Awaitable[None]]
+) -> tuple[Load, float]:
     """`inflight` coroutines issue requests until the time or the request count runs out."""
     load = Load()
     deadline = time.monotonic() + seconds
@@ -174,8 +206,9 @@ async def run_workers(inflight: int, seconds: float, max_requests: int,
             await one(number, load)
 
     started = time.monotonic()
-    await asyncio.gather(*(asyncio.create_task(worker(), name=f"load-{i}")
-                           for i in range(inflight)))
+    await asyncio.gather(
+        *(asyncio.create_task(worker(), name=f"load-{i}") for i in range(inflight))
+    )
     return load, time.monotonic() - started
 
 
@@ -197,23 +230,26 @@ async def _guarded(load: Load, call: Awaitable[Any], timeout: float) -> Any:
 
 
 async def read_object_list(app: Any, target: Address, device_instance: int) -> list[Any]:
-    objects = await app.read_property(target, ObjectIdentifier(("device", device_instance)),
-                                      "object-list")
+    objects = await app.read_property(
+        target, ObjectIdentifier(("device", device_instance)), "object-list"
+    )
     if isinstance(objects, ErrorRejectAbortNack) or not isinstance(objects, list):
         raise RuntimeError(f"cannot read the object list of {target}: {objects!r}")
     return [o for o in objects if str(o[0]) in POINT_TYPES]
 
 
 async def rp_load(args: argparse.Namespace) -> int:
-    config = EngineConfig(address=args.address, device_instance=args.client_instance,
-                          device_name="bench-client")
+    config = EngineConfig(
+        address=args.address, device_instance=args.client_instance, device_name="bench-client"
+    )
     app = await open_application(config, Application)
     try:
         target = Address(args.target)
         points = await read_object_list(app, target, args.device_instance)
         if args.rpm_objects:
-            groups = [points[i:i + args.rpm_objects]
-                      for i in range(0, len(points), args.rpm_objects)]
+            groups = [
+                points[i : i + args.rpm_objects] for i in range(0, len(points), args.rpm_objects)
+            ]
 
             async def one(number: int, load: Load) -> None:
                 group = groups[number % len(groups)]
@@ -226,10 +262,10 @@ async def rp_load(args: argparse.Namespace) -> int:
                     load.ok += 1
                     load.properties += len(good)
         else:
+
             async def one(number: int, load: Load) -> None:
                 objid = points[number % len(points)]
-                value = await _guarded(load, app.read_property(target, objid, "present-value"),
-                                       5)
+                value = await _guarded(load, app.read_property(target, objid, "present-value"), 5)
                 if value is not None:
                     load.ok += 1
                     load.properties += 1
@@ -253,16 +289,25 @@ async def sim_load(args: argparse.Namespace) -> int:
     from bms.simulator.catalog import device_points
     from bms.simulator.plan import plan_building
 
-    plans = plan_building(args.devices, first_address=args.first_host,
-                          first_instance=args.first_instance, port=args.port,
-                          no_segmentation_index=None, no_rpm_index=None)
+    plans = plan_building(
+        args.devices,
+        first_address=args.first_host,
+        first_instance=args.first_instance,
+        port=args.port,
+        no_segmentation_index=None,
+        no_rpm_index=None,
+    )
     refs = [spec.ref for spec in device_points(args.objects)]
     props: dict[ObjectRef, tuple[str, ...]] = {
-        ref: (("present-value", "status-flags") if args.what == "values"
-              else point_properties(ref)) for ref in refs
+        ref: (("present-value", "status-flags") if args.what == "values" else point_properties(ref))
+        for ref in refs
     }
-    config = EngineConfig(address=args.address, device_instance=args.client_instance,
-                          device_name="bench-client", timeout=args.timeout)
+    config = EngineConfig(
+        address=args.address,
+        device_instance=args.client_instance,
+        device_name="bench-client",
+        timeout=args.timeout,
+    )
     if args.impl == "ours":
         from bms.bacnet.engine import Engine
 
@@ -287,29 +332,30 @@ async def sim_load(args: argparse.Namespace) -> int:
             speedups.install()
         app = await open_application(config, Application)
         per_rpm = RAW_OBJECTS_PER_RPM[args.what]
-        groups = [refs[i:i + per_rpm] for i in range(0, len(refs), per_rpm)]
+        groups = [refs[i : i + per_rpm] for i in range(0, len(refs), per_rpm)]
 
         async def rpm(target: Address, group: list[ObjectRef], load: Load) -> None:
             parameters: list[Any] = []
             for ref in group:
-                parameters += [ObjectIdentifier((ref.object_type, ref.instance)),
-                               list(props[ref])]
+                parameters += [ObjectIdentifier((ref.object_type, ref.instance)), list(props[ref])]
             rows = await _guarded(load, app.read_property_multiple(target, parameters), 10)
             if rows is not None:
                 load.properties += sum(1 for r in rows if not isinstance(r[3], ErrorType))
 
         async def read_device(plan: Any, load: Load) -> None:
             target = Address(plan.address)
-            await asyncio.gather(*(asyncio.create_task(rpm(target, g, load), name="rpm")
-                                   for g in groups))
+            await asyncio.gather(
+                *(asyncio.create_task(rpm(target, g, load), name="rpm") for g in groups)
+            )
             load.ok += 1
 
         async def close() -> None:
             close_application(app)
 
     async def one_round(load: Load) -> None:
-        await asyncio.gather(*(asyncio.create_task(read_device(p, load), name=f"dev-{p.instance}")
-                               for p in plans))
+        await asyncio.gather(
+            *(asyncio.create_task(read_device(p, load), name=f"dev-{p.instance}") for p in plans)
+        )
 
     try:
         await one_round(Load())  # warm-up: capabilities, device-info caches
@@ -322,8 +368,13 @@ async def sim_load(args: argparse.Namespace) -> int:
     finally:
         await close()
     expected = rounds * sum(len(p) for p in props.values()) * len(plans)
-    print(json.dumps(load.result(seconds, rounds=rounds, expected_properties=expected,
-                                 impl=args.impl, what=args.what)))
+    print(
+        json.dumps(
+            load.result(
+                seconds, rounds=rounds, expected_properties=expected, impl=args.impl, what=args.what
+            )
+        )
+    )
     return 0
 
 
@@ -336,8 +387,9 @@ async def write_load(args: argparse.Namespace) -> int:
     """Open-loop writes: one every 1/rate s, each timed from send to its Simple-ACK."""
     from bacpypes3.primitivedata import Real
 
-    config = EngineConfig(address=args.address, device_instance=args.client_instance,
-                          device_name="bench-writer")
+    config = EngineConfig(
+        address=args.address, device_instance=args.client_instance, device_name="bench-writer"
+    )
     app = await open_application(config, Application)
     kind, _, instance = args.object.partition(",")
     objid = ObjectIdentifier((kind, int(instance)))
@@ -357,8 +409,7 @@ async def write_load(args: argparse.Namespace) -> int:
         sent, sent_at = time.perf_counter(), time.time()
         try:
             async with asyncio.timeout(5):
-                answer = await app.write_property(target, objid, "present-value", value,
-                                                  priority=8)
+                answer = await app.write_property(target, objid, "present-value", value, priority=8)
         except TimeoutError:
             load.timeouts += 1
             return
@@ -402,8 +453,11 @@ async def write_load(args: argparse.Namespace) -> int:
     def pct(p: float) -> float:
         return round(1000 * ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 2)
 
-    extra = {"p50_ms": pct(50), "p99_ms": pct(99), "max_ms": round(1000 * ordered[-1], 2)} \
-        if ordered else {}
+    extra = (
+        {"p50_ms": pct(50), "p99_ms": pct(99), "max_ms": round(1000 * ordered[-1], 2)}
+        if ordered
+        else {}
+    )
     if args.send_log:
         Path(args.send_log).write_text(json.dumps(sorted(acked)))
     print(json.dumps(load.result(seconds, rate=args.rate, skipped_backlog=skipped, **extra)))
@@ -418,8 +472,12 @@ async def discover(args: argparse.Namespace) -> int:
     from bms.bacnet.engine import Engine
     from bms.bacnet.errors import BACnetError
 
-    config = EngineConfig(address=args.address, device_instance=args.client_instance,
-                          device_name="bench-discover", timeout=args.timeout)
+    config = EngineConfig(
+        address=args.address,
+        device_instance=args.client_instance,
+        device_name="bench-discover",
+        timeout=args.timeout,
+    )
     out: dict[str, Any] = {}
     async with Engine(config) as engine:
         started = time.monotonic()
@@ -434,14 +492,16 @@ async def discover(args: argparse.Namespace) -> int:
             nonlocal infos
             async with limit:
                 try:
-                    await engine.client.read_device_info(record.address,
-                                                         record.device_instance, i_am=record)
+                    await engine.client.read_device_info(
+                        record.address, record.device_instance, i_am=record
+                    )
                     infos += 1
                 except BACnetError as exc:
                     failures.append(f"{record.device_instance}: {exc}")
 
-        await asyncio.gather(*(asyncio.create_task(read_one(r), name=f"info-{r.device_instance}")
-                               for r in records))
+        await asyncio.gather(
+            *(asyncio.create_task(read_one(r), name=f"info-{r.device_instance}") for r in records)
+        )
         out["total_s"] = round(time.monotonic() - started, 3)
         out["info_s"] = round(out["total_s"] - out["who_is_s"], 3)
         out["infos"] = infos
@@ -484,8 +544,11 @@ def main() -> int:
     m.add_argument("--seconds", type=float, default=5.0)
     m.add_argument("--max-rounds", type=int, default=10_000)
     m.add_argument("--timeout", type=float, default=5.0, help="our per-attempt timeout (5)")
-    m.add_argument("--speedups", action="store_true",
-                   help="raw: install bms.bacnet.speedups (the worker has them)")
+    m.add_argument(
+        "--speedups",
+        action="store_true",
+        help="raw: install bms.bacnet.speedups (the worker has them)",
+    )
     w = sub.add_parser("write-load")
     w.add_argument("--address", required=True)
     w.add_argument("--client-instance", type=int, default=7004)
@@ -504,8 +567,13 @@ def main() -> int:
     d.add_argument("--expected", type=int, default=0, help="stop the Who-Is at N answers")
     d.add_argument("--concurrency", type=int, default=32, help="devices read at once (32)")
     args = p.parse_args()
-    handler = {"serve": serve, "rp-load": rp_load, "sim-load": sim_load,
-               "discover": discover, "write-load": write_load}[args.command]
+    handler = {
+        "serve": serve,
+        "rp-load": rp_load,
+        "sim-load": sim_load,
+        "discover": discover,
+        "write-load": write_load,
+    }[args.command]
     return asyncio.run(handler(args))
 
 

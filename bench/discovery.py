@@ -51,47 +51,93 @@ def main() -> int:
     # Processes stop before their database is dropped (last entered, first left).
     with postgres_database() as database, Processes(args.keep_logs) as procs:
         manage(database, "migrate", "--no-input")
-        simulator = procs.start("simulator", [
-            PYTHON, "-m", "bms.simulator", "--devices", str(args.devices), "--objects",
-            str(args.objects), "--port", str(port), "--processes", "2",
-        ])
+        simulator = procs.start(
+            "simulator",
+            [
+                PYTHON,
+                "-m",
+                "bms.simulator",
+                "--devices",
+                str(args.devices),
+                "--objects",
+                str(args.objects),
+                "--port",
+                str(port),
+                "--processes",
+                "2",
+            ],
+        )
         simulator.wait_for("ready:", timeout=240)
         address = f"127.0.0.1/8:{port}"
-        runs["engine who_is(expected=N) + info"] = run_json(peer_cmd(
-            "discover", "--address", address, "--expected", str(args.devices),
-            "--concurrency", str(args.devices)), timeout=180)
-        runs["engine who_is() + info"] = run_json(peer_cmd(
-            "discover", "--address", address, "--concurrency", str(args.devices)), timeout=180)
+        runs["engine who_is(expected=N) + info"] = run_json(
+            peer_cmd(
+                "discover",
+                "--address",
+                address,
+                "--expected",
+                str(args.devices),
+                "--concurrency",
+                str(args.devices),
+            ),
+            timeout=180,
+        )
+        runs["engine who_is() + info"] = run_json(
+            peer_cmd("discover", "--address", address, "--concurrency", str(args.devices)),
+            timeout=180,
+        )
         start_worker(procs, database, address)
         runs["worker discover task"] = worker_discover(database, args.devices)
         if not simulator.alive():
             raise BenchError(f"the simulator died:\n{simulator.output()[-2000:]}")
     rows = []
     for name, run in runs.items():
-        rows.append([name, run["found"], run.get("infos", ""), run.get("who_is_s", ""),
-                     run.get("info_s", ""), run["total_s"], run.get("end_to_end_s", ""),
-                     "yes" if run["total_s"] <= TARGET_SECONDS else "NO"])
-    print_table(f"Discovery of {args.devices} simulated devices with their properties, seconds "
-                f"(target <= {TARGET_SECONDS:g} s)",
-                ["path", "found", "infos", "who-is s", "info s", "total s", "e2e s", "target"],
-                rows)
-    emit("discovery", args.quick, seconds=round(time.monotonic() - started, 1),
-         devices=args.devices, target_s=TARGET_SECONDS, results=runs)
+        rows.append(
+            [
+                name,
+                run["found"],
+                run.get("infos", ""),
+                run.get("who_is_s", ""),
+                run.get("info_s", ""),
+                run["total_s"],
+                run.get("end_to_end_s", ""),
+                "yes" if run["total_s"] <= TARGET_SECONDS else "NO",
+            ]
+        )
+    print_table(
+        f"Discovery of {args.devices} simulated devices with their properties, seconds "
+        f"(target <= {TARGET_SECONDS:g} s)",
+        ["path", "found", "infos", "who-is s", "info s", "total s", "e2e s", "target"],
+        rows,
+    )
+    emit(
+        "discovery",
+        args.quick,
+        seconds=round(time.monotonic() - started, 1),
+        devices=args.devices,
+        target_s=TARGET_SECONDS,
+        results=runs,
+    )
     return 0
 
 
 def worker_discover(database: str, devices: int) -> dict[str, Any]:
-    manage(database, "bacnet_task", "discover", "--force", "--wait", "--timeout", "300",
-           timeout=330)
-    (result, created, started, completed), = sql(
-        database, "SELECT result, created_at, started_at, completed_at FROM tasks_bacnettask "
-        "WHERE task_type = 'discover' ORDER BY id DESC LIMIT 1")
-    (stored,), = sql(database, "SELECT count(*) FROM devices_bacnetdevice WHERE name <> ''")
-    return {"found": result["devices_found"], "infos": int(stored),
-            "unreadable": len(result["unreadable"]),
-            "total_s": round((completed - started).total_seconds(), 3),
-            "end_to_end_s": round((completed - created).total_seconds(), 3),
-            "expected": devices}
+    manage(
+        database, "bacnet_task", "discover", "--force", "--wait", "--timeout", "300", timeout=330
+    )
+    ((result, created, started, completed),) = sql(
+        database,
+        "SELECT result, created_at, started_at, completed_at FROM tasks_bacnettask "
+        "WHERE task_type = 'discover' ORDER BY id DESC LIMIT 1",
+    )
+    ((stored,),) = sql(database, "SELECT count(*) FROM devices_bacnetdevice WHERE name <> ''")
+    return {
+        "found": result["devices_found"],
+        "infos": int(stored),
+        "unreadable": len(result["unreadable"]),
+        "total_s": round((completed - started).total_seconds(), 3),
+        "end_to_end_s": round((completed - created).total_seconds(), 3),
+        "expected": devices,
+    }
 
 
 if __name__ == "__main__":

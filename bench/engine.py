@@ -61,9 +61,20 @@ def main() -> int:
 def device_side(procs: Processes, args: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
     port = free_udp_port()
     servers = {
-        kind: procs.start(f"serve-{kind}", peer_cmd(
-            "serve", "--kind", kind, "--address", f"{host}/8:{port}",
-            "--objects", str(args.objects), "--max-seconds", "900"))
+        kind: procs.start(
+            f"serve-{kind}",
+            peer_cmd(
+                "serve",
+                "--kind",
+                kind,
+                "--address",
+                f"{host}/8:{port}",
+                "--objects",
+                str(args.objects),
+                "--max-seconds",
+                "900",
+            ),
+        )
         for kind, host in SERVERS.items()
     }
     for server in servers.values():
@@ -76,11 +87,24 @@ def device_side(procs: Processes, args: Any) -> dict[str, dict[str, list[dict[st
         order = ["ours", "bare"] if round_number % 2 == 0 else ["bare", "ours"]
         for mode, (inflight, rpm_objects) in modes.items():
             for kind in order:
-                results[mode][kind].append(run_json(peer_cmd(
-                    "rp-load", "--address", f"{CLIENT}/8:{port}",
-                    "--target", f"{SERVERS[kind]}:{port}", "--inflight", inflight,
-                    "--rpm-objects", rpm_objects, "--seconds", str(args.seconds),
-                ), timeout=args.seconds + 60))
+                results[mode][kind].append(
+                    run_json(
+                        peer_cmd(
+                            "rp-load",
+                            "--address",
+                            f"{CLIENT}/8:{port}",
+                            "--target",
+                            f"{SERVERS[kind]}:{port}",
+                            "--inflight",
+                            inflight,
+                            "--rpm-objects",
+                            rpm_objects,
+                            "--seconds",
+                            str(args.seconds),
+                        ),
+                        timeout=args.seconds + 60,
+                    )
+                )
     for kind, server in servers.items():
         if not server.alive():
             raise BenchError(f"the {kind} server died:\n{server.output()[-2000:]}")
@@ -92,11 +116,24 @@ def device_side(procs: Processes, args: Any) -> dict[str, dict[str, list[dict[st
 
 def client_side(procs: Processes, args: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
     port = free_udp_port()
-    simulator = procs.start("simulator", [
-        PYTHON, "-m", "bms.simulator", "--devices", str(args.sim_devices),
-        "--objects", str(args.sim_objects), "--port", str(port),
-        "--no-segmentation-index", "none", "--no-rpm-index", "none",
-    ])
+    simulator = procs.start(
+        "simulator",
+        [
+            PYTHON,
+            "-m",
+            "bms.simulator",
+            "--devices",
+            str(args.sim_devices),
+            "--objects",
+            str(args.sim_objects),
+            "--port",
+            str(port),
+            "--no-segmentation-index",
+            "none",
+            "--no-rpm-index",
+            "none",
+        ],
+    )
     simulator.wait_for("ready", timeout=60)
     results: dict[str, dict[str, list[dict[str, Any]]]] = {
         what: {"ours": [], "raw": []} for what in ("values", "points")
@@ -105,12 +142,28 @@ def client_side(procs: Processes, args: Any) -> dict[str, dict[str, list[dict[st
         order = ["ours", "raw"] if round_number % 2 == 0 else ["raw", "ours"]
         for what in results:
             for impl in order:
-                results[what][impl].append(run_json(peer_cmd(
-                    "sim-load", "--impl", impl, "--what", what,
-                    "--address", f"{CLIENT}/8:{port}", "--port", str(port),
-                    "--devices", str(args.sim_devices), "--objects", str(args.sim_objects),
-                    "--seconds", str(args.seconds),
-                ), timeout=args.seconds + 90))
+                results[what][impl].append(
+                    run_json(
+                        peer_cmd(
+                            "sim-load",
+                            "--impl",
+                            impl,
+                            "--what",
+                            what,
+                            "--address",
+                            f"{CLIENT}/8:{port}",
+                            "--port",
+                            str(port),
+                            "--devices",
+                            str(args.sim_devices),
+                            "--objects",
+                            str(args.sim_objects),
+                            "--seconds",
+                            str(args.seconds),
+                        ),
+                        timeout=args.seconds + 90,
+                    )
+                )
     return results
 
 
@@ -132,12 +185,18 @@ def report(device: dict[str, Any], client: dict[str, Any], args: Any, elapsed: f
         ours, bare = _rate(by_kind["ours"], key), _rate(by_kind["bare"], key)
         errors = _errors(by_kind["ours"]) + _errors(by_kind["bare"])
         rows.append([mode, ours, bare, ratio(ours, bare), errors])
-        figures[mode] = {"ours_per_s": ours, "bare_per_s": bare, "ratio": ratio(ours, bare),
-                         "errors": errors}
+        figures[mode] = {
+            "ours_per_s": ours,
+            "bare_per_s": bare,
+            "ratio": ratio(ours, bare),
+            "errors": errors,
+        }
     print_table(
         f"Device 8888 ({args.objects} objects) served by our Engine vs bare bacpypes3, "
         f"properties/s (median of {args.rounds})",
-        ["mode", "ours/s", "bare/s", "ratio", "errors"], rows)
+        ["mode", "ours/s", "bare/s", "ratio", "errors"],
+        rows,
+    )
     rows = []
     for what, by_impl in client.items():
         key = "properties_per_s"
@@ -145,15 +204,28 @@ def report(device: dict[str, Any], client: dict[str, Any], args: Any, elapsed: f
         errors = _errors(by_impl["ours"]) + _errors(by_impl["raw"])
         short = sum(r["expected_properties"] - r["properties"] for r in by_impl["ours"])
         rows.append([what, ours, raw, ratio(ours, raw), errors, short])
-        figures[f"sim-{what}"] = {"ours_per_s": ours, "raw_per_s": raw,
-                                  "ratio": ratio(ours, raw), "errors": errors,
-                                  "missing_properties": short}
+        figures[f"sim-{what}"] = {
+            "ours_per_s": ours,
+            "raw_per_s": raw,
+            "ratio": ratio(ours, raw),
+            "errors": errors,
+            "missing_properties": short,
+        }
     print_table(
         f"Reading {args.sim_devices} simulated devices x {args.sim_objects} objects: our Client "
         "vs raw bacpypes3 RPM loop, properties/s",
-        ["read", "ours/s", "raw/s", "ratio", "errors", "missing"], rows)
-    emit("engine", args.quick, seconds=round(elapsed, 1), objects=args.objects,
-         sim_devices=args.sim_devices, sim_objects=args.sim_objects, results=figures)
+        ["read", "ours/s", "raw/s", "ratio", "errors", "missing"],
+        rows,
+    )
+    emit(
+        "engine",
+        args.quick,
+        seconds=round(elapsed, 1),
+        objects=args.objects,
+        sim_devices=args.sim_devices,
+        sim_objects=args.sim_objects,
+        results=figures,
+    )
 
 
 if __name__ == "__main__":

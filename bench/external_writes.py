@@ -78,9 +78,20 @@ def main() -> int:
         ao = next(o for o in objects if o["kind"] == "analog-output")
         objects_file = procs.logdir / "objects.json"
         objects_file.write_text(json.dumps(objects))
-        bare = procs.start("bare", peer_cmd(
-            "serve", "--kind", "bare", "--address", f"{HOSTS['bare']}/8:{port}",
-            "--objects-json", str(objects_file), "--max-seconds", "900"))
+        bare = procs.start(
+            "bare",
+            peer_cmd(
+                "serve",
+                "--kind",
+                "bare",
+                "--address",
+                f"{HOSTS['bare']}/8:{port}",
+                "--objects-json",
+                str(objects_file),
+                "--max-seconds",
+                "900",
+            ),
+        )
         ws_skip = websocket_unavailable()
         listener: Listener | None = None
         worker_env = {} if ws_skip else {"REDIS_URL": REDIS_URL}
@@ -93,45 +104,97 @@ def main() -> int:
         cpu_ms: dict[str, float] = {}
         for kind in ("bare", "worker"):
             cpu_before = cpu_seconds(devices[kind].pid)
-            runs[kind] = run_json(peer_cmd(
-                "write-load", "--address", f"127.0.0.1/8:{port}",
-                "--target", f"{HOSTS[kind]}:{port}", "--object",
-                f"analog-output,{ao['instance']}", "--rate", str(args.rate),
-                "--seconds", str(args.seconds), "--send-log", str(send_log)),
-                timeout=args.seconds + 60)
-            cpu_ms[kind] = round(1000 * (cpu_seconds(devices[kind].pid) - cpu_before)
-                                 / max(1, runs[kind]["ok"]), 3)
+            runs[kind] = run_json(
+                peer_cmd(
+                    "write-load",
+                    "--address",
+                    f"127.0.0.1/8:{port}",
+                    "--target",
+                    f"{HOSTS[kind]}:{port}",
+                    "--object",
+                    f"analog-output,{ao['instance']}",
+                    "--rate",
+                    str(args.rate),
+                    "--seconds",
+                    str(args.seconds),
+                    "--send-log",
+                    str(send_log),
+                ),
+                timeout=args.seconds + 60,
+            )
+            cpu_ms[kind] = round(
+                1000 * (cpu_seconds(devices[kind].pid) - cpu_before) / max(1, runs[kind]["ok"]), 3
+            )
         websocket: dict[str, Any] = {"skipped": ws_skip}
         if listener is not None:
             time.sleep(2.0)  # messages still on their way
             websocket = listener.stop_and_match(json.loads(send_log.read_text()))
-        (rows,), = sql(database, "SELECT count(*) FROM devices_bacnetreading "
-                       "WHERE source = 'external_bacnet_write'")
+        ((rows,),) = sql(
+            database,
+            "SELECT count(*) FROM devices_bacnetreading WHERE source = 'external_bacnet_write'",
+        )
         if not worker.alive():
             raise BenchError(f"the worker died:\n{worker.output()[-2000:]}")
     w, b = runs["worker"], runs["bare"]
     lost = w["ok"] - int(rows)  # acked but not stored (rows beyond acks: stored, ack late)
-    table = [[kind, r["requests"], r.get("skipped_backlog", 0), r["ok"],
-              r["errors"] + r["timeouts"], r.get("p50_ms"), r.get("p99_ms"), r.get("max_ms"),
-              r["requests_per_s"], cpu_ms[kind]] for kind, r in runs.items()]
-    print_table(f"External writes at {args.rate:g}/s for {args.seconds:g} s to the virtual AO "
-                f"(target ack p99 <= {TARGET_P99_MS:g} ms); rows stored: {rows}, lost: {lost}",
-                ["device", "sent", "not sent (200 in flight)", "acked", "failed", "p50 ms",
-                 "p99 ms", "max ms", "acks/s", "device CPU ms/write"],
-                table)
+    table = [
+        [
+            kind,
+            r["requests"],
+            r.get("skipped_backlog", 0),
+            r["ok"],
+            r["errors"] + r["timeouts"],
+            r.get("p50_ms"),
+            r.get("p99_ms"),
+            r.get("max_ms"),
+            r["requests_per_s"],
+            cpu_ms[kind],
+        ]
+        for kind, r in runs.items()
+    ]
+    print_table(
+        f"External writes at {args.rate:g}/s for {args.seconds:g} s to the virtual AO "
+        f"(target ack p99 <= {TARGET_P99_MS:g} ms); rows stored: {rows}, lost: {lost}",
+        [
+            "device",
+            "sent",
+            "not sent (200 in flight)",
+            "acked",
+            "failed",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "acks/s",
+            "device CPU ms/write",
+        ],
+        table,
+    )
     if "skipped" in websocket:
         print(f"\nWebSocket arrival not measured: {websocket['skipped']}")
     else:
-        print(f"\nWebSocket arrival (send -> message at the browser's socket) of "
-              f"{websocket['matched']} of {w['ok']} acked writes: p50 {websocket['p50_ms']} ms, "
-              f"p99 {websocket['p99_ms']} ms, max {websocket['max_ms']} ms "
-              f"(target p99 <= {TARGET_WS_P99_MS:g} ms); unmatched {websocket['unmatched']}")
-    emit("external_writes", args.quick, seconds=round(time.monotonic() - started, 1),
-         rate=args.rate, duration_s=args.seconds, worker=w, bare=b, rows_stored=int(rows),
-         lost=lost, p99_ratio_vs_bare=ratio(w.get("p99_ms", 0), b.get("p99_ms", 0)),
-         device_cpu_ms_per_write=cpu_ms,
-         cpu_ratio_vs_bare=ratio(cpu_ms["worker"], cpu_ms["bare"]),
-         target_p99_ms=TARGET_P99_MS, websocket=websocket, target_ws_p99_ms=TARGET_WS_P99_MS)
+        print(
+            f"\nWebSocket arrival (send -> message at the browser's socket) of "
+            f"{websocket['matched']} of {w['ok']} acked writes: p50 {websocket['p50_ms']} ms, "
+            f"p99 {websocket['p99_ms']} ms, max {websocket['max_ms']} ms "
+            f"(target p99 <= {TARGET_WS_P99_MS:g} ms); unmatched {websocket['unmatched']}"
+        )
+    emit(
+        "external_writes",
+        args.quick,
+        seconds=round(time.monotonic() - started, 1),
+        rate=args.rate,
+        duration_s=args.seconds,
+        worker=w,
+        bare=b,
+        rows_stored=int(rows),
+        lost=lost,
+        p99_ratio_vs_bare=ratio(w.get("p99_ms", 0), b.get("p99_ms", 0)),
+        device_cpu_ms_per_write=cpu_ms,
+        cpu_ratio_vs_bare=ratio(cpu_ms["worker"], cpu_ms["bare"]),
+        target_p99_ms=TARGET_P99_MS,
+        websocket=websocket,
+        target_ws_p99_ms=TARGET_WS_P99_MS,
+    )
     return 0
 
 
@@ -171,8 +234,11 @@ class Listener:
     async def _listen(self) -> None:
         from websockets.asyncio.client import connect
 
-        async with connect(self.url, origin=self.origin,  # type: ignore[arg-type]
-                           additional_headers={"Cookie": f"sessionid={self.session}"}) as ws:
+        async with connect(
+            self.url,
+            origin=self.origin,  # type: ignore[arg-type]
+            additional_headers={"Cookie": f"sessionid={self.session}"},
+        ) as ws:
             self.connected.set()
             deadline = time.monotonic() + 900  # bounded like every bench process
             while not self._stop.is_set() and time.monotonic() < deadline:
@@ -182,8 +248,10 @@ class Listener:
                     continue
                 arrived = time.time()
                 message = json.loads(raw)
-                if (message.get("type") == "external_write"
-                        and message.get("object", {}).get("instance") == self.instance):
+                if (
+                    message.get("type") == "external_write"
+                    and message.get("object", {}).get("instance") == self.instance
+                ):
                     self.arrivals.append((arrived, float(message["new_value"])))
 
     def stop_and_match(self, acked: list[list[float]]) -> dict[str, Any]:
@@ -201,27 +269,47 @@ class Listener:
                     break
             else:
                 unmatched += 1
-        return {"matched": len(delays), "unmatched": unmatched,
-                "messages": len(self.arrivals),
-                "p50_ms": round(percentile(delays, 50), 1),
-                "p99_ms": round(percentile(delays, 99), 1),
-                "max_ms": round(max(delays), 1) if delays else None}
+        return {
+            "matched": len(delays),
+            "unmatched": unmatched,
+            "messages": len(self.arrivals),
+            "p50_ms": round(percentile(delays, 50), 1),
+            "p99_ms": round(percentile(delays, 99), 1),
+            "max_ms": round(max(delays), 1) if delays else None,
+        }
 
 
 def start_listener(procs: Processes, database: str, instance: int) -> Listener:
     done = manage(database, "shell", "-c", SESSION_CODE, REDIS_URL=REDIS_URL)
-    session = next(line.split()[1] for line in done.stdout.splitlines()
-                   if line.startswith("SESSION "))
+    session = next(
+        line.split()[1] for line in done.stdout.splitlines() if line.startswith("SESSION ")
+    )
     web_port = free_tcp_port()
-    daphne = procs.start("daphne", [
-        PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port), "bms.asgi:application",
-    ], env=django_env(database, REDIS_URL=REDIS_URL))
+    daphne = procs.start(
+        "daphne",
+        [
+            PYTHON,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(web_port),
+            "bms.asgi:application",
+        ],
+        env=django_env(database, REDIS_URL=REDIS_URL),
+    )
     daphne.wait_for("Listening on", timeout=60)
-    listener = Listener(f"ws://127.0.0.1:{web_port}/ws/virtual-devices/", session,
-                        f"http://127.0.0.1:{web_port}", instance)
+    listener = Listener(
+        f"ws://127.0.0.1:{web_port}/ws/virtual-devices/",
+        session,
+        f"http://127.0.0.1:{web_port}",
+        instance,
+    )
     if not listener.connected.wait(30) or listener.error is not None:
-        raise BenchError(f"WebSocket listener did not connect: {listener.error!r}\n"
-                         f"{daphne.output()[-2000:]}")
+        raise BenchError(
+            f"WebSocket listener did not connect: {listener.error!r}\n{daphne.output()[-2000:]}"
+        )
     return listener
 
 

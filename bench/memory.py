@@ -54,13 +54,39 @@ def main() -> int:
     # Processes stop before their database is dropped (last entered, first left).
     with postgres_database() as database, Processes(args.keep_logs) as procs:
         manage(database, "migrate", "--no-input")
-        manage(database, "shell", "-c", POPULATE.format(devices=args.devices, points=args.points),
-               timeout=600)
-        bare = procs.start("bare", peer_cmd("serve", "--kind", "bare", "--address",
-                                             f"127.0.0.250/8:{port}", "--max-seconds", "900"))
-        simulator = procs.start("simulator", [
-            PYTHON, "-m", "bms.simulator", "--devices", str(args.sim_devices), "--objects", "50",
-            "--port", str(port)])
+        manage(
+            database,
+            "shell",
+            "-c",
+            POPULATE.format(devices=args.devices, points=args.points),
+            timeout=600,
+        )
+        bare = procs.start(
+            "bare",
+            peer_cmd(
+                "serve",
+                "--kind",
+                "bare",
+                "--address",
+                f"127.0.0.250/8:{port}",
+                "--max-seconds",
+                "900",
+            ),
+        )
+        simulator = procs.start(
+            "simulator",
+            [
+                PYTHON,
+                "-m",
+                "bms.simulator",
+                "--devices",
+                str(args.sim_devices),
+                "--objects",
+                "50",
+                "--port",
+                str(port),
+            ],
+        )
         simulator.wait_for("ready:", timeout=120)
         bare.wait_for("ready", timeout=30)
         worker = start_worker(procs, database, f"127.0.0.1/8:{port}")
@@ -72,14 +98,26 @@ def main() -> int:
             samples.append((f"after collect {n}", rss_mb(worker.pid)))
         bare_mb = rss_mb(bare.pid)
     peak = max(mb for _name, mb in samples)
-    print_table(f"Worker RSS, MB: {args.devices} stored devices x {args.points} points + "
-                f"{args.sim_devices} simulated devices (target <= {TARGET_MB:g} MB); "
-                f"bare bacpypes3 device: {bare_mb:.0f} MB",
-                ["phase", "RSS MB"], [[name, round(mb, 1)] for name, mb in samples])
-    emit("memory", args.quick, seconds=round(time.monotonic() - started, 1),
-         devices=args.devices, points=args.devices * args.points, sim_devices=args.sim_devices,
-         rss_mb={name: round(mb, 1) for name, mb in samples}, peak_mb=round(peak, 1),
-         bare_device_mb=round(bare_mb, 1), target_mb=TARGET_MB, meets_target=peak <= TARGET_MB)
+    print_table(
+        f"Worker RSS, MB: {args.devices} stored devices x {args.points} points + "
+        f"{args.sim_devices} simulated devices (target <= {TARGET_MB:g} MB); "
+        f"bare bacpypes3 device: {bare_mb:.0f} MB",
+        ["phase", "RSS MB"],
+        [[name, round(mb, 1)] for name, mb in samples],
+    )
+    emit(
+        "memory",
+        args.quick,
+        seconds=round(time.monotonic() - started, 1),
+        devices=args.devices,
+        points=args.devices * args.points,
+        sim_devices=args.sim_devices,
+        rss_mb={name: round(mb, 1) for name, mb in samples},
+        peak_mb=round(peak, 1),
+        bare_device_mb=round(bare_mb, 1),
+        target_mb=TARGET_MB,
+        meets_target=peak <= TARGET_MB,
+    )
     return 0
 
 

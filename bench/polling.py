@@ -56,7 +56,8 @@ sys.path.insert(0, str(ROOT))
 WORKER_HOST = "127.0.0.1"
 BASELINE_HOST = "127.0.0.250"  # the simulated devices start at 127.0.0.2
 BAC0_PYTHON = os.environ.get(
-    "BMS_BENCH_BAC0_PYTHON", str(Path.home() / ".cache/bms-bench/bac0-venv/bin/python"))
+    "BMS_BENCH_BAC0_PYTHON", str(Path.home() / ".cache/bms-bench/bac0-venv/bin/python")
+)
 TARGET_A, TARGET_B = 0.9, 10.0
 # BAC0's loops (bench/_bac0_reader.py): the target applies to the read loop as a script writes
 # it; the concurrent variants are printed beside it so the ratio is not read out of context.
@@ -81,11 +82,26 @@ def main() -> int:
     # Processes stop before their database is dropped (last entered, first left).
     with postgres_database() as database, Processes(args.keep_logs) as procs:
         manage(database, "migrate", "--no-input")
-        simulator = procs.start("simulator", [
-            PYTHON, "-m", "bms.simulator", "--devices", str(args.devices),
-            "--objects", str(args.objects), "--port", str(port), "--processes", "2",
-            "--no-segmentation-index", "none", "--no-rpm-index", "none",
-        ])
+        simulator = procs.start(
+            "simulator",
+            [
+                PYTHON,
+                "-m",
+                "bms.simulator",
+                "--devices",
+                str(args.devices),
+                "--objects",
+                str(args.objects),
+                "--port",
+                str(port),
+                "--processes",
+                "2",
+                "--no-segmentation-index",
+                "none",
+                "--no-rpm-index",
+                "none",
+            ],
+        )
         simulator.wait_for("ready:", timeout=120)
         start_worker(procs, database, f"{WORKER_HOST}/8:{port}")
         found = task(database, "discover", "--force")
@@ -104,27 +120,53 @@ def main() -> int:
 
 def raw_baseline(args: Any, port: int, *extra: str) -> dict[str, Any]:
     """(a): a raw bacpypes3 RPM loop over the same points, as many rounds as timed collects."""
-    return run_json(peer_cmd(
-        "sim-load", "--impl", "raw", "--what", "values", "--address",
-        f"{BASELINE_HOST}/8:{port}", "--port", str(port), "--devices", str(args.devices),
-        "--objects", str(args.objects), "--max-rounds", str(args.collects),
-        "--seconds", "60", *extra), timeout=180)
+    return run_json(
+        peer_cmd(
+            "sim-load",
+            "--impl",
+            "raw",
+            "--what",
+            "values",
+            "--address",
+            f"{BASELINE_HOST}/8:{port}",
+            "--port",
+            str(port),
+            "--devices",
+            str(args.devices),
+            "--objects",
+            str(args.objects),
+            "--max-rounds",
+            str(args.collects),
+            "--seconds",
+            "60",
+            *extra,
+        ),
+        timeout=180,
+    )
 
 
 def task(database: str, action: str, *extra: str) -> dict[str, Any]:
     """Queue a task with `manage.py bacnet_task ... --wait` and return its row's figures."""
     before, drops = readings(database), udp_drops()
     manage(database, "bacnet_task", action, *extra, "--wait", "--timeout", "300", timeout=330)
-    (task_id, result, created, started, completed), = sql(
-        database, "SELECT id, result, created_at, started_at, completed_at FROM "
-        "tasks_bacnettask WHERE task_type = %s ORDER BY id DESC LIMIT 1", action)
-    return {"id": task_id, "result": result, "run_s": (completed - started).total_seconds(),
-            "end_to_end_s": (completed - created).total_seconds(),
-            "stored": readings(database) - before, "udp_drops": udp_drops() - drops}
+    ((task_id, result, created, started, completed),) = sql(
+        database,
+        "SELECT id, result, created_at, started_at, completed_at FROM "
+        "tasks_bacnettask WHERE task_type = %s ORDER BY id DESC LIMIT 1",
+        action,
+    )
+    return {
+        "id": task_id,
+        "result": result,
+        "run_s": (completed - started).total_seconds(),
+        "end_to_end_s": (completed - created).total_seconds(),
+        "stored": readings(database) - before,
+        "udp_drops": udp_drops() - drops,
+    }
 
 
 def readings(database: str) -> int:
-    (count,), = sql(database, "SELECT count(*) FROM devices_bacnetreading WHERE source = 'poll'")
+    ((count,),) = sql(database, "SELECT count(*) FROM devices_bacnetreading WHERE source = 'poll'")
     return int(count)
 
 
@@ -136,20 +178,42 @@ def bac0_baseline(args: Any, port: int, logdir: Path) -> dict[str, Any]:
 
     plans = plan_building(args.devices, port=port)
     targets = logdir / "bac0-targets.json"
-    targets.write_text(json.dumps({
-        "devices": [plan.address for plan in plans],
-        "objects": [[s.ref.object_type, s.ref.instance] for s in device_points(args.objects)],
-    }))
-    return run_json([
-        BAC0_PYTHON, str(ROOT / "bench" / "_bac0_reader.py"), "--address",
-        f"{BASELINE_HOST}/8", "--port", str(free_udp_port()), "--targets-json", str(targets),
-        "--seconds", str(args.bac0_seconds),
-    ], timeout=args.bac0_seconds * 3 + 90)
+    targets.write_text(
+        json.dumps(
+            {
+                "devices": [plan.address for plan in plans],
+                "objects": [
+                    [s.ref.object_type, s.ref.instance] for s in device_points(args.objects)
+                ],
+            }
+        )
+    )
+    return run_json(
+        [
+            BAC0_PYTHON,
+            str(ROOT / "bench" / "_bac0_reader.py"),
+            "--address",
+            f"{BASELINE_HOST}/8",
+            "--port",
+            str(free_udp_port()),
+            "--targets-json",
+            str(targets),
+            "--seconds",
+            str(args.bac0_seconds),
+        ],
+        timeout=args.bac0_seconds * 3 + 90,
+    )
 
 
-def report(args: Any, first: dict[str, Any], collects: list[dict[str, Any]],
-           raw: dict[str, Any], raw_sped: dict[str, Any], bac0: dict[str, Any],
-           elapsed: float) -> None:
+def report(
+    args: Any,
+    first: dict[str, Any],
+    collects: list[dict[str, Any]],
+    raw: dict[str, Any],
+    raw_sped: dict[str, Any],
+    bac0: dict[str, Any],
+    elapsed: float,
+) -> None:
     points = args.devices * args.objects
     # Rates use the rows actually stored: the task's own "readings" count can be short
     # (see bench/README.md, "product findings").
@@ -158,18 +222,44 @@ def report(args: Any, first: dict[str, Any], collects: list[dict[str, Any]],
     ours = median(run_rates)
     raw_rate = round(raw["properties_per_s"] / 2, 1)  # present-value + status-flags per point
     sped_rate = round(raw_sped["properties_per_s"] / 2, 1)
-    rows = [[f"collect #{n + 1}", c["result"]["readings"], c["stored"], c["run_s"],
-             c["stored"] / c["run_s"], c["end_to_end_s"],
-             len(c["result"]["failed_devices"]), c["udp_drops"]] for n, c in enumerate(collects)]
-    print_table(f"Worker collect of {args.devices} devices x {args.objects} points into "
-                f"PostgreSQL (first collect, reading point lists: {first['run_s']:.2f} s)",
-                ["task", "result.readings", "rows stored", "run s", "points/s", "e2e s",
-                 "failed", "udp drops"], rows)
-    rows = [["worker collect (median)", ours, 1.0, ""],
-            ["(a) raw bacpypes3 RPM, stores nothing", raw_rate, ratio(ours, raw_rate),
-             f">= {TARGET_A}x"],
-            ["(a) the same with bms.bacnet.speedups", sped_rate, ratio(ours, sped_rate),
-             "(context)"]]
+    rows = [
+        [
+            f"collect #{n + 1}",
+            c["result"]["readings"],
+            c["stored"],
+            c["run_s"],
+            c["stored"] / c["run_s"],
+            c["end_to_end_s"],
+            len(c["result"]["failed_devices"]),
+            c["udp_drops"],
+        ]
+        for n, c in enumerate(collects)
+    ]
+    print_table(
+        f"Worker collect of {args.devices} devices x {args.objects} points into "
+        f"PostgreSQL (first collect, reading point lists: {first['run_s']:.2f} s)",
+        [
+            "task",
+            "result.readings",
+            "rows stored",
+            "run s",
+            "points/s",
+            "e2e s",
+            "failed",
+            "udp drops",
+        ],
+        rows,
+    )
+    rows = [
+        ["worker collect (median)", ours, 1.0, ""],
+        [
+            "(a) raw bacpypes3 RPM, stores nothing",
+            raw_rate,
+            ratio(ours, raw_rate),
+            f">= {TARGET_A}x",
+        ],
+        ["(a) the same with bms.bacnet.speedups", sped_rate, ratio(ours, sped_rate), "(context)"],
+    ]
     bac0_figures: dict[str, Any] = {}
     if "skipped" in bac0:
         print(f"\n(b) BAC0 skipped: {bac0['skipped']}")
@@ -178,18 +268,33 @@ def report(args: Any, first: dict[str, Any], collects: list[dict[str, Any]],
             rate = bac0[loop]["points_per_s"]
             rows.append([f"(b) BAC0 {label}", rate, ratio(ours, rate), target])
             bac0_figures[loop] = {**bac0[loop], "ratio": ratio(ours, rate)}
-    print_table("Points/s and the worker's ratio to each baseline",
-                ["reader", "points/s", "worker ratio", "target"], rows)
-    emit("polling", args.quick, seconds=round(elapsed, 1), devices=args.devices,
-         points=points, worker_points_per_s=ours, worker_points_per_s_e2e=median(e2e_rates),
-         stored_ok=all(c["stored"] == points for c in collects),
-         result_count_ok=all(c["result"]["readings"] == points for c in collects),
-         raw_points_per_s=raw_rate, ratio_a=ratio(ours, raw_rate), target_a=TARGET_A,
-         raw_speedups_points_per_s=sped_rate, ratio_a_speedups=ratio(ours, sped_rate),
-         raw_errors=raw["errors"] + raw["timeouts"], raw_udp_drops=raw["udp_drops"],
-         failed_devices=[len(c["result"]["failed_devices"]) for c in collects],
-         udp_drops=[c["udp_drops"] for c in collects],
-         bac0=bac0_figures or bac0, target_b=TARGET_B)
+    print_table(
+        "Points/s and the worker's ratio to each baseline",
+        ["reader", "points/s", "worker ratio", "target"],
+        rows,
+    )
+    emit(
+        "polling",
+        args.quick,
+        seconds=round(elapsed, 1),
+        devices=args.devices,
+        points=points,
+        worker_points_per_s=ours,
+        worker_points_per_s_e2e=median(e2e_rates),
+        stored_ok=all(c["stored"] == points for c in collects),
+        result_count_ok=all(c["result"]["readings"] == points for c in collects),
+        raw_points_per_s=raw_rate,
+        ratio_a=ratio(ours, raw_rate),
+        target_a=TARGET_A,
+        raw_speedups_points_per_s=sped_rate,
+        ratio_a_speedups=ratio(ours, sped_rate),
+        raw_errors=raw["errors"] + raw["timeouts"],
+        raw_udp_drops=raw["udp_drops"],
+        failed_devices=[len(c["result"]["failed_devices"]) for c in collects],
+        udp_drops=[c["udp_drops"] for c in collects],
+        bac0=bac0_figures or bac0,
+        target_b=TARGET_B,
+    )
 
 
 if __name__ == "__main__":

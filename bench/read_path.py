@@ -48,8 +48,12 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (3; median)")
     args = p.parse_args()
     templates = ["air_handling_unit"] * 7 + ["temperature_sensor"]
-    modes = {"rp-1": ("1", "0"), "rp-50": ("50", "0"), "rpm25-1": ("1", "25"),
-             "rpm25-50": ("50", "25")}
+    modes = {
+        "rp-1": ("1", "0"),
+        "rp-50": ("50", "0"),
+        "rpm25-1": ("1", "25"),
+        "rpm25-50": ("50", "25"),
+    }
     if args.quick:
         args.seconds, args.rounds, templates = 0.5, 1, ["air_handling_unit"] * 2
         modes = {"rp-50": ("50", "0"), "rpm25-1": ("1", "25")}
@@ -64,9 +68,20 @@ def main() -> int:
         objects = virtual_objects(database)
         objects_file = procs.logdir / "objects.json"
         objects_file.write_text(json.dumps(objects))
-        bare = procs.start("bare", peer_cmd(
-            "serve", "--kind", "bare", "--address", f"{HOSTS['bare']}/8:{port}",
-            "--objects-json", str(objects_file), "--max-seconds", "900"))
+        bare = procs.start(
+            "bare",
+            peer_cmd(
+                "serve",
+                "--kind",
+                "bare",
+                "--address",
+                f"{HOSTS['bare']}/8:{port}",
+                "--objects-json",
+                str(objects_file),
+                "--max-seconds",
+                "900",
+            ),
+        )
         worker = start_worker(procs, database, f"{HOSTS['worker']}/8:{port}")
         bare.wait_for("ready", timeout=30)
         devices = {"worker": worker, "bare": bare}
@@ -75,14 +90,26 @@ def main() -> int:
             for mode, (inflight, rpm_objects) in modes.items():
                 for kind in order:
                     cpu_before = cpu_seconds(devices[kind].pid)
-                    run = run_json(peer_cmd(
-                        "rp-load", "--address", f"127.0.0.1/8:{port}",
-                        "--target", f"{HOSTS[kind]}:{port}", "--inflight", inflight,
-                        "--rpm-objects", rpm_objects, "--seconds", str(args.seconds),
-                    ), timeout=args.seconds + 60)
+                    run = run_json(
+                        peer_cmd(
+                            "rp-load",
+                            "--address",
+                            f"127.0.0.1/8:{port}",
+                            "--target",
+                            f"{HOSTS[kind]}:{port}",
+                            "--inflight",
+                            inflight,
+                            "--rpm-objects",
+                            rpm_objects,
+                            "--seconds",
+                            str(args.seconds),
+                        ),
+                        timeout=args.seconds + 60,
+                    )
                     served = max(1, run["properties_per_s"] * run["seconds"])
                     run["cpu_ms_per_1000"] = round(
-                        1e6 * (cpu_seconds(devices[kind].pid) - cpu_before) / served, 1)
+                        1e6 * (cpu_seconds(devices[kind].pid) - cpu_before) / served, 1
+                    )
                     results[mode][kind].append(run)
         for name, proc in (("worker", worker), ("bare", bare)):
             if not proc.alive():
@@ -93,21 +120,53 @@ def main() -> int:
         bare_rate = median([r["properties_per_s"] for r in by_kind["bare"]])
         errors = sum(r["errors"] + r["timeouts"] for runs in by_kind.values() for r in runs)
         objects_seen = by_kind["worker"][0]["objects"]
-        cpu = {kind: median([r["cpu_ms_per_1000"] for r in runs])
-               for kind, runs in by_kind.items()}
-        rows.append([mode, served, bare_rate, ratio(served, bare_rate), errors, objects_seen,
-                     cpu["worker"], cpu["bare"], ratio(cpu["bare"], cpu["worker"])])
-        figures[mode] = {"worker_per_s": served, "bare_per_s": bare_rate,
-                         "ratio": ratio(served, bare_rate), "errors": errors,
-                         "meets_target": ratio(served, bare_rate) >= TARGET_RATIO,
-                         "cpu_ms_per_1000": cpu,
-                         "cpu_ratio_bare_over_worker": ratio(cpu["bare"], cpu["worker"])}
-    print_table(f"Device 8888 in the worker ({len(objects)} virtual objects) vs bare bacpypes3, "
-                f"properties/s (median of {args.rounds}; target ratio >= {TARGET_RATIO})",
-                ["mode", "worker/s", "bare/s", "ratio", "errors", "objects",
-                 "worker CPU ms/1000", "bare CPU ms/1000", "CPU bare/worker"], rows)
-    emit("read_path", args.quick, seconds=round(time.monotonic() - started, 1),
-         objects=len(objects), target_ratio=TARGET_RATIO, results=figures)
+        cpu = {kind: median([r["cpu_ms_per_1000"] for r in runs]) for kind, runs in by_kind.items()}
+        rows.append(
+            [
+                mode,
+                served,
+                bare_rate,
+                ratio(served, bare_rate),
+                errors,
+                objects_seen,
+                cpu["worker"],
+                cpu["bare"],
+                ratio(cpu["bare"], cpu["worker"]),
+            ]
+        )
+        figures[mode] = {
+            "worker_per_s": served,
+            "bare_per_s": bare_rate,
+            "ratio": ratio(served, bare_rate),
+            "errors": errors,
+            "meets_target": ratio(served, bare_rate) >= TARGET_RATIO,
+            "cpu_ms_per_1000": cpu,
+            "cpu_ratio_bare_over_worker": ratio(cpu["bare"], cpu["worker"]),
+        }
+    print_table(
+        f"Device 8888 in the worker ({len(objects)} virtual objects) vs bare bacpypes3, "
+        f"properties/s (median of {args.rounds}; target ratio >= {TARGET_RATIO})",
+        [
+            "mode",
+            "worker/s",
+            "bare/s",
+            "ratio",
+            "errors",
+            "objects",
+            "worker CPU ms/1000",
+            "bare CPU ms/1000",
+            "CPU bare/worker",
+        ],
+        rows,
+    )
+    emit(
+        "read_path",
+        args.quick,
+        seconds=round(time.monotonic() - started, 1),
+        objects=len(objects),
+        target_ratio=TARGET_RATIO,
+        results=figures,
+    )
     return 0
 
 

@@ -48,16 +48,39 @@ def main() -> int:
         manage(database, "migrate", "--no-input")
         create_virtual_devices(database, ["hvac_controller"])
         ao = next(o for o in virtual_objects(database) if o["kind"] == "analog-output")
-        simulator = procs.start("simulator", [
-            PYTHON, "-m", "bms.simulator", "--devices", str(args.sim_devices), "--objects", "50",
-            "--port", str(port)])
+        simulator = procs.start(
+            "simulator",
+            [
+                PYTHON,
+                "-m",
+                "bms.simulator",
+                "--devices",
+                str(args.sim_devices),
+                "--objects",
+                "50",
+                "--port",
+                str(port),
+            ],
+        )
         simulator.wait_for("ready:", timeout=120)
         worker = start_worker(procs, database, f"127.0.0.1/8:{port}")
         manage(database, "bacnet_task", "discover", "--force", "--wait", timeout=120)
-        writer = procs.start("writer", peer_cmd(
-            "write-load", "--address", f"127.0.0.250/8:{port}", "--target", f"127.0.0.1:{port}",
-            "--object", f"analog-output,{ao['instance']}", "--rate", "5",
-            "--seconds", str(args.seconds)))
+        writer = procs.start(
+            "writer",
+            peer_cmd(
+                "write-load",
+                "--address",
+                f"127.0.0.250/8:{port}",
+                "--target",
+                f"127.0.0.1:{port}",
+                "--object",
+                f"analog-output,{ao['instance']}",
+                "--rate",
+                "5",
+                "--seconds",
+                str(args.seconds),
+            ),
+        )
         soak_start = time.monotonic()
         deadline = soak_start + args.seconds
         while time.monotonic() < deadline:
@@ -72,15 +95,27 @@ def main() -> int:
     slope = _slope([(t, mb) for t, mb in samples if t >= settle]) * 60
     peak = max(mb for _t, mb in samples)
     rows = [[round(t, 1), round(mb, 1)] for t, mb in samples[:: max(1, len(samples) // 12)]]
-    print_table(f"Worker RSS over {args.seconds:g} s (collect every {args.interval:g} s, writes "
-                f"5/s); peak {peak:.1f} MB, growth after settling {growth:+.1f} MB, "
-                f"slope {slope:+.2f} MB/min (target <= {TARGET_MB:g} MB, flat)",
-                ["t s", "RSS MB"], rows)
-    emit("soak", args.quick, seconds=round(time.monotonic() - started, 1),
-         duration_s=args.seconds, samples=len(samples), first_mb=round(samples[0][1], 1),
-         last_mb=round(samples[-1][1], 1), peak_mb=round(peak, 1),
-         growth_after_settle_mb=round(growth, 1), slope_mb_per_min=round(slope, 3),
-         target_mb=TARGET_MB, meets_target=peak <= TARGET_MB)
+    print_table(
+        f"Worker RSS over {args.seconds:g} s (collect every {args.interval:g} s, writes "
+        f"5/s); peak {peak:.1f} MB, growth after settling {growth:+.1f} MB, "
+        f"slope {slope:+.2f} MB/min (target <= {TARGET_MB:g} MB, flat)",
+        ["t s", "RSS MB"],
+        rows,
+    )
+    emit(
+        "soak",
+        args.quick,
+        seconds=round(time.monotonic() - started, 1),
+        duration_s=args.seconds,
+        samples=len(samples),
+        first_mb=round(samples[0][1], 1),
+        last_mb=round(samples[-1][1], 1),
+        peak_mb=round(peak, 1),
+        growth_after_settle_mb=round(growth, 1),
+        slope_mb_per_min=round(slope, 3),
+        target_mb=TARGET_MB,
+        meets_target=peak <= TARGET_MB,
+    )
     return 0
 
 

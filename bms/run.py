@@ -59,8 +59,12 @@ class Child:
 
 async def manage(env: dict[str, str], *args: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "manage.py"), *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        str(ROOT / "manage.py"),
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await process.communicate()
     text = output.decode(errors="replace")
@@ -73,14 +77,18 @@ async def prepare(env: dict[str, str]) -> None:
     print("bms: migrating the database", flush=True)
     await manage(env, "migrate", "--no-input")
     await manage(env, "collectstatic", "--no-input", "--verbosity", "0")
-    await manage(env, "bms_createadmin", "--username", "admin", "--password",
-                 _secret("admin_password"))
+    await manage(
+        env, "bms_createadmin", "--username", "admin", "--password", _secret("admin_password")
+    )
     print("bms:", (await manage(env, "bacnet_virtual_demo")).strip(), flush=True)
 
 
 async def start(name: str, args: list[str], env: dict[str, str], ready_marker: str) -> Child:
     process = await asyncio.create_subprocess_exec(
-        *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     return Child(name, process, ready_marker=ready_marker)
 
@@ -98,8 +106,9 @@ async def forward_output(child: Child) -> None:
 async def wait_ready(child: Child, watchers: set[asyncio.Task[None]]) -> None:
     ready = asyncio.create_task(child.ready.wait(), name=f"{child.name}-ready")
     exited = asyncio.create_task(child.process.wait(), name=f"{child.name}-exit")
-    done, _ = await asyncio.wait({ready, exited}, timeout=STARTUP_TIMEOUT,
-                                 return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait(
+        {ready, exited}, timeout=STARTUP_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+    )
     for task in (ready, exited):
         task.cancel()
     if ready not in done:
@@ -125,11 +134,29 @@ async def run() -> int:
     web_port = env.get("BMS_WEB_PORT", "8000")
     python = sys.executable
     specs = [
-        ("simulator", [python, "-m", "bms.simulator", "--devices", "10", "--objects", "40",
-                       "--first-address", "127.0.0.2", "--first-instance", "1000"], "ready"),
+        (
+            "simulator",
+            [
+                python,
+                "-m",
+                "bms.simulator",
+                "--devices",
+                "10",
+                "--objects",
+                "40",
+                "--first-address",
+                "127.0.0.2",
+                "--first-instance",
+                "1000",
+            ],
+            "ready",
+        ),
         ("worker", [python, str(ROOT / "manage.py"), "bacnet_worker"], "ready:"),
-        ("web", [python, "-m", "daphne", "-b", WEB_HOST, "-p", web_port,
-                 "bms.asgi:application"], "Listening on"),
+        (
+            "web",
+            [python, "-m", "daphne", "-b", WEB_HOST, "-p", web_port, "bms.asgi:application"],
+            "Listening on",
+        ),
     ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -144,8 +171,11 @@ async def run() -> int:
             watchers.add(asyncio.create_task(forward_output(child), name=f"{name}-output"))
             await wait_ready(child, watchers)
             if name == "worker":
-                print("bms:", (await manage(env, "bacnet_task", "discover", "--force")).strip(),
-                      flush=True)
+                print(
+                    "bms:",
+                    (await manage(env, "bacnet_task", "discover", "--force")).strip(),
+                    flush=True,
+                )
         print(
             f"\nbms: ready at http://{WEB_HOST}:{web_port}/  (user admin, password in "
             f"{VAR / 'admin_password'})\nbms: device 8888 'Django_BMS' on "
@@ -171,8 +201,10 @@ async def supervise(children: list[Child], stop: asyncio.Event) -> int:
         return 0
     dead = [exits[task] for task in done if task in exits]
     for child in dead:
-        print(f"bms: {child.name} exited with {child.process.returncode}; stopping the rest",
-              flush=True)
+        print(
+            f"bms: {child.name} exited with {child.process.returncode}; stopping the rest",
+            flush=True,
+        )
     return 1
 
 

@@ -209,8 +209,9 @@ LOGGING = {
     "loggers": {
         "bms": {
             "handlers": ["console"],
-            "level": env_choice("BMS_LOG_LEVEL", ["debug", "info", "warning", "error"], "info")
-            .upper(),
+            "level": env_choice(
+                "BMS_LOG_LEVEL", ["debug", "info", "warning", "error"], "info"
+            ).upper(),
         },
     },
 }

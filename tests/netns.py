@@ -33,8 +33,11 @@ def two_subnets() -> Iterator[list[str]]:
     """Yield the command prefix that runs a program inside the namespace."""
     name = f"bms-test-{uuid.uuid4().hex[:8]}"
     ip = shutil.which("ip")
-    created = ip is not None and subprocess.run(
-        [ip, "netns", "add", name], capture_output=True, text=True).returncode == 0
+    created = (
+        ip is not None
+        and subprocess.run([ip, "netns", "add", name], capture_output=True, text=True).returncode
+        == 0
+    )
     if not created or ip is None:
         reason = "network namespaces are unavailable here (`ip netns add` needs iproute2 and root)"
         if require_services():
@@ -42,11 +45,29 @@ def two_subnets() -> Iterator[list[str]]:
         pytest.skip(reason)
     inside = [ip, "netns", "exec", name]
     try:
-        for command in (["ip", "link", "set", "lo", "up"],
-                        ["ip", "addr", "add", f"{WORKER_SUBNET}.1/24", "brd",
-                         f"{WORKER_SUBNET}.255", "dev", "lo"],
-                        ["ip", "addr", "add", f"{BUILDING_SUBNET}.1/24", "brd",
-                         f"{BUILDING_SUBNET}.255", "dev", "lo"]):
+        for command in (
+            ["ip", "link", "set", "lo", "up"],
+            [
+                "ip",
+                "addr",
+                "add",
+                f"{WORKER_SUBNET}.1/24",
+                "brd",
+                f"{WORKER_SUBNET}.255",
+                "dev",
+                "lo",
+            ],
+            [
+                "ip",
+                "addr",
+                "add",
+                f"{BUILDING_SUBNET}.1/24",
+                "brd",
+                f"{BUILDING_SUBNET}.255",
+                "dev",
+                "lo",
+            ],
+        ):
             subprocess.run([*inside, *command], check=True, capture_output=True, timeout=10)
         yield inside
     finally:

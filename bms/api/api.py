@@ -34,9 +34,7 @@ def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
 def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     """422 with ninja's list of errors plus one readable sentence for people and logs."""
     summary = "; ".join(_describe(error) for error in exc.errors)
-    return api.create_response(
-        request, {"detail": exc.errors, "message": summary}, status=422
-    )
+    return api.create_response(request, {"detail": exc.errors, "message": summary}, status=422)
 
 
 def _describe(error: dict) -> str:

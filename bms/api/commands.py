@@ -34,21 +34,32 @@ class Refused(ValueError):
 # Tasks ---------------------------------------------------------------------------------------
 
 
-def discover(low: int | None = None, high: int | None = None, address: str | None = None,
-             force: bool = False, site: str | None = None) -> BACnetTask:
-    return _queued(lambda backend: backend.discover_devices(low, high, address or None, force),
-                   site=lambda: sites.check_site(site))
+def discover(
+    low: int | None = None,
+    high: int | None = None,
+    address: str | None = None,
+    force: bool = False,
+    site: str | None = None,
+) -> BACnetTask:
+    return _queued(
+        lambda backend: backend.discover_devices(low, high, address or None, force),
+        site=lambda: sites.check_site(site),
+    )
 
 
 def collect(device_instances: list[int] | None = None, site: str | None = None) -> BACnetTask:
     """All online devices of `site` (default BACNET_SITE), or these devices on their site."""
-    return _queued(lambda backend: backend.collect_readings(device_instances),
-                   site=lambda: sites.site_of_devices(device_instances, site))
+    return _queued(
+        lambda backend: backend.collect_readings(device_instances),
+        site=lambda: sites.site_of_devices(device_instances, site),
+    )
 
 
 def read_points(device_instance: int, site: str | None = None) -> BACnetTask:
-    return _queued(lambda backend: backend.read_points(device_instance),
-                   site=lambda: sites.site_of_devices([device_instance], site))
+    return _queued(
+        lambda backend: backend.read_points(device_instance),
+        site=lambda: sites.site_of_devices([device_instance], site),
+    )
 
 
 def _queued(submit: Any, site: Callable[[], str] | None = None, **writer: str) -> BACnetTask:
@@ -71,8 +82,9 @@ def _queued(submit: Any, site: Callable[[], str] | None = None, **writer: str) -
 # Point writes --------------------------------------------------------------------------------
 
 
-def write_point(point: BACnetPoint, value: Any, priority: int | None, relinquish: bool,
-                user: str, source: str) -> BACnetTask:
+def write_point(
+    point: BACnetPoint, value: Any, priority: int | None, relinquish: bool, user: str, source: str
+) -> BACnetTask:
     """Queue a write (or relinquish) of a commandable point; refusals are audited too."""
     try:
         value = _checked_write(point, value, priority, relinquish)
@@ -81,12 +93,13 @@ def write_point(point: BACnetPoint, value: Any, priority: int | None, relinquish
         raise
     return _queued(
         lambda backend: backend.write_point(point.id, value, priority, relinquish),
-        site=lambda: point.device.site, user=user, source=source,
+        site=lambda: point.device.site,
+        user=user,
+        source=source,
     )
 
 
-def _checked_write(point: BACnetPoint, value: Any, priority: int | None,
-                   relinquish: bool) -> Any:
+def _checked_write(point: BACnetPoint, value: Any, priority: int | None, relinquish: bool) -> Any:
     if not point.commandable:
         raise Refused(f"{point.object_type},{point.instance} is not commandable")
     if priority is not None and (isinstance(priority, bool) or not 1 <= priority <= 16):
@@ -106,8 +119,7 @@ def check_value(object_type: str, value: Any, state_texts: list[str] | None = No
         return _check_number(object_type, value)
     if object_type in BINARY_TYPES:
         if value not in BINARY_VALUES:
-            raise Refused(
-                f"{object_type} takes \"active\" or \"inactive\" (got {short_repr(value)})")
+            raise Refused(f'{object_type} takes "active" or "inactive" (got {short_repr(value)})')
         return value
     if object_type in MULTISTATE_TYPES:
         return _check_state(object_type, value, state_texts or [])
@@ -154,29 +166,31 @@ def parse_form_value(object_type: str, text: str) -> Any:
     return text
 
 
-def _audit_refusal(point: BACnetPoint, value: Any, priority: Any, user: str, source: str,
-                   reason: str) -> None:
+def _audit_refusal(
+    point: BACnetPoint, value: Any, priority: Any, user: str, source: str, reason: str
+) -> None:
     audit = WriteAudit.objects.create(
-        source=source, who=user, point=point,
+        source=source,
+        who=user,
+        point=point,
         object_ref=f"{point.device.device_instance}:{point.object_type},{point.instance}",
         new_value=loggable(value),
         priority=priority if isinstance(priority, int) and 0 <= priority < 2**15 else None,
-        accepted=False, reason=reason,
+        accepted=False,
+        reason=reason,
     )
     publish.publish_audit(audit)
-
-
 
 
 # Virtual devices -----------------------------------------------------------------------------
 
 
-def create_virtual_device(device_id: int, name: str, description: str,
-                          template: str) -> VirtualBACnetDevice:
+def create_virtual_device(
+    device_id: int, name: str, description: str, template: str
+) -> VirtualBACnetDevice:
     try:
         with transaction.atomic():
-            device = virtual_services.create_virtual_device(device_id, name, description,
-                                                            template)
+            device = virtual_services.create_virtual_device(device_id, name, description, template)
             publish.publish_virtual_device(device)
     except (virtual_services.VirtualDeviceError, UnknownTemplate) as exc:
         raise Refused(str(exc)) from exc

@@ -75,20 +75,29 @@ def point_detail(request: HttpRequest, point_pk: int) -> BACnetPoint:
     return get_point(point_pk)
 
 
-@router.get("/points/{point_pk}/readings",
-            response={200: ReadingPage, 400: ErrorOut, 404: ErrorOut})
+@router.get(
+    "/points/{point_pk}/readings", response={200: ReadingPage, 400: ErrorOut, 404: ErrorOut}
+)
 def point_readings(request: HttpRequest, point_pk: int, query: Query[ReadingQuery]) -> dict:
     """Readings oldest first between `since` (default: 24 h before `until`) and `until`
     (default: now); ISO 8601 times, in the site's time zone when they carry none."""
     return readings_page(get_point(point_pk).readings.all(), query)
 
 
-@router.post("/points/{point_pk}/write", response={202: TaskCreated, 400: ErrorOut,
-                                                   403: ErrorOut, 404: ErrorOut})
+@router.post(
+    "/points/{point_pk}/write",
+    response={202: TaskCreated, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+)
 def point_write(request: HttpRequest, point_pk: int, body: WriteIn) -> Status[Any]:
     """Queue a write_point task: `value` (number, "active"/"inactive", state number) at
     `priority` 1..16, or `relinquish` true to release that priority."""
     require_operator(request)
-    task = commands.write_point(get_point(point_pk), body.value, body.priority,
-                                body.relinquish, user_name(request), source="api")
+    task = commands.write_point(
+        get_point(point_pk),
+        body.value,
+        body.priority,
+        body.relinquish,
+        user_name(request),
+        source="api",
+    )
     return Status(202, created(task))

@@ -10,4 +10,4 @@ MAX_LIMIT = 1000
 
 
 def page(queryset: QuerySet[Any], limit: int, offset: int) -> dict[str, Any]:
-    return {"count": queryset.count(), "items": list(queryset[offset:offset + limit])}
+    return {"count": queryset.count(), "items": list(queryset[offset : offset + limit])}

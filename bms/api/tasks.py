@@ -39,8 +39,12 @@ TaskType = Literal["discover", "collect", "read_points", "write_point"]
 
 
 def created(task: BACnetTask) -> dict[str, Any]:
-    return {"task_id": task.id, "site": task.site, "status": task.status,
-            "status_url": reverse("api:task_status", args=[task.id])}
+    return {
+        "task_id": task.id,
+        "site": task.site,
+        "status": task.status,
+        "status_url": reverse("api:task_status", args=[task.id]),
+    }
 
 
 class TaskFilters(Schema):
@@ -77,8 +81,10 @@ def list_sites(request: HttpRequest) -> list[dict[str, Any]]:
     """The sites a task can be queued for: this installation's own (default) first, then those
     of known workers and devices."""
     alive = sites.workers_alive()
-    return [{"name": name, "default": name == settings.BACNET_SITE, "workers_alive": alive[name]}
-            for name in sites.known_sites()]
+    return [
+        {"name": name, "default": name == settings.BACNET_SITE, "workers_alive": alive[name]}
+        for name in sites.known_sites()
+    ]
 
 
 @router.post("/tasks", response={202: TaskCreated, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
@@ -94,11 +100,13 @@ def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
             p = DiscoverParams.model_validate(body.parameters)
             return commands.discover(p.low, p.high, p.address, p.force, site=body.site)
         if body.type == "collect":
-            return commands.collect(CollectParams.model_validate(body.parameters).device_ids,
-                                    site=body.site)
+            return commands.collect(
+                CollectParams.model_validate(body.parameters).device_ids, site=body.site
+            )
         if body.type == "read_points":
             return commands.read_points(
-                ReadPointsParams.model_validate(body.parameters).device_id, site=body.site)
+                ReadPointsParams.model_validate(body.parameters).device_id, site=body.site
+            )
         w = WritePointParams.model_validate(body.parameters)
     except PydanticError as exc:
         raise HttpError(422, f"invalid parameters for {body.type}: {_first(exc)}") from exc
@@ -109,8 +117,9 @@ def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
         sites.site_of_point(point.id, body.site)
     except sites.UnknownSite as exc:
         raise HttpError(400, str(exc)) from exc
-    return commands.write_point(point, w.value, w.priority, w.relinquish, user_name(request),
-                                source="api")
+    return commands.write_point(
+        point, w.value, w.priority, w.relinquish, user_name(request), source="api"
+    )
 
 
 def _first(exc: PydanticError) -> str:
@@ -125,13 +134,15 @@ def task_status(request: HttpRequest, task_id: int) -> JsonResponse:
     task = BACnetTask.objects.filter(id=task_id).first()
     if task is None:
         return JsonResponse({"error": "Task not found"}, status=404)
-    return JsonResponse({
-        "id": task.id,
-        "status": task.status,
-        "type": task.task_type,
-        "created": task.created_at.isoformat(),
-        "completed": task.completed_at.isoformat() if task.completed_at else None,
-        "result": task.result,
-        "error": task.error_message,
-        "finished": task.status in states.FINAL,
-    })
+    return JsonResponse(
+        {
+            "id": task.id,
+            "status": task.status,
+            "type": task.task_type,
+            "created": task.created_at.isoformat(),
+            "completed": task.completed_at.isoformat() if task.completed_at else None,
+            "result": task.result,
+            "error": task.error_message,
+            "finished": task.status in states.FINAL,
+        }
+    )

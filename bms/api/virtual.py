@@ -51,8 +51,10 @@ def get_object(object_pk: int) -> VirtualObject:
 
 
 def detail(device: VirtualBACnetDevice) -> dict[str, Any]:
-    return {**VirtualDeviceOut.from_orm(device).dict(),
-            "objects": list(device.virtual_objects.all())}
+    return {
+        **VirtualDeviceOut.from_orm(device).dict(),
+        "objects": list(device.virtual_objects.all()),
+    }
 
 
 @router.get("/virtual-devices", response=list[VirtualDeviceOut])
@@ -63,8 +65,9 @@ def list_virtual(request: HttpRequest) -> list[VirtualBACnetDevice]:
 @router.post("/virtual-devices", response={201: VirtualDeviceDetailOut, **WRITE_ERRORS})
 def create_virtual(request: HttpRequest, body: VirtualDeviceIn) -> Status[Any]:
     require_operator(request)
-    device = commands.create_virtual_device(body.device_id, body.device_name,
-                                            body.description, body.template)
+    device = commands.create_virtual_device(
+        body.device_id, body.device_name, body.description, body.template
+    )
     return Status(201, detail(device))
 
 
@@ -73,8 +76,9 @@ def read_virtual(request: HttpRequest, device_id: int) -> dict:
     return detail(get_virtual(device_id))
 
 
-@router.patch("/virtual-devices/{device_id}",
-              response={200: VirtualDeviceDetailOut, **WRITE_ERRORS})
+@router.patch(
+    "/virtual-devices/{device_id}", response={200: VirtualDeviceDetailOut, **WRITE_ERRORS}
+)
 def update_virtual(request: HttpRequest, device_id: int, body: VirtualDevicePatch) -> dict:
     """Rename, describe, start (is_running true) or stop a virtual device."""
     require_operator(request)
@@ -91,16 +95,17 @@ def delete_virtual(request: HttpRequest, device_id: int) -> Status[Any]:
     return Status(204, None)
 
 
-@router.get("/virtual-devices/{device_id}/objects",
-            response={200: list[VirtualObjectOut], 404: ErrorOut})
+@router.get(
+    "/virtual-devices/{device_id}/objects", response={200: list[VirtualObjectOut], 404: ErrorOut}
+)
 def list_objects(request: HttpRequest, device_id: int) -> list[VirtualObject]:
     return list(get_virtual(device_id).virtual_objects.all())
 
 
-@router.post("/virtual-devices/{device_id}/objects",
-             response={201: VirtualObjectOut, **WRITE_ERRORS})
-def create_object(request: HttpRequest, device_id: int,
-                  body: VirtualObjectIn) -> Status[Any]:
+@router.post(
+    "/virtual-devices/{device_id}/objects", response={201: VirtualObjectOut, **WRITE_ERRORS}
+)
+def create_object(request: HttpRequest, device_id: int, body: VirtualObjectIn) -> Status[Any]:
     require_operator(request)
     device = get_virtual(device_id)
     if body.object_type not in POINT_TYPES:
@@ -110,10 +115,16 @@ def create_object(request: HttpRequest, device_id: int,
         value = commands.check_value(body.object_type, value, body.state_texts)
     commandable = body.object_type in COMMANDABLE_TYPES
     fields = body.dict(exclude={"present_value"})
-    obj = _saved(lambda: VirtualObject.objects.create(
-        device=device, instance=services.next_instance(body.object_type), present_value=value,
-        priority_array=[None] * 16 if commandable else None,
-        relinquish_default=value if commandable else None, **fields))
+    obj = _saved(
+        lambda: VirtualObject.objects.create(
+            device=device,
+            instance=services.next_instance(body.object_type),
+            present_value=value,
+            priority_array=[None] * 16 if commandable else None,
+            relinquish_default=value if commandable else None,
+            **fields,
+        )
+    )
     return Status(201, obj)
 
 
@@ -122,10 +133,13 @@ def read_object(request: HttpRequest, object_pk: int) -> VirtualObject:
     return get_object(object_pk)
 
 
-@router.get("/virtual-objects/{object_pk}/readings",
-            response={200: ReadingPage, 400: ErrorOut, 404: ErrorOut})
-def virtual_object_readings(request: HttpRequest, object_pk: int,
-                            query: Query[ReadingQuery]) -> dict:
+@router.get(
+    "/virtual-objects/{object_pk}/readings",
+    response={200: ReadingPage, 400: ErrorOut, 404: ErrorOut},
+)
+def virtual_object_readings(
+    request: HttpRequest, object_pk: int, query: Query[ReadingQuery]
+) -> dict:
     """The object's values as external BACnet writes and operator commands left them, oldest
     first, between `since` (default: 24 h before `until`) and `until` (default: now); ISO 8601
     times, in the site's time zone when they carry none."""
@@ -133,8 +147,7 @@ def virtual_object_readings(request: HttpRequest, object_pk: int,
 
 
 @router.patch("/virtual-objects/{object_pk}", response={200: VirtualObjectOut, **WRITE_ERRORS})
-def update_object(request: HttpRequest, object_pk: int,
-                  body: VirtualObjectPatch) -> VirtualObject:
+def update_object(request: HttpRequest, object_pk: int, body: VirtualObjectPatch) -> VirtualObject:
     """Definition changes (name, description, units, limits, out_of_service, COV increment)."""
     require_operator(request)
     obj = get_object(object_pk)
@@ -149,16 +162,18 @@ def update_object(request: HttpRequest, object_pk: int,
     return _saved(save)
 
 
-@router.post("/virtual-objects/{object_pk}/command",
-             response={200: VirtualCommandOut, **WRITE_ERRORS})
+@router.post(
+    "/virtual-objects/{object_pk}/command", response={200: VirtualCommandOut, **WRITE_ERRORS}
+)
 def command_object(request: HttpRequest, object_pk: int, body: VirtualCommandIn) -> dict:
     """Command a virtual object as an operator would: the row changes at once (audited), the
     worker applies it to the live BACnet object within its sync interval (about 2 s)."""
     require_operator(request)
     obj = get_object(object_pk)
     try:
-        obj = services.command_virtual_object(obj, body.value, body.priority, body.relinquish,
-                                              user=user_name(request), source="api")
+        obj = services.command_virtual_object(
+            obj, body.value, body.priority, body.relinquish, user=user_name(request), source="api"
+        )
     except services.VirtualDeviceError as exc:
         raise HttpError(400, str(exc)) from exc
     level = (body.priority or services.DEFAULT_PRIORITY) if obj.commandable else None

@@ -46,17 +46,30 @@ from bms.bacnet.values import object_ref, to_python
 log = logging.getLogger(__name__)
 
 # Answers that mean "the response was too big for this peer": retry smaller.
-TOO_BIG_CODES = frozenset({
-    "segmentation-not-supported", "buffer-overflow", "apdu-too-long",
-    "abort-segmentation-not-supported", "abort-buffer-overflow", "abort-apdu-too-long",
-})
+TOO_BIG_CODES = frozenset(
+    {
+        "segmentation-not-supported",
+        "buffer-overflow",
+        "apdu-too-long",
+        "abort-segmentation-not-supported",
+        "abort-buffer-overflow",
+        "abort-apdu-too-long",
+    }
+)
 
 # Rough encoded sizes (octets) of values in an RPM response, to size batches. Strings are
 # guesses for typical names; a batch whose answer still overflows is split and retried, which
 # costs one round trip, cheaper than always sending half-empty requests.
 VALUE_OCTETS = {
-    "object-name": 32, "description": 32, "units": 3, "present-value": 6, "status-flags": 4,
-    "priority-array[0]": 3, "state-text": 96, "active-text": 12, "inactive-text": 12,
+    "object-name": 32,
+    "description": 32,
+    "units": 3,
+    "present-value": 6,
+    "status-flags": 4,
+    "priority-array[0]": 3,
+    "state-text": 96,
+    "active-text": 12,
+    "inactive-text": 12,
 }
 OBJECT_OCTETS = 7  # object identifier + opening/closing tags of one read-access-result
 PROPERTY_OCTETS = 7  # property identifier, array index and opening/closing tags
@@ -94,10 +107,10 @@ class BatchReader:
         """The object list entry by entry (its length first), in batches that fit one APDU."""
         count = to_python(await self._requester.read(peer, device, "object-list", 0))
         keys = tuple(f"object-list[{index}]" for index in range(1, int(count) + 1))
-        per_batch = (self._capabilities.get(peer.key).max_apdu - APDU_OVERHEAD - OBJECT_OCTETS)
+        per_batch = self._capabilities.get(peer.key).max_apdu - APDU_OVERHEAD - OBJECT_OCTETS
         per_batch = max(1, min(RPM_MAX_LIST_ENTRIES, per_batch // LIST_ENTRY_OCTETS))
         batches = [
-            [(device, keys[start:start + per_batch])] for start in range(0, len(keys), per_batch)
+            [(device, keys[start : start + per_batch])] for start in range(0, len(keys), per_batch)
         ]
         entries: dict[str, Any] = {}
         for batch_result in await self._read_batches(peer, batches):
@@ -125,14 +138,19 @@ class BatchReader:
             outcomes.append(first)
         outcomes += await self._requester.gather(
             (f"read {peer.key} batch {number}", self._batch_outcome(peer, batch))
-            for number, batch in enumerate(batches[len(outcomes):], start=len(outcomes))
+            for number, batch in enumerate(batches[len(outcomes) :], start=len(outcomes))
         )
         failures = [outcome for outcome in outcomes if isinstance(outcome, BACnetError)]
         if failures and len(failures) == len(outcomes):
             raise failures[0]
         if failures:
-            log.warning("%s: %d of %d batches failed; their properties are left unread: %s",
-                        peer.key, len(failures), len(outcomes), failures[0])
+            log.warning(
+                "%s: %d of %d batches failed; their properties are left unread: %s",
+                peer.key,
+                len(failures),
+                len(outcomes),
+                failures[0],
+            )
         return [
             failed_results(batch, outcome) if isinstance(outcome, BACnetError) else outcome
             for batch, outcome in zip(batches, outcomes, strict=True)
@@ -151,8 +169,11 @@ class BatchReader:
             except RemoteError as exc:
                 if not rpm_refused(exc):
                     raise
-                log.info("%s does not take ReadPropertyMultiple (%s); reading one by one",
-                         peer.key, exc.error_code)
+                log.info(
+                    "%s does not take ReadPropertyMultiple (%s); reading one by one",
+                    peer.key,
+                    exc.error_code,
+                )
                 self._capabilities.note_rpm(peer.key, False)
         return await self._rp_each(peer, batch)
 
@@ -223,8 +244,11 @@ def rpm_value(value: Any) -> Any:
     """An RPM result element as a Python value, or an ErrorResponse for an access error."""
     if isinstance(value, ErrorType):
         error_class, error_code = str(value.errorClass), str(value.errorCode)
-        return ErrorResponse(f"property error {error_class}/{error_code}",
-                             error_class=error_class, error_code=error_code)
+        return ErrorResponse(
+            f"property error {error_class}/{error_code}",
+            error_class=error_class,
+            error_code=error_code,
+        )
     return to_python(value)
 
 

@@ -33,8 +33,11 @@ def bacnet_error(exc: ErrorRejectAbortNack, what: str) -> BACnetError:
     """Our exception for a bacpypes3 Error, Reject or Abort PDU."""
     if isinstance(exc, ErrorPDU):
         error_class, error_code = error_fields(exc)
-        return ErrorResponse(f"{what}: error {error_class}/{error_code}",
-                             error_class=error_class, error_code=error_code)
+        return ErrorResponse(
+            f"{what}: error {error_class}/{error_code}",
+            error_class=error_class,
+            error_code=error_code,
+        )
     reason = str(getattr(exc, "apduAbortRejectReason", "other"))
     if isinstance(exc, RejectPDU):
         return RejectResponse(f"{what}: rejected ({reason})", error_code=reason)
@@ -82,6 +85,6 @@ def check_priority(priority: int | None) -> None:
 
 
 def split_property_key(key: str) -> tuple[str, int | None]:
-    """"priority-array[0]" -> ("priority-array", 0)."""
+    """ "priority-array[0]" -> ("priority-array", 0)."""
     name, _, rest = key.partition("[")
     return (name, int(rest.rstrip("]"))) if rest else (name, None)

@@ -126,12 +126,18 @@ class Client:
         if address is None:  # a directed broadcast goes out as unicast even from a foreign device
             self._check_broadcasts_can_leave()
         only_from = (
-            None if address is None or discovery.is_broadcast(destination, self._config.broadcast)
+            None
+            if address is None or discovery.is_broadcast(destination, self._config.broadcast)
             else destination
         )
         records = await discovery.who_is(
-            self._requester.app, destination, low=low, high=high, only_from=only_from,
-            expected=expected, timeout=timeout or self._config.timeout,
+            self._requester.app,
+            destination,
+            low=low,
+            high=high,
+            only_from=only_from,
+            expected=expected,
+            timeout=timeout or self._config.timeout,
             quiet=self._config.discovery_quiet if quiet is None else quiet,
         )
         for record in records:
@@ -146,7 +152,8 @@ class Client:
             raise LocalError(
                 f"not registered with BBMD {self._config.foreign_bbmd} ({state}): a Who-Is "
                 "broadcast cannot reach the devices; check the BBMD address and that it "
-                "accepts foreign devices")
+                "accepts foreign devices"
+            )
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -175,8 +182,9 @@ class Client:
         fields: dict[str, Any] = {}
         if from_i_am:
             assert i_am is not None
-            fields.update(max_apdu=i_am.max_apdu, segmentation=i_am.segmentation,
-                          vendor_id=i_am.vendor_id)
+            fields.update(
+                max_apdu=i_am.max_apdu, segmentation=i_am.segmentation, vendor_id=i_am.vendor_id
+            )
         for property, value in values.items():
             if isinstance(value, BACnetError):
                 if not missing_property(value):
@@ -201,8 +209,11 @@ class Client:
             except RemoteError as exc:
                 if exc.error_code not in TOO_BIG_CODES:
                     raise
-                log.info("%s can't send its object list at once (%s); reading by index",
-                         peer.key, exc.error_code)
+                log.info(
+                    "%s can't send its object list at once (%s); reading by index",
+                    peer.key,
+                    exc.error_code,
+                )
                 self.capabilities.note_segmentation(peer.key, False)
             else:
                 refs = [item for item in to_python(whole) if isinstance(item, ObjectRef)]
@@ -262,8 +273,14 @@ class Client:
             out[ref] = (value, None if isinstance(flags, BACnetError) else flags)
         if unread:
             ref, error = unread[0]
-            log.warning("%s: %d of %d present values not read (first: %s: %s)",
-                        peer.key, len(unread), len(wanted), ref, error or "no answer")
+            log.warning(
+                "%s: %d of %d present values not read (first: %s: %s)",
+                peer.key,
+                len(unread),
+                len(wanted),
+                ref,
+                error or "no answer",
+            )
         return out
 
     # --- writes --------------------------------------------------------------------------
@@ -286,10 +303,9 @@ class Client:
         objid = object_identifier(ref)
         app = self._requester.app
         await self._requester.call(
-            peer, f"write {ref} {property}",
-            lambda: app.write_property(
-                peer.address, objid, property, encoded, priority=priority
-            ),
+            peer,
+            f"write {ref} {property}",
+            lambda: app.write_property(peer.address, objid, property, encoded, priority=priority),
         )
 
     async def relinquish(self, address: str, ref: ObjectRef | str, priority: int) -> None:
@@ -381,6 +397,10 @@ def point_info(ref: ObjectRef, values: dict[str, Any]) -> PointInfo:
 
 
 __all__ = [
-    "DEVICE_INFO_FIELDS", "Client", "CovSubscription", "bacnet_error", "check_returned",
+    "DEVICE_INFO_FIELDS",
+    "Client",
+    "CovSubscription",
+    "bacnet_error",
+    "check_returned",
     "point_properties",
 ]

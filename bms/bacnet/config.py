@@ -67,7 +67,8 @@ class EngineConfig:
             raise ConfigurationError("a device is either a foreign device or a BBMD, not both")
         if not 1 <= self.foreign_ttl <= 65535:
             raise ConfigurationError(
-                f"foreign-device time-to-live {self.foreign_ttl} is outside 1..65535 seconds")
+                f"foreign-device time-to-live {self.foreign_ttl} is outside 1..65535 seconds"
+            )
 
     @property
     def host(self) -> str:

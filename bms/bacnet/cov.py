@@ -45,12 +45,22 @@ class CovSubscriptions:
         self._next_process_id = 1
 
     async def subscribe(
-        self, peer: Peer, ref: ObjectRef, callback: CovCallback, *, confirmed: bool,
+        self,
+        peer: Peer,
+        ref: ObjectRef,
+        callback: CovCallback,
+        *,
+        confirmed: bool,
         lifetime: int,
     ) -> CovSubscription:
         subscription = CovSubscription(
-            owner=self, peer=peer, ref=ref, callback=callback, confirmed=confirmed,
-            lifetime=lifetime, process_id=self._allocate_process_id(),
+            owner=self,
+            peer=peer,
+            ref=ref,
+            callback=callback,
+            confirmed=confirmed,
+            lifetime=lifetime,
+            process_id=self._allocate_process_id(),
         )
         # Registered before the request: the peer notifies right after it acknowledges.
         self._router.add(subscription)
@@ -112,8 +122,15 @@ class CovSubscription:
     """A live COV subscription: notifications go to the callback until `cancel()`."""
 
     def __init__(
-        self, *, owner: CovSubscriptions, peer: Peer, ref: ObjectRef, callback: CovCallback,
-        confirmed: bool, lifetime: int, process_id: int,
+        self,
+        *,
+        owner: CovSubscriptions,
+        peer: Peer,
+        ref: ObjectRef,
+        callback: CovCallback,
+        confirmed: bool,
+        lifetime: int,
+        process_id: int,
     ) -> None:
         self._owner = owner
         self.peer = peer

@@ -117,14 +117,23 @@ class _PlanRefused(Exception):  # noqa: N818 (carries the write's own ExecutionE
         super().__init__(str(error))
         self.error = error
 
+
 # Below a peer's usual 3 s APDU timeout, so a slow hook is refused rather than retried.
 HOOK_TIMEOUT_SECONDS = 2.5
 
 # What we execute as a device (and, for I-Am and COV notifications, as a client).
 SERVED_SERVICES = (
-    "whoIs", "iAm", "whoHas", "iHave",
-    "readProperty", "readPropertyMultiple", "writeProperty", "writePropertyMultiple",
-    "subscribeCOV", "confirmedCOVNotification", "unconfirmedCOVNotification",
+    "whoIs",
+    "iAm",
+    "whoHas",
+    "iHave",
+    "readProperty",
+    "readPropertyMultiple",
+    "writeProperty",
+    "writePropertyMultiple",
+    "subscribeCOV",
+    "confirmedCOVNotification",
+    "unconfirmedCOVNotification",
 )
 SERVED_OBJECT_TYPES = ("device", "network-port", *sorted(POINT_TYPES))
 
@@ -178,8 +187,12 @@ class DeviceServices:
 
     async def do_WritePropertyRequest(self, apdu: Any) -> None:
         await self._write_external(
-            apdu.objectIdentifier, apdu.propertyIdentifier, apdu.propertyValue,
-            apdu.propertyArrayIndex, apdu.priority, apdu.pduSource,
+            apdu.objectIdentifier,
+            apdu.propertyIdentifier,
+            apdu.propertyValue,
+            apdu.propertyArrayIndex,
+            apdu.priority,
+            apdu.pduSource,
         )
         await self.response(SimpleAckPDU(context=apdu))  # type: ignore[attr-defined]
 
@@ -189,8 +202,12 @@ class DeviceServices:
             for prop in spec.listOfProperties:
                 try:
                     await self._write_external(
-                        spec.objectIdentifier, prop.propertyIdentifier, prop.value,
-                        prop.propertyArrayIndex, prop.priority, apdu.pduSource,
+                        spec.objectIdentifier,
+                        prop.propertyIdentifier,
+                        prop.value,
+                        prop.propertyArrayIndex,
+                        prop.priority,
+                        apdu.pduSource,
                     )
                 except ExecutionError as err:
                     await self.response(_wpm_error(apdu, spec.objectIdentifier, prop, err))  # type: ignore[attr-defined]
@@ -198,8 +215,13 @@ class DeviceServices:
         await self.response(SimpleAckPDU(context=apdu))  # type: ignore[attr-defined]
 
     async def _write_external(
-        self, object_id: Any, prop: Any, encoded: Any, index: int | None,
-        priority: int | None, source: Any,
+        self,
+        object_id: Any,
+        prop: Any,
+        encoded: Any,
+        index: int | None,
+        priority: int | None,
+        source: Any,
     ) -> None:
         try:
             obj = self._writable_object(object_id)
@@ -208,8 +230,9 @@ class DeviceServices:
         except ExecutionError as err:
             await self._report_refusal(object_id, prop, encoded, priority, source, err)
             raise
-        pending = _PendingWrite(prop, value, index, priority, str(source),
-                                asyncio.get_running_loop().create_future())
+        pending = _PendingWrite(
+            prop, value, index, priority, str(source), asyncio.get_running_loop().create_future()
+        )
         self._queue_write(obj, pending)
         try:
             await asyncio.shield(pending.done)
@@ -223,12 +246,14 @@ class DeviceServices:
         """Queue a write behind the object's committer, starting one if none is running."""
         queues: dict[ObjectRef, list[_PendingWrite]] = self.__dict__.setdefault("_write_queues", {})
         committers: dict[ObjectRef, asyncio.Task[None]] = self.__dict__.setdefault(
-            "_committers", {})
+            "_committers", {}
+        )
         queues.setdefault(obj.ref, []).append(pending)
         committer = committers.get(obj.ref)
         if committer is None or committer.done():
-            committer = asyncio.create_task(self._commit_queued(obj, queues),
-                                            name=f"write-commit-{obj.ref}")
+            committer = asyncio.create_task(
+                self._commit_queued(obj, queues), name=f"write-commit-{obj.ref}"
+            )
             committers[obj.ref] = committer
             committer.add_done_callback(self._committer_done)
 
@@ -261,14 +286,14 @@ class DeviceServices:
                 # Whatever happened (a bug, a cancellation), no writer waits forever.
                 for pending in batch:
                     if not pending.done.done():
-                        pending.done.set_exception(ExecutionError(
-                            errorClass="device", errorCode="operationalProblem"))
+                        pending.done.set_exception(
+                            ExecutionError(errorClass="device", errorCode="operationalProblem")
+                        )
         queues.pop(obj.ref, None)
 
     async def _commit_batch(self, obj: LocalPoint, batch: list[_PendingWrite]) -> None:
         async with obj.write_lock:
-            outcomes = obj.plan_writes(
-                [(p.prop, p.value, p.index, p.priority) for p in batch])
+            outcomes = obj.plan_writes([(p.prop, p.value, p.index, p.priority) for p in batch])
             accepted: list[tuple[_PendingWrite, WritePlan]] = []
             for pending, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, WritePlan):
@@ -279,7 +304,8 @@ class DeviceServices:
                 return
             try:
                 await self._run_hooks(
-                    obj, [_write_event(obj, plan, p.source) for p, plan in accepted])
+                    obj, [_write_event(obj, plan, p.source) for p, plan in accepted]
+                )
             except ExecutionError as err:
                 for pending, _plan in accepted:
                     pending.done.set_exception(err)
@@ -313,7 +339,12 @@ class DeviceServices:
             raise ExecutionError(errorClass="device", errorCode="operationalProblem") from exc
 
     async def _report_refusal(
-        self, object_id: Any, prop: Any, value: Any, priority: int | None, source: Any,
+        self,
+        object_id: Any,
+        prop: Any,
+        value: Any,
+        priority: int | None,
+        source: Any,
         err: ExecutionError,
     ) -> None:
         """Tell the refusal hook (an audit trail) why a peer's write was refused.
@@ -323,8 +354,11 @@ class DeviceServices:
         if self.refusal_hook is None:
             return
         refusal = RefusedWrite(
-            object_id=f"{object_id[0]},{object_id[1]}", property=str(prop),
-            value=_describe(value), priority=priority, source_address=str(source),
+            object_id=f"{object_id[0]},{object_id[1]}",
+            property=str(prop),
+            value=_describe(value),
+            priority=priority,
+            source_address=str(source),
             reason=f"{_hyphenated(err.errorClass)}: {_hyphenated(err.errorCode)}",
         )
         try:
@@ -395,8 +429,12 @@ def _refusal_error(exc: WriteRefused) -> ExecutionError:
     try:
         error_class, error_code = ErrorClass(exc.error_class), ErrorCode(exc.error_code)
     except ValueError:
-        log.error("write hook refused with unknown BACnet error %s/%s; sending "
-                  "device/operational-problem", exc.error_class, exc.error_code)
+        log.error(
+            "write hook refused with unknown BACnet error %s/%s; sending "
+            "device/operational-problem",
+            exc.error_class,
+            exc.error_code,
+        )
         return ExecutionError(errorClass="device", errorCode="operationalProblem")
     return ExecutionError(errorClass=error_class.attr, errorCode=error_code.attr)
 

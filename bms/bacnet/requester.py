@@ -106,7 +106,8 @@ class Requester:
         objid = object_identifier(ref)
         suffix = "" if index is None else f"[{index}]"
         value = await self.call(
-            peer, f"read {ref} {property}{suffix}",
+            peer,
+            f"read {ref} {property}{suffix}",
             lambda: self.app.read_property(peer.address, objid, property, index),
         )
         if value is None:

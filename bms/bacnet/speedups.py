@@ -29,7 +29,10 @@ from typing import Any
 
 # Modules of bacpypes3 that call inspect.getattr_static on hot paths.
 PATCHED_MODULES = (
-    "bacpypes3.constructeddata", "bacpypes3.local.object", "bacpypes3.service.object")
+    "bacpypes3.constructeddata",
+    "bacpypes3.local.object",
+    "bacpypes3.service.object",
+)
 
 _real_getattr_static = inspect.getattr_static
 _NOWHERE = object()  # the name is defined nowhere in the class's MRO
@@ -58,8 +61,9 @@ def cached_getattr_static(obj: Any, attr: str, *default: Any) -> Any:
     return _answer(owner, instance, attr, in_instance, default)
 
 
-def _answer(owner: Any, instance: Any, attr: str, in_instance: bool, default: tuple[Any, ...]
-            ) -> Any:
+def _answer(
+    owner: Any, instance: Any, attr: str, in_instance: bool, default: tuple[Any, ...]
+) -> Any:
     if owner is not _NOWHERE:
         found = vars(owner)[attr]
         if not in_instance or _is_data_descriptor(found):
@@ -83,11 +87,13 @@ def _is_data_descriptor(value: Any) -> bool:
     kind = type(value)
     known = _data_descriptor_types.get(kind)
     if known is None:
+
         def defines(name: str) -> bool:
             return any(name in vars(klass) for klass in kind.__mro__)
 
         known = _data_descriptor_types[kind] = defines("__get__") and (
-            defines("__set__") or defines("__delete__"))
+            defines("__set__") or defines("__delete__")
+        )
     return known
 
 
@@ -125,5 +131,7 @@ def install() -> None:
 
 
 def installed() -> bool:
-    return all(importlib.import_module(name).inspect is _proxy  # type: ignore[attr-defined]
-               for name in PATCHED_MODULES)
+    return all(
+        importlib.import_module(name).inspect is _proxy  # type: ignore[attr-defined]
+        for name in PATCHED_MODULES
+    )

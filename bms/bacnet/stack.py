@@ -131,7 +131,10 @@ async def open_application(
         await _registered_or_refused(app, config)
     log.info(
         "BACnet device %s %r bound on %s:%s",
-        config.device_instance, config.device_name, config.host, config.port,
+        config.device_instance,
+        config.device_name,
+        config.host,
+        config.port,
     )
     return app
 
@@ -146,8 +149,7 @@ async def _transports_ready(app: Application) -> None:
 
 def foreign_link(app: Application) -> BIPForeign | None:
     """The application's foreign-device link layer, if it registers with a BBMD."""
-    return next((link for link in app.link_layers.values() if isinstance(link, BIPForeign)),
-                None)
+    return next((link for link in app.link_layers.values() if isinstance(link, BIPForeign)), None)
 
 
 def foreign_registration(app: Application) -> str | None:
@@ -175,17 +177,25 @@ async def _registered_or_refused(app: Application, config: EngineConfig) -> None
         await asyncio.sleep(0.02)
     state = foreign_registration(app)
     if state == "registered":
-        log.info("registered as a foreign device with BBMD %s (time-to-live %d s)",
-                 config.foreign_bbmd, config.foreign_ttl)
+        log.info(
+            "registered as a foreign device with BBMD %s (time-to-live %d s)",
+            config.foreign_bbmd,
+            config.foreign_ttl,
+        )
     elif state == "pending":
-        log.warning("BBMD %s has not answered our foreign-device registration within %.1f s; "
-                    "retrying every 5 s. Until it answers, Who-Is and other broadcasts cannot "
-                    "leave this subnet", config.foreign_bbmd, config.timeout)
+        log.warning(
+            "BBMD %s has not answered our foreign-device registration within %.1f s; "
+            "retrying every 5 s. Until it answers, Who-Is and other broadcasts cannot "
+            "leave this subnet",
+            config.foreign_bbmd,
+            config.timeout,
+        )
     else:
         close_application(app)
         raise ConfigurationError(
             f"BBMD {config.foreign_bbmd} {state}: check that it accepts foreign devices "
-            "(and has room in its foreign device table), or unset the BBMD setting")
+            "(and has room in its foreign device table), or unset the BBMD setting"
+        )
 
 
 def application_sockets(app: Application) -> list[socket.socket]:
@@ -210,12 +220,18 @@ def raise_receive_buffer(sock: Any, wanted: int) -> int:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
     except OSError as exc:
-        log.warning("could not set the UDP receive buffer of %s to %d: %s",
-                    sock.getsockname(), wanted, exc)
+        log.warning(
+            "could not set the UDP receive buffer of %s to %d: %s", sock.getsockname(), wanted, exc
+        )
     granted = int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
     level = logging.DEBUG if granted >= wanted else logging.INFO
-    log.log(level, "UDP %s: receive buffer %d octets (asked for %d; the kernel caps it at "
-            "net.core.rmem_max)", sock.getsockname(), granted, wanted)
+    log.log(
+        level,
+        "UDP %s: receive buffer %d octets (asked for %d; the kernel caps it at net.core.rmem_max)",
+        sock.getsockname(),
+        granted,
+        wanted,
+    )
     return granted
 
 

@@ -17,16 +17,28 @@ BINARY_TYPES = frozenset({"binary-input", "binary-output", "binary-value"})
 MULTISTATE_TYPES = frozenset({"multi-state-input", "multi-state-output", "multi-state-value"})
 INPUT_TYPES = frozenset({"analog-input", "binary-input", "multi-state-input"})
 COMMANDABLE_TYPES = frozenset(
-    {"analog-output", "analog-value", "binary-output", "binary-value",
-     "multi-state-output", "multi-state-value"}
+    {
+        "analog-output",
+        "analog-value",
+        "binary-output",
+        "binary-value",
+        "multi-state-output",
+        "multi-state-value",
+    }
 )
 POINT_TYPES = ANALOG_TYPES | BINARY_TYPES | MULTISTATE_TYPES
 
 # The short names used in templates, URLs and the UI.
 SHORT_NAMES = {
-    "AI": "analog-input", "AO": "analog-output", "AV": "analog-value",
-    "BI": "binary-input", "BO": "binary-output", "BV": "binary-value",
-    "MSI": "multi-state-input", "MSO": "multi-state-output", "MSV": "multi-state-value",
+    "AI": "analog-input",
+    "AO": "analog-output",
+    "AV": "analog-value",
+    "BI": "binary-input",
+    "BO": "binary-output",
+    "BV": "binary-value",
+    "MSI": "multi-state-input",
+    "MSO": "multi-state-output",
+    "MSV": "multi-state-value",
 }
 
 

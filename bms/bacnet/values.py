@@ -135,9 +135,7 @@ def _sequence_to_python(value: Sequence) -> dict[str, Any]:
 # --- Python -> bacpypes3 -----------------------------------------------------------------
 
 
-def to_bacnet(
-    object_type: str, property: str, value: Any, *, index: int | None = None
-) -> Any:
+def to_bacnet(object_type: str, property: str, value: Any, *, index: int | None = None) -> Any:
     """Encode `value` for writing `property` of an object of `object_type`.
 
     None becomes Null, which with a priority relinquishes that slot of a commandable point.
@@ -163,7 +161,7 @@ def present_value_to_bacnet(object_type: str, value: Any) -> Any:
 
 
 def binary_word(value: Any) -> str:
-    """"active" / "inactive" from the words, 1/0 or True/False; anything else is refused."""
+    """ "active" / "inactive" from the words, 1/0 or True/False; anything else is refused."""
     if isinstance(value, str):
         word = _BINARY_WORDS.get(value.strip().lower())
         if word:

@@ -5,8 +5,15 @@ from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, Network
 
 @admin.register(BACnetDevice)
 class BACnetDeviceAdmin(admin.ModelAdmin):
-    list_display = ["device_instance", "name", "address", "vendor_name", "online", "last_seen",
-                    "site"]
+    list_display = [
+        "device_instance",
+        "name",
+        "address",
+        "vendor_name",
+        "online",
+        "last_seen",
+        "site",
+    ]
     list_filter = ["site", "online", "vendor_name"]
     search_fields = ["name", "address", "description", "location"]
 

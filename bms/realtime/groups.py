@@ -10,7 +10,8 @@ VIRTUAL_DEVICES = "virtual_devices"  # seed 004's group
 AUDIT = "audit"  # write audit rows made outside the worker's external-write batches
 _DEVICE_PREFIX = "device-"
 _ALLOWED = re.compile(
-    rf"^(?:{TASKS}|{DEVICES}|{VIRTUAL_DEVICES}|{AUDIT}|{_DEVICE_PREFIX}\d{{1,18}})$")
+    rf"^(?:{TASKS}|{DEVICES}|{VIRTUAL_DEVICES}|{AUDIT}|{_DEVICE_PREFIX}\d{{1,18}})$"
+)
 
 
 def device_group(device_pk: int) -> str:

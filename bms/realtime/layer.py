@@ -115,8 +115,9 @@ class DatabaseChannelLayer(InMemoryChannelLayer):
             except DatabaseError:
                 # A locked or restarting database: say so, and poll again shortly; the pages
                 # miss updates meanwhile, which is better than never getting them again.
-                logger.exception("realtime poll failed; retrying in %ss",
-                                 _RETRY_AFTER_DATABASE_ERROR)
+                logger.exception(
+                    "realtime poll failed; retrying in %ss", _RETRY_AFTER_DATABASE_ERROR
+                )
                 await loop.run_in_executor(self._executor, _close_connection)
                 await asyncio.sleep(_RETRY_AFTER_DATABASE_ERROR)
                 continue
@@ -163,5 +164,6 @@ def _report_poller_end(task: asyncio.Task[None]) -> None:
         return
     error = task.exception()
     if error is not None:
-        logger.error("realtime poller stopped: %r; it restarts on the next group_add",
-                     error, exc_info=error)
+        logger.error(
+            "realtime poller stopped: %r; it restarts on the next group_add", error, exc_info=error
+        )

@@ -73,8 +73,12 @@ def point_payload(point: BACnetPoint) -> dict[str, Any]:
 
 
 def reading_payload(
-    point_id: int, device_pk: int, ref: ObjectRef, value: PresentValue,
-    status_flags: Sequence[bool] | None, at: datetime,
+    point_id: int,
+    device_pk: int,
+    ref: ObjectRef,
+    value: PresentValue,
+    status_flags: Sequence[bool] | None,
+    at: datetime,
 ) -> dict[str, Any]:
     """A polled value as the "points" event carries it, built from what the worker just read
     and stored (no query); pages update value, time and flags, the rest of the row stays."""
@@ -91,8 +95,7 @@ def reading_payload(
 
 def stored_reading_payload(reading: BACnetReading) -> dict[str, Any]:
     """A stored reading as the readings API lists it (ReadingOut), for trends to append."""
-    return {"value": reading.value, "timestamp": iso(reading.timestamp),
-            "source": reading.source}
+    return {"value": reading.value, "timestamp": iso(reading.timestamp), "source": reading.source}
 
 
 def virtual_object_payload(obj: VirtualObject) -> dict[str, Any]:

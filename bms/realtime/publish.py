@@ -62,14 +62,22 @@ def publish_devices(devices: Sequence[BACnetDevice]) -> None:
     """publish_device for each device, with the point counts of all of them in one query (a
     discovery announces every device that answered)."""
     counts = _point_counts([device.id for device in devices])
-    _events(groups.DEVICES, [
-        {"type": "device", "device": payloads.device_payload(device, counts.get(device.id, 0))}
-        for device in devices])
+    _events(
+        groups.DEVICES,
+        [
+            {"type": "device", "device": payloads.device_payload(device, counts.get(device.id, 0))}
+            for device in devices
+        ],
+    )
 
 
 def _point_counts(device_ids: list[int]) -> dict[int, int]:
-    rows = (BACnetPoint.objects.filter(device_id__in=device_ids).order_by()
-            .values_list("device_id").annotate(count=Count("id")))
+    rows = (
+        BACnetPoint.objects.filter(device_id__in=device_ids)
+        .order_by()
+        .values_list("device_id")
+        .annotate(count=Count("id"))
+    )
     return dict(rows)
 
 
@@ -88,8 +96,7 @@ def publish_external_write(virtual_object: VirtualObject, event: Any) -> None:
 
     `event`: a dict or a bms.bacnet.types.WriteEvent; see payloads.external_write_payload.
     """
-    message = {"type": EXTERNAL_WRITE,
-               **payloads.external_write_payload(virtual_object, event)}
+    message = {"type": EXTERNAL_WRITE, **payloads.external_write_payload(virtual_object, event)}
     _send_on_commit(groups.VIRTUAL_DEVICES, message)
 
 
@@ -103,10 +110,18 @@ async def apublish_external_writes(writes: Iterable[tuple[VirtualObject, Any]]) 
     awaited on the loop. The rows must carry their device already: nothing here may query.
     """
     payloads_ = [payloads.external_write_payload(obj, event) for obj, event in writes]
-    await _asend_all([
-        (groups.VIRTUAL_DEVICES, {"type": EXTERNAL_WRITES,
-                                  "writes": payloads_[start:start + EXTERNAL_WRITES_BATCH]})
-        for start in range(0, len(payloads_), EXTERNAL_WRITES_BATCH)])
+    await _asend_all(
+        [
+            (
+                groups.VIRTUAL_DEVICES,
+                {
+                    "type": EXTERNAL_WRITES,
+                    "writes": payloads_[start : start + EXTERNAL_WRITES_BATCH],
+                },
+            )
+            for start in range(0, len(payloads_), EXTERNAL_WRITES_BATCH)
+        ]
+    )
 
 
 async def apublish_point_readings(by_device: Mapping[int, list[dict[str, Any]]]) -> None:
@@ -115,10 +130,18 @@ async def apublish_point_readings(by_device: Mapping[int, list[dict[str, Any]]])
     `by_device`: device pk -> payloads.reading_payload dicts. Built from the collect's memory,
     so a collect costs no query per wave for its live updates.
     """
-    await _asend_all([
-        (groups.device_group(device_pk),
-         {"type": EVENT, "event": {"type": "points", "device_pk": device_pk, "points": values}})
-        for device_pk, values in by_device.items()])
+    await _asend_all(
+        [
+            (
+                groups.device_group(device_pk),
+                {
+                    "type": EVENT,
+                    "event": {"type": "points", "device_pk": device_pk, "points": values},
+                },
+            )
+            for device_pk, values in by_device.items()
+        ]
+    )
 
 
 async def _asend_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
@@ -137,13 +160,16 @@ def _store_all(layer: DatabaseChannelLayer, messages: list[tuple[str, dict[str, 
         layer.store(group, message)
 
 
-def publish_virtual_object(virtual_object: VirtualObject,
-                           reading: BACnetReading | None = None) -> None:
+def publish_virtual_object(
+    virtual_object: VirtualObject, reading: BACnetReading | None = None
+) -> None:
     """A virtual object's present value or priority array changed (group `virtual_devices`).
     A command's `reading` (the value it stored for the trend) goes with it, so an open trend
     grows by the point a reload would show."""
-    event: dict[str, Any] = {"type": "virtual_object",
-                             "object": payloads.virtual_object_payload(virtual_object)}
+    event: dict[str, Any] = {
+        "type": "virtual_object",
+        "object": payloads.virtual_object_payload(virtual_object),
+    }
     if reading is not None:
         event["reading"] = payloads.stored_reading_payload(reading)
     _event(groups.VIRTUAL_DEVICES, event)
@@ -151,8 +177,11 @@ def publish_virtual_object(virtual_object: VirtualObject,
 
 def publish_virtual_device(device: VirtualBACnetDevice, deleted: bool = False) -> None:
     """A virtual device was created, edited, started, stopped or deleted."""
-    event = {"type": "virtual_device", "deleted": deleted,
-             "device": payloads.virtual_device_payload(device)}
+    event = {
+        "type": "virtual_device",
+        "deleted": deleted,
+        "device": payloads.virtual_device_payload(device),
+    }
     _event(groups.VIRTUAL_DEVICES, event)
 
 
@@ -171,7 +200,7 @@ def _events(group: str, events: list[dict[str, Any]]) -> None:
     """Many events as one message per EVENTS_BATCH (a discovery announces a thousand devices:
     a message each cost the worker a second); the consumers forward them one by one, in order."""
     for start in range(0, len(events), EVENTS_BATCH):
-        _send_on_commit(group, {"type": EVENTS, "events": events[start:start + EVENTS_BATCH]})
+        _send_on_commit(group, {"type": EVENTS, "events": events[start : start + EVENTS_BATCH]})
 
 
 def _send_on_commit(group: str, message: dict[str, Any]) -> None:

@@ -53,9 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="0-based index of the device without ReadPropertyMultiple, or 'none' (2)",
     )
     parser.add_argument(
-        "--bbmd", action="store_true",
+        "--bbmd",
+        action="store_true",
         help="the first device is also its subnet's BBMD and accepts foreign devices (a BMS "
-             "worker on another subnet registers with it: BACNET_FOREIGN_BBMD)")
+        "worker on another subnet registers with it: BACNET_FOREIGN_BBMD)",
+    )
     parser.add_argument("--processes", type=int, default=1, help="child processes to use (1)")
     parser.add_argument(
         "--allow-non-loopback",

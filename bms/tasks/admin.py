@@ -6,8 +6,16 @@ from bms.tasks.models import BACnetTask, Worker
 
 @admin.register(BACnetTask)
 class BACnetTaskAdmin(admin.ModelAdmin):
-    list_display = ["id", "task_type", "status", "site", "worker_id", "attempts", "created_at",
-                    "completed_at"]
+    list_display = [
+        "id",
+        "task_type",
+        "status",
+        "site",
+        "worker_id",
+        "attempts",
+        "created_at",
+        "completed_at",
+    ]
     list_filter = ["status", "task_type", "site"]
     search_fields = ["worker_id", "error_message"]
     # Status moves belong to the queue (conditional updates); the admin only looks.

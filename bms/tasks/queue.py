@@ -111,9 +111,7 @@ def _claim_skip_locked(worker_id: str, site: str, lease_seconds: float) -> BACne
     return BACnetTask.objects.get(id=task.id)
 
 
-def _claim_conditional_update(
-    worker_id: str, site: str, lease_seconds: float
-) -> BACnetTask | None:
+def _claim_conditional_update(worker_id: str, site: str, lease_seconds: float) -> BACnetTask | None:
     # Each round either claims a task or sees every candidate taken by someone else, so the
     # loop ends: when nothing is pending, or when we win one.
     while candidates := list(_pending(site).values_list("id", flat=True)[:_SQLITE_CANDIDATES]):
@@ -177,14 +175,14 @@ def complete(task: BACnetTask, result: Any) -> None:
 
 def fail(task: BACnetTask, error: str) -> None:
     """Final failure (running, or a pending task that cannot be run at all)."""
-    _move(task, states.FAILED, error_message=error, completed_at=timezone.now(),
-          lease_expires_at=None)
+    _move(
+        task, states.FAILED, error_message=error, completed_at=timezone.now(), lease_expires_at=None
+    )
 
 
 def requeue(task: BACnetTask) -> None:
     """Hand a running task back on graceful shutdown; it does not count as an attempt."""
-    _move(task, states.PENDING, worker_id="", lease_expires_at=None,
-          attempts=F("attempts") - 1)
+    _move(task, states.PENDING, worker_id="", lease_expires_at=None, attempts=F("attempts") - 1)
 
 
 def requeue_expired(now: datetime | None = None) -> ExpiredLeases:
@@ -201,7 +199,9 @@ def requeue_expired(now: datetime | None = None) -> ExpiredLeases:
             fields["progress"] = {"message": after.reason}
         # Conditioned on the lease we read: a heartbeat that lands in between keeps the task.
         moved = BACnetTask.objects.filter(
-            id=row["id"], status=states.RUNNING, worker_id=row["worker_id"],
+            id=row["id"],
+            status=states.RUNNING,
+            worker_id=row["worker_id"],
             lease_expires_at=row["lease_expires_at"],
         ).update(**fields)
         if moved:
@@ -235,16 +235,30 @@ def wait_for(
 
 
 def worker_heartbeat(
-    worker_id: str, site: str, *, backend: str = "", hostname: str = "", pid: int | None = None,
-    bacnet_address: str = "", bbmd: str = "", bbmd_registration: str = "",
+    worker_id: str,
+    site: str,
+    *,
+    backend: str = "",
+    hostname: str = "",
+    pid: int | None = None,
+    bacnet_address: str = "",
+    bbmd: str = "",
+    bbmd_registration: str = "",
 ) -> None:
     """Record that a worker process is alive, and where it is on the BACnet network (its tasks
     heartbeat separately)."""
     Worker.objects.update_or_create(
         worker_id=worker_id,
-        defaults={"site": site, "backend": backend, "hostname": hostname, "pid": pid,
-                  "bacnet_address": bacnet_address, "bbmd": bbmd,
-                  "bbmd_registration": bbmd_registration, "heartbeat_at": timezone.now()},
+        defaults={
+            "site": site,
+            "backend": backend,
+            "hostname": hostname,
+            "pid": pid,
+            "bacnet_address": bacnet_address,
+            "bbmd": bbmd,
+            "bbmd_registration": bbmd_registration,
+            "heartbeat_at": timezone.now(),
+        },
     )
 
 

@@ -77,20 +77,26 @@ def site_of_devices(device_instances: list[int] | None, site: str | None) -> str
         return next(iter(holders), str(settings.BACNET_SITE))
     named = ", ".join(sorted(holders))
     if complete:
-        raise UnknownSite(f"devices {sorted(wanted)} are known on several sites ({named}): "
-                          "give the site")
-    raise UnknownSite(f"devices {sorted(wanted)} are not all on one site (found on {named}): "
-                      "queue one task per site")
+        raise UnknownSite(
+            f"devices {sorted(wanted)} are known on several sites ({named}): give the site"
+        )
+    raise UnknownSite(
+        f"devices {sorted(wanted)} are not all on one site (found on {named}): "
+        "queue one task per site"
+    )
 
 
 def site_of_point(point_id: int, site: str | None) -> str:
     """The site of a write to this point: its device's, which `site`, when given, must be. For a
     point that does not exist, `site` or BACNET_SITE (the backend then refuses the point)."""
-    point_site = (BACnetDevice.objects.filter(points__id=point_id)
-                  .values_list("site", flat=True).first())
+    point_site = (
+        BACnetDevice.objects.filter(points__id=point_id).values_list("site", flat=True).first()
+    )
     if point_site is None:
         return check_site(site)
     if site and site != point_site:
-        raise UnknownSite(f"point {point_id} is on site {point_site!r}, not {site!r}: "
-                          "a write goes to its point's site")
+        raise UnknownSite(
+            f"point {point_id} is on site {point_site!r}, not {site!r}: "
+            "a write goes to its point's site"
+        )
     return point_site

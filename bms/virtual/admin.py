@@ -18,7 +18,6 @@ class VirtualBACnetDeviceAdmin(admin.ModelAdmin):
 
 @admin.register(VirtualObject)
 class VirtualObjectAdmin(admin.ModelAdmin):
-    list_display = ["object_type", "instance", "name", "device", "present_value",
-                    "out_of_service"]
+    list_display = ["object_type", "instance", "name", "device", "present_value", "out_of_service"]
     list_filter = ["object_type", "device"]
     list_select_related = ["device"]

@@ -49,7 +49,9 @@ def create_virtual_device(
         if VirtualBACnetDevice.objects.filter(device_id=device_id).exists():
             raise VirtualDeviceError(f"virtual device {device_id} already exists")
         device = VirtualBACnetDevice.objects.create(
-            device_id=device_id, device_name=name.strip(), description=description,
+            device_id=device_id,
+            device_name=name.strip(),
+            description=description,
             template=device_template.key,
         )
         for object_template in device_template.objects:
@@ -98,8 +100,12 @@ def delete_virtual_device(device_id: int) -> int:
 PRIORITY_LEVELS = 16
 DEFAULT_PRIORITY = 16
 _BINARY_ALIASES: dict[object, str] = {
-    "active": "active", "inactive": "inactive", "1": "active", "0": "inactive",
-    "true": "active", "false": "inactive",
+    "active": "active",
+    "inactive": "inactive",
+    "1": "active",
+    "0": "inactive",
+    "true": "active",
+    "false": "inactive",
 }
 
 
@@ -116,8 +122,13 @@ class Command:
 
 
 def command_virtual_object(
-    obj: VirtualObject, value: Any, priority: int | None = None, relinquish: bool = False,
-    *, user: str, source: str = "operator",
+    obj: VirtualObject,
+    value: Any,
+    priority: int | None = None,
+    relinquish: bool = False,
+    *,
+    user: str,
+    source: str = "operator",
 ) -> VirtualObject:
     """Command one virtual object as an operator, the way a BACnet peer would write it.
 
@@ -129,8 +140,12 @@ def command_virtual_object(
     """
     try:
         with transaction.atomic():
-            row = (VirtualObject.objects.select_for_update().select_related("device")
-                   .filter(pk=obj.pk).first())
+            row = (
+                VirtualObject.objects.select_for_update()
+                .select_related("device")
+                .filter(pk=obj.pk)
+                .first()
+            )
             if row is None:
                 raise VirtualDeviceError(f"virtual object {obj.pk} no longer exists")
             command = validate_command(row, value, priority, relinquish)
@@ -147,12 +162,16 @@ def validate_command(obj: VirtualObject, value: Any, priority: Any, relinquish: 
     if obj.object_type not in COMMANDABLE_TYPES:
         if priority is not None or relinquish:
             raise CommandRefused(
-                f"{label} is an input: it takes a plain present value (no priority, no relinquish)")
+                f"{label} is an input: it takes a plain present value (no priority, no relinquish)"
+            )
         return Command(_checked_value(obj, value), None)
     if priority is None:
         priority = DEFAULT_PRIORITY
-    if isinstance(priority, bool) or not isinstance(priority, int) or not (
-            1 <= priority <= PRIORITY_LEVELS):
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not (1 <= priority <= PRIORITY_LEVELS)
+    ):
         raise CommandRefused(f"priority must be 1..{PRIORITY_LEVELS} (got {short_repr(priority)})")
     if relinquish:
         if value is not None and value != "":
@@ -180,7 +199,8 @@ def _checked_number(obj: VirtualObject, value: Any) -> float:
     low, high = obj.min_value, obj.max_value
     if (low is not None and number < low) or (high is not None and number > high):
         raise CommandRefused(
-            f"{number:g} is out of range: {obj.name} takes {_range_text(low, high)}")
+            f"{number:g} is out of range: {obj.name} takes {_range_text(low, high)}"
+        )
     return number
 
 
@@ -215,8 +235,9 @@ def _checked_binary(obj: VirtualObject, value: Any) -> str:
     state = _BINARY_ALIASES.get(key) if isinstance(key, str) else None
     if state is None:
         raise CommandRefused(
-            f"{obj.object_type} takes \"active\" or \"inactive\" (or 1/0, true/false); "
-            f"got {short_repr(value)}")
+            f'{obj.object_type} takes "active" or "inactive" (or 1/0, true/false); '
+            f"got {short_repr(value)}"
+        )
     return state
 
 
@@ -231,7 +252,8 @@ def _checked_state(obj: VirtualObject, value: Any) -> int:
         state = int(value.strip())
     if state is None or not 1 <= state <= states:
         raise CommandRefused(
-            f"{obj.object_type} takes a state number 1..{states} (got {short_repr(value)})")
+            f"{obj.object_type} takes a state number 1..{states} (got {short_repr(value)})"
+        )
     return state
 
 
@@ -245,25 +267,39 @@ def _apply_command(row: VirtualObject, command: Command, user: str, source: str)
         row.priority_array = array
         row.present_value = next((v for v in array if v is not None), row.relinquish_default)
     row.save(update_fields=["present_value", "priority_array", "updated_at"])
-    reading = BACnetReading.objects.create(virtual_object=row, value=row.present_value,
-                                           timestamp=row.updated_at, source="operator_write")
+    reading = BACnetReading.objects.create(
+        virtual_object=row,
+        value=row.present_value,
+        timestamp=row.updated_at,
+        source="operator_write",
+    )
     audit = WriteAudit.objects.create(
-        time=row.updated_at, source=source, who=user, object_ref=_object_ref(row),
-        virtual_object=row, old_value=old_value, new_value=command.value,
-        priority=command.priority, accepted=True,
+        time=row.updated_at,
+        source=source,
+        who=user,
+        object_ref=_object_ref(row),
+        virtual_object=row,
+        old_value=old_value,
+        new_value=command.value,
+        priority=command.priority,
+        accepted=True,
     )
     publish.publish_virtual_object(row, reading)  # both sent when the transaction commits
     publish.publish_audit(audit)
 
 
-def _audit_refused(obj: VirtualObject, value: Any, priority: Any, user: str, source: str,
-                   reason: str) -> None:
+def _audit_refused(
+    obj: VirtualObject, value: Any, priority: Any, user: str, source: str, reason: str
+) -> None:
     audit = WriteAudit.objects.create(
-        source=source, who=user, object_ref=_object_ref(obj),
+        source=source,
+        who=user,
+        object_ref=_object_ref(obj),
         virtual_object=VirtualObject.objects.select_related("device").filter(pk=obj.pk).first(),
         new_value=loggable(value),
         priority=priority if isinstance(priority, int) and 0 <= priority < 2**15 else None,
-        accepted=False, reason=reason,
+        accepted=False,
+        reason=reason,
     )
     publish.publish_audit(audit)
 

@@ -17,10 +17,14 @@ class DiscoverForm(forms.Form):
     high = forms.IntegerField(required=False, min_value=0, max_value=MAX_DEVICE_INSTANCE)
     address = forms.CharField(required=False, max_length=100, strip=True)
     # Empty means this installation's BACNET_SITE, so a page without the field still works.
-    site = forms.ChoiceField(required=False, label="Site", error_messages={
-        "invalid_choice": "there is no site %(value)s; choose one of the list "
-                          "(a site appears when its worker starts or a device is found on it)",
-    })
+    site = forms.ChoiceField(
+        required=False,
+        label="Site",
+        error_messages={
+            "invalid_choice": "there is no site %(value)s; choose one of the list "
+            "(a site appears when its worker starts or a device is found on it)",
+        },
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -58,8 +62,7 @@ class VirtualCommandForm(forms.Form):
 
 
 class VirtualDeviceForm(forms.Form):
-    device_id = forms.IntegerField(min_value=0, max_value=MAX_DEVICE_INSTANCE,
-                                   label="Device id")
+    device_id = forms.IntegerField(min_value=0, max_value=MAX_DEVICE_INSTANCE, label="Device id")
     device_name = forms.CharField(max_length=255, label="Name")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     template = forms.ChoiceField(
@@ -81,5 +84,8 @@ def first_error(form: forms.Form) -> str:
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, label="What is it for?",
-                           widget=forms.TextInput(attrs={"placeholder": "trend export script"}))
+    name = forms.CharField(
+        max_length=100,
+        label="What is it for?",
+        widget=forms.TextInput(attrs={"placeholder": "trend export script"}),
+    )

@@ -54,8 +54,12 @@ class CeleryConsumer:
     def _consume(self, loop: asyncio.AbstractEventLoop) -> None:
         with Connection(self._broker_url) as connection:
             connection.ensure_connection(max_retries=3)
-            with Consumer(connection, queues=[self._queue], accept=["json"],
-                          on_message=lambda message: self._on_message(loop, message)):
+            with Consumer(
+                connection,
+                queues=[self._queue],
+                accept=["json"],
+                on_message=lambda message: self._on_message(loop, message),
+            ):
                 log.info("consuming Celery queue %s", self._queue.name)
                 while not self._stopping.is_set():
                     try:

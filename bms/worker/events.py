@@ -66,8 +66,9 @@ async def point_readings(by_device: Mapping[int, list[dict[str, Any]]]) -> None:
     try:
         await publish.apublish_point_readings(by_device)
     except Exception:
-        log.exception("live updates of %d devices' values not delivered (they are stored)",
-                      len(by_device))
+        log.exception(
+            "live updates of %d devices' values not delivered (they are stored)", len(by_device)
+        )
 
 
 async def external_writes(batch: list[tuple[VirtualObject, dict[str, Any]]]) -> None:
@@ -75,5 +76,6 @@ async def external_writes(batch: list[tuple[VirtualObject, dict[str, Any]]]) -> 
     try:
         await publish.apublish_external_writes(batch)
     except Exception:
-        log.exception("live updates of %d external writes not delivered (they are stored)",
-                      len(batch))
+        log.exception(
+            "live updates of %d external writes not delivered (they are stored)", len(batch)
+        )

@@ -58,15 +58,21 @@ async def discover(
     records = await engine.client.who_is(
         low=who_is_params["low"], high=who_is_params["high"], address=who_is_params["address"]
     )
-    await progress(done=0, total=len(records), found=len(records),
-                  message=f"{len(records)} devices answered; reading their properties")
+    await progress(
+        done=0,
+        total=len(records),
+        found=len(records),
+        message=f"{len(records)} devices answered; reading their properties",
+    )
     infos = await _read_device_infos(engine, records, progress)
     scan, devices = await run_db(
         store.save_discovery, cfg.site, records, infos, who_is_params, started, task.id
     )
     await run_db(events.devices_changed, devices)
     return {
-        "cached": False, "scan_id": scan.id, "devices_found": len(records),
+        "cached": False,
+        "scan_id": scan.id,
+        "devices_found": len(records),
         "devices": sorted(record.device_instance for record in records),
         "unreadable": sorted(set(r.device_instance for r in records) - set(infos)),
     }
@@ -86,8 +92,12 @@ async def _read_device_infos(
             )
         except BACnetError as exc:
             # One silent device must not sink the scan; it is reported in the result.
-            log.warning("device %s at %s: properties not read: %s",
-                        record.device_instance, record.address, exc)
+            log.warning(
+                "device %s at %s: properties not read: %s",
+                record.device_instance,
+                record.address,
+                exc,
+            )
         await reporter.step()
 
     await _gather_results("read-device-info", [read_one(r) for r in records])
@@ -118,8 +128,11 @@ async def collect(
     """
     devices = await run_db(store.devices_to_collect, cfg.site, task.parameters.get("device_ids"))
     refs_by_device = await run_db(store.point_refs_by_device, [d.id for d in devices])
-    point_refs = {point_id: (device_pk, ref) for device_pk, refs in refs_by_device.items()
-                  for ref, point_id in refs.items()}
+    point_refs = {
+        point_id: (device_pk, ref)
+        for device_pk, refs in refs_by_device.items()
+        for ref, point_id in refs.items()
+    }
     slots = asyncio.Semaphore(COLLECT_DEVICES)
 
     async def read_one(device: BACnetDevice) -> tuple[BACnetDevice, Any]:
@@ -130,8 +143,10 @@ async def collect(
     failed: list[int] = []
     finished: list[tuple[BACnetDevice, Any]] = []
     storing: asyncio.Task[int] | None = None
-    reads = [asyncio.create_task(read_one(d), name=f"collect-{task.id}-{d.device_instance}")
-             for d in devices]
+    reads = [
+        asyncio.create_task(read_one(d), name=f"collect-{task.id}-{d.device_instance}")
+        for d in devices
+    ]
     try:
         for done, next_read in enumerate(asyncio.as_completed(reads), start=1):
             finished.append(await next_read)
@@ -141,10 +156,15 @@ async def collect(
             finished, failed = [], failed + chunk_failed
             if storing is not None:
                 readings += await storing
-            storing = asyncio.create_task(_store_chunk(values, described, point_refs),
-                                          name=f"collect-{task.id}-store-{done}")
-            await progress(done=done, total=len(devices), message=f"collected {done} of "
-                           f"{len(devices)} devices", readings=readings)
+            storing = asyncio.create_task(
+                _store_chunk(values, described, point_refs), name=f"collect-{task.id}-store-{done}"
+            )
+            await progress(
+                done=done,
+                total=len(devices),
+                message=f"collected {done} of {len(devices)} devices",
+                readings=readings,
+            )
         if storing is not None:
             readings += await storing
             storing = None
@@ -164,8 +184,9 @@ async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
 
 def _sort_outcomes(
     finished: list[tuple[BACnetDevice, Any]],
-) -> tuple[dict[int, tuple[PresentValue, Any]], list[tuple[BACnetDevice, list[PointInfo]]],
-           list[int]]:
+) -> tuple[
+    dict[int, tuple[PresentValue, Any]], list[tuple[BACnetDevice, list[PointInfo]]], list[int]
+]:
     """Split finished devices' results into point values, new point lists and failed devices."""
     values: dict[int, tuple[PresentValue, Any]] = {}
     described: list[tuple[BACnetDevice, list[PointInfo]]] = []
@@ -195,8 +216,10 @@ async def _store_chunk(
 
 
 def _readings_by_device(
-    point_ids: list[int], values: dict[int, tuple[PresentValue, Any]],
-    point_refs: dict[int, tuple[int, ObjectRef]], at: datetime,
+    point_ids: list[int],
+    values: dict[int, tuple[PresentValue, Any]],
+    point_refs: dict[int, tuple[int, ObjectRef]],
+    at: datetime,
 ) -> dict[int, list[dict[str, Any]]]:
     """The stored values as live-update payloads, by device pk (from memory, no query)."""
     by_device: dict[int, list[dict[str, Any]]] = {}
@@ -204,7 +227,8 @@ def _readings_by_device(
         device_pk, ref = point_refs[point_id]
         value, flags = values[point_id]
         by_device.setdefault(device_pk, []).append(
-            reading_payload(point_id, device_pk, ref, value, flags, at))
+            reading_payload(point_id, device_pk, ref, value, flags, at)
+        )
     return by_device
 
 
@@ -237,15 +261,37 @@ async def write_point(
         else:
             await engine.client.write_property(device.address, ref, value, priority=priority)
     except BACnetError as exc:
-        await run_db(store.record_point_write, writer, point.id, point.last_value, value,
-                     priority, False, str(exc))
+        await run_db(
+            store.record_point_write,
+            writer,
+            point.id,
+            point.last_value,
+            value,
+            priority,
+            False,
+            str(exc),
+        )
         raise
     read_back = (await engine.client.read_present_values(device.address, [ref])).get(ref)
-    await run_db(store.record_point_write, writer, point.id, point.last_value, value, priority,
-                 True, "", read_back)
+    await run_db(
+        store.record_point_write,
+        writer,
+        point.id,
+        point.last_value,
+        value,
+        priority,
+        True,
+        "",
+        read_back,
+    )
     await run_db(events.point_values_changed, [point.id])
-    return {"point_id": point.id, "written": value, "priority": priority,
-            "relinquished": value is None, "present_value": read_back}
+    return {
+        "point_id": point.id,
+        "written": value,
+        "priority": priority,
+        "relinquished": value is None,
+        "present_value": read_back,
+    }
 
 
 JOBS: dict[str, Job] = {
@@ -269,8 +315,11 @@ class _Throttled:
         now = time.monotonic()
         if self._done == self._total or now - self._last >= self._every:
             self._last = now
-            await self._progress(done=self._done, total=self._total,
-                                 message=f"{self._verb} {self._done} of {self._total}")
+            await self._progress(
+                done=self._done,
+                total=self._total,
+                message=f"{self._verb} {self._done} of {self._total}",
+            )
 
 
 async def _gather_results(name: str, coroutines: list[Awaitable[Any]]) -> list[Any]:

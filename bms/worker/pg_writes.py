@@ -33,10 +33,16 @@ from bms.worker.store import StoredWrite, batch_statement
 log = logging.getLogger(__name__)
 
 # Django's OPTIONS for the PostgreSQL backend that are not libpq connection parameters.
-_DJANGO_ONLY_OPTIONS = frozenset({
-    "isolation_level", "server_side_binding", "pool", "assume_role", "cursor_factory",
-    "prepare_threshold",
-})
+_DJANGO_ONLY_OPTIONS = frozenset(
+    {
+        "isolation_level",
+        "server_side_binding",
+        "pool",
+        "assume_role",
+        "cursor_factory",
+        "prepare_threshold",
+    }
+)
 # The server cancels a statement after the store's timeout; the client waits this much longer
 # (still below the device's hook timeout) before it gives the connection up.
 _CLIENT_GRACE_SECONDS = 0.3
@@ -45,19 +51,31 @@ _CLIENT_GRACE_SECONDS = 0.3
 def connect_kwargs(settings_dict: dict[str, Any], timeout_seconds: float) -> dict[str, Any]:
     """psycopg.connect() arguments for a Django PostgreSQL DATABASES entry."""
     kwargs: dict[str, Any] = {
-        key: value for key, value in (
-            ("dbname", settings_dict.get("NAME")), ("user", settings_dict.get("USER")),
-            ("password", settings_dict.get("PASSWORD")), ("host", settings_dict.get("HOST")),
+        key: value
+        for key, value in (
+            ("dbname", settings_dict.get("NAME")),
+            ("user", settings_dict.get("USER")),
+            ("password", settings_dict.get("PASSWORD")),
+            ("host", settings_dict.get("HOST")),
             ("port", settings_dict.get("PORT")),
-        ) if value
+        )
+        if value
     }
-    options = {k: v for k, v in (settings_dict.get("OPTIONS") or {}).items()
-               if k not in _DJANGO_ONLY_OPTIONS}
+    options = {
+        k: v
+        for k, v in (settings_dict.get("OPTIONS") or {}).items()
+        if k not in _DJANGO_ONLY_OPTIONS
+    }
     server_options = f"-c statement_timeout={int(timeout_seconds * 1000)}"
     if "options" in options:
         server_options = f"{options.pop('options')} {server_options}"
-    return {**kwargs, **options, "options": server_options, "autocommit": True,
-            "application_name": "bms-worker-writes"}
+    return {
+        **kwargs,
+        **options,
+        "options": server_options,
+        "autocommit": True,
+        "application_name": "bms-worker-writes",
+    }
 
 
 class AsyncWriteStore:
@@ -77,7 +95,10 @@ class AsyncWriteStore:
         return cls(connect_kwargs(database.settings_dict, timeout_seconds), timeout_seconds)
 
     async def store(
-        self, events: Sequence[WriteEvent], object_id: int, device_pk: int,
+        self,
+        events: Sequence[WriteEvent],
+        object_id: int,
+        device_pk: int,
         synced_at: datetime,
     ) -> StoredWrite | None:
         """Store the batch; None if the row changed since `synced_at` (nothing was written).
@@ -96,7 +117,9 @@ class AsyncWriteStore:
             raise WriteRefused(
                 f"storing {len(events)} writes to {events[0].ref} took over {self._timeout}s; "
                 "cancelled by the database, nothing stored",
-                error_class="device", error_code="operational-problem") from exc
+                error_class="device",
+                error_code="operational-problem",
+            ) from exc
         except (TimeoutError, psycopg.Error, asyncio.CancelledError):
             # An unanswered, broken or abandoned connection may be mid-statement: drop it and
             # connect afresh next time (the server's statement_timeout bounds what it still

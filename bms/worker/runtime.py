@@ -93,9 +93,12 @@ class Worker:
     def __init__(self, options: WorkerOptions, worker_id: str | None = None) -> None:
         self.options = options
         self.worker_id = worker_id or make_worker_id()
-        self.engine = Engine(options.engine, write_hook=self._on_external_write,
-                             write_batch_hook=self._on_external_writes,
-                             refusal_hook=self._on_refused_write)
+        self.engine = Engine(
+            options.engine,
+            write_hook=self._on_external_write,
+            write_batch_hook=self._on_external_writes,
+            refusal_hook=self._on_refused_write,
+        )
         self._running: dict[asyncio.Task[None], BACnetTask] = {}
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -125,9 +128,14 @@ class Worker:
             await self._heartbeat()
             if self.options.freeze_heap:
                 settle_heap()
-            log.info("worker %s ready: %s backend, site %r, device %s on %s", self.worker_id,
-                     self.options.backend, self.options.site, self.options.engine.device_instance,
-                     self.options.engine.address)
+            log.info(
+                "worker %s ready: %s backend, site %r, device %s on %s",
+                self.worker_id,
+                self.options.backend,
+                self.options.site,
+                self.options.engine.device_instance,
+                self.options.engine.address,
+            )
             await self._supervise(stop)
         finally:
             await self._shutdown()
@@ -144,8 +152,9 @@ class Worker:
         if self.options.backend == "docker":
             from bms.worker.celery_consumer import CeleryConsumer
 
-            consumer = CeleryConsumer(self.options.broker_url, self.options.site,
-                                      self._celery_message)
+            consumer = CeleryConsumer(
+                self.options.broker_url, self.options.site, self._celery_message
+            )
             loops.add(self._named(consumer.run(), "celery-consumer"))
         stopper = self._named(stop.wait(), "stop-signal")
         try:
@@ -166,8 +175,11 @@ class Worker:
     async def _shutdown(self) -> None:
         self._claiming = False
         if self._running:
-            log.info("waiting up to %ss for %d running tasks", self.options.shutdown_timeout,
-                     len(self._running))
+            log.info(
+                "waiting up to %ss for %d running tasks",
+                self.options.shutdown_timeout,
+                len(self._running),
+            )
             _done, unfinished = await asyncio.wait(
                 list(self._running), timeout=self.options.shutdown_timeout
             )
@@ -261,8 +273,9 @@ class Worker:
         await self._finish(task, queue.complete, result)
         log.info("task %s (%s) completed", task.id, task.task_type)
 
-    async def _finish(self, task: BACnetTask, move: Callable[[BACnetTask, Any], None],
-                      outcome: Any) -> None:
+    async def _finish(
+        self, task: BACnetTask, move: Callable[[BACnetTask, Any], None], outcome: Any
+    ) -> None:
         try:
             await run_db(move, task, outcome)
         except queue.TaskNotOwned as exc:
@@ -290,27 +303,40 @@ class Worker:
             level = logging.INFO if registration == "registered" else logging.WARNING
             # The first success is logged by the stack as it registers.
             if self._registration is not None or registration != "registered":
-                log.log(level, "foreign-device registration with BBMD %s: %s",
-                        self.options.engine.foreign_bbmd, registration)
+                log.log(
+                    level,
+                    "foreign-device registration with BBMD %s: %s",
+                    self.options.engine.foreign_bbmd,
+                    registration,
+                )
             self._registration = registration
         engine = self.options.engine
-        await run_db(queue.worker_heartbeat, self.worker_id, self.options.site,
-                     backend=self.options.backend, hostname=socket.gethostname(),
-                     pid=os.getpid(), bacnet_address=engine.address,
-                     bbmd=engine.foreign_bbmd, bbmd_registration=registration or "")
+        await run_db(
+            queue.worker_heartbeat,
+            self.worker_id,
+            self.options.site,
+            backend=self.options.backend,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            bacnet_address=engine.address,
+            bbmd=engine.foreign_bbmd,
+            bbmd_registration=registration or "",
+        )
 
     async def _lease_loop(self) -> None:
         while True:
             await asyncio.sleep(self.options.heartbeat_interval)
             await self._heartbeat()
             for task in list(self._running.values()):
-                if not await run_db(queue.heartbeat, task, self.worker_id,
-                                    self.options.lease_seconds):
+                if not await run_db(
+                    queue.heartbeat, task, self.worker_id, self.options.lease_seconds
+                ):
                     log.warning("task %s: lease lost (another worker may run it)", task.id)
             expired = await run_db(queue.requeue_expired)
             if expired.requeued or expired.failed:
-                log.warning("expired leases: requeued %s, failed %s", expired.requeued,
-                            expired.failed)
+                log.warning(
+                    "expired leases: requeued %s, failed %s", expired.requeued, expired.failed
+                )
                 self._wake.set()
 
     async def _poll_loop(self) -> None:
@@ -330,8 +356,7 @@ class Worker:
         assert self._virtual is not None
         while True:
             try:
-                await asyncio.wait_for(self._virtual_due.wait(),
-                                       self.options.virtual_sync_interval)
+                await asyncio.wait_for(self._virtual_due.wait(), self.options.virtual_sync_interval)
             except TimeoutError:
                 pass  # the interval elapsed: sync as usual
             self._virtual_due.clear()
@@ -351,16 +376,16 @@ class Worker:
         ref = events[0].ref
         rows = self._virtual.rows_of(ref) if self._virtual is not None else None
         if rows is None:
-            raise WriteRefused(f"{ref} is not a virtual object", error_class="object",
-                               error_code="unknown-object")
+            raise WriteRefused(
+                f"{ref} is not a virtual object", error_class="object", error_code="unknown-object"
+            )
         stored = None
         if self._pg_writes is not None:  # PostgreSQL: one statement, awaited on the loop
             stored = await self._pg_writes.store(events, *rows)
         if stored is None:  # other databases, or a changed row to merge with (ORM, thread)
             # The engine refuses the writes after its hook timeout: stop trying before that.
             deadline = time.monotonic() + STORE_DEADLINE_SECONDS
-            stored = await run_db_write_path(store.store_external_writes, events, *rows,
-                                             deadline)
+            stored = await run_db_write_path(store.store_external_writes, events, *rows, deadline)
         assert self._virtual is not None
         if stored.merged:
             # The row had a newer change (an operator command) that the engine lacks; the

@@ -67,23 +67,47 @@ def save_discovery(
         for rows, fields in ((with_info, _DEVICE_INFO_FIELDS), (without, _I_AM_FIELDS)):
             if rows:
                 BACnetDevice.objects.bulk_create(
-                    rows, batch_size=500, update_conflicts=True,
-                    unique_fields=["site", "device_instance"], update_fields=fields,
+                    rows,
+                    batch_size=500,
+                    update_conflicts=True,
+                    unique_fields=["site", "device_instance"],
+                    update_fields=fields,
                 )
         stored = BACnetDevice.objects.filter(site=site, device_instance__in=list(latest))
         by_instance = {device.device_instance: device for device in stored}
         scan = NetworkScan.objects.create(
-            site=site, scan_time=now, parameters=parameters, devices_found=len(records),
-            duration=now - started, task_id=task_id,
+            site=site,
+            scan_time=now,
+            parameters=parameters,
+            devices_found=len(records),
+            duration=now - started,
+            task_id=task_id,
         )
     return scan, [by_instance[instance] for instance in latest]
 
 
-_I_AM_FIELDS = ["address", "network_number", "mac", "vendor_id", "max_apdu", "segmentation",
-                "last_seen", "online"]
-_DEVICE_INFO_FIELDS = [*_I_AM_FIELDS, "name", "vendor_name", "model_name", "firmware_revision",
-                       "application_software_version", "protocol_revision", "description",
-                       "location", "services_supported"]
+_I_AM_FIELDS = [
+    "address",
+    "network_number",
+    "mac",
+    "vendor_id",
+    "max_apdu",
+    "segmentation",
+    "last_seen",
+    "online",
+]
+_DEVICE_INFO_FIELDS = [
+    *_I_AM_FIELDS,
+    "name",
+    "vendor_name",
+    "model_name",
+    "firmware_revision",
+    "application_software_version",
+    "protocol_revision",
+    "description",
+    "location",
+    "services_supported",
+]
 
 
 def _device_row(
@@ -101,16 +125,19 @@ def _device_row(
     }
     if info is not None:
         fields.update(
-            name=info.name, vendor_name=info.vendor_name, model_name=info.model_name,
+            name=info.name,
+            vendor_name=info.vendor_name,
+            model_name=info.model_name,
             firmware_revision=info.firmware_revision,
             application_software_version=info.application_software_version,
-            protocol_revision=info.protocol_revision, description=info.description,
-            location=info.location, services_supported=list(info.services_supported),
+            protocol_revision=info.protocol_revision,
+            description=info.description,
+            location=info.location,
+            services_supported=list(info.services_supported),
         )
         if info.vendor_id is not None:
             fields["vendor_id"] = info.vendor_id
-    return BACnetDevice(site=site, device_instance=record.device_instance, first_seen=now,
-                        **fields)
+    return BACnetDevice(site=site, device_instance=record.device_instance, first_seen=now, **fields)
 
 
 # ---- points and readings --------------------------------------------------------------------
@@ -172,8 +199,9 @@ def save_points(device: BACnetDevice, points: list[PointInfo]) -> int:
         for info in points:
             row = existing.get((info.ref.object_type, info.ref.instance))
             if row is None:
-                row = BACnetPoint(device=device, object_type=info.ref.object_type,
-                                  instance=info.ref.instance)
+                row = BACnetPoint(
+                    device=device, object_type=info.ref.object_type, instance=info.ref.instance
+                )
                 to_create.append(row)
             else:
                 to_update.append(row)
@@ -188,8 +216,16 @@ def save_points(device: BACnetDevice, points: list[PointInfo]) -> int:
     return len(rows)
 
 
-_POINT_FIELDS = ["name", "description", "units", "state_texts", "commandable", "last_value",
-                 "last_value_at", "status_flags"]
+_POINT_FIELDS = [
+    "name",
+    "description",
+    "units",
+    "state_texts",
+    "commandable",
+    "last_value",
+    "last_value_at",
+    "status_flags",
+]
 
 
 def _fill_point(row: BACnetPoint, info: PointInfo, now: datetime) -> None:
@@ -232,8 +268,15 @@ def save_readings(
             cursor.executemany(
                 f"UPDATE {point_table} SET last_value = %s, last_value_at = %s, "  # noqa: S608
                 f"status_flags = COALESCE(%s, status_flags) WHERE id = %s",
-                [(_json(value), stamp, _json(list(flags)) if flags is not None else None,
-                  point_id) for point_id, value, flags in rows],
+                [
+                    (
+                        _json(value),
+                        stamp,
+                        _json(list(flags)) if flags is not None else None,
+                        point_id,
+                    )
+                    for point_id, value, flags in rows
+                ],
             )
             cursor.executemany(
                 f"INSERT INTO {reading_table} (point_id, virtual_object_id, value, timestamp, "  # noqa: S608
@@ -244,7 +287,8 @@ def save_readings(
 
 
 def _save_readings_one_statement(
-    point_values: Mapping[int, tuple[PresentValue, tuple[bool, ...] | None]], source: str,
+    point_values: Mapping[int, tuple[PresentValue, tuple[bool, ...] | None]],
+    source: str,
     now: datetime,
 ) -> list[int]:
     ids, values, flags = [], [], []
@@ -253,7 +297,8 @@ def _save_readings_one_statement(
         values.append(_json(value))
         flags.append(None if status_flags is None else _json(list(status_flags)))
     statement = _READINGS_STATEMENT.format(
-        point=BACnetPoint._meta.db_table, reading=BACnetReading._meta.db_table)
+        point=BACnetPoint._meta.db_table, reading=BACnetReading._meta.db_table
+    )
     with connection.cursor() as cursor:  # one statement: atomic on its own
         cursor.execute(statement, [ids, values, flags, now, now, source])
         (stored,) = cursor.fetchone()
@@ -296,13 +341,21 @@ class Writer:
         """The writer a write_point task names. A task without a source (queued by an older
         version, or by `bms bacnet_task`) came from an operator, as its audit said before."""
         source = parameters.get("source")
-        return cls(who=str(parameters.get("user") or "operator"),
-                   source=source if source in cls.SOURCES else "operator")
+        return cls(
+            who=str(parameters.get("user") or "operator"),
+            source=source if source in cls.SOURCES else "operator",
+        )
 
 
 def record_point_write(
-    writer: Writer, point_id: int, old: PresentValue, new: PresentValue, priority: int | None,
-    accepted: bool, reason: str = "", read_back: PresentValue = None,
+    writer: Writer,
+    point_id: int,
+    old: PresentValue,
+    new: PresentValue,
+    priority: int | None,
+    accepted: bool,
+    reason: str = "",
+    read_back: PresentValue = None,
 ) -> None:
     """Audit an operator's or API user's write to a remote point; an accepted one also stores
     the read-back. The audit page hears of it when the transaction commits."""
@@ -311,25 +364,31 @@ def record_point_write(
     with transaction.atomic():
         point = BACnetPoint.objects.select_for_update().get(id=point_id)
         audit = WriteAudit.objects.create(
-            time=now, source=writer.source, who=writer.who, point=point,
+            time=now,
+            source=writer.source,
+            who=writer.who,
+            point=point,
             object_ref=f"{point.device.device_instance}:{point.object_type},{point.instance}",
-            old_value=old, new_value=new, priority=priority, accepted=accepted, reason=reason,
+            old_value=old,
+            new_value=new,
+            priority=priority,
+            accepted=accepted,
+            reason=reason,
         )
         publish.publish_audit(audit)
         if accepted:
             point.last_value, point.last_value_at = read_back, now
             point.save(update_fields=["last_value", "last_value_at"])
-            BACnetReading.objects.create(point=point, value=read_back, timestamp=now,
-                                         source="operator_write")
+            BACnetReading.objects.create(
+                point=point, value=read_back, timestamp=now, source="operator_write"
+            )
 
 
 # ---- virtual objects ------------------------------------------------------------------------
 
 
 def running_virtual_objects() -> list[VirtualObject]:
-    return list(
-        VirtualObject.objects.filter(device__is_running=True).select_related("device")
-    )
+    return list(VirtualObject.objects.filter(device__is_running=True).select_related("device"))
 
 
 @dataclass(frozen=True)
@@ -347,7 +406,10 @@ def store_external_write(
 
 
 def store_external_writes(
-    events: Sequence[WriteEvent], object_id: int, device_pk: int, synced_at: datetime,
+    events: Sequence[WriteEvent],
+    object_id: int,
+    device_pk: int,
+    synced_at: datetime,
     deadline: float,
 ) -> StoredWrite:
     """Persist accepted external writes to ONE object, in order: for each its value, priority
@@ -377,9 +439,11 @@ def store_external_writes(
             stored = _store_batch_one_statement(events, object_id, device_pk, now, synced_at)
         else:
             stored = all(
-                _store_write_orm(event, object_id, device_pk, now,
-                                 synced_at if n == 0 else now)  # then the row is ours
-                for n, event in enumerate(events))  # stops at the first False: only n == 0
+                _store_write_orm(
+                    event, object_id, device_pk, now, synced_at if n == 0 else now
+                )  # then the row is ours
+                for n, event in enumerate(events)
+            )  # stops at the first False: only n == 0
         if not stored:
             # Someone (an operator command) changed the row since the worker last applied it,
             # or it is gone: merge the writes into the row instead of overwriting that change.
@@ -389,7 +453,8 @@ def store_external_writes(
         if time.monotonic() > deadline:
             raise WriteRefused(
                 f"storing {len(events)} writes to {events[0].ref} took too long; rolled back",
-                error_class="device", error_code="operational-problem",
+                error_class="device",
+                error_code="operational-problem",
             )
     return StoredWrite(object_id, now, merged)
 
@@ -402,8 +467,9 @@ def _merge_write(event: WriteEvent, object_id: int, device_pk: int, now: datetim
     """
     row = VirtualObject.objects.select_for_update().filter(id=object_id).first()
     if row is None:
-        raise WriteRefused(f"{event.ref} was deleted", error_class="object",
-                           error_code="unknown-object")
+        raise WriteRefused(
+            f"{event.ref} was deleted", error_class="object", error_code="unknown-object"
+        )
     if event.property == "present-value" and event.priority_array and row.priority_array:
         levels = list(row.priority_array)
         levels[(event.priority or 16) - 1] = event.new_value
@@ -441,19 +507,31 @@ def _record_write(
     event: WriteEvent, object_id: int, device_pk: int, now: datetime, value: PresentValue
 ) -> None:
     BACnetReading.objects.create(
-        virtual_object_id=object_id, value=value, timestamp=now,
+        virtual_object_id=object_id,
+        value=value,
+        timestamp=now,
         source="external_bacnet_write",
     )
     WriteAudit.objects.create(
-        time=now, source="bacnet", who=event.source_address, object_ref=str(event.ref),
-        virtual_object_id=object_id, property=event.property, old_value=event.old_value,
-        new_value=event.new_value, priority=event.priority, accepted=True,
+        time=now,
+        source="bacnet",
+        who=event.source_address,
+        object_ref=str(event.ref),
+        virtual_object_id=object_id,
+        property=event.property,
+        old_value=event.old_value,
+        new_value=event.new_value,
+        priority=event.priority,
+        accepted=True,
     )
     VirtualBACnetDevice.objects.filter(id=device_pk).update(last_external_write=now)
 
 
 def _store_batch_one_statement(
-    events: Sequence[WriteEvent], object_id: int, device_pk: int, now: datetime,
+    events: Sequence[WriteEvent],
+    object_id: int,
+    device_pk: int,
+    now: datetime,
     synced_at: datetime,
 ) -> bool:
     """A batch of writes to one object as ONE PostgreSQL statement; False (nothing changed) if
@@ -466,7 +544,10 @@ def _store_batch_one_statement(
 
 
 def batch_statement(
-    events: Sequence[WriteEvent], object_id: int, device_pk: int, now: datetime,
+    events: Sequence[WriteEvent],
+    object_id: int,
+    device_pk: int,
+    now: datetime,
     synced_at: datetime,
 ) -> tuple[str, list[Any]]:
     """The PostgreSQL statement (and its parameters) storing a batch of writes to one object.
@@ -481,23 +562,32 @@ def batch_statement(
     for event in events:
         fields.update(_object_fields(event, now))
     assignments = ", ".join(
-        f"{name} = %s::jsonb" if name in _JSON_OBJECT_FIELDS else f"{name} = %s"
-        for name in fields
+        f"{name} = %s::jsonb" if name in _JSON_OBJECT_FIELDS else f"{name} = %s" for name in fields
     )
-    values = [_json_or_null(v) if name in _JSON_OBJECT_FIELDS else v
-              for name, v in fields.items()]
-    rows = ", ".join(["(%s::int, %s::jsonb, %s, %s, %s, %s::jsonb, %s::jsonb, %s::int)"]
-                     * len(events))
+    values = [_json_or_null(v) if name in _JSON_OBJECT_FIELDS else v for name, v in fields.items()]
+    rows = ", ".join(
+        ["(%s::int, %s::jsonb, %s, %s, %s, %s::jsonb, %s::jsonb, %s::int)"] * len(events)
+    )
     statement = _BATCH_STATEMENT_WRITE.format(
-        obj=VirtualObject._meta.db_table, reading=BACnetReading._meta.db_table,
-        audit=WriteAudit._meta.db_table, device=VirtualBACnetDevice._meta.db_table,
-        assignments=assignments, rows=rows,
+        obj=VirtualObject._meta.db_table,
+        reading=BACnetReading._meta.db_table,
+        audit=WriteAudit._meta.db_table,
+        device=VirtualBACnetDevice._meta.db_table,
+        assignments=assignments,
+        rows=rows,
     )
     params: list[Any] = [*values, object_id, synced_at]
     for n, event in enumerate(events):
-        params += [n, _json_or_null(event.effective_value), event.source_address,
-                   str(event.ref), event.property, _json_or_null(event.old_value),
-                   _json_or_null(event.new_value), event.priority]
+        params += [
+            n,
+            _json_or_null(event.effective_value),
+            event.source_address,
+            str(event.ref),
+            event.property,
+            _json_or_null(event.old_value),
+            _json_or_null(event.new_value),
+            event.priority,
+        ]
     params += [now, now, now, device_pk]
     return statement, params
 
@@ -525,6 +615,7 @@ _BATCH_STATEMENT_WRITE = (
 
 _JSON_OBJECT_FIELDS = frozenset({"present_value", "priority_array"})
 
+
 def _json_or_null(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
@@ -535,12 +626,17 @@ def record_refused_external_write(refusal: RefusedWrite) -> WriteAudit:
 
     kind, _, instance = refusal.object_id.partition(",")
     audit = WriteAudit.objects.create(
-        source="bacnet", who=refusal.source_address, object_ref=refusal.object_id,
-        virtual_object=VirtualObject.objects.select_related("device").filter(
-            object_type=kind, instance=int(instance) if instance.isdigit() else -1
-        ).first(),
-        property=refusal.property, new_value=refusal.value, priority=refusal.priority,
-        accepted=False, reason=refusal.reason,
+        source="bacnet",
+        who=refusal.source_address,
+        object_ref=refusal.object_id,
+        virtual_object=VirtualObject.objects.select_related("device")
+        .filter(object_type=kind, instance=int(instance) if instance.isdigit() else -1)
+        .first(),
+        property=refusal.property,
+        new_value=refusal.value,
+        priority=refusal.priority,
+        accepted=False,
+        reason=refusal.reason,
     )
     publish.publish_audit(audit)
     return audit

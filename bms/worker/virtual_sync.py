@@ -61,9 +61,18 @@ def spec_for(row: VirtualObject) -> ObjectSpec:
 
 
 def _definition(spec: ObjectSpec) -> tuple[Any, ...]:
-    return (spec.name, spec.description, spec.units, spec.min_value, spec.max_value,
-            spec.state_texts, spec.active_text, spec.inactive_text, spec.cov_increment,
-            spec.relinquish_default)
+    return (
+        spec.name,
+        spec.description,
+        spec.units,
+        spec.min_value,
+        spec.max_value,
+        spec.state_texts,
+        spec.active_text,
+        spec.inactive_text,
+        spec.cov_increment,
+        spec.relinquish_default,
+    )
 
 
 class VirtualSync:
@@ -133,8 +142,9 @@ class VirtualSync:
     def _apply_values(self, ref: ObjectRef, spec: ObjectSpec) -> None:
         live = self._device.snapshot(ref)
         if spec.priority_array:
-            for level, (want, have) in enumerate(zip(spec.priority_array, live.priority_array,
-                                                     strict=True), start=1):
+            for level, (want, have) in enumerate(
+                zip(spec.priority_array, live.priority_array, strict=True), start=1
+            ):
                 if want != have:
                     self._device.set_present_value(ref, want, priority=level)
         elif spec.present_value != live.present_value:

@@ -21,8 +21,13 @@ def post(client: Client, url: str, body: object, token: str) -> object:
     return client.post(url, json.dumps(body), content_type="application/json", **bearer(token))
 
 
-READ_URLS = ["/api/devices", "/api/tasks", "/api/virtual-devices", "/api/task-status/1/",
-             "/api/points/1/readings"]
+READ_URLS = [
+    "/api/devices",
+    "/api/tasks",
+    "/api/virtual-devices",
+    "/api/task-status/1/",
+    "/api/points/1/readings",
+]
 
 
 @pytest.mark.parametrize("url", READ_URLS)
@@ -31,8 +36,9 @@ def test_anonymous_requests_get_401(client, db, url):
 
 
 def test_anonymous_writes_get_401_and_change_nothing(client, db):
-    response = client.post("/api/tasks", json.dumps({"type": "discover"}),
-                           content_type="application/json")
+    response = client.post(
+        "/api/tasks", json.dumps({"type": "discover"}), content_type="application/json"
+    )
     assert response.status_code == 401
     assert not BACnetTask.objects.exists()
 
@@ -52,8 +58,13 @@ def test_a_token_reads_devices_and_points(client, building, viewer_token):
 
 
 def test_unknown_ids_are_404_with_a_message(client, db, viewer_token):
-    for url in ("/api/devices/999", "/api/points/999", "/api/tasks/999",
-                "/api/virtual-devices/999", "/api/virtual-objects/999"):
+    for url in (
+        "/api/devices/999",
+        "/api/points/999",
+        "/api/tasks/999",
+        "/api/virtual-devices/999",
+        "/api/virtual-objects/999",
+    ):
         response = client.get(url, **bearer(viewer_token))
         assert response.status_code == 404, url
         assert "999" in response.json()["detail"], url
@@ -87,8 +98,10 @@ def test_bad_reading_queries_are_422(client, building, viewer_token, query):
 
 
 def test_since_after_until_is_400(client, building, viewer_token):
-    url = (f"/api/points/{building['ai'].id}/readings"
-           "?since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z")
+    url = (
+        f"/api/points/{building['ai'].id}/readings"
+        "?since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z"
+    )
     assert client.get(url, **bearer(viewer_token)).status_code == 400
 
 
@@ -96,8 +109,12 @@ def test_since_after_until_is_400(client, building, viewer_token):
 
 
 def test_an_operator_creates_a_discovery_task(client, db, operator_token):
-    response = post(client, "/api/tasks", {"type": "discover",
-                                           "parameters": {"low": 1, "high": 9}}, operator_token)
+    response = post(
+        client,
+        "/api/tasks",
+        {"type": "discover", "parameters": {"low": 1, "high": 9}},
+        operator_token,
+    )
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "pending"
@@ -113,18 +130,20 @@ def test_viewers_cannot_create_tasks(client, db, viewer_token):
     assert not BACnetTask.objects.exists()
 
 
-@pytest.mark.parametrize("body, status, words", [
-    ({"type": "reboot"}, 422, "type"),
-    ({"type": "discover", "parameters": {"low": 5}}, 400, "both low and high"),
-    ({"type": "discover", "parameters": {"low": "x", "high": 2}}, 422, "low"),
-    ({"type": "read_points", "parameters": {}}, 422, "device_id"),
-    ({"type": "read_points", "parameters": {"device_id": 4194303}}, 422, "device_id"),
-    ({"type": "collect", "parameters": {"device_ids": [-1]}}, 400, "outside"),
-    ({"type": "write_point", "parameters": {"point_id": 999, "value": 1}}, 404, "999"),
-    ({"parameters": {}}, 422, "type"),
-])
-def test_bad_task_requests_are_4xx_with_the_reason(client, db, operator_token, body, status,
-                                                   words):
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        ({"type": "reboot"}, 422, "type"),
+        ({"type": "discover", "parameters": {"low": 5}}, 400, "both low and high"),
+        ({"type": "discover", "parameters": {"low": "x", "high": 2}}, 422, "low"),
+        ({"type": "read_points", "parameters": {}}, 422, "device_id"),
+        ({"type": "read_points", "parameters": {"device_id": 4194303}}, 422, "device_id"),
+        ({"type": "collect", "parameters": {"device_ids": [-1]}}, 400, "outside"),
+        ({"type": "write_point", "parameters": {"point_id": 999, "value": 1}}, 404, "999"),
+        ({"parameters": {}}, 422, "type"),
+    ],
+)
+def test_bad_task_requests_are_4xx_with_the_reason(client, db, operator_token, body, status, words):
     response = post(client, "/api/tasks", body, operator_token)
     assert response.status_code == status, response.content
     assert words in json.dumps(response.json())
@@ -132,8 +151,9 @@ def test_bad_task_requests_are_4xx_with_the_reason(client, db, operator_token, b
 
 
 def test_malformed_json_is_400(client, db, operator_token):
-    response = client.post("/api/tasks", "{not json", content_type="application/json",
-                           **bearer(operator_token))
+    response = client.post(
+        "/api/tasks", "{not json", content_type="application/json", **bearer(operator_token)
+    )
     assert response.status_code == 400
     assert "parse" in response.json()["detail"]
 
@@ -153,8 +173,13 @@ def test_task_status_has_the_seed_fields(client, building, viewer_token):
     task = building["task"]
     body = client.get(f"/api/task-status/{task.id}/", **bearer(viewer_token)).json()
     assert {k: body[k] for k in ("id", "status", "type", "completed", "result", "error")} == {
-        "id": task.id, "status": "pending", "type": "discover", "completed": None,
-        "result": None, "error": ""}
+        "id": task.id,
+        "status": "pending",
+        "type": "discover",
+        "completed": None,
+        "result": None,
+        "error": "",
+    }
     assert body["created"] == task.created_at.isoformat()
 
 
@@ -167,8 +192,9 @@ def test_task_status_of_a_missing_task_is_the_seed_404(client, db, viewer_token)
 def test_session_writes_need_the_csrf_token(operator):
     client = Client(enforce_csrf_checks=True)
     client.force_login(operator)
-    response = client.post("/api/tasks", json.dumps({"type": "discover"}),
-                           content_type="application/json")
+    response = client.post(
+        "/api/tasks", json.dumps({"type": "discover"}), content_type="application/json"
+    )
     assert response.status_code in (401, 403)
     assert not BACnetTask.objects.exists()
     assert client.get("/api/tasks").status_code == 200
@@ -177,10 +203,15 @@ def test_session_writes_need_the_csrf_token(operator):
 # Point writes --------------------------------------------------------------------------------
 
 
-def test_an_operator_writes_a_point_as_an_api_write_of_the_token_owner(client, building,
-                                                                      operator_token):
-    response = post(client, f"/api/points/{building['ao'].id}/write",
-                    {"value": 42, "priority": 8}, operator_token)
+def test_an_operator_writes_a_point_as_an_api_write_of_the_token_owner(
+    client, building, operator_token
+):
+    response = post(
+        client,
+        f"/api/points/{building['ao'].id}/write",
+        {"value": 42, "priority": 8},
+        operator_token,
+    )
     assert response.status_code == 202
     task = BACnetTask.objects.get(id=response.json()["task_id"])
     assert task.task_type == "write_point"
@@ -188,10 +219,11 @@ def test_an_operator_writes_a_point_as_an_api_write_of_the_token_owner(client, b
     assert (task.parameters["user"], task.parameters["source"]) == ("otto", "api")
 
 
-def test_a_write_through_the_tasks_endpoint_is_an_api_write_too(client, building,
-                                                               operator_token):
-    body = {"type": "write_point",
-            "parameters": {"point_id": building["ao"].id, "value": 21, "priority": 8}}
+def test_a_write_through_the_tasks_endpoint_is_an_api_write_too(client, building, operator_token):
+    body = {
+        "type": "write_point",
+        "parameters": {"point_id": building["ao"].id, "value": 21, "priority": 8},
+    }
     response = post(client, "/api/tasks", body, operator_token)
     assert response.status_code == 202
     task = BACnetTask.objects.get(id=response.json()["task_id"])
@@ -199,36 +231,38 @@ def test_a_write_through_the_tasks_endpoint_is_an_api_write_too(client, building
 
 
 def test_a_refused_api_write_is_audited_as_the_api_users(client, building, operator_token):
-    response = post(client, f"/api/points/{building['ai'].id}/write", {"value": 5},
-                    operator_token)
+    response = post(client, f"/api/points/{building['ai'].id}/write", {"value": 5}, operator_token)
     assert response.status_code == 400
     audit = WriteAudit.objects.get(point=building["ai"])
     assert (audit.source, audit.who, audit.accepted) == ("api", "otto", False)
     assert "not commandable" in audit.reason
 
 
-def test_a_write_through_the_tasks_endpoint_is_validated_the_same(client, building,
-                                                                  operator_token):
-    body = {"type": "write_point",
-            "parameters": {"point_id": building["ao"].id, "value": "hot", "priority": 8}}
+def test_a_write_through_the_tasks_endpoint_is_validated_the_same(client, building, operator_token):
+    body = {
+        "type": "write_point",
+        "parameters": {"point_id": building["ao"].id, "value": "hot", "priority": 8},
+    }
     response = post(client, "/api/tasks", body, operator_token)
     assert response.status_code == 400 and "number" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("point, body, words", [
-    ("ao", {"value": 1, "priority": 17}, "1..16"),
-    ("ao", {"value": 1, "priority": 0}, "1..16"),
-    ("ao", {"value": "hot"}, "number"),
-    ("ao", {"value": True}, "number"),
-    ("ao", {}, "value is required"),
-    ("ao", {"value": 3, "relinquish": True}, "no value"),
-    ("bo", {"value": 1}, "active"),
-    ("msv", {"value": 0}, "state number"),
-    ("msv", {"value": 9}, "above"),
-    ("ai", {"value": 1}, "not commandable"),
-])
-def test_bad_writes_are_400_with_the_reason(client, building, operator_token, point, body,
-                                            words):
+@pytest.mark.parametrize(
+    "point, body, words",
+    [
+        ("ao", {"value": 1, "priority": 17}, "1..16"),
+        ("ao", {"value": 1, "priority": 0}, "1..16"),
+        ("ao", {"value": "hot"}, "number"),
+        ("ao", {"value": True}, "number"),
+        ("ao", {}, "value is required"),
+        ("ao", {"value": 3, "relinquish": True}, "no value"),
+        ("bo", {"value": 1}, "active"),
+        ("msv", {"value": 0}, "state number"),
+        ("msv", {"value": 9}, "above"),
+        ("ai", {"value": 1}, "not commandable"),
+    ],
+)
+def test_bad_writes_are_400_with_the_reason(client, building, operator_token, point, body, words):
     response = post(client, f"/api/points/{building[point].id}/write", body, operator_token)
     assert response.status_code == 400, response.content
     assert words in response.json()["detail"]
@@ -236,22 +270,29 @@ def test_bad_writes_are_400_with_the_reason(client, building, operator_token, po
 
 
 def test_a_write_with_a_wrongly_typed_priority_is_422(client, building, operator_token):
-    response = post(client, f"/api/points/{building['ao'].id}/write",
-                    {"value": 1, "priority": "high"}, operator_token)
+    response = post(
+        client,
+        f"/api/points/{building['ao'].id}/write",
+        {"value": 1, "priority": "high"},
+        operator_token,
+    )
     assert response.status_code == 422
     assert "priority" in response.json()["message"]
 
 
 def test_relinquish_writes_null(client, building, operator_token):
-    response = post(client, f"/api/points/{building['bo'].id}/write",
-                    {"relinquish": True, "priority": 8}, operator_token)
+    response = post(
+        client,
+        f"/api/points/{building['bo'].id}/write",
+        {"relinquish": True, "priority": 8},
+        operator_token,
+    )
     task = BACnetTask.objects.get(id=response.json()["task_id"])
     assert task.parameters["value"] is None and task.parameters["relinquish"] is True
 
 
 def test_viewers_cannot_write_points(client, building, viewer_token):
-    response = post(client, f"/api/points/{building['ao'].id}/write", {"value": 1},
-                    viewer_token)
+    response = post(client, f"/api/points/{building['ao'].id}/write", {"value": 1}, viewer_token)
     assert response.status_code == 403
 
 

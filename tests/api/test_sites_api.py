@@ -46,19 +46,16 @@ def test_site_wide_work_is_queued_for_the_site_given(client, north, operator_tok
     assert BACnetTask.objects.get(id=response.json()["task_id"]).site == "north"
 
 
-def test_site_wide_work_without_a_site_goes_to_bacnet_site(client, north, operator_token,
-                                                           settings):
+def test_site_wide_work_without_a_site_goes_to_bacnet_site(client, north, operator_token, settings):
     settings.BACNET_SITE = "hq"
     response = post(client, "/api/tasks", {"type": "discover"}, operator_token)
     assert response.json()["site"] == "hq"
 
 
 def test_an_unknown_site_is_400_naming_the_known_sites(client, north, operator_token):
-    response = post(client, "/api/tasks", {"type": "discover", "site": "nowhere"},
-                    operator_token)
+    response = post(client, "/api/tasks", {"type": "discover", "site": "nowhere"}, operator_token)
     assert response.status_code == 400
-    assert response.json() == {
-        "detail": "there is no site 'nowhere'; known sites: default, north"}
+    assert response.json() == {"detail": "there is no site 'nowhere'; known sites: default, north"}
     assert not BACnetTask.objects.exists()
 
 
@@ -72,31 +69,31 @@ def test_an_ill_formed_site_is_422_naming_the_field(client, north, operator_toke
 
 def test_device_endpoints_queue_for_the_devices_site(client, north, building, operator_token):
     device, ao = north["device"], north["ao"]
-    urls_bodies = [(f"/api/devices/{device.id}/read-points", {}),
-                   (f"/api/devices/{device.id}/collect", {}),
-                   (f"/api/points/{ao.id}/write", {"value": 30, "priority": 8})]
+    urls_bodies = [
+        (f"/api/devices/{device.id}/read-points", {}),
+        (f"/api/devices/{device.id}/collect", {}),
+        (f"/api/points/{ao.id}/write", {"value": 30, "priority": 8}),
+    ]
     for url, body in urls_bodies:
         response = post(client, url, body, operator_token)
         assert response.status_code == 202, (url, response.content)
         assert response.json()["site"] == "north", url
-    other = post(client, f"/api/devices/{building['device'].id}/read-points", {},
-                 operator_token)
+    other = post(client, f"/api/devices/{building['device'].id}/read-points", {}, operator_token)
     assert other.json()["site"] == "default"
 
 
-def test_a_task_on_an_instance_goes_to_the_one_site_that_knows_it(client, north,
-                                                                    operator_token):
-    for body in ({"type": "read_points", "parameters": {"device_id": 1001}},
-                 {"type": "collect", "parameters": {"device_ids": [1001]}},
-                 {"type": "write_point", "parameters": {"point_id": north["ao"].id,
-                                                        "value": 30}}):
+def test_a_task_on_an_instance_goes_to_the_one_site_that_knows_it(client, north, operator_token):
+    for body in (
+        {"type": "read_points", "parameters": {"device_id": 1001}},
+        {"type": "collect", "parameters": {"device_ids": [1001]}},
+        {"type": "write_point", "parameters": {"point_id": north["ao"].id, "value": 30}},
+    ):
         response = post(client, "/api/tasks", body, operator_token)
         assert response.status_code == 202, response.content
         assert response.json()["site"] == "north", body
 
 
-def test_an_instance_known_on_two_sites_needs_the_site(client, north, building,
-                                                       operator_token):
+def test_an_instance_known_on_two_sites_needs_the_site(client, north, building, operator_token):
     body = {"type": "read_points", "parameters": {"device_id": 1001}}
     before = BACnetTask.objects.count()
     refused = post(client, "/api/tasks", body, operator_token)
@@ -109,17 +106,23 @@ def test_an_instance_known_on_two_sites_needs_the_site(client, north, building,
 
 def test_a_collect_of_devices_on_two_sites_is_refused(client, north, operator_token):
     BACnetDevice.objects.create(device_instance=5, address="127.0.0.5")
-    response = post(client, "/api/tasks", {"type": "collect",
-                                           "parameters": {"device_ids": [5, 1001]}},
-                    operator_token)
+    response = post(
+        client,
+        "/api/tasks",
+        {"type": "collect", "parameters": {"device_ids": [5, 1001]}},
+        operator_token,
+    )
     assert response.status_code == 400
     assert "not all on one site" in response.json()["detail"]
     assert not BACnetTask.objects.exists()
 
 
 def test_a_write_naming_another_site_than_its_points_is_400(client, north, operator_token):
-    body = {"type": "write_point", "site": "default",
-            "parameters": {"point_id": north["ao"].id, "value": 30}}
+    body = {
+        "type": "write_point",
+        "site": "default",
+        "parameters": {"point_id": north["ao"].id, "value": 30},
+    }
     response = post(client, "/api/tasks", body, operator_token)
     assert response.status_code == 400
     assert "is on site 'north', not 'default'" in response.json()["detail"]
@@ -140,6 +143,7 @@ def test_the_openapi_schema_documents_the_site(viewer_client):
     schema = viewer_client.get("/api/openapi.json").json()
     site = schema["components"]["schemas"]["TaskIn"]["properties"]["site"]
     assert "BACNET_SITE" in site["description"]
-    assert any(option.get("pattern") == "^[A-Za-z0-9_.-]{1,100}$"
-               for option in site.get("anyOf", [site]))
+    assert any(
+        option.get("pattern") == "^[A-Za-z0-9_.-]{1,100}$" for option in site.get("anyOf", [site])
+    )
     assert "/api/sites" in schema["paths"]

@@ -19,28 +19,43 @@ def call(client, method: str, url: str, token: str, body: object = None):
 
 
 def test_create_read_update_delete_a_virtual_device(client, db, operator_token):
-    created = call(client, "post", "/api/virtual-devices", operator_token, {
-        "device_id": 5001, "device_name": "HVAC 5", "template": "hvac_controller"})
+    created = call(
+        client,
+        "post",
+        "/api/virtual-devices",
+        operator_token,
+        {"device_id": 5001, "device_name": "HVAC 5", "template": "hvac_controller"},
+    )
     assert created.status_code == 201
-    assert [o["name"] for o in created.json()["objects"]] == ["Temperature_Setpoint",
-                                                             "Fan_Control"]
+    assert [o["name"] for o in created.json()["objects"]] == ["Temperature_Setpoint", "Fan_Control"]
     read = call(client, "get", "/api/virtual-devices/5001", operator_token).json()
     assert read["device_name"] == "HVAC 5" and read["is_running"] is True
-    patched = call(client, "patch", "/api/virtual-devices/5001", operator_token,
-                   {"is_running": False, "device_name": "HVAC five"})
+    patched = call(
+        client,
+        "patch",
+        "/api/virtual-devices/5001",
+        operator_token,
+        {"is_running": False, "device_name": "HVAC five"},
+    )
     assert patched.status_code == 200 and patched.json()["is_running"] is False
     assert call(client, "delete", "/api/virtual-devices/5001", operator_token).status_code == 204
     assert not VirtualBACnetDevice.objects.exists() and not VirtualObject.objects.exists()
 
 
-@pytest.mark.parametrize("body, status, words", [
-    ({"device_id": 2001, "device_name": "dup", "template": "hvac_controller"}, 400,
-     "already exists"),
-    ({"device_id": 6001, "device_name": "x", "template": "toaster"}, 400, "unknown template"),
-    ({"device_id": -1, "device_name": "x"}, 422, "device_id"),
-    ({"device_id": "abc", "device_name": "x"}, 422, "device_id"),
-    ({"device_id": 6001, "device_name": ""}, 422, "device_name"),
-])
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        (
+            {"device_id": 2001, "device_name": "dup", "template": "hvac_controller"},
+            400,
+            "already exists",
+        ),
+        ({"device_id": 6001, "device_name": "x", "template": "toaster"}, 400, "unknown template"),
+        ({"device_id": -1, "device_name": "x"}, 422, "device_id"),
+        ({"device_id": "abc", "device_name": "x"}, 422, "device_id"),
+        ({"device_id": 6001, "device_name": ""}, 422, "device_name"),
+    ],
+)
 def test_bad_virtual_devices_are_refused(client, building, operator_token, body, status, words):
     response = call(client, "post", "/api/virtual-devices", operator_token, body)
     assert response.status_code == status, response.content
@@ -49,32 +64,62 @@ def test_bad_virtual_devices_are_refused(client, building, operator_token, body,
 
 
 def test_patch_refuses_null_and_unknown_devices(client, building, operator_token):
-    assert call(client, "patch", "/api/virtual-devices/2001", operator_token,
-                {"is_running": None}).status_code == 400
-    assert call(client, "patch", "/api/virtual-devices/9", operator_token,
-                {"is_running": True}).status_code == 404
+    assert (
+        call(
+            client, "patch", "/api/virtual-devices/2001", operator_token, {"is_running": None}
+        ).status_code
+        == 400
+    )
+    assert (
+        call(
+            client, "patch", "/api/virtual-devices/9", operator_token, {"is_running": True}
+        ).status_code
+        == 404
+    )
 
 
 def test_viewers_cannot_change_virtual_devices(client, building, viewer_token):
-    assert call(client, "post", "/api/virtual-devices", viewer_token, {
-        "device_id": 6001, "device_name": "x"}).status_code == 403
-    assert call(client, "patch", "/api/virtual-devices/2001", viewer_token,
-                {"is_running": False}).status_code == 403
+    assert (
+        call(
+            client,
+            "post",
+            "/api/virtual-devices",
+            viewer_token,
+            {"device_id": 6001, "device_name": "x"},
+        ).status_code
+        == 403
+    )
+    assert (
+        call(
+            client, "patch", "/api/virtual-devices/2001", viewer_token, {"is_running": False}
+        ).status_code
+        == 403
+    )
     assert call(client, "delete", "/api/virtual-devices/2001", viewer_token).status_code == 403
     assert VirtualBACnetDevice.objects.get(device_id=2001).is_running
 
 
 def test_objects_can_be_added_edited_and_removed(client, building, operator_token):
-    created = call(client, "post", "/api/virtual-devices/2001/objects", operator_token, {
-        "object_type": "analog-value", "name": "Extra_Setpoint", "units": "percent",
-        "present_value": 12.5})
+    created = call(
+        client,
+        "post",
+        "/api/virtual-devices/2001/objects",
+        operator_token,
+        {
+            "object_type": "analog-value",
+            "name": "Extra_Setpoint",
+            "units": "percent",
+            "present_value": 12.5,
+        },
+    )
     assert created.status_code == 201, created.content
     obj = created.json()
     assert obj["commandable"] and obj["priority_array"] == [None] * 16
     assert obj["relinquish_default"] == 12.5
     url = f"/api/virtual-objects/{obj['id']}"
-    patched = call(client, "patch", url, operator_token, {"description": "spare",
-                                                         "out_of_service": True})
+    patched = call(
+        client, "patch", url, operator_token, {"description": "spare", "out_of_service": True}
+    )
     assert patched.json()["description"] == "spare" and patched.json()["out_of_service"]
     listed = call(client, "get", "/api/virtual-devices/2001/objects", operator_token).json()
     assert obj["id"] in [o["id"] for o in listed]
@@ -82,12 +127,15 @@ def test_objects_can_be_added_edited_and_removed(client, building, operator_toke
     assert not VirtualObject.objects.filter(id=obj["id"]).exists()
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"object_type": "toaster", "name": "T"}, 400),
-    ({"object_type": "analog-value", "name": "Has space"}, 422),
-    ({"object_type": "binary-value", "name": "B", "present_value": 3}, 400),
-    ({"object_type": "analog-value", "name": "Supply_Air_Setpoint"}, 409),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"object_type": "toaster", "name": "T"}, 400),
+        ({"object_type": "analog-value", "name": "Has space"}, 422),
+        ({"object_type": "binary-value", "name": "B", "present_value": 3}, 400),
+        ({"object_type": "analog-value", "name": "Supply_Air_Setpoint"}, 409),
+    ],
+)
 def test_bad_objects_are_refused(client, building, operator_token, body, status):
     before = VirtualObject.objects.count()
     response = call(client, "post", "/api/virtual-devices/2001/objects", operator_token, body)

@@ -26,9 +26,14 @@ def damper(building: dict[str, Any]) -> VirtualObject:
     damper = building["virtual"].virtual_objects.get(name="Damper_Position")
     now = timezone.now()
     BACnetReading.objects.bulk_create(
-        BACnetReading(virtual_object=damper, value=10.0 * i, source="external_bacnet_write",
-                      timestamp=now - timedelta(minutes=5 - i))
-        for i in range(6))
+        BACnetReading(
+            virtual_object=damper,
+            value=10.0 * i,
+            source="external_bacnet_write",
+            timestamp=now - timedelta(minutes=5 - i),
+        )
+        for i in range(6)
+    )
     other = building["virtual"].virtual_objects.exclude(pk=damper.pk).first()
     BACnetReading.objects.create(virtual_object=other, value=99.0, timestamp=now)
     return damper
@@ -51,17 +56,25 @@ def test_the_window_is_the_same_as_for_points(client, damper, viewer_token):
     since = timezone.now() - timedelta(minutes=2, seconds=30)
     found = get(client, url(damper), viewer_token, since=since.isoformat()).json()
     assert [r["value"] for r in found["items"]] == [30.0, 40.0, 50.0]
-    backwards = get(client, url(damper), viewer_token, since="2030-01-02T00:00:00Z",
-                    until="2030-01-01T00:00:00Z")
+    backwards = get(
+        client,
+        url(damper),
+        viewer_token,
+        since="2030-01-02T00:00:00Z",
+        until="2030-01-01T00:00:00Z",
+    )
     assert backwards.status_code == 400
     assert get(client, url(damper), viewer_token, limit=0).status_code == 422
 
 
 def test_operator_commands_show_in_the_readings(client, building, operator_token):
     damper = building["virtual"].virtual_objects.get(name="Damper_Position")
-    response = client.post(f"/api/virtual-objects/{damper.pk}/command",
-                           '{"value": 42.5, "priority": 8}', content_type="application/json",
-                           HTTP_AUTHORIZATION=f"Bearer {operator_token}")
+    response = client.post(
+        f"/api/virtual-objects/{damper.pk}/command",
+        '{"value": 42.5, "priority": 8}',
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {operator_token}",
+    )
     assert response.status_code == 200
     items = get(client, url(damper), operator_token).json()["items"]
     assert [(r["value"], r["source"]) for r in items] == [(42.5, "operator_write")]
@@ -83,7 +96,9 @@ def test_the_openapi_document_describes_it_like_the_points_readings(viewer_clien
     mine = paths["/api/virtual-objects/{object_pk}/readings"]["get"]
     points = paths["/api/points/{point_pk}/readings"]["get"]
     assert set(mine["responses"]) == set(points["responses"]) == {"200", "400", "404"}
-    assert ({p["name"] for p in mine["parameters"]} - {"object_pk"}
-            == {p["name"] for p in points["parameters"]} - {"point_pk"}
-            == {"since", "until", "limit", "offset"})
+    assert (
+        {p["name"] for p in mine["parameters"]} - {"object_pk"}
+        == {p["name"] for p in points["parameters"]} - {"point_pk"}
+        == {"since", "until", "limit", "offset"}
+    )
     assert mine["responses"]["200"] == points["responses"]["200"]

@@ -56,16 +56,20 @@ class CommandableMultiStateValue(Commandable, MultiStateValueObject):
 
 def peer_config(port: int, host: int, instance: int, **kwargs: Any) -> EngineConfig:
     return EngineConfig(
-        address=f"127.0.0.{host}/8:{port}", device_instance=instance,
-        device_name=f"peer-{instance}", **kwargs,
+        address=f"127.0.0.{host}/8:{port}",
+        device_instance=instance,
+        device_name=f"peer-{instance}",
+        **kwargs,
     )
 
 
 def client_config(port: int, **kwargs: Any) -> EngineConfig:
     kwargs.setdefault("timeout", 1.0)
     return EngineConfig(
-        address=f"127.0.0.1/8:{port}", device_instance=CLIENT_INSTANCE,
-        device_name="client-under-test", **kwargs,
+        address=f"127.0.0.1/8:{port}",
+        device_instance=CLIENT_INSTANCE,
+        device_name="client-under-test",
+        **kwargs,
     )
 
 
@@ -88,16 +92,23 @@ async def open_router(instance: int, ports: dict[int, str]) -> Application:
         ensure_port_free(host, port)
     objects: list[Any] = [
         DeviceObject(
-            objectIdentifier=("device", instance), objectName=f"router-{instance}",
-            vendorIdentifier=999, maxApduLengthAccepted=1476,
+            objectIdentifier=("device", instance),
+            objectName=f"router-{instance}",
+            vendorIdentifier=999,
+            maxApduLengthAccepted=1476,
             segmentationSupported="segmented-both",
         )
     ]
     for number, (network, address) in enumerate(ports.items(), start=1):
-        objects.append(NetworkPortObject(
-            address, objectIdentifier=("network-port", number), objectName=f"port-{network}",
-            networkNumber=network, networkNumberQuality="configured",
-        ))
+        objects.append(
+            NetworkPortObject(
+                address,
+                objectIdentifier=("network-port", number),
+                objectName=f"port-{network}",
+                networkNumber=network,
+                networkNumberQuality="configured",
+            )
+        )
     router = Application.from_object_list(objects)
     await _transports_ready(router)
     return router
@@ -107,32 +118,58 @@ def point_objects() -> list[Any]:
     """One object of each kind the client treats differently."""
     return [
         AnalogInputObject(
-            objectIdentifier=("analog-input", 1), objectName="Zone temp",
-            description="Zone 1 temperature", presentValue=21.5, units="degreesCelsius",
-            statusFlags=[0, 0, 0, 0], eventState="normal", outOfService=False,
+            objectIdentifier=("analog-input", 1),
+            objectName="Zone temp",
+            description="Zone 1 temperature",
+            presentValue=21.5,
+            units="degreesCelsius",
+            statusFlags=[0, 0, 0, 0],
+            eventState="normal",
+            outOfService=False,
             covIncrement=0.1,
         ),
         AnalogOutputObject(
-            objectIdentifier=("analog-output", 1), objectName="Valve",
-            description="Heating valve", presentValue=0.0, units="percent",
-            statusFlags=[0, 0, 0, 0], eventState="normal", outOfService=False,
-            relinquishDefault=0.0, covIncrement=1.0,
+            objectIdentifier=("analog-output", 1),
+            objectName="Valve",
+            description="Heating valve",
+            presentValue=0.0,
+            units="percent",
+            statusFlags=[0, 0, 0, 0],
+            eventState="normal",
+            outOfService=False,
+            relinquishDefault=0.0,
+            covIncrement=1.0,
         ),
         AnalogValueObject(
-            objectIdentifier=("analog-value", 1), objectName="Setpoint offset",
-            presentValue=0.5, units="deltaDegreesKelvin", statusFlags=[0, 0, 0, 0],
-            eventState="normal", outOfService=False,
+            objectIdentifier=("analog-value", 1),
+            objectName="Setpoint offset",
+            presentValue=0.5,
+            units="deltaDegreesKelvin",
+            statusFlags=[0, 0, 0, 0],
+            eventState="normal",
+            outOfService=False,
         ),
         BinaryOutputObject(
-            objectIdentifier=("binary-output", 1), objectName="Pump",
-            presentValue="inactive", activeText="Running", inactiveText="Stopped",
-            statusFlags=[0, 0, 0, 0], eventState="normal", outOfService=False,
-            polarity="normal", relinquishDefault="inactive",
+            objectIdentifier=("binary-output", 1),
+            objectName="Pump",
+            presentValue="inactive",
+            activeText="Running",
+            inactiveText="Stopped",
+            statusFlags=[0, 0, 0, 0],
+            eventState="normal",
+            outOfService=False,
+            polarity="normal",
+            relinquishDefault="inactive",
         ),
         CommandableMultiStateValue(
-            objectIdentifier=("multi-state-value", 1), objectName="Fan speed",
-            presentValue=1, numberOfStates=3, stateText=["Off", "Low", "High"],
-            statusFlags=[0, 0, 0, 0], eventState="normal", outOfService=False,
+            objectIdentifier=("multi-state-value", 1),
+            objectName="Fan speed",
+            presentValue=1,
+            numberOfStates=3,
+            stateText=["Off", "Low", "High"],
+            statusFlags=[0, 0, 0, 0],
+            eventState="normal",
+            outOfService=False,
             relinquishDefault=1,
         ),
     ]
@@ -141,9 +178,13 @@ def point_objects() -> list[Any]:
 def many_analog_values(count: int, first: int = 100) -> list[Any]:
     return [
         AnalogValueObject(
-            objectIdentifier=("analog-value", number), objectName=f"AV-{number}",
-            presentValue=float(number), units="noUnits", statusFlags=[0, 0, 0, 0],
-            eventState="normal", outOfService=False,
+            objectIdentifier=("analog-value", number),
+            objectName=f"AV-{number}",
+            presentValue=float(number),
+            units="noUnits",
+            statusFlags=[0, 0, 0, 0],
+            eventState="normal",
+            outOfService=False,
         )
         for number in range(first, first + count)
     ]
@@ -154,13 +195,20 @@ def refs_of(objects: list[Any]) -> list[ObjectRef]:
 
 
 async def open_peer(
-    port: int, host: int, instance: int, objects: list[Any] | None = None,
-    *, app_class: type[Application] = Application, device_class: type = DeviceObject,
+    port: int,
+    host: int,
+    instance: int,
+    objects: list[Any] | None = None,
+    *,
+    app_class: type[Application] = Application,
+    device_class: type = DeviceObject,
     **config: Any,
 ) -> Application:
     return await open_application(
-        peer_config(port, host, instance, **config), app_class=app_class,
-        device_class=device_class, objects=point_objects() if objects is None else objects,
+        peer_config(port, host, instance, **config),
+        app_class=app_class,
+        device_class=device_class,
+        objects=point_objects() if objects is None else objects,
     )
 
 
@@ -189,8 +237,15 @@ class Rig:
     def address(self, host: int) -> str:
         return f"127.0.0.{host}:{self.port}"
 
-    async def peer(self, host: int, instance: int, objects: list[Any] | None = None,
-                   *, port: int | None = None, **kwargs: Any) -> Application:
+    async def peer(
+        self,
+        host: int,
+        instance: int,
+        objects: list[Any] | None = None,
+        *,
+        port: int | None = None,
+        **kwargs: Any,
+    ) -> Application:
         """A peer on the rig's port, or on `port` (another network, behind a router)."""
         app = await open_peer(port or self.port, host, instance, objects, **kwargs)
         self.apps.append(app)
@@ -201,8 +256,7 @@ class Rig:
         self.apps.append(app)
         return app
 
-    async def client(self, capabilities: CapabilityCache | None = None,
-                     **config: Any) -> Client:
+    async def client(self, capabilities: CapabilityCache | None = None, **config: Any) -> Client:
         """The client under test; its application is kept as `client_app` for counting."""
         cfg = client_config(self.port, **config)
         self.client_app = await open_application(cfg)

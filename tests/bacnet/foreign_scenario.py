@@ -23,21 +23,40 @@ BBMD, DEVICES = 900, (905, 906, 907)
 
 
 async def scenario(port: int) -> dict[str, Any]:
-    apps = [await open_application(EngineConfig(
-        address=f"{BUILDING_SUBNET}.2/24:{port}", device_instance=BBMD, device_name="bbmd",
-        accept_foreign_devices=True))]
+    apps = [
+        await open_application(
+            EngineConfig(
+                address=f"{BUILDING_SUBNET}.2/24:{port}",
+                device_instance=BBMD,
+                device_name="bbmd",
+                accept_foreign_devices=True,
+            )
+        )
+    ]
     try:
         for instance in DEVICES:
-            apps.append(await open_application(EngineConfig(
-                address=f"{BUILDING_SUBNET}.{instance - 900}/24:{port}",
-                device_instance=instance, device_name=f"device-{instance}"),
-                objects=point_objects()))
+            apps.append(
+                await open_application(
+                    EngineConfig(
+                        address=f"{BUILDING_SUBNET}.{instance - 900}/24:{port}",
+                        device_instance=instance,
+                        device_name=f"device-{instance}",
+                    ),
+                    objects=point_objects(),
+                )
+            )
         found: dict[str, Any] = {}
-        for kind, host, bbmd in (("normal", 10, ""),
-                                 ("foreign", 11, f"{BUILDING_SUBNET}.2:{port}")):
-            config = EngineConfig(address=f"{WORKER_SUBNET}.{host}/24:{port}",
-                                  device_instance=5000 + host, device_name=kind,
-                                  foreign_bbmd=bbmd, timeout=1.0)
+        for kind, host, bbmd in (
+            ("normal", 10, ""),
+            ("foreign", 11, f"{BUILDING_SUBNET}.2:{port}"),
+        ):
+            config = EngineConfig(
+                address=f"{WORKER_SUBNET}.{host}/24:{port}",
+                device_instance=5000 + host,
+                device_name=kind,
+                foreign_bbmd=bbmd,
+                timeout=1.0,
+            )
             app = await open_application(config)
             apps.append(app)
             client = Client(app, config)
@@ -47,12 +66,14 @@ async def scenario(port: int) -> dict[str, Any]:
                 found[f"{kind}_registration"] = foreign_registration(app)
                 if bbmd:
                     found["read_across"] = await client.read_property(
-                        f"{BUILDING_SUBNET}.5:{port}", "device,905", "object-name")
+                        f"{BUILDING_SUBNET}.5:{port}", "device,905", "object-name"
+                    )
             finally:
                 await client.close()
         bbmd_link = next(iter(apps[0].link_layers.values()))
-        found["fdt"] = sorted("{}:{}".format(*entry.fdAddress.addrTuple)
-                              for entry in bbmd_link.bbmdFDT)
+        found["fdt"] = sorted(
+            "{}:{}".format(*entry.fdAddress.addrTuple) for entry in bbmd_link.bbmdFDT
+        )
         return found
     finally:
         for app in apps:

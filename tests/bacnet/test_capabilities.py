@@ -10,8 +10,11 @@ PEER = "127.0.0.2:47900"
 
 def i_am(max_apdu: int, segmentation: str) -> IAmRecord:
     return IAmRecord(
-        device_instance=1001, address=PEER, max_apdu=max_apdu,
-        segmentation=segmentation, vendor_id=999,
+        device_instance=1001,
+        address=PEER,
+        max_apdu=max_apdu,
+        segmentation=segmentation,
+        vendor_id=999,
     )
 
 

@@ -149,13 +149,17 @@ async def test_device_info_takes_what_the_i_am_said_instead_of_reading_it_again(
     assert sorted(asked) == sorted(DEVICE_INFO_WITHOUT_I_AM)
     assert not set(asked) & set(I_AM_FIELDS)
     assert (info.max_apdu, info.segmentation, info.vendor_id) == (
-        record.max_apdu, record.segmentation, record.vendor_id)
+        record.max_apdu,
+        record.segmentation,
+        record.vendor_id,
+    )
     assert (info.max_apdu, info.segmentation, info.vendor_id) == (1476, "segmented-both", 999)
     assert info.name == "peer-1001" and "read-property-multiple" in info.services_supported
     # Another device's I-Am is not taken for this one: everything is read.
     other = await client.read_device_info(three_peers.address(3), 1002, i_am=record)
     assert other.device_instance == 1002 and len(asked) == (
-        len(DEVICE_INFO_WITHOUT_I_AM) + len(DEVICE_INFO_FIELDS))
+        len(DEVICE_INFO_WITHOUT_I_AM) + len(DEVICE_INFO_FIELDS)
+    )
 
 
 async def test_device_info_leaves_properties_the_device_lacks_empty(rig):

@@ -22,16 +22,56 @@ from tests.bacnet.client_peers import (
 LARGE = 320
 
 EXPECTED_POINTS = [
-    PointInfo(ObjectRef("analog-input", 1), "Zone temp", "Zone 1 temperature", "degrees-celsius",
-              (), 21.5, (False, False, False, False), commandable=False),
-    PointInfo(ObjectRef("analog-output", 1), "Valve", "Heating valve", "percent",
-              (), 0.0, (False, False, False, False), commandable=True),
-    PointInfo(ObjectRef("analog-value", 1), "Setpoint offset", "", "delta-degrees-kelvin",
-              (), 0.5, (False, False, False, False), commandable=False),
-    PointInfo(ObjectRef("binary-output", 1), "Pump", "", None,
-              ("Stopped", "Running"), "inactive", (False, False, False, False), commandable=True),
-    PointInfo(ObjectRef("multi-state-value", 1), "Fan speed", "", None,
-              ("Off", "Low", "High"), 1, (False, False, False, False), commandable=True),
+    PointInfo(
+        ObjectRef("analog-input", 1),
+        "Zone temp",
+        "Zone 1 temperature",
+        "degrees-celsius",
+        (),
+        21.5,
+        (False, False, False, False),
+        commandable=False,
+    ),
+    PointInfo(
+        ObjectRef("analog-output", 1),
+        "Valve",
+        "Heating valve",
+        "percent",
+        (),
+        0.0,
+        (False, False, False, False),
+        commandable=True,
+    ),
+    PointInfo(
+        ObjectRef("analog-value", 1),
+        "Setpoint offset",
+        "",
+        "delta-degrees-kelvin",
+        (),
+        0.5,
+        (False, False, False, False),
+        commandable=False,
+    ),
+    PointInfo(
+        ObjectRef("binary-output", 1),
+        "Pump",
+        "",
+        None,
+        ("Stopped", "Running"),
+        "inactive",
+        (False, False, False, False),
+        commandable=True,
+    ),
+    PointInfo(
+        ObjectRef("multi-state-value", 1),
+        "Fan speed",
+        "",
+        None,
+        ("Off", "Low", "High"),
+        1,
+        (False, False, False, False),
+        commandable=True,
+    ),
 ]
 
 
@@ -48,8 +88,11 @@ async def test_object_list_of_a_normal_peer_is_one_read(rig):
     sent = count_requests(rig.client_app)
     refs = await client.read_object_list(rig.address(2), 1001)
     assert sent == {"ReadPropertyRequest": 1}
-    assert refs == [ObjectRef("device", 1001), ObjectRef("network-port", 1),
-                    *refs_of(point_objects())]
+    assert refs == [
+        ObjectRef("device", 1001),
+        ObjectRef("network-port", 1),
+        *refs_of(point_objects()),
+    ]
 
 
 async def test_point_list_of_a_normal_peer_is_complete(rig):
@@ -146,8 +189,9 @@ async def test_a_shared_capability_cache_helps_a_second_client(rig):
 
 async def test_no_rpm_peer_object_list_by_index_uses_read_property(rig):
     objects = many_analog_values(LARGE)
-    await rig.peer(2, 1001, objects, app_class=NoRpmApplication,
-                   segmentation="no-segmentation", max_apdu=480)
+    await rig.peer(
+        2, 1001, objects, app_class=NoRpmApplication, segmentation="no-segmentation", max_apdu=480
+    )
     client = await rig.client()
     refs = await client.read_object_list(rig.address(2), 1001)
     assert refs[2:] == refs_of(objects)
@@ -158,8 +202,11 @@ async def test_no_rpm_peer_object_list_by_index_uses_read_property(rig):
 async def test_read_points_with_given_refs_leaves_out_objects_that_do_not_exist(rig):
     await rig.peer(2, 1001)
     client = await rig.client()
-    wanted = [ObjectRef("analog-input", 1), ObjectRef("analog-value", 999),
-              ObjectRef("device", 1001)]
+    wanted = [
+        ObjectRef("analog-input", 1),
+        ObjectRef("analog-value", 999),
+        ObjectRef("device", 1001),
+    ]
     points = await client.read_points(rig.address(2), 1001, refs=wanted)
     assert [p.ref for p in points] == [ObjectRef("analog-input", 1)]
 
@@ -179,8 +226,9 @@ async def test_present_values_are_read_in_one_rpm(rig):
     sent = count_requests(rig.client_app)
     refs = refs_of(point_objects())
     values = await client.read_present_values(rig.address(2), refs)
-    assert values == {ref: point.present_value for ref, point in zip(refs, EXPECTED_POINTS,
-                                                                        strict=True)}
+    assert values == {
+        ref: point.present_value for ref, point in zip(refs, EXPECTED_POINTS, strict=True)
+    }
     assert sent == {"ReadPropertyMultipleRequest": 1}
     with_flags = await client.read_point_values(rig.address(2), refs[:1])
     assert with_flags == {refs[0]: (21.5, (False, False, False, False))}
@@ -201,8 +249,9 @@ async def test_read_property_returns_plain_python(rig):
     assert await client.read_property(rig.address(2), "AI:1", "units") == "degrees-celsius"
     msv = "multi-state-value,1"
     assert await client.read_property(rig.address(2), msv, "state-text", 2) == "Low"
-    assert await client.read_property(rig.address(2), ObjectRef("binary-output", 1),
-                                      "status-flags") == (False, False, False, False)
+    assert await client.read_property(
+        rig.address(2), ObjectRef("binary-output", 1), "status-flags"
+    ) == (False, False, False, False)
 
 
 def track_in_flight(app: Any) -> dict[str, int]:
@@ -222,13 +271,17 @@ def track_in_flight(app: Any) -> dict[str, int]:
     return state
 
 
-
 async def test_a_property_too_big_for_a_peer_that_cannot_segment_is_left_empty(rig):
     wordy = CommandableMultiStateValue(
-        objectIdentifier=("multi-state-value", 7), objectName="Wordy",
-        presentValue=2, numberOfStates=200,
+        objectIdentifier=("multi-state-value", 7),
+        objectName="Wordy",
+        presentValue=2,
+        numberOfStates=200,
         stateText=[f"State number {n:03}" for n in range(1, 201)],  # ~3,800 octets
-        statusFlags=[0, 0, 0, 0], eventState="normal", outOfService=False, relinquishDefault=1,
+        statusFlags=[0, 0, 0, 0],
+        eventState="normal",
+        outOfService=False,
+        relinquishDefault=1,
     )
     await rig.peer(2, 1001, [wordy], segmentation="no-segmentation")
     client = await rig.client()

@@ -76,9 +76,9 @@ async def test_requests_in_flight_across_peers_stay_under_the_global_limit(rig):
         await rig.peer(host, 1000 + host, many_analog_values(12), app_class=NoRpmApplication)
     client = await rig.client(max_in_flight_per_peer=4, max_in_flight_total=6)
     peak = track_in_flight(rig.client_app)
-    lists = await asyncio.gather(*(
-        client.read_points(rig.address(host), 1000 + host) for host in (2, 3, 4, 5)
-    ))
+    lists = await asyncio.gather(
+        *(client.read_points(rig.address(host), 1000 + host) for host in (2, 3, 4, 5))
+    )
     assert [len(points) for points in lists] == [12, 12, 12, 12]
     assert 4 < peak["max"] <= 6
 

@@ -77,8 +77,7 @@ async def test_other_properties_can_be_written(peer_and_client):
 
 
 @pytest.mark.parametrize("priority", [0, 17, -1, True])
-async def test_a_priority_outside_1_to_16_is_refused_before_sending(rig, peer_and_client,
-                                                                    priority):
+async def test_a_priority_outside_1_to_16_is_refused_before_sending(rig, peer_and_client, priority):
     address, client = peer_and_client
     sent = count_requests(rig.client_app)
     with pytest.raises(InvalidValueError):
@@ -141,7 +140,9 @@ def test_errors_returned_by_bacpypes3_are_raised_as_ours():
             "write",
         )
     assert (caught.value.error_class, caught.value.error_code) == (
-        "property", "write-access-denied")
+        "property",
+        "write-access-denied",
+    )
     with pytest.raises(RejectResponse) as rejected:
         check_returned(RejectPDU(reason="unrecognizedService"), "read")
     assert rejected.value.error_code == "unrecognized-service"

@@ -44,18 +44,37 @@ from tests.bacnet.bacpypes3_reads import bacpypes3_read
 WAIT = 5.0  # upper bound for any single exchange on loopback
 
 SPECS = (
-    ObjectSpec("AO", 1, virtual_object_name(7, "SupplySetpoint"), units="degreesCelsius",
-               min_value=0.0, max_value=50.0, relinquish_default=20.0, cov_increment=1.0),
-    ObjectSpec("AI", 1, virtual_object_name(7, "RoomTemp"), units="degrees-celsius",
-               present_value=21.5, cov_increment=0.5),
+    ObjectSpec(
+        "AO",
+        1,
+        virtual_object_name(7, "SupplySetpoint"),
+        units="degreesCelsius",
+        min_value=0.0,
+        max_value=50.0,
+        relinquish_default=20.0,
+        cov_increment=1.0,
+    ),
+    ObjectSpec(
+        "AI",
+        1,
+        virtual_object_name(7, "RoomTemp"),
+        units="degrees-celsius",
+        present_value=21.5,
+        cov_increment=0.5,
+    ),
     ObjectSpec("AV", 1, virtual_object_name(7, "Offset"), present_value=1.5),
     ObjectSpec("BI", 1, virtual_object_name(7, "Occupied"), present_value="active"),
     ObjectSpec("BO", 1, virtual_object_name(7, "Fan"), active_text="On", inactive_text="Off"),
     ObjectSpec("BV", 1, virtual_object_name(7, "Enable")),
     ObjectSpec("MSI", 1, virtual_object_name(7, "Alarm"), state_texts=("Ok", "Warn", "Fault")),
     ObjectSpec("MSO", 1, virtual_object_name(7, "Speed"), state_texts=("Low", "Mid", "High")),
-    ObjectSpec("MSV", 1, virtual_object_name(7, "Mode"), state_texts=("Off", "Heat", "Cool"),
-               present_value=2),
+    ObjectSpec(
+        "MSV",
+        1,
+        virtual_object_name(7, "Mode"),
+        state_texts=("Off", "Heat", "Cool"),
+        present_value=2,
+    ),
 )
 
 
@@ -122,8 +141,9 @@ async def rig(bacnet_port: int) -> AsyncIterator[Rig]:
     )
     try:
         client: Application = await open_application(
-            EngineConfig(address=f"127.0.0.3/8:{bacnet_port}", device_instance=9001,
-                         device_name="TestClient")
+            EngineConfig(
+                address=f"127.0.0.3/8:{bacnet_port}", device_instance=9001, device_name="TestClient"
+            )
         )
     except BaseException:
         close_application(app)
@@ -167,12 +187,17 @@ async def test_device_object_reads_equal_bacpypes3_reads(rig: Rig) -> None:
         assert getattr(device_object, name, None) == bacpypes3_read(device_object, name), name
 
 
-
 async def test_protocol_services_supported_lists_what_we_serve(rig: Rig) -> None:
     services = set(await rig.read("device,8888", "protocol-services-supported"))
     assert {
-        "who-is", "i-am", "read-property", "read-property-multiple", "write-property",
-        "subscribe-cov", "confirmed-cov-notification", "unconfirmed-cov-notification",
+        "who-is",
+        "i-am",
+        "read-property",
+        "read-property-multiple",
+        "write-property",
+        "subscribe-cov",
+        "confirmed-cov-notification",
+        "unconfirmed-cov-notification",
     } <= services
     assert "read-range" not in services and "acknowledge-alarm" not in services
 
@@ -411,7 +436,7 @@ def _replay(events: list[WriteEvent], array: tuple[Any, ...], default: float) ->
     effective = next((v for v in array if v is not None), default)
     for event in events:
         assert event.old_value == effective
-        array = array[: event.priority - 1] + (event.new_value,) + array[event.priority:]
+        array = array[: event.priority - 1] + (event.new_value,) + array[event.priority :]
         effective = next((v for v in array if v is not None), default)
         assert event.priority_array == array
         assert event.effective_value == effective
@@ -434,9 +459,12 @@ async def test_concurrent_writes_to_one_object_are_stored_in_batches_in_order(ri
 
     rig.device.set_write_batch_hook(store)
     writes = [(float(n), 8 + n % 3) for n in range(1, 41)]
-    results = await asyncio.gather(*(
-        rig.write("AO:1", "present-value", Real(value), priority=priority)
-        for value, priority in writes))
+    results = await asyncio.gather(
+        *(
+            rig.write("AO:1", "present-value", Real(value), priority=priority)
+            for value, priority in writes
+        )
+    )
 
     assert results == [None] * len(writes)  # every write acknowledged
     assert rig.events == []  # the single hook is not called when a batch hook is set
@@ -464,13 +492,18 @@ async def test_a_failing_batch_store_refuses_every_write_in_the_batch(rig: Rig) 
         raise RuntimeError("database down")
 
     rig.device.set_write_batch_hook(store)
-    first = asyncio.create_task(rig.write("AO:1", "present-value", Real(10.0), priority=8),
-                                name="test-first-write")
+    first = asyncio.create_task(
+        rig.write("AO:1", "present-value", Real(10.0), priority=8), name="test-first-write"
+    )
     async with asyncio.timeout(WAIT):
         await entered.wait()
-    queued = [asyncio.create_task(rig.write("AO:1", "present-value", Real(value), priority=8),
-                                  name=f"test-queued-write-{value}")
-              for value in (11.0, 12.0, 13.0)]
+    queued = [
+        asyncio.create_task(
+            rig.write("AO:1", "present-value", Real(value), priority=8),
+            name=f"test-queued-write-{value}",
+        )
+        for value in (11.0, 12.0, 13.0)
+    ]
     await _wait_queued(rig, "AO:1", 3)
     release.set()
     assert await first is None
@@ -497,27 +530,37 @@ async def test_an_invalid_write_in_a_burst_is_refused_alone(rig: Rig) -> None:
 
     rig.device.set_write_batch_hook(store)
     rig.device._app.refusal_hook = audit  # type: ignore[attr-defined]
-    first = asyncio.create_task(rig.write("AO:1", "present-value", Real(10.0), priority=8),
-                                name="test-first-write")
+    first = asyncio.create_task(
+        rig.write("AO:1", "present-value", Real(10.0), priority=8), name="test-first-write"
+    )
     async with asyncio.timeout(WAIT):
         await entered.wait()
     burst = []
     for value, priority in ((30.0, 9), (500.0, 8), (40.0, 8)):  # 500 is above max 50
-        burst.append(asyncio.create_task(
-            rig.write("AO:1", "present-value", Real(value), priority=priority),
-            name=f"test-burst-write-{value}"))
+        burst.append(
+            asyncio.create_task(
+                rig.write("AO:1", "present-value", Real(value), priority=priority),
+                name=f"test-burst-write-{value}",
+            )
+        )
         await _wait_queued(rig, "AO:1", len(burst))  # queued in this order
     release.set()
     assert await first is None
     assert await asyncio.gather(*burst) == [None, "property:value-out-of-range", None]
     assert [[(e.new_value, e.priority) for e in batch] for batch in batches] == [
-        [(10.0, 8)], [(30.0, 9), (40.0, 8)]]
+        [(10.0, 8)],
+        [(30.0, 9), (40.0, 8)],
+    ]
     _replay([e for batch in batches for e in batch], (None,) * 16, 20.0)
     assert [(r.value, r.priority, r.reason) for r in refusals] == [
-        ("500.0", 8, "property: value-out-of-range")]
+        ("500.0", 8, "property: value-out-of-range")
+    ]
     snap = rig.device.snapshot("AO:1")
     assert (snap.present_value, snap.priority_array[7], snap.priority_array[8]) == (
-        40.0, 40.0, 30.0)
+        40.0,
+        40.0,
+        30.0,
+    )
 
 
 async def test_write_property_multiple_runs_the_hook_and_names_the_failed_write(
@@ -526,9 +569,13 @@ async def test_write_property_multiple_runs_the_hook_and_names_the_failed_write(
     def access(ref: str, value: Any) -> WriteAccessSpecification:
         return WriteAccessSpecification(
             objectIdentifier=rig.oid(ref),
-            listOfProperties=[PropertyValue(
-                propertyIdentifier="present-value", value=AnyValue(value), priority=9,
-            )],
+            listOfProperties=[
+                PropertyValue(
+                    propertyIdentifier="present-value",
+                    value=AnyValue(value),
+                    priority=9,
+                )
+            ],
         )
 
     good = WritePropertyMultipleRequest(
@@ -537,7 +584,8 @@ async def test_write_property_multiple_runs_the_hook_and_names_the_failed_write(
     )
     assert await rig.send(good) is None
     assert [(str(e.ref), e.new_value, e.priority) for e in rig.events] == [
-        ("analog-output,1", 31.0, 9), ("multi-state-output,1", 2, 9),
+        ("analog-output,1", 31.0, 9),
+        ("multi-state-output,1", 2, 9),
     ]
     bad = WritePropertyMultipleRequest(
         listOfWriteAccessSpecs=[access("AV:1", Real(5.0)), access("MSO:1", Unsigned(9))],

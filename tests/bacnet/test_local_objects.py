@@ -93,13 +93,21 @@ async def test_plan_of_relinquish_default_reports_the_new_present_value() -> Non
     ("spec", "prop", "value", "code"),
     [
         (ObjectSpec("AI", 1, "a"), "present-value", Real(1.0), "writeAccessDenied"),
-        (ObjectSpec("AI", 1, "a", out_of_service=True), "present-value", Null(()),
-         "invalidDataType"),
+        (
+            ObjectSpec("AI", 1, "a", out_of_service=True),
+            "present-value",
+            Null(()),
+            "invalidDataType",
+        ),
         (ObjectSpec("AV", 1, "a"), "object-name", Real(1.0), "writeAccessDenied"),
         (ObjectSpec("AV", 1, "a"), "out-of-service", Real(1.0), "invalidDataType"),
         (ObjectSpec("AV", 1, "a"), "cov-increment", Real(-1.0), "valueOutOfRange"),
-        (ObjectSpec("MSO", 1, "m", state_texts=("a", "b")), "relinquish-default", Unsigned(3),
-         "valueOutOfRange"),
+        (
+            ObjectSpec("MSO", 1, "m", state_texts=("a", "b")),
+            "relinquish-default",
+            Unsigned(3),
+            "valueOutOfRange",
+        ),
         (ObjectSpec("BI", 1, "b"), "cov-increment", Real(1.0), "writeAccessDenied"),
     ],
 )
@@ -143,7 +151,6 @@ async def test_current_spec_carries_live_state_for_persisting() -> None:
     assert restored.snapshot() == obj.snapshot()
 
 
-
 @pytest.mark.parametrize("kind", ["AI", "AO", "AV", "BI", "BO", "BV", "MSI", "MSO", "MSV"])
 async def test_fast_property_reads_equal_bacpypes3_reads(kind: str) -> None:
     # Our objects skip bacpypes3's getattr_static per read (StaticAttributeReads); they must
@@ -151,9 +158,20 @@ async def test_fast_property_reads_equal_bacpypes3_reads(kind: str) -> None:
     # compute the properties a class defines.
     states = ("a", "b", "c") if kind.startswith("MS") else ()
     obj = build_object(ObjectSpec(kind, 3, f"{kind} point", state_texts=states))
-    names = ("presentValue", "priorityArray", "relinquishDefault", "outOfService",
-             "minPresValue", "maxPresValue", "numberOfStates", "statusFlags", "objectName",
-             "objectIdentifier", "units", "description")
+    names = (
+        "presentValue",
+        "priorityArray",
+        "relinquishDefault",
+        "outOfService",
+        "minPresValue",
+        "maxPresValue",
+        "numberOfStates",
+        "statusFlags",
+        "objectName",
+        "objectIdentifier",
+        "units",
+        "description",
+    )
 
     def both() -> list[tuple[object, object]]:
         return [(getattr(obj, name, None), bacpypes3_read(obj, name)) for name in names]

@@ -49,10 +49,13 @@ async def routed(bacnet_port):
     rig = Rig(bacnet_port)
     remote_port = free_udp_port()
     try:
-        await rig.router(ROUTER, {
-            1: f"127.0.0.{ROUTER_HOST}/8:{bacnet_port}",
-            2: f"127.0.0.{ROUTER_HOST}/8:{remote_port}",
-        })
+        await rig.router(
+            ROUTER,
+            {
+                1: f"127.0.0.{ROUTER_HOST}/8:{bacnet_port}",
+                2: f"127.0.0.{ROUTER_HOST}/8:{remote_port}",
+            },
+        )
         device = await rig.peer(DEVICE_HOST, DEVICE, port=remote_port)
         yield Routed(rig, remote_port, device)
     finally:
@@ -129,6 +132,7 @@ async def test_a_network_no_router_serves_times_out_within_the_bound(routed):
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(BACnetTimeoutError):
-        await client.read_property(f"3:127.0.0.{DEVICE_HOST}:{routed.remote_port}", AI,
-                                   "present-value")
+        await client.read_property(
+            f"3:127.0.0.{DEVICE_HOST}:{routed.remote_port}", AI, "present-value"
+        )
     assert loop.time() - started < client.request_bound() + 0.3

@@ -60,9 +60,13 @@ def test_every_bacpypes3_sequence_element_resolves_as_the_real_lookup() -> None:
 
 
 def test_local_objects_properties_and_instance_values_resolve_as_the_real_lookup() -> None:
-    objects = [build_object(ObjectSpec("AV", 1, "av")), AnalogValueObject(
-        objectIdentifier=("analog-value", 2), objectName="bare", presentValue=Real(1.0)),
-        LocalDeviceObject(objectIdentifier=("device", 5), objectName="d")]
+    objects = [
+        build_object(ObjectSpec("AV", 1, "av")),
+        AnalogValueObject(
+            objectIdentifier=("analog-value", 2), objectName="bare", presentValue=Real(1.0)
+        ),
+        LocalDeviceObject(objectIdentifier=("device", 5), objectName="d"),
+    ]
     for obj in objects:
         for attr in [*type(obj)._elements, "protocolObjectTypesSupported", "ref", "nothing"]:
             for _ in range(2):
@@ -123,8 +127,11 @@ def test_a_name_held_by_the_instance_is_looked_up_in_full_once_per_class(
     point = build_object(ObjectSpec("AV", 3, "av3"))
     speedups.cached_getattr_static(point, "presentValue")  # as bacpypes3's __setattr__ does
     real_calls = []
-    monkeypatch.setattr(speedups, "_real_getattr_static",
-                        lambda *args: real_calls.append(args) or inspect.getattr_static(*args))
+    monkeypatch.setattr(
+        speedups,
+        "_real_getattr_static",
+        lambda *args: real_calls.append(args) or inspect.getattr_static(*args),
+    )
     other = build_object(ObjectSpec("AV", 4, "av4"))
     assert "presentValue" in vars(other)
     assert speedups.cached_getattr_static(other, "presentValue") is vars(other)["presentValue"]

@@ -45,9 +45,13 @@ def test_it_runs_every_benchmark_quickly_and_prints_one_json_line() -> None:
             pytest.fail("PostgreSQL is not reachable")
         pytest.skip("PostgreSQL is not reachable")
     running = {
-        name: subprocess.Popen([sys.executable, str(ROOT / "bench" / f"{name}.py"), *args],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+        name: subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / f"{name}.py"), *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name, args in QUICK.items()
     }
     failures = []
@@ -61,8 +65,9 @@ def test_it_runs_every_benchmark_quickly_and_prints_one_json_line() -> None:
             continue
         lines = [line for line in out.splitlines() if line.startswith('{"bench"')]
         if proc.returncode != 0 or len(lines) != 1:
-            failures.append(f"{name}: exit {proc.returncode}, {len(lines)} JSON lines\n"
-                            f"{err[-1500:]}")
+            failures.append(
+                f"{name}: exit {proc.returncode}, {len(lines)} JSON lines\n{err[-1500:]}"
+            )
             continue
         assert json.loads(lines[0])["bench"] == name
         assert json.loads(lines[0])["quick"] is True

@@ -12,9 +12,16 @@ from tests.browser.stack import Stack, start_stack
 from tests.conftest import require_services
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
@@ -33,8 +40,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -44,13 +52,13 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
     """A fresh browser context that may only talk to our server: anything else is blocked and
     recorded, and the test fails if the page tried."""
     stack.check_alive()
-    context = browser.new_context(base_url=stack.base_url, viewport={"width": 1400,
-                                                                       "height": 900})
+    context = browser.new_context(base_url=stack.base_url, viewport={"width": 1400, "height": 900})
     outside: list[str] = []
 
     def only_loopback(route: Any) -> None:
         if route.request.url.startswith(stack.base_url) or route.request.url.startswith(
-                f"ws://127.0.0.1:{stack.http_port}"):
+            f"ws://127.0.0.1:{stack.http_port}"
+        ):
             route.continue_()
         else:
             outside.append(route.request.url)
@@ -62,8 +70,12 @@ def page(browser: Any, stack: Stack) -> Iterator[Any]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     # Chromium reports what the Content-Security-Policy blocked on the console.
     blocked: list[str] = []
-    page.on("console", lambda message: blocked.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
     stack.check_alive()

@@ -40,8 +40,7 @@ class Stack:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self, name: str, args: list[str], **env: str) -> Process:
-        process = Process(args, process_env(self.database_url, **env),
-                          self.logs / f"{name}.log")
+        process = Process(args, process_env(self.database_url, **env), self.logs / f"{name}.log")
         self.processes.append(process)
         return process
 
@@ -50,8 +49,19 @@ class Stack:
             process.stop()
 
     def start_web(self) -> Process:
-        return self.start("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p",
-                                     str(self.http_port), "bms.asgi:application"])
+        return self.start(
+            "daphne",
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.http_port),
+                "bms.asgi:application",
+            ],
+        )
 
     def stop_web(self) -> None:
         """Stop daphne (open pages lose their socket); start_web brings it back on the port."""
@@ -81,8 +91,16 @@ def prepare(database_url: str) -> None:
         ("migrate", "--no-input"),
         ("bms_createuser", "--username", "otto", "--role", "operator", "--password", PASSWORD),
         ("bms_createuser", "--username", "vera", "--role", "viewer", "--password", PASSWORD),
-        ("bacnet_virtual", "create", "--device-id", "2001", "--name", "Virtual AHU",
-         "--template", "air_handling_unit"),
+        (
+            "bacnet_virtual",
+            "create",
+            "--device-id",
+            "2001",
+            "--name",
+            "Virtual AHU",
+            "--template",
+            "air_handling_unit",
+        ),
     ]
     for step in steps:
         done = manage(database_url, *step, timeout=120)
@@ -93,14 +111,31 @@ def start_stack(tmp: Path) -> Iterator[Stack]:
     stack = Stack(f"sqlite:///{tmp / 'bms.sqlite3'}", _free_udp_port(), free_tcp_port(), tmp)
     prepare(stack.database_url)
     try:
-        simulator = stack.start("simulator", [
-            sys.executable, "-m", "bms.simulator", "--devices", str(SIMULATED_DEVICES),
-            "--objects", "20", "--first-address", "127.0.0.2",
-            "--first-instance", str(FIRST_INSTANCE), "--port", str(stack.bacnet_port),
-            "--change-interval", "1.0",
-        ])
-        worker = stack.start("worker", [sys.executable, str(ROOT / "manage.py"), "bacnet_worker"],
-                             BACNET_ADDRESS=f"127.0.0.1/8:{stack.bacnet_port}")
+        simulator = stack.start(
+            "simulator",
+            [
+                sys.executable,
+                "-m",
+                "bms.simulator",
+                "--devices",
+                str(SIMULATED_DEVICES),
+                "--objects",
+                "20",
+                "--first-address",
+                "127.0.0.2",
+                "--first-instance",
+                str(FIRST_INSTANCE),
+                "--port",
+                str(stack.bacnet_port),
+                "--change-interval",
+                "1.0",
+            ],
+        )
+        worker = stack.start(
+            "worker",
+            [sys.executable, str(ROOT / "manage.py"), "bacnet_worker"],
+            BACNET_ADDRESS=f"127.0.0.1/8:{stack.bacnet_port}",
+        )
         stack.start_web()
         simulator.wait_for_output("ready")
         worker.wait_for_output("ready:", timeout=30)

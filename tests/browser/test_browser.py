@@ -63,7 +63,8 @@ def discover(page: Any) -> None:
         expect(link).to_be_visible(timeout=20_000)
     assert rows.count() >= SIMULATED_DEVICES
     expect(page.locator("#task-table tr").nth(1).locator(".badge")).to_have_text(
-        "completed", timeout=20_000)
+        "completed", timeout=20_000
+    )
     assert page.evaluate("window.notReloaded") is True
 
 
@@ -101,24 +102,29 @@ def test_an_operator_writes_a_point_from_the_device_page(page: Any, stack: Stack
     expect(row.locator("[data-value]")).to_have_text("42.50", timeout=15_000)
     assert page.evaluate("window.notReloaded") is True
     screenshot(page, "03-device-after-write")
-    audit = sql(stack.database_url, "SELECT who, new_value, priority, accepted FROM "
-                "devices_writeaudit WHERE source='operator'")
+    audit = sql(
+        stack.database_url,
+        "SELECT who, new_value, priority, accepted FROM devices_writeaudit WHERE source='operator'",
+    )
     assert [(who, float(value), priority, bool(ok)) for who, value, priority, ok in audit] == [
-        ("otto", 42.5, 8, True)]
+        ("otto", 42.5, 8, True)
+    ]
 
 
-def test_an_external_bacnet_write_shows_on_the_open_page_within_a_second(page: Any,
-                                                                         stack: Stack):
+def test_an_external_bacnet_write_shows_on_the_open_page_within_a_second(page: Any, stack: Stack):
     sign_in(page, "vera")
     page.goto("/virtual/2001/")
     expect(page.locator("#live")).to_have_text("live")
-    (kind, instance), = sql(stack.database_url, "SELECT object_type, instance FROM "
-                            "virtual_virtualobject WHERE name='Damper_Position'")
+    ((kind, instance),) = sql(
+        stack.database_url,
+        "SELECT object_type, instance FROM virtual_virtualobject WHERE name='Damper_Position'",
+    )
     acked = external_write(stack, f"{kind},{instance}", 35.0)
     row = page.locator(f"#object-table tr:has(td:text-is('{kind},{instance}'))")
     expect(row.locator("[data-value]")).to_have_text("35.00", timeout=1000)
     expect(page.locator("#write-log tbody tr").first).to_contain_text(
-        f"127.0.0.9:{stack.bacnet_port}", timeout=1000)
+        f"127.0.0.9:{stack.bacnet_port}", timeout=1000
+    )
     assert time.time() - acked < 1.0
     expect(row.locator("[data-priorities]")).to_contain_text("8 35.00")
     screenshot(page, "04-virtual-after-external-write")
@@ -170,13 +176,19 @@ def external_write(stack: Stack, object_ref: str, value: float) -> float:
     return float(writer.stdout.split()[-1])
 
 
-def run_external_writer(stack: Stack, object_ref: str,
-                        value: float) -> subprocess.CompletedProcess[str]:
+def run_external_writer(
+    stack: Stack, object_ref: str, value: float
+) -> subprocess.CompletedProcess[str]:
     """The writer's run as it went: a refused write exits non-zero with the error on stderr."""
     return subprocess.run(  # noqa: S603 - our interpreter, our script
         [sys.executable, "-c", EXTERNAL_WRITER, str(stack.bacnet_port), object_ref, str(value)],
-        cwd=ROOT, env=process_env(stack.database_url), capture_output=True, text=True,
-        timeout=30, check=False)
+        cwd=ROOT,
+        env=process_env(stack.database_url),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_an_open_page_catches_up_after_the_web_server_restarts(page: Any, stack: Stack):
@@ -186,8 +198,10 @@ def test_an_open_page_catches_up_after_the_web_server_restarts(page: Any, stack:
     page.goto("/virtual/2001/")
     expect(page.locator("#live")).to_have_text("live")
     page.evaluate("window.notReloaded = true")
-    (kind, instance), = sql(stack.database_url, "SELECT object_type, instance FROM "
-                            "virtual_virtualobject WHERE name='Valve_Position'")
+    ((kind, instance),) = sql(
+        stack.database_url,
+        "SELECT object_type, instance FROM virtual_virtualobject WHERE name='Valve_Position'",
+    )
     stack.stop_web()
     expect(page.locator("#live")).to_have_text("reconnecting")
     external_write(stack, f"{kind},{instance}", 64.0)

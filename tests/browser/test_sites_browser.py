@@ -19,18 +19,22 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
 def add_site_without_a_live_worker(stack: Stack, site: str) -> None:
     """What a worker of `site` leaves behind once it has stopped: a site, but none alive."""
-    sql(stack.database_url,
+    sql(
+        stack.database_url,
         "INSERT INTO tasks_worker (worker_id, site, backend, hostname, pid, started_at, "
         "heartbeat_at) VALUES (%s, %s, 'native', 'elsewhere', NULL, %s, %s)",
-        f"{site}-worker", site, "2020-01-01 00:00:00", "2020-01-01 00:00:00")
+        f"{site}-worker",
+        site,
+        "2020-01-01 00:00:00",
+        "2020-01-01 00:00:00",
+    )
 
 
 def discover_on(page: Any, site: str) -> Any:
     """Queue a discovery for `site` from the form; the new task's row (the top one)."""
     page.select_option("#discover-form select[name=site]", site)
     page.click("#discover-form button[type=submit]")
-    expect(page.locator("#discover-form .form-status")).to_contain_text(
-        f"queued for site {site}")
+    expect(page.locator("#discover-form .form-status")).to_contain_text(f"queued for site {site}")
     return page.locator("#task-table tr[data-task-id]").first
 
 
@@ -65,6 +69,9 @@ def test_an_operator_picks_the_site_and_task_rows_show_it_live(page: Any, stack:
     rows = page.locator("#task-table tr[data-task-id]")
     expect(rows).to_have_count(1)
     expect(rows.first.locator("td.site")).to_have_text("north")
-    (site,), = sql(stack.database_url, "SELECT site FROM tasks_bacnettask WHERE id = %s",
-                   int(rows.first.get_attribute("data-task-id")))
+    ((site,),) = sql(
+        stack.database_url,
+        "SELECT site FROM tasks_bacnettask WHERE id = %s",
+        int(rows.first.get_attribute("data-task-id")),
+    )
     assert site == "north"

@@ -56,8 +56,11 @@ asyncio.run(asyncio.wait_for(main(), 30))
 
 
 def object_row(page: Any, stack: Stack, name: str) -> tuple[Any, str]:
-    (pk, kind, instance), = sql(stack.database_url, "SELECT id, object_type, instance FROM "
-                                "virtual_virtualobject WHERE name=%s", name)
+    ((pk, kind, instance),) = sql(
+        stack.database_url,
+        "SELECT id, object_type, instance FROM virtual_virtualobject WHERE name=%s",
+        name,
+    )
     return page.locator(f"#object-table tr[data-object-id='{pk}']"), f"{kind},{instance}"
 
 
@@ -68,22 +71,34 @@ def command(row: Any, value: str, priority: str, relinquish: bool = False) -> No
     row.locator("input[name=relinquish]").set_checked(relinquish)
     row.locator("button[type=submit]").click()
     expect(row.locator(".form-status")).to_contain_text(
-        f"priority {priority} relinquished" if relinquish else f"commanded at priority {priority}")
+        f"priority {priority} relinquished" if relinquish else f"commanded at priority {priority}"
+    )
 
 
 def read_over_bacnet(stack: Stack, object_ref: str, want: float) -> float:
     """Seconds until a third-party BACnet client reads `want` at priority 8 on device 8888."""
     reader = subprocess.run(  # noqa: S603 - our interpreter, our script
-        [sys.executable, "-c", BACNET_READER, str(stack.bacnet_port), object_ref, str(want),
-         str(APPLIED_WITHIN_SECONDS)],
-        cwd=ROOT, env=process_env(stack.database_url), capture_output=True, text=True,
-        timeout=40, check=False)
+        [
+            sys.executable,
+            "-c",
+            BACNET_READER,
+            str(stack.bacnet_port),
+            object_ref,
+            str(want),
+            str(APPLIED_WITHIN_SECONDS),
+        ],
+        cwd=ROOT,
+        env=process_env(stack.database_url),
+        capture_output=True,
+        text=True,
+        timeout=40,
+        check=False,
+    )
     assert reader.returncode == 0, reader.stderr[-3000:]
     return float(reader.stdout.split()[-1])
 
 
-def test_an_operator_commands_a_virtual_output_and_bacnet_clients_read_it(page: Any,
-                                                                          stack: Stack):
+def test_an_operator_commands_a_virtual_output_and_bacnet_clients_read_it(page: Any, stack: Stack):
     sign_in(page, "otto")
     page.goto("/virtual/2001/")
     expect(page.locator("#live")).to_have_text("live")
@@ -94,7 +109,8 @@ def test_an_operator_commands_a_virtual_output_and_bacnet_clients_read_it(page: 
     row.locator("button[type=submit]").click()
     commanded = time.monotonic()
     expect(row.locator(".form-status")).to_have_text(
-        "Damper_Position: commanded at priority 8, now 77.50")
+        "Damper_Position: commanded at priority 8, now 77.50"
+    )
     expect(row.locator("[data-value]")).to_have_text("77.50", timeout=5000)
     expect(row.locator("[data-priorities]")).to_contain_text("8 77.50")
 
@@ -112,11 +128,15 @@ def test_an_operator_commands_a_virtual_output_and_bacnet_clients_read_it(page: 
     assert page.evaluate("window.notReloaded") is True
     screenshot(page, "12-virtual-after-operator-command")
 
-    audit = sql(stack.database_url, "SELECT who, source, new_value, priority, accepted FROM "
-                "devices_writeaudit WHERE virtual_object_id IS NOT NULL ORDER BY id")
-    assert [(who, source, float(value), priority, bool(ok))
-            for who, source, value, priority, ok in audit] == [
-        ("otto", "operator", 77.5, 8, True), ("otto", "operator", 3.0, 10, True)]
+    audit = sql(
+        stack.database_url,
+        "SELECT who, source, new_value, priority, accepted FROM "
+        "devices_writeaudit WHERE virtual_object_id IS NOT NULL ORDER BY id",
+    )
+    assert [
+        (who, source, float(value), priority, bool(ok))
+        for who, source, value, priority, ok in audit
+    ] == [("otto", "operator", 77.5, 8, True), ("otto", "operator", 3.0, 10, True)]
 
 
 def test_a_refused_command_says_why_on_the_page_and_changes_nothing(page: Any, stack: Stack):
@@ -127,7 +147,8 @@ def test_a_refused_command_says_why_on_the_page_and_changes_nothing(page: Any, s
     row.locator("input[name=value]").fill("150")
     row.locator("button[type=submit]").click()
     expect(row.locator(".form-status")).to_have_text(
-        "150 is out of range: Valve_Position takes 0..100")
+        "150 is out of range: Valve_Position takes 0..100"
+    )
     expect(row.locator(".form-status")).to_have_class("form-status bad")
     page.reload()
     expect(row.locator("[data-value]")).to_have_text(before or "")
@@ -143,8 +164,10 @@ def test_viewers_see_state_texts_but_no_command_forms(page: Any, stack: Stack):
 
 def audit_cells(page: Any, rows: int) -> list[list[str]]:
     """The top rows of the audit table, each cell's text but the time's."""
-    return [page.locator("#audit-table tbody tr").nth(n).locator("td").all_inner_texts()[1:]
-            for n in range(rows)]
+    return [
+        page.locator("#audit-table tbody tr").nth(n).locator("td").all_inner_texts()[1:]
+        for n in range(rows)
+    ]
 
 
 def test_the_audit_log_shows_new_writes_live_as_a_reload_shows_them(page: Any, stack: Stack):
@@ -198,8 +221,7 @@ def test_a_virtual_objects_trend_grows_with_external_writes(page: Any, stack: St
     screenshot(page, "14-virtual-object-trend")
 
 
-def test_a_virtual_objects_trend_grows_with_commands_and_their_relinquish(page: Any,
-                                                                          stack: Stack):
+def test_a_virtual_objects_trend_grows_with_commands_and_their_relinquish(page: Any, stack: Stack):
     """An operator's command and its relinquish, from another page, each add the reading they
     stored to the object's open trend, without a reload."""
     sign_in(page, "otto")
@@ -224,8 +246,10 @@ def test_a_virtual_objects_trend_grows_with_commands_and_their_relinquish(page: 
     expect(dots).to_have_count(before + 2, timeout=3000)
     expect(page.locator("#object-value")).to_have_text("14.00")  # the relinquish default
     # The newest point is the command's 21.5, highest on the chart; the relinquish's 14 below it.
-    heights = page.evaluate("[...document.querySelectorAll('#trend svg circle')]"
-                            ".map((c) => Number(c.getAttribute('cy')))")
+    heights = page.evaluate(
+        "[...document.querySelectorAll('#trend svg circle')]"
+        ".map((c) => Number(c.getAttribute('cy')))"
+    )
     assert heights[-2] == min(heights) and heights[-1] > heights[-2]
     assert page.evaluate("window.notReloaded") is True
     screenshot(page, "15-virtual-object-trend-commands")

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def point():
     device = BACnetDevice.objects.create(device_instance=1001, address="127.0.0.2")
-    return BACnetPoint.objects.create(device=device, object_type="analog-value", instance=3,
-                                      commandable=True)
+    return BACnetPoint.objects.create(
+        device=device, object_type="analog-value", instance=3, commandable=True
+    )
 
 
 def test_the_configured_backend_is_returned(settings):
@@ -46,25 +47,26 @@ def test_native_calls_return_task_ids_of_pending_rows_with_their_parameters(poin
         ("discover", {"low": 1000, "high": 1999, "address": "192.168.1.255", "force": True}),
         ("collect", {"device_ids": [1001, 1002]}),
         ("read_points", {"device_id": 1001}),
-        ("write_point", {"point_id": point.id, "value": 21.5, "priority": 8,
-                         "relinquish": False}),
-        ("write_point", {"point_id": point.id, "value": None, "priority": 8,
-                         "relinquish": True}),
+        ("write_point", {"point_id": point.id, "value": 21.5, "priority": 8, "relinquish": False}),
+        ("write_point", {"point_id": point.id, "value": None, "priority": 8, "relinquish": True}),
     ]
     assert {(t.status, t.site) for t in rows.values()} == {("pending", "plant")}
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda b, p: b.discover_devices(low=5), "both low and high"),
-    (lambda b, p: b.discover_devices(low=9, high=5), "low 9 is above high 5"),
-    (lambda b, p: b.discover_devices(low=0, high=4194303), "outside 0..4194302"),
-    (lambda b, p: b.read_points(-1), "outside 0..4194302"),
-    (lambda b, p: b.collect_readings([4194303]), "outside 0..4194302"),
-    (lambda b, p: b.write_point(p.id, 1, priority=17), "priority 17 is outside 1..16"),
-    (lambda b, p: b.write_point(p.id, 1, relinquish=True), "either a value or relinquish"),
-    (lambda b, p: b.write_point(p.id), "a value is required"),
-    (lambda b, p: b.write_point(p.id + 1000, 1), "no point with id"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda b, p: b.discover_devices(low=5), "both low and high"),
+        (lambda b, p: b.discover_devices(low=9, high=5), "low 9 is above high 5"),
+        (lambda b, p: b.discover_devices(low=0, high=4194303), "outside 0..4194302"),
+        (lambda b, p: b.read_points(-1), "outside 0..4194302"),
+        (lambda b, p: b.collect_readings([4194303]), "outside 0..4194302"),
+        (lambda b, p: b.write_point(p.id, 1, priority=17), "priority 17 is outside 1..16"),
+        (lambda b, p: b.write_point(p.id, 1, relinquish=True), "either a value or relinquish"),
+        (lambda b, p: b.write_point(p.id), "a value is required"),
+        (lambda b, p: b.write_point(p.id + 1000, 1), "no point with id"),
+    ],
+)
 def test_bad_requests_are_refused_before_anything_is_queued(point, call, message):
     with pytest.raises(ValueError, match=message):
         call(NativeBackend(), point)
@@ -79,7 +81,9 @@ def test_status_shows_backend_recent_tasks_and_live_workers():
     queue.worker_heartbeat("w1", "plant", backend="native", hostname="pc", pid=42)
     status = backend.get_status()
     assert (status["backend"], status["reason"], status["site"]) == (
-        "native", "Windows host", "plant"
+        "native",
+        "Windows host",
+        "plant",
     )
     assert [t["type"] for t in status["recent_tasks"]] == ["collect"] * 5
     assert [(w["worker_id"], w["pid"]) for w in status["workers_alive"]] == [("w1", 42)]

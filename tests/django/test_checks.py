@@ -29,24 +29,27 @@ def test_good_settings_pass(settings):
     assert ids_for(settings) == []
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    ({"BACNET_ADDRESS": "192.168.1.10"}, "bms.E001"),  # no prefix length
-    ({"BACNET_ADDRESS": "my-host/24"}, "bms.E001"),
-    ({"BACNET_ADDRESS": "10.0.0.1/24:99999"}, "bms.E001"),
-    ({"BACNET_DEVICE_ID": 4194303}, "bms.E002"),
-    ({"BACNET_DEVICE_ID": -1}, "bms.E002"),
-    ({"BACNET_DEVICE_NAME": " "}, "bms.E003"),
-    ({"BACNET_SITE": "north wing"}, "bms.E004"),
-    ({"BACNET_TIMEOUT": 0}, "bms.E005"),
-    ({"BACNET_RETRIES": -1}, "bms.E006"),
-    ({"BACNET_DISCOVERY_CACHE_SECONDS": -5}, "bms.E007"),
-    ({"BACNET_TASK_LEASE_SECONDS": 0}, "bms.E008"),
-    ({"BACNET_BACKEND": "docker", "CELERY_BROKER_URL": ""}, "bms.E009"),
-    ({"BACNET_WORKER_ALIVE_SECONDS": 0}, "bms.E010"),
-    ({"BACNET_FOREIGN_BBMD": "bbmd.example"}, "bms.E011"),  # an IPv4 address, not a name
-    ({"BACNET_FOREIGN_BBMD": "10.1.2.1:70000"}, "bms.E011"),
-    ({"BACNET_FOREIGN_TTL": 0}, "bms.E012"),
-])
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"BACNET_ADDRESS": "192.168.1.10"}, "bms.E001"),  # no prefix length
+        ({"BACNET_ADDRESS": "my-host/24"}, "bms.E001"),
+        ({"BACNET_ADDRESS": "10.0.0.1/24:99999"}, "bms.E001"),
+        ({"BACNET_DEVICE_ID": 4194303}, "bms.E002"),
+        ({"BACNET_DEVICE_ID": -1}, "bms.E002"),
+        ({"BACNET_DEVICE_NAME": " "}, "bms.E003"),
+        ({"BACNET_SITE": "north wing"}, "bms.E004"),
+        ({"BACNET_TIMEOUT": 0}, "bms.E005"),
+        ({"BACNET_RETRIES": -1}, "bms.E006"),
+        ({"BACNET_DISCOVERY_CACHE_SECONDS": -5}, "bms.E007"),
+        ({"BACNET_TASK_LEASE_SECONDS": 0}, "bms.E008"),
+        ({"BACNET_BACKEND": "docker", "CELERY_BROKER_URL": ""}, "bms.E009"),
+        ({"BACNET_WORKER_ALIVE_SECONDS": 0}, "bms.E010"),
+        ({"BACNET_FOREIGN_BBMD": "bbmd.example"}, "bms.E011"),  # an IPv4 address, not a name
+        ({"BACNET_FOREIGN_BBMD": "10.1.2.1:70000"}, "bms.E011"),
+        ({"BACNET_FOREIGN_TTL": 0}, "bms.E012"),
+    ],
+)
 def test_each_bad_value_is_reported(settings, changes, expected):
     assert ids_for(settings, **changes) == [expected]
 

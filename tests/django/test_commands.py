@@ -23,8 +23,18 @@ def run(*args: str) -> str:
 
 @pytest.mark.django_db
 def test_bacnet_virtual_creates_lists_and_deletes():
-    created = run("bacnet_virtual", "create", "--device-id", "1001", "--name", "Test HVAC",
-                  "--template", "hvac_controller", "--description", "plant room")
+    created = run(
+        "bacnet_virtual",
+        "create",
+        "--device-id",
+        "1001",
+        "--name",
+        "Test HVAC",
+        "--template",
+        "hvac_controller",
+        "--description",
+        "plant room",
+    )
     assert created == "created virtual device 1001 'Test HVAC' with 2 objects\n"
     assert VirtualBACnetDevice.objects.get(device_id=1001).description == "plant room"
     listing = run("bacnet_virtual", "list")
@@ -39,16 +49,31 @@ def test_bacnet_virtual_creates_lists_and_deletes():
 
 @pytest.mark.django_db
 def test_bacnet_virtual_reports_operator_mistakes_as_command_errors():
-    run("bacnet_virtual", "create", "--device-id", "1001", "--name", "A", "--template",
-        "temperature_sensor")
+    run(
+        "bacnet_virtual",
+        "create",
+        "--device-id",
+        "1001",
+        "--name",
+        "A",
+        "--template",
+        "temperature_sensor",
+    )
     with pytest.raises(CommandError, match="virtual device 1001 already exists"):
-        run("bacnet_virtual", "create", "--device-id", "1001", "--name", "B", "--template",
-            "temperature_sensor")
+        run(
+            "bacnet_virtual",
+            "create",
+            "--device-id",
+            "1001",
+            "--name",
+            "B",
+            "--template",
+            "temperature_sensor",
+        )
     with pytest.raises(CommandError, match="no virtual device 7"):
         run("bacnet_virtual", "delete", "--device-id", "7")
     with pytest.raises(CommandError, match="invalid choice: 'toaster'"):
-        run("bacnet_virtual", "create", "--device-id", "9", "--name", "T", "--template",
-            "toaster")
+        run("bacnet_virtual", "create", "--device-id", "9", "--name", "T", "--template", "toaster")
 
 
 @pytest.mark.django_db
@@ -57,15 +82,39 @@ def test_bacnet_task_queues_each_kind_with_its_parameters(settings):
     device = BACnetDevice.objects.create(device_instance=1001, address="127.0.0.2")
     point = BACnetPoint.objects.create(device=device, object_type="binary-output", instance=1)
     outputs = [
-        run("bacnet_task", "discover", "--low", "1000", "--high", "1999", "--address",
-            "127.255.255.255", "--force"),
+        run(
+            "bacnet_task",
+            "discover",
+            "--low",
+            "1000",
+            "--high",
+            "1999",
+            "--address",
+            "127.255.255.255",
+            "--force",
+        ),
         run("bacnet_task", "collect", "--device", "1001", "--device", "1002"),
         run("bacnet_task", "read_points", "--device", "1001"),
-        run("bacnet_task", "write_point", "--point", str(point.id), "--value", "active",
-            "--priority", "8"),
+        run(
+            "bacnet_task",
+            "write_point",
+            "--point",
+            str(point.id),
+            "--value",
+            "active",
+            "--priority",
+            "8",
+        ),
         run("bacnet_task", "write_point", "--point", str(point.id), "--value", "21.5"),
-        run("bacnet_task", "write_point", "--point", str(point.id), "--relinquish",
-            "--priority", "8"),
+        run(
+            "bacnet_task",
+            "write_point",
+            "--point",
+            str(point.id),
+            "--relinquish",
+            "--priority",
+            "8",
+        ),
     ]
     tasks = list(BACnetTask.objects.order_by("id"))
     assert outputs == [f"queued {t.task_type} task {t.id} (native backend)\n" for t in tasks]
@@ -113,12 +162,15 @@ def north(db):
 
 def test_bacnet_task_queues_for_the_site_given(north, settings):
     settings.BACNET_BACKEND = "native"
-    outputs = [run("bacnet_task", "discover", "--site", "north"),
-               run("bacnet_task", "collect", "--site", "north")]
+    outputs = [
+        run("bacnet_task", "discover", "--site", "north"),
+        run("bacnet_task", "collect", "--site", "north"),
+    ]
     tasks = list(BACnetTask.objects.order_by("id"))
     assert [(t.task_type, t.site) for t in tasks] == [("discover", "north"), ("collect", "north")]
-    assert outputs == [f"queued {t.task_type} task {t.id} for site north (native backend)\n"
-                       for t in tasks]
+    assert outputs == [
+        f"queued {t.task_type} task {t.id} for site north (native backend)\n" for t in tasks
+    ]
     status = json.loads(run("bacnet_task", "status", "--site", "north"))
     assert status["site"] == "north"
     assert [w["worker_id"] for w in status["workers_alive"]] == ["north-worker"]
@@ -131,15 +183,20 @@ def test_bacnet_task_without_a_site_queues_for_bacnet_site(north, settings):
     assert [t.site for t in BACnetTask.objects.all()] == ["hq", "hq"]
 
 
-@pytest.mark.parametrize(("site", "message"), [
-    ("nowhere", "there is no site 'nowhere'; known sites: default, north"),
-    ("bad site!", "site 'bad site!' is not a site name: use letters"),
-    ("../north", "is not a site name"),
-])
-@pytest.mark.parametrize("action", [["discover"], ["collect"], ["read_points", "--device", "7"],
-                                    ["status"]])
-def test_bacnet_task_refuses_an_unknown_or_ill_formed_site_and_queues_nothing(north, site,
-                                                                              message, action):
+@pytest.mark.parametrize(
+    ("site", "message"),
+    [
+        ("nowhere", "there is no site 'nowhere'; known sites: default, north"),
+        ("bad site!", "site 'bad site!' is not a site name: use letters"),
+        ("../north", "is not a site name"),
+    ],
+)
+@pytest.mark.parametrize(
+    "action", [["discover"], ["collect"], ["read_points", "--device", "7"], ["status"]]
+)
+def test_bacnet_task_refuses_an_unknown_or_ill_formed_site_and_queues_nothing(
+    north, site, message, action
+):
     with pytest.raises(CommandError, match=re.escape(message)):
         run("bacnet_task", *action, "--site", site)
     assert not BACnetTask.objects.exists()
@@ -152,7 +209,10 @@ def test_bacnet_task_sends_work_on_a_device_to_the_devices_site(north, settings)
     out = run("bacnet_task", "write_point", "--point", str(north.id), "--value", "30")
     tasks = BACnetTask.objects.order_by("id")
     assert [(t.task_type, t.site) for t in tasks] == [
-        ("read_points", "north"), ("collect", "north"), ("write_point", "north")]
+        ("read_points", "north"),
+        ("collect", "north"),
+        ("write_point", "north"),
+    ]
     assert out.endswith("for site north (native backend)\n")
 
 
@@ -167,8 +227,16 @@ def test_bacnet_task_needs_the_site_of_an_instance_known_on_two_sites(north):
 
 def test_bacnet_task_refuses_a_write_naming_another_site_than_its_points(north):
     with pytest.raises(CommandError, match="is on site 'north', not 'default'"):
-        run("bacnet_task", "write_point", "--point", str(north.id), "--value", "30",
-            "--site", "default")
+        run(
+            "bacnet_task",
+            "write_point",
+            "--point",
+            str(north.id),
+            "--value",
+            "30",
+            "--site",
+            "default",
+        )
     assert not BACnetTask.objects.exists()
 
 

@@ -17,24 +17,27 @@ def dockerenv_exists(path: str) -> bool:
     return path == "/.dockerenv"
 
 
-@pytest.mark.parametrize(("env", "system", "exists", "backend", "reason_part"), [
-    ({"BACNET_BACKEND": "native", **REDIS}, "Linux", dockerenv_exists, "native", "explicitly"),
-    ({"BACNET_BACKEND": "DOCKER"}, "Windows", nothing_exists, "docker", "explicitly"),
-    ({"BACNET_BACKEND": "auto", **REDIS}, "Windows", nothing_exists, "native", "Windows"),
-    ({"DOCKER_ENV": "1", **REDIS}, "Windows", nothing_exists, "docker", "DOCKER_ENV"),
-    ({"DOCKER_ENV": "0", **REDIS}, "Windows", nothing_exists, "native", "Windows"),
-    (REDIS, "Windows", dockerenv_exists, "docker", "/.dockerenv"),
-    ({}, "Windows", nothing_exists, "native", "Windows"),
-    (REDIS, "Linux", nothing_exists, "docker", "Linux host"),
-    ({"CELERY_BROKER_URL": "redis://h/1"}, "Linux", nothing_exists, "docker", "Linux host"),
-    ({}, "Linux", nothing_exists, "native", "neither CELERY_BROKER_URL nor REDIS_URL"),
-    ({"REDIS_URL": "  "}, "Linux", nothing_exists, "native", "neither CELERY_BROKER_URL"),
-    ({}, "Linux", dockerenv_exists, "native", "neither CELERY_BROKER_URL nor REDIS_URL"),
-    (REDIS, "Darwin", nothing_exists, "docker", "Darwin host"),
-    ({}, "Darwin", nothing_exists, "native", "neither CELERY_BROKER_URL"),
-    (REDIS, "Haiku", nothing_exists, "docker", "unknown system 'Haiku'"),
-    ({}, "Haiku", nothing_exists, "native", "unknown system 'Haiku'"),
-])
+@pytest.mark.parametrize(
+    ("env", "system", "exists", "backend", "reason_part"),
+    [
+        ({"BACNET_BACKEND": "native", **REDIS}, "Linux", dockerenv_exists, "native", "explicitly"),
+        ({"BACNET_BACKEND": "DOCKER"}, "Windows", nothing_exists, "docker", "explicitly"),
+        ({"BACNET_BACKEND": "auto", **REDIS}, "Windows", nothing_exists, "native", "Windows"),
+        ({"DOCKER_ENV": "1", **REDIS}, "Windows", nothing_exists, "docker", "DOCKER_ENV"),
+        ({"DOCKER_ENV": "0", **REDIS}, "Windows", nothing_exists, "native", "Windows"),
+        (REDIS, "Windows", dockerenv_exists, "docker", "/.dockerenv"),
+        ({}, "Windows", nothing_exists, "native", "Windows"),
+        (REDIS, "Linux", nothing_exists, "docker", "Linux host"),
+        ({"CELERY_BROKER_URL": "redis://h/1"}, "Linux", nothing_exists, "docker", "Linux host"),
+        ({}, "Linux", nothing_exists, "native", "neither CELERY_BROKER_URL nor REDIS_URL"),
+        ({"REDIS_URL": "  "}, "Linux", nothing_exists, "native", "neither CELERY_BROKER_URL"),
+        ({}, "Linux", dockerenv_exists, "native", "neither CELERY_BROKER_URL nor REDIS_URL"),
+        (REDIS, "Darwin", nothing_exists, "docker", "Darwin host"),
+        ({}, "Darwin", nothing_exists, "native", "neither CELERY_BROKER_URL"),
+        (REDIS, "Haiku", nothing_exists, "docker", "unknown system 'Haiku'"),
+        ({}, "Haiku", nothing_exists, "native", "unknown system 'Haiku'"),
+    ],
+)
 def test_it_picks_the_backend_for_the_environment(env, system, exists, backend, reason_part):
     chosen, reason = detect_backend(env, system, exists)
     assert (chosen, reason_part in reason) == (backend, True), reason

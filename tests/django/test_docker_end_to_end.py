@@ -26,8 +26,14 @@ def env(tmp_path, redis_url, unique_site):
     # The production settings module, not the tests one pytest-django put in the environment.
     clean = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     clean["DJANGO_SETTINGS_MODULE"] = "bms.settings"
-    yield {**clean, "SECRET_KEY": "k", "BMS_VAR_DIR": str(tmp_path / "var"),
-           "REDIS_URL": redis_url, "BACNET_BACKEND": "docker", "BACNET_SITE": unique_site}
+    yield {
+        **clean,
+        "SECRET_KEY": "k",
+        "BMS_VAR_DIR": str(tmp_path / "var"),
+        "REDIS_URL": redis_url,
+        "BACNET_BACKEND": "docker",
+        "BACNET_SITE": unique_site,
+    }
     key = celery_queue(unique_site)
     client = redis.Redis.from_url(redis_url)
     client.delete(key, f"_kombu.binding.{key}", f"_kombu.binding_permanent.{key}")
@@ -36,8 +42,13 @@ def env(tmp_path, redis_url, unique_site):
 
 def bms(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: S603 - the installed console script
-        [str(BIN / "bms"), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=60, check=False,
+        [str(BIN / "bms"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -67,9 +78,25 @@ def test_a_queued_task_reaches_celery_through_redis_and_a_stock_worker_refuses_i
     log = tmp_path / "celery.log"
     with log.open("w") as sink:
         worker = subprocess.Popen(  # noqa: S603
-            [str(BIN / "celery"), "-A", "bms", "worker", "-Q", key, "--pool", "solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
-            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            [
+                str(BIN / "celery"),
+                "-A",
+                "bms",
+                "worker",
+                "-Q",
+                key,
+                "--pool",
+                "solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     try:
         output = wait_for_text(log, "NotTheBACnetWorker", timeout=60)

@@ -24,10 +24,19 @@ def test_it_parses_numbers_and_rejects_garbage():
         env_float("BACNET_TIMEOUT", 3.0, environ={"BACNET_TIMEOUT": "3s"})
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("1", True), ("TRUE", True), ("yes", True), ("on", True),
-    ("0", False), ("false", False), ("No", False), ("off", False),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1", True),
+        ("TRUE", True),
+        ("yes", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+    ],
+)
 def test_it_reads_booleans(text, expected):
     assert env_bool("DEBUG", not expected, environ={"DEBUG": text}) is expected
 
@@ -45,6 +54,7 @@ def test_it_reads_a_choice_case_insensitively_and_lists_the_choices_on_error():
 
 def test_it_splits_lists_on_commas_and_drops_empty_items():
     assert env_list("H", ["x"], environ={"H": "a.example, b.example,,"}) == [
-        "a.example", "b.example",
+        "a.example",
+        "b.example",
     ]
     assert env_list("H", ["x"], environ={}) == ["x"]

@@ -36,8 +36,9 @@ def test_a_point_is_unique_per_device_type_and_instance(point):
 
 def test_a_reading_belongs_to_a_point_or_a_virtual_object(point, virtual_object):
     BACnetReading.objects.create(point=point, value=21.5, source="poll")
-    BACnetReading.objects.create(virtual_object=virtual_object, value=22.0,
-                                 source="external_bacnet_write")
+    BACnetReading.objects.create(
+        virtual_object=virtual_object, value=22.0, source="external_bacnet_write"
+    )
     assert BACnetReading.objects.count() == 2
 
 

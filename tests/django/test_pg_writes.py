@@ -34,13 +34,25 @@ async def close_thread_connections() -> AsyncIterator[None]:
 
 
 def test_connection_arguments_come_from_the_django_database_entry() -> None:
-    kwargs = connect_kwargs({
-        "NAME": "bms", "USER": "u", "PASSWORD": "", "HOST": "127.0.0.1", "PORT": 5433,
-        "OPTIONS": {"sslmode": "require", "isolation_level": 1, "options": "-c work_mem=8MB"},
-    }, timeout_seconds=2.0)
+    kwargs = connect_kwargs(
+        {
+            "NAME": "bms",
+            "USER": "u",
+            "PASSWORD": "",
+            "HOST": "127.0.0.1",
+            "PORT": 5433,
+            "OPTIONS": {"sslmode": "require", "isolation_level": 1, "options": "-c work_mem=8MB"},
+        },
+        timeout_seconds=2.0,
+    )
     assert kwargs == {
-        "dbname": "bms", "user": "u", "host": "127.0.0.1", "port": 5433, "sslmode": "require",
-        "options": "-c work_mem=8MB -c statement_timeout=2000", "autocommit": True,
+        "dbname": "bms",
+        "user": "u",
+        "host": "127.0.0.1",
+        "port": 5433,
+        "sslmode": "require",
+        "options": "-c work_mem=8MB -c statement_timeout=2000",
+        "autocommit": True,
         "application_name": "bms-worker-writes",
     }
 
@@ -53,14 +65,25 @@ def damper() -> VirtualObject:
 def write(row: VirtualObject, value: float, priority: int = 8) -> WriteEvent:
     array = [None] * 16
     array[priority - 1] = value
-    return WriteEvent(ObjectRef(row.object_type, row.instance), row.name, "present-value",
-                      0.0, value, priority, "127.0.0.9:47808", value, tuple(array))
+    return WriteEvent(
+        ObjectRef(row.object_type, row.instance),
+        row.name,
+        "present-value",
+        0.0,
+        value,
+        priority,
+        "127.0.0.9:47808",
+        value,
+        tuple(array),
+    )
 
 
 def database_url() -> str:
     params = connection.get_connection_params()
-    return (f"postgresql://{params.get('user') or ''}@{params.get('host') or ''}:"
-            f"{params.get('port') or 5432}/{params['dbname']}")
+    return (
+        f"postgresql://{params.get('user') or ''}@{params.get('host') or ''}:"
+        f"{params.get('port') or 5432}/{params['dbname']}"
+    )
 
 
 async def test_a_batch_is_stored_with_its_readings_and_audits_in_order(on_postgresql) -> None:
@@ -68,18 +91,27 @@ async def test_a_batch_is_stored_with_its_readings_and_audits_in_order(on_postgr
     store = AsyncWriteStore.for_default_database(timeout_seconds=2.0)
     assert store is not None
     try:
-        stored = await store.store([write(row, 10.0), write(row, 20.0), write(row, 30.0)],
-                                   row.id, row.device_id, row.updated_at)
+        stored = await store.store(
+            [write(row, 10.0), write(row, 20.0), write(row, 30.0)],
+            row.id,
+            row.device_id,
+            row.updated_at,
+        )
     finally:
         await store.close()
     assert stored is not None and not stored.merged
     fresh = await VirtualObject.objects.aget(id=row.id)
     assert (fresh.present_value, fresh.priority_array[7], fresh.updated_at) == (
-        30.0, 30.0, stored.updated_at)
-    values = [r.value async for r in BACnetReading.objects.filter(
-        virtual_object=row).order_by("id")]
-    audits = [a.new_value async for a in WriteAudit.objects.filter(
-        virtual_object=row).order_by("id")]
+        30.0,
+        30.0,
+        stored.updated_at,
+    )
+    values = [
+        r.value async for r in BACnetReading.objects.filter(virtual_object=row).order_by("id")
+    ]
+    audits = [
+        a.new_value async for a in WriteAudit.objects.filter(virtual_object=row).order_by("id")
+    ]
     assert values == audits == [10.0, 20.0, 30.0]
 
 
@@ -126,7 +158,8 @@ async def test_other_databases_take_the_thread_path() -> None:
 
 
 async def test_a_worker_that_cannot_bind_closes_the_write_connection_it_opened(
-    on_postgresql, bacnet_port: int,
+    on_postgresql,
+    bacnet_port: int,
 ) -> None:
     taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     taken.bind(("127.0.0.1", bacnet_port))
@@ -139,5 +172,6 @@ async def test_a_worker_that_cannot_bind_closes_the_write_connection_it_opened(
     async with await psycopg.AsyncConnection.connect(database_url()) as admin:
         cursor = await admin.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = 'bms-worker-writes'")
+            "AND application_name = 'bms-worker-writes'"
+        )
         assert await cursor.fetchone() == (0,)

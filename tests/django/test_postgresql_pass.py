@@ -24,12 +24,23 @@ def test_the_django_suite_passes_on_postgresql(postgres_url):
     if connection.vendor == "postgresql":
         pytest.skip("this already is the PostgreSQL pass")
     command = [
-        sys.executable, "-m", "pytest", "tests/django", "-q", "-p", "no:cacheprovider",
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests/django",
+        "-q",
+        "-p",
+        "no:cacheprovider",
         f"--ignore={Path(__file__).relative_to(ROOT)}",
     ]
     result = subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        command, cwd=ROOT, env={**os.environ, "DATABASE_URL": postgres_url},
-        capture_output=True, text=True, timeout=220, check=False,
+        command,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": postgres_url},
+        capture_output=True,
+        text=True,
+        timeout=220,
+        check=False,
     )
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"

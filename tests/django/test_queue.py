@@ -17,7 +17,10 @@ def test_enqueue_makes_a_pending_row_of_the_configured_site(settings):
     task = queue.enqueue("discover", {"low": 1, "high": 9})
     task.refresh_from_db()
     assert (task.status, task.site, task.parameters, task.attempts) == (
-        "pending", "north", {"low": 1, "high": 9}, 0
+        "pending",
+        "north",
+        {"low": 1, "high": 9},
+        0,
     )
     assert str(task).startswith("discover - pending (")
 
@@ -72,12 +75,16 @@ def test_progress_and_completion_are_recorded():
     task = queue.claim_next("w1", "s", lease_seconds=30)
     queue.update_progress(task, done=3, total=10, message="reading device 1003")
     assert BACnetTask.objects.get(id=task.id).progress == {
-        "done": 3, "total": 10, "message": "reading device 1003"
+        "done": 3,
+        "total": 10,
+        "message": "reading device 1003",
     }
     queue.complete(task, {"readings": 10})
     stored = BACnetTask.objects.get(id=task.id)
     assert (stored.status, stored.result, stored.lease_expires_at) == (
-        "completed", {"readings": 10}, None
+        "completed",
+        {"readings": 10},
+        None,
     )
     assert stored.completed_at is not None
 

@@ -39,8 +39,9 @@ def test_four_workers_claim_each_of_200_tasks_exactly_once():
     assert BACnetTask.objects.filter(status="running", attempts=1).count() == TASKS
     # The database agrees with what each worker believes it owns.
     for index, ids in enumerate(per_worker):
-        assert set(BACnetTask.objects.filter(worker_id=f"w{index}").values_list("id", flat=True)) \
-            == set(ids)
+        assert set(
+            BACnetTask.objects.filter(worker_id=f"w{index}").values_list("id", flat=True)
+        ) == set(ids)
 
 
 def test_two_connections_racing_for_one_task_only_one_wins():

@@ -12,8 +12,17 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 # The variables settings read; each case starts from none of them.
 READ_BY_SETTINGS = (
-    "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS",
-    "BACNET_BACKEND", "BACNET_SITE", "BACNET_DEVICE_ID", "DOCKER_ENV", "BMS_VAR_DIR",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "BACNET_BACKEND",
+    "BACNET_SITE",
+    "BACNET_DEVICE_ID",
+    "DOCKER_ENV",
+    "BMS_VAR_DIR",
 )
 PRINT_SETTINGS = """
 import json, bms.settings as s
@@ -35,8 +44,13 @@ print(json.dumps({
 def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in READ_BY_SETTINGS}
     return subprocess.run(  # noqa: S603 - our interpreter, our code
-        [sys.executable, "-c", PRINT_SETTINGS], cwd=ROOT, capture_output=True, text=True,
-        env={**clean, "BMS_VAR_DIR": str(tmp_path / "var"), **env}, timeout=30, check=False,
+        [sys.executable, "-c", PRINT_SETTINGS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**clean, "BMS_VAR_DIR": str(tmp_path / "var"), **env},
+        timeout=30,
+        check=False,
     )
 
 
@@ -49,37 +63,50 @@ def settings_for(tmp_path: Path, **env: str) -> dict:
 def test_the_embedded_default_is_sqlite_in_var_with_wal_and_a_cross_process_layer(tmp_path):
     loaded = settings_for(tmp_path, SECRET_KEY="k")
     assert (loaded["engine"], loaded["name"]) == (
-        "django.db.backends.sqlite3", str(tmp_path / "var" / "bms.sqlite3")
+        "django.db.backends.sqlite3",
+        str(tmp_path / "var" / "bms.sqlite3"),
     )
     assert (tmp_path / "var").is_dir()
     assert "journal_mode=WAL" in loaded["options"]["init_command"]
     assert loaded["options"]["transaction_mode"] == "IMMEDIATE"
     # Not Redis (none configured), and not in-memory: the worker and web are separate processes.
     assert loaded["channels"] not in (
-        "channels_redis.core.RedisChannelLayer", "channels.layers.InMemoryChannelLayer"
+        "channels_redis.core.RedisChannelLayer",
+        "channels.layers.InMemoryChannelLayer",
     )
     assert (loaded["broker"], loaded["site"], loaded["device_id"], loaded["debug"]) == (
-        "", "default", 8888, False
+        "",
+        "default",
+        8888,
+        False,
     )
 
 
 def test_a_deployment_gets_postgresql_redis_channels_and_the_redis_broker(tmp_path):
     loaded = settings_for(
-        tmp_path, SECRET_KEY="k", DATABASE_URL="postgres://bms@db.internal:5432/bms",
-        REDIS_URL="redis://cache.internal:6379/0", BACNET_SITE="north",
-        BACNET_DEVICE_ID="9000", ALLOWED_HOSTS="bms.example, 10.0.0.5", BACNET_BACKEND="auto",
+        tmp_path,
+        SECRET_KEY="k",
+        DATABASE_URL="postgres://bms@db.internal:5432/bms",
+        REDIS_URL="redis://cache.internal:6379/0",
+        BACNET_SITE="north",
+        BACNET_DEVICE_ID="9000",
+        ALLOWED_HOSTS="bms.example, 10.0.0.5",
+        BACNET_BACKEND="auto",
     )
     assert (loaded["engine"], loaded["name"]) == ("django.db.backends.postgresql", "bms")
     assert loaded["channels"] == "channels_redis.core.RedisChannelLayer"
     assert loaded["broker"] == "redis://cache.internal:6379/0"
     assert (loaded["site"], loaded["device_id"], loaded["hosts"]) == (
-        "north", 9000, ["bms.example", "10.0.0.5"]
+        "north",
+        9000,
+        ["bms.example", "10.0.0.5"],
     )
 
 
 def test_a_broker_url_of_its_own_wins_over_redis_url(tmp_path):
-    loaded = settings_for(tmp_path, SECRET_KEY="k", REDIS_URL="redis://a:6379/0",
-                          CELERY_BROKER_URL="redis://b:6379/1")
+    loaded = settings_for(
+        tmp_path, SECRET_KEY="k", REDIS_URL="redis://a:6379/0", CELERY_BROKER_URL="redis://b:6379/1"
+    )
     assert loaded["broker"] == "redis://b:6379/1"
 
 
@@ -90,11 +117,14 @@ def test_without_debug_a_secret_key_is_required(tmp_path):
     assert settings_for(tmp_path, DEBUG="1")["debug"] is True
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"BACNET_DEVICE_ID": "eight"}, "BACNET_DEVICE_ID='eight' is not an integer"),
-    ({"BACNET_BACKEND": "podman"}, "BACNET_BACKEND='podman' is not one of"),
-    ({"DEBUG": "sometimes"}, "DEBUG='sometimes' is not a boolean"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BACNET_DEVICE_ID": "eight"}, "BACNET_DEVICE_ID='eight' is not an integer"),
+        ({"BACNET_BACKEND": "podman"}, "BACNET_BACKEND='podman' is not one of"),
+        ({"DEBUG": "sometimes"}, "DEBUG='sometimes' is not a boolean"),
+    ],
+)
 def test_a_malformed_variable_stops_start_up_naming_it(tmp_path, env, message):
     result = load_settings(tmp_path, SECRET_KEY="k", **env)
     assert result.returncode != 0 and message in result.stderr

@@ -6,18 +6,31 @@ from bms.tasks import states
 from bms.tasks.states import IllegalTransition, check_transition, is_allowed, on_lease_expired
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("pending", "running"), ("pending", "failed"),
-    ("running", "completed"), ("running", "failed"), ("running", "pending"),
-])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("pending", "running"),
+        ("pending", "failed"),
+        ("running", "completed"),
+        ("running", "failed"),
+        ("running", "pending"),
+    ],
+)
 def test_these_moves_are_allowed(old, new):
     check_transition(old, new)
 
 
-@pytest.mark.parametrize(("old", "new"), [
-    ("pending", "completed"), ("completed", "running"), ("completed", "pending"),
-    ("failed", "pending"), ("failed", "running"), ("running", "running"),
-])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("pending", "completed"),
+        ("completed", "running"),
+        ("completed", "pending"),
+        ("failed", "pending"),
+        ("failed", "running"),
+        ("running", "running"),
+    ],
+)
 def test_these_moves_are_refused(old, new):
     assert not is_allowed(old, new)
     with pytest.raises(IllegalTransition, match=f"from {old} to {new}"):

@@ -19,19 +19,28 @@ pytestmark = pytest.mark.django_db
 def test_seed_templates_carry_the_seed_values():
     sensor = {o.name: o for o in get_template("temperature_sensor").objects}
     assert (sensor["Temperature"].object_type, sensor["Temperature"].units) == (
-        "analog-input", "degrees-celsius"
+        "analog-input",
+        "degrees-celsius",
     )
-    assert (sensor["Temperature"].default, sensor["Temperature"].min_value,
-            sensor["Temperature"].max_value) == (22.0, -10.0, 50.0)
+    assert (
+        sensor["Temperature"].default,
+        sensor["Temperature"].min_value,
+        sensor["Temperature"].max_value,
+    ) == (22.0, -10.0, 50.0)
     assert (sensor["Humidity"].units, sensor["Humidity"].default) == ("percent", 45.0)
     hvac = {o.name: o for o in get_template("hvac_controller").objects}
     setpoint = hvac["Temperature_Setpoint"]
     assert (setpoint.object_type, setpoint.default, setpoint.min_value, setpoint.max_value) == (
-        "analog-output", 24.0, 18.0, 28.0
+        "analog-output",
+        24.0,
+        18.0,
+        28.0,
     )
     fan = hvac["Fan_Control"]
     assert (fan.object_type, fan.default, fan.state_texts) == (
-        "binary-output", "inactive", ("Off", "On")
+        "binary-output",
+        "inactive",
+        ("Off", "On"),
     )
 
 
@@ -58,12 +67,16 @@ def test_creating_a_device_creates_its_template_objects():
     setpoint = objects["Temperature_Setpoint"]
     assert setpoint.bacnet_name == "Virtual_1001_Temperature_Setpoint"
     assert (setpoint.object_type, setpoint.instance, setpoint.present_value) == (
-        "analog-output", 1, 24.0
+        "analog-output",
+        1,
+        24.0,
     )
     assert setpoint.priority_array == [None] * 16
     assert setpoint.relinquish_default == 24.0
     assert (device.template, device.description, device.is_running) == (
-        "hvac_controller", "first floor", True
+        "hvac_controller",
+        "first floor",
+        True,
     )
 
 
@@ -79,7 +92,8 @@ def test_instances_are_allocated_across_devices_per_object_type():
     by_name = {o.name: (o.object_type, o.instance) for o in second.virtual_objects.all()}
     # The AHU holds analog-output 1 and 2 (damper, valve) and no binary-output.
     assert by_name == {
-        "Temperature_Setpoint": ("analog-output", 3), "Fan_Control": ("binary-output", 1)
+        "Temperature_Setpoint": ("analog-output", 3),
+        "Fan_Control": ("binary-output", 1),
     }
     assert next_instance("analog-output") == 4
     assert next_instance("multi-state-input") == 1
@@ -88,15 +102,20 @@ def test_instances_are_allocated_across_devices_per_object_type():
 def test_the_same_object_identifier_cannot_exist_twice():
     device = create_virtual_device(1001, "Room", template="temperature_sensor")
     with pytest.raises(IntegrityError), transaction.atomic():
-        VirtualObject.objects.create(device=device, object_type="analog-input", instance=1,
-                                     name="Other")
+        VirtualObject.objects.create(
+            device=device, object_type="analog-input", instance=1, name="Other"
+        )
 
 
 def test_a_failure_midway_leaves_nothing_behind(monkeypatch):
-    broken = DeviceTemplate("broken", "two objects with one name", (
-        ObjectTemplate("analog-value", "Same", default=1.0),
-        ObjectTemplate("analog-value", "Same", default=2.0),
-    ))
+    broken = DeviceTemplate(
+        "broken",
+        "two objects with one name",
+        (
+            ObjectTemplate("analog-value", "Same", default=1.0),
+            ObjectTemplate("analog-value", "Same", default=2.0),
+        ),
+    )
     monkeypatch.setitem(templates.TEMPLATES, "broken", broken)
     with pytest.raises(IntegrityError):
         create_virtual_device(1001, "Broken", template="broken")
@@ -110,11 +129,14 @@ def test_a_duplicate_device_id_is_refused():
         create_virtual_device(1001, "Again", template="hvac_controller")
 
 
-@pytest.mark.parametrize(("device_id", "name", "message"), [
-    (4194303, "X", "outside 0..4194302"),
-    (-1, "X", "outside 0..4194302"),
-    (5, "  ", "needs a name"),
-])
+@pytest.mark.parametrize(
+    ("device_id", "name", "message"),
+    [
+        (4194303, "X", "outside 0..4194302"),
+        (-1, "X", "outside 0..4194302"),
+        (5, "  ", "needs a name"),
+    ],
+)
 def test_bad_input_is_refused(device_id, name, message):
     with pytest.raises(VirtualDeviceError, match=message):
         create_virtual_device(device_id, name, template="temperature_sensor")

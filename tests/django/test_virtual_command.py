@@ -26,29 +26,32 @@ def ahu(db: Any) -> dict[str, VirtualObject]:
     return {o.name: o for o in device.virtual_objects.all()}
 
 
-def command(obj: VirtualObject, value: Any, priority: int | None = None,
-            relinquish: bool = False) -> VirtualObject:
+def command(
+    obj: VirtualObject, value: Any, priority: int | None = None, relinquish: bool = False
+) -> VirtualObject:
     return command_virtual_object(obj, value, priority, relinquish, user="otto")
 
 
-@pytest.mark.parametrize("name, value, priority, stored", [
-    ("Damper_Position", 42.5, 8, 42.5),
-    ("Damper_Position", 0, 8, 0.0),  # limits are inclusive; ints become reals
-    ("Damper_Position", 100, None, 100.0),  # default priority 16
-    ("Damper_Position", " 12.5 ", 8, 12.5),  # typed into the page's form
-    ("Enable", "active", 8, "active"),
-    ("Enable", "INACTIVE", 8, "inactive"),
-    ("Enable", 1, 8, "active"),
-    ("Enable", 0, 8, "inactive"),
-    ("Enable", True, 8, "active"),
-    ("Enable", "false", 8, "inactive"),
-    ("Enable", "1", 8, "active"),
-    ("Mode", 5, 1, 5),
-    ("Mode", "2", 16, 2),
-    ("Supply_Air_Temperature", 18.0, None, 18.0),  # an input: a plain present value
-])
-def test_accepted_commands_store_the_value_as_the_device_would(ahu, name, value, priority,
-                                                               stored):
+@pytest.mark.parametrize(
+    "name, value, priority, stored",
+    [
+        ("Damper_Position", 42.5, 8, 42.5),
+        ("Damper_Position", 0, 8, 0.0),  # limits are inclusive; ints become reals
+        ("Damper_Position", 100, None, 100.0),  # default priority 16
+        ("Damper_Position", " 12.5 ", 8, 12.5),  # typed into the page's form
+        ("Enable", "active", 8, "active"),
+        ("Enable", "INACTIVE", 8, "inactive"),
+        ("Enable", 1, 8, "active"),
+        ("Enable", 0, 8, "inactive"),
+        ("Enable", True, 8, "active"),
+        ("Enable", "false", 8, "inactive"),
+        ("Enable", "1", 8, "active"),
+        ("Mode", 5, 1, 5),
+        ("Mode", "2", 16, 2),
+        ("Supply_Air_Temperature", 18.0, None, 18.0),  # an input: a plain present value
+    ],
+)
+def test_accepted_commands_store_the_value_as_the_device_would(ahu, name, value, priority, stored):
     row = command(ahu[name], value, priority)
     assert row.present_value == stored
     assert type(row.present_value) is type(stored)
@@ -60,33 +63,37 @@ def test_accepted_commands_store_the_value_as_the_device_would(ahu, name, value,
         assert fresh.priority_array is None
 
 
-@pytest.mark.parametrize("name, value, priority, relinquish, words", [
-    ("Damper_Position", 100.5, 8, False, "out of range: Damper_Position takes 0..100"),
-    ("Damper_Position", -1, 8, False, "out of range"),
-    ("Damper_Position", "abc", 8, False, "takes a finite number (got 'abc')"),
-    ("Damper_Position", "nan", 8, False, "finite number"),
-    ("Damper_Position", float("inf"), 8, False, "finite number"),
-    ("Damper_Position", True, 8, False, "finite number"),
-    ("Damper_Position", None, 8, False, "a value is required"),
-    ("Damper_Position", "", 8, False, "a value is required"),
-    ("Damper_Position", 50, 0, False, "priority must be 1..16 (got 0)"),
-    ("Damper_Position", 50, 17, False, "priority must be 1..16"),
-    ("Damper_Position", 50, True, False, "priority must be 1..16"),
-    ("Damper_Position", 50, 8, True, "relinquish writes NULL"),
-    ("Enable", "on", 8, False, "takes \"active\" or \"inactive\""),
-    ("Enable", 2, 8, False, "got 2"),
-    ("Enable", 0.5, 8, False, "binary-value takes"),
-    ("Mode", 6, 8, False, "takes a state number 1..5 (got 6)"),
-    ("Mode", 0, 8, False, "1..5"),
-    ("Mode", 2.0, 8, False, "1..5"),
-    ("Mode", True, 8, False, "1..5"),
-    ("Mode", "Heating", 8, False, "1..5"),
-    ("Supply_Air_Temperature", 18.0, 8, False, "is an input"),
-    ("Supply_Air_Temperature", None, None, True, "is an input"),
-    ("Supply_Air_Temperature", 61.0, None, False, "out of range"),
-])
+@pytest.mark.parametrize(
+    "name, value, priority, relinquish, words",
+    [
+        ("Damper_Position", 100.5, 8, False, "out of range: Damper_Position takes 0..100"),
+        ("Damper_Position", -1, 8, False, "out of range"),
+        ("Damper_Position", "abc", 8, False, "takes a finite number (got 'abc')"),
+        ("Damper_Position", "nan", 8, False, "finite number"),
+        ("Damper_Position", float("inf"), 8, False, "finite number"),
+        ("Damper_Position", True, 8, False, "finite number"),
+        ("Damper_Position", None, 8, False, "a value is required"),
+        ("Damper_Position", "", 8, False, "a value is required"),
+        ("Damper_Position", 50, 0, False, "priority must be 1..16 (got 0)"),
+        ("Damper_Position", 50, 17, False, "priority must be 1..16"),
+        ("Damper_Position", 50, True, False, "priority must be 1..16"),
+        ("Damper_Position", 50, 8, True, "relinquish writes NULL"),
+        ("Enable", "on", 8, False, 'takes "active" or "inactive"'),
+        ("Enable", 2, 8, False, "got 2"),
+        ("Enable", 0.5, 8, False, "binary-value takes"),
+        ("Mode", 6, 8, False, "takes a state number 1..5 (got 6)"),
+        ("Mode", 0, 8, False, "1..5"),
+        ("Mode", 2.0, 8, False, "1..5"),
+        ("Mode", True, 8, False, "1..5"),
+        ("Mode", "Heating", 8, False, "1..5"),
+        ("Supply_Air_Temperature", 18.0, 8, False, "is an input"),
+        ("Supply_Air_Temperature", None, None, True, "is an input"),
+        ("Supply_Air_Temperature", 61.0, None, False, "out of range"),
+    ],
+)
 def test_refused_commands_change_nothing_and_are_audited_with_the_reason(
-        ahu, name, value, priority, relinquish, words):
+    ahu, name, value, priority, relinquish, words
+):
     obj = ahu[name]
     before = VirtualObject.objects.get(pk=obj.pk)
     with pytest.raises(CommandRefused) as refusal:
@@ -94,11 +101,18 @@ def test_refused_commands_change_nothing_and_are_audited_with_the_reason(
     assert words in str(refusal.value)
     after = VirtualObject.objects.get(pk=obj.pk)
     assert (after.present_value, after.priority_array, after.updated_at) == (
-        before.present_value, before.priority_array, before.updated_at)
+        before.present_value,
+        before.priority_array,
+        before.updated_at,
+    )
     assert not BACnetReading.objects.filter(virtual_object=obj).exists()
     audit = WriteAudit.objects.get()
     assert (audit.source, audit.who, audit.virtual_object_id, audit.accepted) == (
-        "operator", "otto", obj.pk, False)
+        "operator",
+        "otto",
+        obj.pk,
+        False,
+    )
     assert audit.reason == str(refusal.value)
     assert audit.object_ref == f"{obj.object_type},{obj.instance}"
 
@@ -131,15 +145,25 @@ def test_an_accepted_command_is_read_and_audited_in_the_same_commit(ahu):
     command(damper, 55, 8)
     row = command_virtual_object(damper, 65, 4, user="api-script", source="api")
     assert row.updated_at > before
-    readings = list(BACnetReading.objects.filter(virtual_object=damper).order_by("id")
-                    .values_list("value", "source", "timestamp"))
+    readings = list(
+        BACnetReading.objects.filter(virtual_object=damper)
+        .order_by("id")
+        .values_list("value", "source", "timestamp")
+    )
     assert readings[-1] == (65.0, "operator_write", row.updated_at)
     assert [r[0] for r in readings] == [55.0, 65.0]
     audit = WriteAudit.objects.filter(virtual_object=damper).order_by("id").last()
     assert audit is not None
-    assert (audit.source, audit.who, audit.old_value, audit.new_value, audit.priority,
-            audit.accepted, audit.property, audit.time) == (
-        "api", "api-script", 55.0, 65.0, 4, True, "present-value", row.updated_at)
+    assert (
+        audit.source,
+        audit.who,
+        audit.old_value,
+        audit.new_value,
+        audit.priority,
+        audit.accepted,
+        audit.property,
+        audit.time,
+    ) == ("api", "api-script", 55.0, 65.0, 4, True, "present-value", row.updated_at)
 
 
 def test_relinquish_is_audited_as_null_at_its_level(ahu):
@@ -149,12 +173,17 @@ def test_relinquish_is_audited_as_null_at_its_level(ahu):
     audit = WriteAudit.objects.order_by("id").last()
     assert audit is not None
     assert (audit.old_value, audit.new_value, audit.priority, audit.accepted) == (
-        "active", None, 8, True)
+        "active",
+        None,
+        8,
+        True,
+    )
     assert VirtualObject.objects.get(pk=enable.pk).present_value == "inactive"
 
 
-def test_open_pages_hear_of_the_command_after_it_commits(ahu, settings,
-                                                         django_capture_on_commit_callbacks):
+def test_open_pages_hear_of_the_command_after_it_commits(
+    ahu, settings, django_capture_on_commit_callbacks
+):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "bms.realtime.layer.DatabaseChannelLayer"}}
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         command(ahu["Mode"], 3, 8)
@@ -167,12 +196,19 @@ def test_open_pages_hear_of_the_command_after_it_commits(ahu, settings,
     assert (event["object"]["id"], event["object"]["present_value"]) == (ahu["Mode"].pk, 3)
     assert event["object"]["priority_array"][7] == 3
     audit = sent["audit"]["audit"]
-    assert (audit["who"], audit["old_value"], audit["new_value"], audit["priority"],
-            audit["accepted"], audit["virtual_device_id"]) == ("otto", 1, 3, 8, True, 2001)
+    assert (
+        audit["who"],
+        audit["old_value"],
+        audit["new_value"],
+        audit["priority"],
+        audit["accepted"],
+        audit["virtual_device_id"],
+    ) == ("otto", 1, 3, 8, True, 2001)
 
 
 def test_a_refused_command_announces_only_its_refused_audit_row(
-        ahu, settings, django_capture_on_commit_callbacks):
+    ahu, settings, django_capture_on_commit_callbacks
+):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "bms.realtime.layer.DatabaseChannelLayer"}}
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(CommandRefused):
         command(ahu["Mode"], 9, 8)

@@ -24,8 +24,9 @@ from bms.worker.runtime import Worker, WorkerOptions
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def row_becomes(worker: Worker, test: Callable[[WorkerRow], bool], timeout: float
-                      ) -> WorkerRow:
+async def row_becomes(
+    worker: Worker, test: Callable[[WorkerRow], bool], timeout: float
+) -> WorkerRow:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = await WorkerRow.objects.filter(worker_id=worker.worker_id).afirst()
@@ -36,11 +37,13 @@ async def row_becomes(worker: Worker, test: Callable[[WorkerRow], bool], timeout
 
 
 async def test_a_bbmd_that_answers_late_is_registered_with_and_the_heartbeat_says_so(
-    bacnet_port: int, caplog: pytest.LogCaptureFixture,
+    bacnet_port: int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     bbmd_address = f"127.0.0.250:{bacnet_port}"
-    config = EngineConfig(address=f"127.0.0.1/8:{bacnet_port}", foreign_bbmd=bbmd_address,
-                          timeout=0.3)
+    config = EngineConfig(
+        address=f"127.0.0.1/8:{bacnet_port}", foreign_bbmd=bbmd_address, timeout=0.3
+    )
     worker = Worker(WorkerOptions(engine=config, lease_seconds=1.5))  # heartbeat every 0.5 s
     stop = asyncio.Event()
     caplog.set_level(logging.INFO, logger="bms.worker.runtime")
@@ -48,9 +51,14 @@ async def test_a_bbmd_that_answers_late_is_registered_with_and_the_heartbeat_say
     try:
         pending = await row_becomes(worker, lambda r: r.bbmd_registration == "pending", 10)
         assert (pending.bacnet_address, pending.bbmd) == (config.address, bbmd_address)
-        bbmd = await open_application(EngineConfig(
-            address=f"127.0.0.250/8:{bacnet_port}", device_instance=950, device_name="late",
-            accept_foreign_devices=True))
+        bbmd = await open_application(
+            EngineConfig(
+                address=f"127.0.0.250/8:{bacnet_port}",
+                device_instance=950,
+                device_name="late",
+                accept_foreign_devices=True,
+            )
+        )
         try:
             # bacpypes3 registers again every 5 s until the BBMD answers.
             await row_becomes(worker, lambda r: r.bbmd_registration == "registered", 12)
@@ -85,8 +93,11 @@ async def test_a_worker_on_its_devices_subnet_heartbeats_its_address_and_no_bbmd
 def test_an_older_worker_that_does_not_know_the_network_columns_can_still_heartbeat() -> None:
     """During an upgrade, workers of the previous version insert rows without them."""
     with connections["default"].cursor() as cursor:
-        cursor.execute("INSERT INTO tasks_worker (worker_id, site, backend, hostname, pid, "
-                       "started_at, heartbeat_at) VALUES ('old', 'default', 'native', 'h', 1, "
-                       "%s, %s)", [timezone.now(), timezone.now()])
+        cursor.execute(
+            "INSERT INTO tasks_worker (worker_id, site, backend, hostname, pid, "
+            "started_at, heartbeat_at) VALUES ('old', 'default', 'native', 'h', 1, "
+            "%s, %s)",
+            [timezone.now(), timezone.now()],
+        )
     row = WorkerRow.objects.get(worker_id="old")
     assert (row.bacnet_address, row.bbmd, row.bbmd_registration) == ("", "", "")

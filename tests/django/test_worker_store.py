@@ -35,9 +35,15 @@ def event_for(obj: VirtualObject, **changes: object) -> WriteEvent:
     array: list[object] = [None] * 16
     array[7] = 24.5
     fields: dict[str, object] = dict(
-        ref=ObjectRef(obj.object_type, obj.instance), object_name=obj.bacnet_name,
-        property="present-value", old_value=None, new_value=24.5, priority=8,
-        source_address="127.0.0.9:47808", effective_value=24.5, priority_array=tuple(array),
+        ref=ObjectRef(obj.object_type, obj.instance),
+        object_name=obj.bacnet_name,
+        property="present-value",
+        old_value=None,
+        new_value=24.5,
+        priority=8,
+        source_address="127.0.0.9:47808",
+        effective_value=24.5,
+        priority_array=tuple(array),
     )
     fields.update(changes)
     return WriteEvent(**fields)  # type: ignore[arg-type]
@@ -45,8 +51,9 @@ def event_for(obj: VirtualObject, **changes: object) -> WriteEvent:
 
 def test_an_external_write_stores_value_array_reading_audit_and_device_time(output):
     event = event_for(output)
-    stored = store.store_external_write(event, output.id, output.device_id,
-                                        output.updated_at, time.monotonic() + 5)
+    stored = store.store_external_write(
+        event, output.id, output.device_id, output.updated_at, time.monotonic() + 5
+    )
 
     output.refresh_from_db()
     assert output.present_value == 24.5
@@ -55,33 +62,68 @@ def test_an_external_write_stores_value_array_reading_audit_and_device_time(outp
     assert output.device.last_external_write == stored.updated_at
     reading = BACnetReading.objects.get(virtual_object=output)
     assert (reading.value, reading.timestamp, reading.source, reading.point_id) == (
-        24.5, stored.updated_at, "external_bacnet_write", None)
+        24.5,
+        stored.updated_at,
+        "external_bacnet_write",
+        None,
+    )
     audit = WriteAudit.objects.get(virtual_object=output)
-    assert (audit.time, audit.source, audit.who, audit.object_ref, audit.property,
-            audit.old_value, audit.new_value, audit.priority, audit.accepted, audit.reason,
-            audit.point_id) == (
-        stored.updated_at, "bacnet", "127.0.0.9:47808", str(event.ref), "present-value",
-        None, 24.5, 8, True, "", None)
+    assert (
+        audit.time,
+        audit.source,
+        audit.who,
+        audit.object_ref,
+        audit.property,
+        audit.old_value,
+        audit.new_value,
+        audit.priority,
+        audit.accepted,
+        audit.reason,
+        audit.point_id,
+    ) == (
+        stored.updated_at,
+        "bacnet",
+        "127.0.0.9:47808",
+        str(event.ref),
+        "present-value",
+        None,
+        24.5,
+        8,
+        True,
+        "",
+        None,
+    )
 
 
 def test_a_relinquish_stores_sql_null_as_the_orm_does(output):
     # old_value 24.5, new_value None (relinquish), no priority left: present value None too.
-    event = event_for(output, old_value=24.5, new_value=None, effective_value=None,
-                      priority_array=(None,) * 16)
-    store.store_external_write(event, output.id, output.device_id, output.updated_at,
-                               time.monotonic() + 5)
+    event = event_for(
+        output, old_value=24.5, new_value=None, effective_value=None, priority_array=(None,) * 16
+    )
+    store.store_external_write(
+        event, output.id, output.device_id, output.updated_at, time.monotonic() + 5
+    )
 
     assert VirtualObject.objects.filter(id=output.id, present_value__isnull=True).exists()
     assert BACnetReading.objects.filter(virtual_object=output, value__isnull=True).exists()
-    assert WriteAudit.objects.filter(virtual_object=output, new_value__isnull=True,
-                                     old_value=24.5).exists()
+    assert WriteAudit.objects.filter(
+        virtual_object=output, new_value__isnull=True, old_value=24.5
+    ).exists()
 
 
 def test_an_out_of_service_write_sets_the_flag(output):
-    event = event_for(output, property="out-of-service", old_value=False, new_value=True,
-                      priority=None, effective_value=output.present_value, priority_array=())
-    store.store_external_write(event, output.id, output.device_id, output.updated_at,
-                               time.monotonic() + 5)
+    event = event_for(
+        output,
+        property="out-of-service",
+        old_value=False,
+        new_value=True,
+        priority=None,
+        effective_value=output.present_value,
+        priority_array=(),
+    )
+    store.store_external_write(
+        event, output.id, output.device_id, output.updated_at, time.monotonic() + 5
+    )
     output.refresh_from_db()
     assert output.out_of_service is True
 
@@ -90,8 +132,9 @@ def test_a_write_to_a_deleted_object_is_refused_and_stores_nothing(output):
     object_id, device_pk = output.id, output.device_id
     output.delete()
     with pytest.raises(WriteRefused) as refused:
-        store.store_external_write(event_for(output), object_id, device_pk,
-                                   output.updated_at, time.monotonic() + 5)
+        store.store_external_write(
+            event_for(output), object_id, device_pk, output.updated_at, time.monotonic() + 5
+        )
     assert refused.value.error_code == "unknown-object"
     assert not BACnetReading.objects.exists()
     assert not WriteAudit.objects.exists()
@@ -102,8 +145,9 @@ def test_a_write_to_a_deleted_object_is_refused_and_stores_nothing(output):
 def test_a_store_past_its_deadline_is_rolled_back(output):
     before = output.present_value
     with pytest.raises(WriteRefused) as refused:
-        store.store_external_write(event_for(output), output.id, output.device_id,
-                                   output.updated_at, time.monotonic() - 1)
+        store.store_external_write(
+            event_for(output), output.id, output.device_id, output.updated_at, time.monotonic() - 1
+        )
     assert refused.value.error_code == "operational-problem"
     output.refresh_from_db()
     assert output.present_value == before
@@ -113,21 +157,38 @@ def test_a_store_past_its_deadline_is_rolled_back(output):
 
 
 def i_am(instance: int, address: str, vendor: int = 15) -> IAmRecord:
-    return IAmRecord(device_instance=instance, address=address, max_apdu=1476,
-                     segmentation="segmented-both", vendor_id=vendor)
+    return IAmRecord(
+        device_instance=instance,
+        address=address,
+        max_apdu=1476,
+        segmentation="segmented-both",
+        vendor_id=vendor,
+    )
 
 
 def info(instance: int, address: str, name: str) -> DeviceInfo:
-    return DeviceInfo(device_instance=instance, address=address, name=name, vendor_name="V",
-                      model_name="M", protocol_revision=14, location="roof",
-                      services_supported=("read-property",))
+    return DeviceInfo(
+        device_instance=instance,
+        address=address,
+        name=name,
+        vendor_name="V",
+        model_name="M",
+        protocol_revision=14,
+        location="roof",
+        services_supported=("read-property",),
+    )
 
 
 def test_save_discovery_inserts_and_updates_in_a_few_statements(django_assert_max_num_queries):
     started = timezone.now()
-    kept = BACnetDevice.objects.create(site="s", device_instance=2, address="10.0.0.2",
-                                       name="old name", location="basement",
-                                       first_seen=started - timedelta(days=3))
+    kept = BACnetDevice.objects.create(
+        site="s",
+        device_instance=2,
+        address="10.0.0.2",
+        name="old name",
+        location="basement",
+        first_seen=started - timedelta(days=3),
+    )
     other_site = BACnetDevice.objects.create(site="t", device_instance=1, address="10.9.9.9")
     records = [i_am(n, f"10.0.0.{n}") for n in range(1, 1201)] + [i_am(3, "10.0.1.3", 16)]
     infos = {n: info(n, f"10.0.0.{n}", f"dev {n}") for n in range(3, 1201)}
@@ -142,13 +203,21 @@ def test_save_discovery_inserts_and_updates_in_a_few_statements(django_assert_ma
     # Unreadable this time: the I-Am fields change, the stored properties stay.
     kept.refresh_from_db()
     assert (kept.address, kept.name, kept.location, kept.max_apdu) == (
-        "10.0.0.2", "old name", "basement", 1476)
+        "10.0.0.2",
+        "old name",
+        "basement",
+        1476,
+    )
     assert kept.first_seen == started - timedelta(days=3)
     assert kept.last_seen == scan.scan_time
     # A device that answered twice: its last answer is stored.
     third = BACnetDevice.objects.get(site="s", device_instance=3)
     assert (third.address, third.vendor_id, third.name, third.location) == (
-        "10.0.1.3", 16, "dev 3", "roof")
+        "10.0.1.3",
+        16,
+        "dev 3",
+        "roof",
+    )
     assert third.services_supported == ["read-property"]
     assert third.first_seen == scan.scan_time
     other_site.refresh_from_db()
@@ -169,8 +238,9 @@ def test_a_write_on_a_row_changed_since_the_sync_keeps_that_change(output):
     output.priority_array, output.present_value = levels, 21.0
     output.save()
 
-    stored = store.store_external_write(event_for(output), output.id, output.device_id,
-                                        synced_at, time.monotonic() + 5)
+    stored = store.store_external_write(
+        event_for(output), output.id, output.device_id, synced_at, time.monotonic() + 5
+    )
 
     assert stored.merged
     output.refresh_from_db()
@@ -189,8 +259,16 @@ def _chain(output: VirtualObject, writes: list[tuple[float, int]]) -> list[Write
         old = effective
         array[priority - 1] = value
         effective = next(v for v in array if v is not None)
-        events.append(event_for(output, old_value=old, new_value=value, priority=priority,
-                                effective_value=effective, priority_array=tuple(array)))
+        events.append(
+            event_for(
+                output,
+                old_value=old,
+                new_value=value,
+                priority=priority,
+                effective_value=effective,
+                priority_array=tuple(array),
+            )
+        )
     return events
 
 
@@ -199,8 +277,9 @@ def test_a_batch_stores_every_write_in_order_in_one_transaction(
 ):
     events = _chain(output, [(24.5, 8), (22.0, 9), (23.0, 8), (21.0, 7)])
     with django_assert_max_num_queries(len(events) * 4 + 3):
-        stored = store.store_external_writes(events, output.id, output.device_id,
-                                             output.updated_at, time.monotonic() + 5)
+        stored = store.store_external_writes(
+            events, output.id, output.device_id, output.updated_at, time.monotonic() + 5
+        )
 
     assert not stored.merged
     output.refresh_from_db()
@@ -211,15 +290,20 @@ def test_a_batch_stores_every_write_in_order_in_one_transaction(
     assert [r.value for r in readings] == [24.5, 24.5, 23.0, 21.0]  # the effective values
     audits = WriteAudit.objects.filter(virtual_object=output).order_by("id")
     assert [(a.old_value, a.new_value, a.priority) for a in audits] == [
-        (None, 24.5, 8), (24.5, 22.0, 9), (24.5, 23.0, 8), (23.0, 21.0, 7)]
+        (None, 24.5, 8),
+        (24.5, 22.0, 9),
+        (24.5, 23.0, 8),
+        (23.0, 21.0, 7),
+    ]
 
 
 def test_a_batch_past_its_deadline_stores_none_of_its_writes(output):
     before = output.present_value
     events = _chain(output, [(24.5, 8), (22.0, 9)])
     with pytest.raises(WriteRefused):
-        store.store_external_writes(events, output.id, output.device_id, output.updated_at,
-                                    time.monotonic() - 1)
+        store.store_external_writes(
+            events, output.id, output.device_id, output.updated_at, time.monotonic() - 1
+        )
     output.refresh_from_db()
     assert output.present_value == before
     assert not BACnetReading.objects.exists()
@@ -234,8 +318,9 @@ def test_a_batch_on_a_row_changed_since_the_sync_merges_every_write(output):
     output.save()
 
     events = _chain(output, [(24.5, 8), (22.0, 9)])
-    stored = store.store_external_writes(events, output.id, output.device_id, synced_at,
-                                         time.monotonic() + 5)
+    stored = store.store_external_writes(
+        events, output.id, output.device_id, synced_at, time.monotonic() + 5
+    )
 
     assert stored.merged
     output.refresh_from_db()
@@ -246,9 +331,16 @@ def test_a_batch_on_a_row_changed_since_the_sync_merges_every_write(output):
 
 def polled_points(count: int) -> list[BACnetPoint]:
     device = BACnetDevice.objects.create(device_instance=1200, address="127.0.0.2")
-    return [BACnetPoint.objects.create(device=device, object_type="analog-input", instance=n,
-                                       name=f"AI {n}", status_flags=[True, False, False, False])
-            for n in range(count)]
+    return [
+        BACnetPoint.objects.create(
+            device=device,
+            object_type="analog-input",
+            instance=n,
+            name=f"AI {n}",
+            status_flags=[True, False, False, False],
+        )
+        for n in range(count)
+    ]
 
 
 def test_a_collect_chunk_stores_values_flags_and_readings_in_few_statements(
@@ -275,14 +367,22 @@ def test_a_collect_chunk_stores_values_flags_and_readings_in_few_statements(
     assert {p.last_value_at for p in fresh.values()} == {at}
     readings = BACnetReading.objects.filter(source="poll")
     assert readings.count() == len(points)
-    assert {(r.point_id, r.value) for r in readings} == {
-        (p.id, values[p.id][0]) for p in points}
+    assert {(r.point_id, r.value) for r in readings} == {(p.id, values[p.id][0]) for p in points}
     assert {r.timestamp for r in readings} == {at}
 
 
 def test_an_event_payload_has_every_field_with_the_ref_as_text() -> None:
-    event = WriteEvent(ObjectRef("analog-output", 3), "Valve", "present-value", 1.5, 42.0, 8,
-                       "127.0.0.9:47808", 42.0, (None,) * 7 + (42.0,) + (None,) * 8)
+    event = WriteEvent(
+        ObjectRef("analog-output", 3),
+        "Valve",
+        "present-value",
+        1.5,
+        42.0,
+        8,
+        "127.0.0.9:47808",
+        42.0,
+        (None,) * 7 + (42.0,) + (None,) * 8,
+    )
     payload = store.event_payload(event)
     assert payload == {**dataclasses.asdict(event), "ref": "analog-output,3"}
     assert json.loads(json.dumps(payload))["priority_array"][7] == 42.0

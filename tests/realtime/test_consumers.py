@@ -32,16 +32,16 @@ async def connected(user, path: str) -> WebsocketCommunicator:
 
 
 async def test_anonymous_sockets_are_refused(db):
-    communicator = WebsocketCommunicator(application, "/ws/live/?groups=tasks",
-                                         headers=[ORIGIN])
+    communicator = WebsocketCommunicator(application, "/ws/live/?groups=tasks", headers=[ORIGIN])
     ok, _code = await communicator.connect(timeout=5)
     assert not ok
 
 
 async def test_sockets_from_another_site_are_refused(viewer):
     cookie = await sync_to_async(session_cookie)(viewer)
-    communicator = WebsocketCommunicator(application, "/ws/live/?groups=tasks",
-                                         headers=[(b"origin", b"http://evil.example"), cookie])
+    communicator = WebsocketCommunicator(
+        application, "/ws/live/?groups=tasks", headers=[(b"origin", b"http://evil.example"), cookie]
+    )
     ok, _code = await communicator.connect(timeout=5)
     assert not ok
 
@@ -49,8 +49,9 @@ async def test_sockets_from_another_site_are_refused(viewer):
 async def test_unknown_groups_are_refused(viewer):
     cookie = await sync_to_async(session_cookie)(viewer)
     for groups in ("", "tasks,secrets", "device-x"):
-        communicator = WebsocketCommunicator(application, f"/ws/live/?groups={groups}",
-                                             headers=[ORIGIN, cookie])
+        communicator = WebsocketCommunicator(
+            application, f"/ws/live/?groups={groups}", headers=[ORIGIN, cookie]
+        )
         ok, _code = await communicator.connect(timeout=5)
         assert not ok, groups
 
@@ -74,8 +75,7 @@ async def test_point_values_go_only_to_their_devices_group(viewer, building):
     await sync_to_async(publish.publish_point_values)([building["ai"], building["ao"]])
     message = await mine.receive_json_from(timeout=3)
     assert message["type"] == "points"
-    assert {p["name"]: p["value"] for p in message["points"]} == {"Zone_Temp": 21.5,
-                                                                 "Damper": 40.0}
+    assert {p["name"]: p["value"] for p in message["points"]} == {"Zone_Temp": 21.5, "Damper": 40.0}
     assert await other.receive_nothing(timeout=0.3)
     await mine.disconnect()
     await other.disconnect()
@@ -84,10 +84,17 @@ async def test_point_values_go_only_to_their_devices_group(viewer, building):
 async def test_the_virtual_device_consumer_sends_seed_external_writes(viewer, building):
     communicator = await connected(viewer, "/ws/virtual-devices/")
     obj = await sync_to_async(VirtualObject.objects.select_related("device").get)(
-        name="Damper_Position")
-    event = {"property": "present-value", "new_value": 35.0, "priority": 8,
-             "source_address": "127.0.0.9:47808", "old_value": 0.0,
-             "effective_value": 35.0, "priority_array": [None] * 7 + [35.0] + [None] * 8}
+        name="Damper_Position"
+    )
+    event = {
+        "property": "present-value",
+        "new_value": 35.0,
+        "priority": 8,
+        "source_address": "127.0.0.9:47808",
+        "old_value": 0.0,
+        "effective_value": 35.0,
+        "priority_array": [None] * 7 + [35.0] + [None] * 8,
+    }
     await sync_to_async(publish.publish_external_write)(obj, event)
     message = await communicator.receive_json_from(timeout=3)
     assert message["type"] == "external_write"

@@ -54,21 +54,29 @@ def test_the_embedded_default_uses_the_database_layer():
     assert isinstance(get_channel_layer(), DatabaseChannelLayer)
 
 
-async def test_a_write_published_by_another_process_reaches_this_ones_socket(viewer,
-                                                                            building):
+async def test_a_write_published_by_another_process_reaches_this_ones_socket(viewer, building):
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
         pytest.skip("the embedded default is SQLite")
     communicator = await listening(viewer, "virtual_devices")
     obj = await sync_to_async(VirtualObject.objects.get)(name="Damper_Position")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.django.settings",
-           "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.django.settings",
+        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+    }
     env.pop("REDIS_URL", None)
     started = time.monotonic()
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", PUBLISHER, str(obj.id), cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    values = [(await communicator.receive_json_from(timeout=15))["new_value"]
-              for _ in range(3)]
+        sys.executable,
+        "-c",
+        PUBLISHER,
+        str(obj.id),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    values = [(await communicator.receive_json_from(timeout=15))["new_value"] for _ in range(3)]
     out, err = await child.communicate()
     assert child.returncode == 0, err.decode()[-2000:]
     assert values == [10.0, 20.0, 30.0]  # in publishing order
@@ -97,8 +105,9 @@ async def test_the_poller_stops_when_the_last_page_leaves(viewer):
 
 def test_old_messages_are_deleted_by_the_next_publisher(db):
     layer = DatabaseChannelLayer(message_expiry=60)
-    RealtimeMessage.objects.create(group="tasks", payload={"type": "old"},
-                                   created_at=timezone.now() - timedelta(seconds=61))
+    RealtimeMessage.objects.create(
+        group="tasks", payload={"type": "old"}, created_at=timezone.now() - timedelta(seconds=61)
+    )
     layer.store("tasks", {"type": "new"})
     assert list(RealtimeMessage.objects.values_list("payload__type", flat=True)) == ["new"]
 
@@ -111,10 +120,12 @@ def test_bad_group_names_are_refused_before_anything_is_stored(db):
 
 
 async def test_the_redis_layer_carries_published_events(viewer, redis_url, settings):
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [redis_url], "prefix": f"bms-test-{uuid.uuid4().hex[:8]}"},
-    }}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": f"bms-test-{uuid.uuid4().hex[:8]}"},
+        }
+    }
     assert type(get_channel_layer()).__name__ == "RedisChannelLayer"
     communicator = await listening(viewer, "tasks")
     task = await sync_to_async(queue.enqueue)("discover")
@@ -152,19 +163,21 @@ def _ahu_rows() -> list[VirtualObject]:
     from bms.virtual.services import create_virtual_device
 
     create_virtual_device(4101, "AHU", template="air_handling_unit")
-    return list(VirtualObject.objects.select_related("device").filter(
-        object_type="analog-output"))
+    return list(VirtualObject.objects.select_related("device").filter(object_type="analog-output"))
 
 
 def use_layer(settings, layer_kind: str, redis_url: str) -> None:
     if layer_kind == "redis":
-        settings.CHANNEL_LAYERS = {"default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "prefix": f"bms-test-{uuid.uuid4().hex[:8]}"},
-        }}
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [redis_url], "prefix": f"bms-test-{uuid.uuid4().hex[:8]}"},
+            }
+        }
     else:
-        settings.CHANNEL_LAYERS = {"default": {
-            "BACKEND": "bms.realtime.layer.DatabaseChannelLayer"}}
+        settings.CHANNEL_LAYERS = {
+            "default": {"BACKEND": "bms.realtime.layer.DatabaseChannelLayer"}
+        }
 
 
 @pytest.mark.parametrize("layer_kind", ["redis", "database"])
@@ -177,8 +190,18 @@ async def test_external_writes_published_from_the_loop_arrive_in_order(
     communicator.scope["user"] = viewer
     connected, code = await communicator.connect(timeout=5)
     assert connected, code
-    writes = [(rows[0], {"new_value": float(n), "priority": 8, "property": "present-value",
-                         "source_address": "127.0.0.9:47808"}) for n in range(50)]
+    writes = [
+        (
+            rows[0],
+            {
+                "new_value": float(n),
+                "priority": 8,
+                "property": "present-value",
+                "source_address": "127.0.0.9:47808",
+            },
+        )
+        for n in range(50)
+    ]
     before = await sync_to_async(RealtimeMessage.objects.count)()
     await publish.apublish_external_writes(writes)
     received = [await communicator.receive_json_from(timeout=5) for _ in writes]
@@ -186,7 +209,8 @@ async def test_external_writes_published_from_the_loop_arrive_in_order(
         assert await sync_to_async(RealtimeMessage.objects.count)() == before + 1
     assert [m["new_value"] for m in received] == [float(n) for n in range(50)]
     assert {(m["type"], m["device_id"], m["address"]) for m in received} == {
-        ("external_write", 4101, "127.0.0.9:47808")}
+        ("external_write", 4101, "127.0.0.9:47808")
+    }
     await communicator.disconnect()
 
 
@@ -201,14 +225,22 @@ async def test_collect_readings_published_from_the_loop_reach_only_their_device(
     mine = await listening(viewer, "device-7")
     other = await listening(viewer, "device-8")
     at = timezone.now()
-    await publish.apublish_point_readings({7: [
-        reading_payload(70, 7, ObjectRef("analog-input", 1), 21.5, (False, True, False, False), at),
-        reading_payload(71, 7, ObjectRef("binary-value", 2), "active", None, at),
-    ]})
+    await publish.apublish_point_readings(
+        {
+            7: [
+                reading_payload(
+                    70, 7, ObjectRef("analog-input", 1), 21.5, (False, True, False, False), at
+                ),
+                reading_payload(71, 7, ObjectRef("binary-value", 2), "active", None, at),
+            ]
+        }
+    )
     message = await mine.receive_json_from(timeout=5)
     assert (message["type"], message["device_pk"]) == ("points", 7)
     assert [(p["id"], p["value"], p["status_flags"]) for p in message["points"]] == [
-        (70, 21.5, [False, True, False, False]), (71, "active", None)]
+        (70, 21.5, [False, True, False, False]),
+        (71, "active", None),
+    ]
     assert message["points"][0]["value_at"] == at.isoformat()
     assert await other.receive_nothing(timeout=0.5)
     await mine.disconnect()

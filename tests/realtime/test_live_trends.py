@@ -29,14 +29,20 @@ def damper() -> VirtualObject:
 def stored_reading(obj: VirtualObject) -> dict[str, Any]:
     """The object's newest reading as the readings API lists it."""
     reading = BACnetReading.objects.filter(virtual_object=obj).latest("id")
-    return {"value": reading.value, "timestamp": reading.timestamp.isoformat(),
-            "source": reading.source}
+    return {
+        "value": reading.value,
+        "timestamp": reading.timestamp.isoformat(),
+        "source": reading.source,
+    }
 
 
 def api(token: str, path: str, body: dict[str, Any], method: str = "post") -> None:
-    response = getattr(Client(), method)(path, json.dumps(body),
-                                         content_type="application/json",
-                                         HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = getattr(Client(), method)(
+        path,
+        json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
     assert response.status_code == 200, response.content
 
 
@@ -72,8 +78,10 @@ async def test_a_command_from_the_web_page_carries_its_reading(viewer, operator,
 
     def post_form() -> None:
         response = signed_in(operator).post(
-            reverse("web:virtual_command", args=[obj.pk]), {"value": "61", "priority": "8"},
-            HTTP_ACCEPT="application/json")
+            reverse("web:virtual_command", args=[obj.pk]),
+            {"value": "61", "priority": "8"},
+            HTTP_ACCEPT="application/json",
+        )
         assert response.status_code == 200, response.content
 
     await sync_to_async(post_form)()
@@ -83,8 +91,9 @@ async def test_a_command_from_the_web_page_carries_its_reading(viewer, operator,
     await page.disconnect()
 
 
-async def test_an_api_command_and_its_relinquish_carry_their_readings(viewer, operator_token,
-                                                                      building):
+async def test_an_api_command_and_its_relinquish_carry_their_readings(
+    viewer, operator_token, building
+):
     page = await connected(viewer, "/ws/live/?groups=virtual_devices")
     obj = await sync_to_async(damper)()
     path = f"/api/virtual-objects/{obj.pk}/command"
@@ -103,8 +112,9 @@ async def test_an_api_command_and_its_relinquish_carry_their_readings(viewer, op
 async def test_a_definition_change_carries_no_reading(viewer, operator_token, building):
     page = await connected(viewer, "/ws/live/?groups=virtual_devices")
     obj = await sync_to_async(damper)()
-    await sync_to_async(api)(operator_token, f"/api/virtual-objects/{obj.pk}",
-                             {"description": "renamed"}, method="patch")
+    await sync_to_async(api)(
+        operator_token, f"/api/virtual-objects/{obj.pk}", {"description": "renamed"}, method="patch"
+    )
     message = await next_object_event(page)
     assert "reading" not in message
     assert not await sync_to_async(BACnetReading.objects.filter(virtual_object=obj).exists)()

@@ -75,20 +75,45 @@ def viewer_token(viewer: Any) -> str:
 def building(db: Any) -> dict[str, Any]:
     """One remote device with an AI, a commandable AO, a BO and an MSV; a task; readings; a
     virtual AHU; one audit row."""
-    device = BACnetDevice.objects.create(device_instance=1001, address="127.0.0.2",
-                                         name="AHU-1", vendor_name="Sim", model_name="S1")
-    ai = BACnetPoint.objects.create(device=device, object_type="analog-input", instance=1,
-                                    name="Zone_Temp", units="degrees-celsius", last_value=21.5,
-                                    last_value_at=timezone.now())
-    ao = BACnetPoint.objects.create(device=device, object_type="analog-output", instance=1,
-                                    name="Damper", units="percent", commandable=True,
-                                    last_value=40.0)
-    bo = BACnetPoint.objects.create(device=device, object_type="binary-output", instance=1,
-                                    name="Fan", commandable=True, state_texts=["Off", "On"],
-                                    last_value="inactive")
-    msv = BACnetPoint.objects.create(device=device, object_type="multi-state-value",
-                                     instance=1, name="Mode", commandable=True,
-                                     state_texts=["Off", "Heat", "Cool"], last_value=1)
+    device = BACnetDevice.objects.create(
+        device_instance=1001, address="127.0.0.2", name="AHU-1", vendor_name="Sim", model_name="S1"
+    )
+    ai = BACnetPoint.objects.create(
+        device=device,
+        object_type="analog-input",
+        instance=1,
+        name="Zone_Temp",
+        units="degrees-celsius",
+        last_value=21.5,
+        last_value_at=timezone.now(),
+    )
+    ao = BACnetPoint.objects.create(
+        device=device,
+        object_type="analog-output",
+        instance=1,
+        name="Damper",
+        units="percent",
+        commandable=True,
+        last_value=40.0,
+    )
+    bo = BACnetPoint.objects.create(
+        device=device,
+        object_type="binary-output",
+        instance=1,
+        name="Fan",
+        commandable=True,
+        state_texts=["Off", "On"],
+        last_value="inactive",
+    )
+    msv = BACnetPoint.objects.create(
+        device=device,
+        object_type="multi-state-value",
+        instance=1,
+        name="Mode",
+        commandable=True,
+        state_texts=["Off", "Heat", "Cool"],
+        last_value=1,
+    )
     now = timezone.now()
     BACnetReading.objects.bulk_create(
         BACnetReading(point=ai, value=20.0 + i, timestamp=now - timezone.timedelta(minutes=i))
@@ -96,10 +121,24 @@ def building(db: Any) -> dict[str, Any]:
     )
     task = queue.enqueue("discover", {"low": None, "high": None})
     virtual = create_virtual_device(2001, "Virtual AHU", "test", "air_handling_unit")
-    WriteAudit.objects.create(source="operator", who="otto", object_ref="1001:analog-output,1",
-                              point=ao, new_value=50.0, priority=8, accepted=True)
-    return {"device": device, "ai": ai, "ao": ao, "bo": bo, "msv": msv, "task": task,
-            "virtual": virtual}
+    WriteAudit.objects.create(
+        source="operator",
+        who="otto",
+        object_ref="1001:analog-output,1",
+        point=ao,
+        new_value=50.0,
+        priority=8,
+        accepted=True,
+    )
+    return {
+        "device": device,
+        "ai": ai,
+        "ao": ao,
+        "bo": bo,
+        "msv": msv,
+        "task": task,
+        "virtual": virtual,
+    }
 
 
 @pytest.fixture
@@ -107,8 +146,10 @@ def north(db: Any) -> dict[str, Any]:
     """A second site, "north", with a live worker and its own device 1001 (the instance of
     `building`'s device) with a commandable analog output."""
     queue.worker_heartbeat("north-worker", "north")
-    device = BACnetDevice.objects.create(site="north", device_instance=1001,
-                                         address="10.1.0.5", name="AHU-N")
-    ao = BACnetPoint.objects.create(device=device, object_type="analog-output", instance=1,
-                                    name="Damper", commandable=True)
+    device = BACnetDevice.objects.create(
+        site="north", device_instance=1001, address="10.1.0.5", name="AHU-N"
+    )
+    ao = BACnetPoint.objects.create(
+        device=device, object_type="analog-output", instance=1, name="Damper", commandable=True
+    )
     return {"device": device, "ao": ao}

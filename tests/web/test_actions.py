@@ -45,20 +45,24 @@ def test_actions_refuse_get(operator_client, building):
 
 
 def test_discover_queues_a_task_and_answers_with_its_id(operator_client, db):
-    response = operator_client.post(reverse("web:discover"),
-                                    {"low": "100", "high": "200", "address": ""}, **JSON)
+    response = operator_client.post(
+        reverse("web:discover"), {"low": "100", "high": "200", "address": ""}, **JSON
+    )
     assert response.status_code == 202
     task = BACnetTask.objects.get(id=response.json()["task_id"])
     assert task.task_type == "discover" and task.status == "pending"
     assert task.parameters["low"] == 100 and task.parameters["high"] == 200
 
 
-@pytest.mark.parametrize("data, reason", [
-    ({"low": "100"}, "both ends"),
-    ({"low": "300", "high": "200"}, "above its end"),
-    ({"low": "-1", "high": "5"}, "greater than or equal to 0"),
-    ({"low": "abc", "high": "5"}, "whole number"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        ({"low": "100"}, "both ends"),
+        ({"low": "300", "high": "200"}, "above its end"),
+        ({"low": "-1", "high": "5"}, "greater than or equal to 0"),
+        ({"low": "abc", "high": "5"}, "whole number"),
+    ],
+)
 def test_a_bad_discovery_range_is_a_400_with_the_reason(operator_client, db, data, reason):
     response = operator_client.post(reverse("web:discover"), data, **JSON)
     assert response.status_code == 400
@@ -80,34 +84,44 @@ def test_read_points_and_collect_name_the_device_instance(operator_client, build
     assert BACnetTask.objects.get(id=collect["task_id"]).parameters == {"device_ids": [1001]}
 
 
-def test_an_operator_write_queues_a_task_carrying_the_user_and_source(operator_client,
-                                                                      building):
+def test_an_operator_write_queues_a_task_carrying_the_user_and_source(operator_client, building):
     url = reverse("web:point_write", args=[building["ao"].id])
     response = operator_client.post(url, {"value": "55.5", "priority": "8"}, **JSON)
     assert response.status_code == 202
     task = BACnetTask.objects.get(id=response.json()["task_id"])
-    assert task.parameters == {"point_id": building["ao"].id, "value": 55.5, "priority": 8,
-                               "relinquish": False, "user": "otto", "source": "operator"}
+    assert task.parameters == {
+        "point_id": building["ao"].id,
+        "value": 55.5,
+        "priority": 8,
+        "relinquish": False,
+        "user": "otto",
+        "source": "operator",
+    }
 
 
 def test_relinquish_sends_no_value(operator_client, building):
     url = reverse("web:point_write", args=[building["bo"].id])
-    response = operator_client.post(url, {"value": "active", "priority": "8",
-                                          "relinquish": "on"}, **JSON)
+    response = operator_client.post(
+        url, {"value": "active", "priority": "8", "relinquish": "on"}, **JSON
+    )
     task = BACnetTask.objects.get(id=response.json()["task_id"])
     assert task.parameters["relinquish"] is True and task.parameters["value"] is None
 
 
-@pytest.mark.parametrize("point, data, reason", [
-    ("ao", {"value": "hot", "priority": "8"}, "not a number"),
-    ("ao", {"value": "5", "priority": "17"}, "less than or equal to 16"),
-    ("ao", {"value": "5", "priority": "0"}, "greater than or equal to 1"),
-    ("ai", {"value": "5", "priority": "8"}, "not commandable"),
-    ("bo", {"value": "maybe", "priority": "8"}, '"active" or "inactive"'),
-    ("msv", {"value": "4", "priority": "8"}, "above this object's 3 states"),
-])
-def test_a_bad_write_is_a_400_with_the_reason_and_queues_nothing(operator_client, building,
-                                                                point, data, reason):
+@pytest.mark.parametrize(
+    "point, data, reason",
+    [
+        ("ao", {"value": "hot", "priority": "8"}, "not a number"),
+        ("ao", {"value": "5", "priority": "17"}, "less than or equal to 16"),
+        ("ao", {"value": "5", "priority": "0"}, "greater than or equal to 1"),
+        ("ai", {"value": "5", "priority": "8"}, "not commandable"),
+        ("bo", {"value": "maybe", "priority": "8"}, '"active" or "inactive"'),
+        ("msv", {"value": "4", "priority": "8"}, "above this object's 3 states"),
+    ],
+)
+def test_a_bad_write_is_a_400_with_the_reason_and_queues_nothing(
+    operator_client, building, point, data, reason
+):
     tasks_before = BACnetTask.objects.count()
     url = reverse("web:point_write", args=[building[point].id])
     response = operator_client.post(url, data, **JSON)
@@ -127,5 +141,9 @@ def test_a_refused_write_is_in_the_audit_log(operator_client, building):
 
 
 def test_writing_an_unknown_point_is_a_404(operator_client, db):
-    assert operator_client.post(reverse("web:point_write", args=[999]), {"value": "1"},
-                                **JSON).status_code == 404
+    assert (
+        operator_client.post(
+            reverse("web:point_write", args=[999]), {"value": "1"}, **JSON
+        ).status_code
+        == 404
+    )

@@ -33,22 +33,33 @@ def damper(building: dict[str, Any]) -> VirtualObject:
     return building["virtual"].virtual_objects.get(name="Damper_Position")
 
 
-def test_audit_rows_link_their_subject_and_format_values_by_its_type(viewer_client,
-                                                                     building):
-    WriteAudit.objects.create(source="bacnet", who="127.0.0.9:47808",
-                              object_ref="analog-output,1", virtual_object=damper(building),
-                              old_value=0, new_value=150.0, priority=8, accepted=False,
-                              reason="present-value: value-out-of-range",
-                              time=timezone.now() + timezone.timedelta(seconds=2))
-    WriteAudit.objects.create(source="bacnet", who="127.0.0.9:47808",
-                              object_ref="analog-value,9", new_value="x", accepted=False,
-                              reason="unknown-object",
-                              time=timezone.now() + timezone.timedelta(seconds=1))
+def test_audit_rows_link_their_subject_and_format_values_by_its_type(viewer_client, building):
+    WriteAudit.objects.create(
+        source="bacnet",
+        who="127.0.0.9:47808",
+        object_ref="analog-output,1",
+        virtual_object=damper(building),
+        old_value=0,
+        new_value=150.0,
+        priority=8,
+        accepted=False,
+        reason="present-value: value-out-of-range",
+        time=timezone.now() + timezone.timedelta(seconds=2),
+    )
+    WriteAudit.objects.create(
+        source="bacnet",
+        who="127.0.0.9:47808",
+        object_ref="analog-value,9",
+        new_value="x",
+        accepted=False,
+        reason="unknown-object",
+        time=timezone.now() + timezone.timedelta(seconds=1),
+    )
     rows = audit_rows(viewer_client.get(reverse("web:audit")).content.decode())
     refused, unknown, operator = rows
     assert '<a href="/virtual/2001/">analog-output,1</a>' in refused
     assert ">0.00<" in refused and ">150.00<" in refused  # analog: two decimals
-    assert "refused</span> <span class=\"small\">present-value: value-out-of-range" in refused
+    assert 'refused</span> <span class="small">present-value: value-out-of-range' in refused
     assert "<a " not in unknown and ">analog-value,9<" in unknown
     assert f'<a href="/points/{building["ao"].id}/">1001:analog-output,1</a>' in operator
     assert ">Operator<" in operator and ">50.00<" in operator and ">8<" in operator
@@ -56,8 +67,15 @@ def test_audit_rows_link_their_subject_and_format_values_by_its_type(viewer_clie
 
 def test_the_first_audit_page_is_live_and_later_pages_are_not(viewer_client, building):
     WriteAudit.objects.bulk_create(
-        WriteAudit(source="api", who="script", object_ref="1001:analog-output,1",
-                   new_value=float(n), accepted=True) for n in range(PAGE_SIZE))
+        WriteAudit(
+            source="api",
+            who="script",
+            object_ref="1001:analog-output,1",
+            new_value=float(n),
+            accepted=True,
+        )
+        for n in range(PAGE_SIZE)
+    )
     first = viewer_client.get(reverse("web:audit")).content.decode()
     assert body_groups(first) == "audit,virtual_devices"
     assert 'id="audit-section" data-refresh' in first  # re-read when the socket comes back
@@ -71,8 +89,9 @@ def test_the_first_audit_page_is_live_and_later_pages_are_not(viewer_client, bui
 def test_the_virtual_device_page_links_each_object_to_its_page(viewer_client, building):
     html = viewer_client.get(reverse("web:virtual", args=[2001])).content.decode()
     obj = damper(building)
-    assert (f'<a href="/virtual/objects/{obj.pk}/" title="Trend and details">'
-            f"{obj.bacnet_name}</a>") in html
+    assert (
+        f'<a href="/virtual/objects/{obj.pk}/" title="Trend and details">{obj.bacnet_name}</a>'
+    ) in html
 
 
 def test_a_virtual_objects_page_shows_its_value_and_its_trend(viewer_client, building):

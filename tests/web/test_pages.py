@@ -53,8 +53,7 @@ def test_pages_load_nothing_from_other_sites(viewer_client, building):
         assert external == [], (url, external)
 
 
-def test_the_devices_page_shows_backend_status_devices_and_recent_tasks(viewer_client,
-                                                                      building):
+def test_the_devices_page_shows_backend_status_devices_and_recent_tasks(viewer_client, building):
     html = viewer_client.get(reverse("web:devices")).content.decode()
     assert "native" in html and "BACNET_BACKEND=native" in html
     assert "none" in html  # no worker alive
@@ -63,19 +62,29 @@ def test_the_devices_page_shows_backend_status_devices_and_recent_tasks(viewer_c
     assert 'data-groups="tasks,devices"' in html
 
 
-@pytest.mark.parametrize("registration, badge", [("registered", "completed"),
-                                                 ("pending", "failed")])
+@pytest.mark.parametrize(
+    "registration, badge", [("registered", "completed"), ("pending", "failed")]
+)
 def test_the_devices_page_shows_each_workers_address_and_bbmd_registration(
-    viewer_client, registration, badge,
+    viewer_client,
+    registration,
+    badge,
 ):
     queue.worker_heartbeat("plain", "default", bacnet_address="127.0.0.1/8:47808")
-    queue.worker_heartbeat("foreign", "default", bacnet_address="10.1.1.20/24:47808",
-                           bbmd="10.1.2.1", bbmd_registration=registration)
+    queue.worker_heartbeat(
+        "foreign",
+        "default",
+        bacnet_address="10.1.1.20/24:47808",
+        bbmd="10.1.2.1",
+        bbmd_registration=registration,
+    )
     html = viewer_client.get(reverse("web:devices")).content.decode()
     assert "BACnet 127.0.0.1/8:47808" in html and "BACnet 10.1.1.20/24:47808" in html
     assert html.count("data-bbmd-registration") == 1  # only the foreign device has a BBMD
-    assert (f'BBMD 10.1.2.1</span> <span class="badge {badge}" data-bbmd-registration>'
-            f"{registration}</span>") in html
+    assert (
+        f'BBMD 10.1.2.1</span> <span class="badge {badge}" data-bbmd-registration>'
+        f"{registration}</span>"
+    ) in html
 
 
 def test_a_viewer_gets_no_command_forms(viewer_client, building):
@@ -100,8 +109,7 @@ def test_the_task_list_filters_by_type_and_status(viewer_client, building):
     assert "data-task-id=" not in html
 
 
-def test_the_virtual_device_page_shows_present_values_and_priority_arrays(viewer_client,
-                                                                         building):
+def test_the_virtual_device_page_shows_present_values_and_priority_arrays(viewer_client, building):
     html = viewer_client.get(reverse("web:virtual", args=[2001])).content.decode()
     assert "Virtual_2001_Damper_Position" in html
     assert "none (relinquish default)" in html

@@ -28,13 +28,16 @@ def test_the_policy_allows_only_our_own_origin_and_no_inline_script():
     assert (policy["object-src"], policy["frame-ancestors"]) == ("'none'", "'none'")
 
 
-@pytest.mark.parametrize("path", [
-    "/accounts/login/",  # signed out
-    "/devices/",  # a redirect to sign in
-    "/api/devices",  # API JSON (401 without credentials)
-    "/static/web/live.js",  # static files, served by WhiteNoise
-    "/no/such/page/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/login/",  # signed out
+        "/devices/",  # a redirect to sign in
+        "/api/devices",  # API JSON (401 without credentials)
+        "/static/web/live.js",  # static files, served by WhiteNoise
+        "/no/such/page/",
+    ],
+)
 def test_every_response_carries_the_policy(client, path):
     response = client.get(path)
     assert response["Content-Security-Policy"] == POLICY
@@ -53,8 +56,13 @@ def test_no_template_of_ours_has_inline_script_or_style():
     offenders = []
     for template in TEMPLATES.rglob("*.html"):
         text = template.read_text()
-        for pattern in (r"<script(?![^>]*\bsrc=)[^>]*>", r"\son[a-z]+\s*=", r"javascript:",
-                        r"\sstyle\s*=", r"<style"):
+        for pattern in (
+            r"<script(?![^>]*\bsrc=)[^>]*>",
+            r"\son[a-z]+\s*=",
+            r"javascript:",
+            r"\sstyle\s*=",
+            r"<style",
+        ):
             if re.search(pattern, text, re.I):
                 offenders.append(f"{template.relative_to(TEMPLATES)}: {pattern}")
     assert offenders == []

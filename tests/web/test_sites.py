@@ -56,8 +56,7 @@ def test_discovery_without_a_site_goes_to_bacnet_site(operator_client, north, se
 
 
 @pytest.mark.parametrize("site", ["nowhere", "bad site!", "../north", "n" * 101])
-def test_an_unknown_or_ill_formed_site_is_a_400_and_queues_nothing(operator_client, north,
-                                                                   site):
+def test_an_unknown_or_ill_formed_site_is_a_400_and_queues_nothing(operator_client, north, site):
     by_fetch = operator_client.post(reverse("web:discover"), {"site": site}, **JSON)
     by_form = operator_client.post(reverse("web:discover"), {"site": site})  # no JavaScript
     assert (by_fetch.status_code, by_form.status_code) == (400, 400)
@@ -68,20 +67,26 @@ def test_an_unknown_or_ill_formed_site_is_a_400_and_queues_nothing(operator_clie
 
 def test_reads_collects_and_writes_of_a_device_go_to_its_site(operator_client, north):
     device, ao = north["device"], north["ao"]
-    posts = [(reverse("web:read_points", args=[device.id]), {}),
-             (reverse("web:collect", args=[device.id]), {}),
-             (reverse("web:point_write", args=[ao.id]), {"value": "30", "priority": "8"})]
+    posts = [
+        (reverse("web:read_points", args=[device.id]), {}),
+        (reverse("web:collect", args=[device.id]), {}),
+        (reverse("web:point_write", args=[ao.id]), {"value": "30", "priority": "8"}),
+    ]
     for url, data in posts:
         response = operator_client.post(url, data, **JSON)
         assert response.status_code == 202, response.content
     tasks = BACnetTask.objects.order_by("id")
     assert [(t.task_type, t.site) for t in tasks] == [
-        ("read_points", "north"), ("collect", "north"), ("write_point", "north")]
+        ("read_points", "north"),
+        ("collect", "north"),
+        ("write_point", "north"),
+    ]
 
 
 def test_a_device_of_the_default_site_keeps_the_default_site(operator_client, building, north):
-    response = operator_client.post(reverse("web:read_points", args=[building["device"].id]),
-                                    **JSON)
+    response = operator_client.post(
+        reverse("web:read_points", args=[building["device"].id]), **JSON
+    )
     assert BACnetTask.objects.get(id=response.json()["task_id"]).site == "default"
 
 
@@ -143,8 +148,9 @@ def test_device_pages_list_only_the_tasks_of_their_own_site(viewer_client, build
 def device_rows(html: str) -> dict[str, str]:
     """Each device row's id and its site cell ("" when the row has none)."""
     rows = re.findall(r'<tr data-device-id="(\d+)"[^>]*>(.*?)</tr>', html, re.S)
-    return {pk: (re.findall(r'<td class="site">([^<]*)</td>', cells) or [""])[0]
-            for pk, cells in rows}
+    return {
+        pk: (re.findall(r'<td class="site">([^<]*)</td>', cells) or [""])[0] for pk, cells in rows
+    }
 
 
 def test_the_devices_table_has_no_site_column_with_one_site(viewer_client, building):
@@ -153,11 +159,14 @@ def test_the_devices_table_has_no_site_column_with_one_site(viewer_client, build
     assert '<select name="site">' not in html  # no filter either
 
 
-def test_the_devices_table_shows_each_devices_site_with_several_sites(viewer_client, building,
-                                                                      north):
+def test_the_devices_table_shows_each_devices_site_with_several_sites(
+    viewer_client, building, north
+):
     html = viewer_client.get(reverse("web:devices")).content.decode()
-    assert device_rows(html) == {str(building["device"].id): "default",
-                                 str(north["device"].id): "north"}
+    assert device_rows(html) == {
+        str(building["device"].id): "default",
+        str(north["device"].id): "north",
+    }
     table = re.search(r'<table class="grid" id="device-table"[^>]*>', html)
     assert table and "data-show-site" in table.group(0)  # live.js adds the cell to new rows
 

@@ -11,9 +11,15 @@ pytestmark = pytest.mark.django_db
 
 
 def test_an_operator_creates_a_virtual_device_from_a_template(operator_client):
-    response = operator_client.post(reverse("web:virtual_create"), {
-        "device_id": "3001", "device_name": "Lights east", "description": "",
-        "template": "lighting_controller"})
+    response = operator_client.post(
+        reverse("web:virtual_create"),
+        {
+            "device_id": "3001",
+            "device_name": "Lights east",
+            "description": "",
+            "template": "lighting_controller",
+        },
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("web:virtual", args=[3001])
     device = VirtualBACnetDevice.objects.get(device_id=3001)
@@ -21,16 +27,20 @@ def test_an_operator_creates_a_virtual_device_from_a_template(operator_client):
 
 
 def test_a_duplicate_device_id_is_refused_with_a_reason(operator_client, building):
-    response = operator_client.post(reverse("web:virtual_create"), {
-        "device_id": "2001", "device_name": "again", "template": "hvac_controller"})
+    response = operator_client.post(
+        reverse("web:virtual_create"),
+        {"device_id": "2001", "device_name": "again", "template": "hvac_controller"},
+    )
     assert response.status_code == 400
     assert b"already exists" in response.content
     assert VirtualBACnetDevice.objects.get(device_id=2001).device_name == "Virtual AHU"
 
 
 def test_an_unknown_template_is_refused(operator_client, db):
-    response = operator_client.post(reverse("web:virtual_create"), {
-        "device_id": "3002", "device_name": "x", "template": "toaster"})
+    response = operator_client.post(
+        reverse("web:virtual_create"),
+        {"device_id": "3002", "device_name": "x", "template": "toaster"},
+    )
     assert response.status_code == 400
     assert not VirtualBACnetDevice.objects.exists()
 
@@ -38,8 +48,9 @@ def test_an_unknown_template_is_refused(operator_client, db):
 def test_viewers_cannot_open_the_create_or_edit_forms(viewer_client, building):
     assert viewer_client.get(reverse("web:virtual_create")).status_code == 403
     assert viewer_client.get(reverse("web:virtual_edit", args=[2001])).status_code == 403
-    response = viewer_client.post(reverse("web:virtual_edit", args=[2001]),
-                                  {"device_name": "hijack"})
+    response = viewer_client.post(
+        reverse("web:virtual_edit", args=[2001]), {"device_name": "hijack"}
+    )
     assert response.status_code == 403
     assert VirtualBACnetDevice.objects.get(device_id=2001).device_name == "Virtual AHU"
 
@@ -53,8 +64,7 @@ def test_an_operator_renames_a_virtual_device(operator_client, building):
 
 
 def test_an_empty_name_is_refused(operator_client, building):
-    response = operator_client.post(reverse("web:virtual_edit", args=[2001]),
-                                    {"device_name": ""})
+    response = operator_client.post(reverse("web:virtual_edit", args=[2001]), {"device_name": ""})
     assert response.status_code == 400
 
 

@@ -64,65 +64,79 @@ def test_the_page_shows_commanded_levels_with_their_state_texts(operator_client,
 
 
 def test_an_operator_commands_an_output_and_gets_json_for_the_page(operator_client, building):
-    response = operator_client.post(command_url("Damper_Position"),
-                                    {"value": "42.5", "priority": "8"}, **JSON)
+    response = operator_client.post(
+        command_url("Damper_Position"), {"value": "42.5", "priority": "8"}, **JSON
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["message"] == "Damper_Position: commanded at priority 8, now 42.50"
     assert body["present_value"] == 42.5 and body["priority_array"][7] == 42.5
     audit = WriteAudit.objects.get(virtual_object=obj("Damper_Position"))
     assert (audit.source, audit.who, audit.priority, audit.accepted) == (
-        "operator", "otto", 8, True)
+        "operator",
+        "otto",
+        8,
+        True,
+    )
 
 
 def test_relinquish_ignores_the_value_the_select_still_holds(operator_client, building):
     operator_client.post(command_url("Enable"), {"value": "active", "priority": "8"}, **JSON)
-    response = operator_client.post(command_url("Enable"), {
-        "value": "active", "priority": "8", "relinquish": "on"}, **JSON)
+    response = operator_client.post(
+        command_url("Enable"), {"value": "active", "priority": "8", "relinquish": "on"}, **JSON
+    )
     assert response.status_code == 200
     assert response.json()["message"] == (
-        "Enable: priority 8 relinquished, now inactive (Disabled)")
+        "Enable: priority 8 relinquished, now inactive (Disabled)"
+    )
     assert obj("Enable").priority_array == [None] * 16
 
 
 def test_an_input_is_set_without_a_priority(operator_client, building):
-    response = operator_client.post(command_url("Supply_Air_Temperature"), {"value": "15"},
-                                    **JSON)
+    response = operator_client.post(command_url("Supply_Air_Temperature"), {"value": "15"}, **JSON)
     assert response.status_code == 200
     assert response.json()["message"] == "Supply_Air_Temperature set to 15.00"
     assert obj("Supply_Air_Temperature").present_value == 15.0
 
 
-@pytest.mark.parametrize("name, data, words", [
-    ("Damper_Position", {"value": "120", "priority": "8"}, "out of range"),
-    ("Damper_Position", {"value": "12", "priority": "20"}, "priority must be 1..16"),
-    ("Damper_Position", {"value": "12", "priority": "x"}, "priority: Enter a whole number"),
-    ("Mode", {"value": "7", "priority": "8"}, "state number 1..5"),
-])
-def test_bad_commands_get_400_with_the_reason_and_change_nothing(operator_client, building,
-                                                                  name, data, words):
+@pytest.mark.parametrize(
+    "name, data, words",
+    [
+        ("Damper_Position", {"value": "120", "priority": "8"}, "out of range"),
+        ("Damper_Position", {"value": "12", "priority": "20"}, "priority must be 1..16"),
+        ("Damper_Position", {"value": "12", "priority": "x"}, "priority: Enter a whole number"),
+        ("Mode", {"value": "7", "priority": "8"}, "state number 1..5"),
+    ],
+)
+def test_bad_commands_get_400_with_the_reason_and_change_nothing(
+    operator_client, building, name, data, words
+):
     before = obj(name)
     response = operator_client.post(command_url(name), data, **JSON)
     assert response.status_code == 400
     assert words in response.json()["error"]
     after = obj(name)
     assert (after.present_value, after.priority_array, after.updated_at) == (
-        before.present_value, before.priority_array, before.updated_at)
+        before.present_value,
+        before.priority_array,
+        before.updated_at,
+    )
 
 
 def test_a_form_posted_without_js_redirects_back_with_a_message(operator_client, building):
-    response = operator_client.post(command_url("Valve_Position"),
-                                    {"value": "30", "priority": "8"}, follow=True)
+    response = operator_client.post(
+        command_url("Valve_Position"), {"value": "30", "priority": "8"}, follow=True
+    )
     assert response.redirect_chain == [(reverse("web:virtual", args=[2001]), 302)]
     assert b"Valve_Position: commanded at priority 8, now 30.00" in response.content
-    refused = operator_client.post(command_url("Valve_Position"),
-                                   {"value": "300", "priority": "8"})
+    refused = operator_client.post(command_url("Valve_Position"), {"value": "300", "priority": "8"})
     assert refused.status_code == 400 and b"out of range" in refused.content
 
 
 def test_viewers_get_403_and_nothing_changes(viewer_client, building):
-    response = viewer_client.post(command_url("Damper_Position"),
-                                  {"value": "50", "priority": "8"}, **JSON)
+    response = viewer_client.post(
+        command_url("Damper_Position"), {"value": "50", "priority": "8"}, **JSON
+    )
     assert response.status_code == 403
     assert obj("Damper_Position").present_value == 0.0
     assert not WriteAudit.objects.filter(virtual_object=obj("Damper_Position")).exists()

@@ -22,16 +22,21 @@ import pytest
 from tests.conftest import require_services
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_ADMIN_URL = os.environ.get("BMS_TEST_POSTGRES_URL",
-                                    "postgres://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BMS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"
+)
 
 
 def process_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BACNET_", "DJANGO_"))}
     env.update(
-        DATABASE_URL=database_url, SECRET_KEY="tests-only", BACNET_BACKEND="native",
-        DJANGO_SETTINGS_MODULE="bms.settings", PYTHONUNBUFFERED="1",
-        BACNET_TIMEOUT="1.0", BACNET_TASK_LEASE_SECONDS="6",
+        DATABASE_URL=database_url,
+        SECRET_KEY="tests-only",
+        BACNET_BACKEND="native",
+        DJANGO_SETTINGS_MODULE="bms.settings",
+        PYTHONUNBUFFERED="1",
+        BACNET_TIMEOUT="1.0",
+        BACNET_TASK_LEASE_SECONDS="6",
     )
     env.pop("REDIS_URL", None)
     env.pop("CELERY_BROKER_URL", None)
@@ -39,11 +44,16 @@ def process_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def manage(database_url: str, *args: str, timeout: float = 60, **env: str
-           ) -> subprocess.CompletedProcess[str]:
+def manage(
+    database_url: str, *args: str, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, text=True,
-        capture_output=True, timeout=timeout, env=process_env(database_url, **env),
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        env=process_env(database_url, **env),
     )
 
 
@@ -95,8 +105,9 @@ class Process:
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
         self.log_path = log_path
         self._log = log_path.open("w")
-        self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log,
-                                      stderr=subprocess.STDOUT, text=True)
+        self.popen = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, text=True
+        )
 
     def output(self) -> str:
         return self.log_path.read_text()
@@ -139,19 +150,41 @@ def start_process(tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def simulator(start_process: Any, bacnet_port: int) -> Process:
-    process = start_process("simulator", [
-        sys.executable, "-m", "bms.simulator", "--devices", "4", "--objects", "24",
-        "--first-address", "127.0.0.2", "--first-instance", "1000", "--port", str(bacnet_port),
-        "--change-interval", "0.5",
-    ], dict(os.environ))
+    process = start_process(
+        "simulator",
+        [
+            sys.executable,
+            "-m",
+            "bms.simulator",
+            "--devices",
+            "4",
+            "--objects",
+            "24",
+            "--first-address",
+            "127.0.0.2",
+            "--first-instance",
+            "1000",
+            "--port",
+            str(bacnet_port),
+            "--change-interval",
+            "0.5",
+        ],
+        dict(os.environ),
+    )
     process.wait_for_output("ready")
     return process
 
 
 def start_worker(start_process: Any, database_url: str, port: int, **env: str) -> Process:
-    process = start_process("worker", [
-        sys.executable, str(ROOT / "manage.py"), "bacnet_worker",
-    ], process_env(database_url, BACNET_ADDRESS=f"127.0.0.1/8:{port}", **env))
+    process = start_process(
+        "worker",
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "bacnet_worker",
+        ],
+        process_env(database_url, BACNET_ADDRESS=f"127.0.0.1/8:{port}", **env),
+    )
     process.wait_for_output("ready:")
     return process
 

@@ -23,10 +23,10 @@ SILENT = 7777  # a device row at an address nobody answers on
 
 def make_devices(port: int) -> None:
     for index in range(DEVICES):
-        BACnetDevice.objects.create(device_instance=1000 + index,
-                                    address=f"127.0.0.{2 + index}:{port}", online=True)
-    BACnetDevice.objects.create(device_instance=SILENT, address=f"127.0.0.99:{port}",
-                                online=True)
+        BACnetDevice.objects.create(
+            device_instance=1000 + index, address=f"127.0.0.{2 + index}:{port}", online=True
+        )
+    BACnetDevice.objects.create(device_instance=SILENT, address=f"127.0.0.99:{port}", online=True)
 
 
 async def run_collect(engine: Engine) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -46,9 +46,16 @@ async def test_collect_reads_every_device_in_chunks_and_lists_the_silent_one(
     await sync_to_async(make_devices)(bacnet_port)
     # The building runs on this test's own event loop beside the engine: give answers time.
     config = EngineConfig(address=f"127.0.0.1/8:{bacnet_port}", timeout=2.0, retries=0)
-    async with SimulatedBuilding(devices=DEVICES, objects=OBJECTS, port=bacnet_port,
-                                 no_segmentation_index=None, no_rpm_index=None), \
-            Engine(config) as engine:
+    async with (
+        SimulatedBuilding(
+            devices=DEVICES,
+            objects=OBJECTS,
+            port=bacnet_port,
+            no_segmentation_index=None,
+            no_rpm_index=None,
+        ),
+        Engine(config) as engine,
+    ):
         # First collect: no point lists yet, so every device's points are read and stored.
         first, _ = await run_collect(engine)
         points = await sync_to_async(BACnetPoint.objects.count)()

@@ -21,16 +21,24 @@ LEASE_SECONDS = "4"
 COMPLETED_LINE = re.compile(r"task (\d+) \(collect\) completed")
 
 
-def start_workers(start_process: Any, database_url: str, port: int, count: int,
-                  **env: str) -> list[Process]:
+def start_workers(
+    start_process: Any, database_url: str, port: int, count: int, **env: str
+) -> list[Process]:
     """`count` workers on 127.0.0.1, .5, .9, ... of the test's port, each its own device."""
     command = [sys.executable, str(ROOT / "manage.py"), "bacnet_worker"]
     workers = [
-        start_process(f"worker{index}", command, process_env(
-            database_url, BACNET_ADDRESS=f"127.0.0.{1 + 4 * index}/8:{port}",
-            BACNET_DEVICE_ID=str(8801 + index), BACNET_TASK_LEASE_SECONDS=LEASE_SECONDS,
-            BACNET_POLL_SECONDS="0", **env,
-        ))
+        start_process(
+            f"worker{index}",
+            command,
+            process_env(
+                database_url,
+                BACNET_ADDRESS=f"127.0.0.{1 + 4 * index}/8:{port}",
+                BACNET_DEVICE_ID=str(8801 + index),
+                BACNET_TASK_LEASE_SECONDS=LEASE_SECONDS,
+                BACNET_POLL_SECONDS="0",
+                **env,
+            ),
+        )
         for index in range(count)
     ]
     # Started together, waited for together: no worker gets a head start on the queue.
@@ -60,8 +68,10 @@ def enqueue_empty_collects(database_url: str, count: int) -> None:
 def wait_until_finished(database_url: str, expected: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        finished = sql(database_url, "SELECT COUNT(*) FROM tasks_bacnettask "
-                                     "WHERE status IN ('completed', 'failed')")[0][0]
+        finished = sql(
+            database_url,
+            "SELECT COUNT(*) FROM tasks_bacnettask WHERE status IN ('completed', 'failed')",
+        )[0][0]
         if finished >= expected:
             return
         time.sleep(0.2)
@@ -69,19 +79,23 @@ def wait_until_finished(database_url: str, expected: int, timeout: float) -> Non
     raise AssertionError(f"not all {expected} tasks finished within {timeout}s: {counts}")
 
 
-def assert_each_task_ran_exactly_once(database_url: str, workers: list[Process],
-                                      count: int) -> None:
-    by_status = dict(sql(database_url, "SELECT status, COUNT(*) FROM tasks_bacnettask "
-                                       "GROUP BY status"))
+def assert_each_task_ran_exactly_once(
+    database_url: str, workers: list[Process], count: int
+) -> None:
+    by_status = dict(
+        sql(database_url, "SELECT status, COUNT(*) FROM tasks_bacnettask GROUP BY status")
+    )
     assert by_status == {"completed": count}, by_status
-    attempts = dict(sql(database_url, "SELECT attempts, COUNT(*) FROM tasks_bacnettask "
-                                      "GROUP BY attempts"))
+    attempts = dict(
+        sql(database_url, "SELECT attempts, COUNT(*) FROM tasks_bacnettask GROUP BY attempts")
+    )
     assert attempts == {1: count}, attempts
     results = sql(database_url, "SELECT DISTINCT CAST(result AS TEXT) FROM tasks_bacnettask")
     assert len(results) == 1 and '"devices": 0' in results[0][0], results
 
-    per_worker = dict(sql(database_url, "SELECT worker_id, COUNT(*) FROM tasks_bacnettask "
-                                        "GROUP BY worker_id"))
+    per_worker = dict(
+        sql(database_url, "SELECT worker_id, COUNT(*) FROM tasks_bacnettask GROUP BY worker_id")
+    )
     ids = {worker_id(process): process for process in workers}
     assert set(per_worker) <= set(ids), (per_worker, list(ids))
     assert len(per_worker) > 1, f"only one worker took part: {per_worker}"
@@ -97,9 +111,11 @@ def assert_each_task_ran_exactly_once(database_url: str, workers: list[Process],
     assert max(runs.values()) == 1, [task for task, times in runs.items() if times > 1]
 
 
-@pytest.mark.parametrize(("database_url", "workers", "tasks"),
-                         [("postgres", 4, 1000), ("sqlite", 2, 200)],
-                         indirect=["database_url"])
+@pytest.mark.parametrize(
+    ("database_url", "workers", "tasks"),
+    [("postgres", 4, 1000), ("sqlite", 2, 200)],
+    indirect=["database_url"],
+)
 def test_many_tasks_on_several_workers_each_run_exactly_once(
     database_url: str, workers: int, tasks: int, start_process: Any, bacnet_port: int
 ) -> None:
@@ -127,10 +143,15 @@ def test_a_task_of_a_killed_worker_is_run_again_by_another_worker(
 ) -> None:
     # A Who-Is directed at a silent loopback host waits BACNET_TIMEOUT for I-Ams: a task that
     # lasts a known few seconds and then completes with no devices.
-    processes = start_workers(start_process, database_url, bacnet_port, 2,
-                              BACNET_TIMEOUT="2")
-    queued = manage(database_url, "bacnet_task", "discover", "--force",
-                    "--address", f"127.0.0.250:{bacnet_port}")
+    processes = start_workers(start_process, database_url, bacnet_port, 2, BACNET_TIMEOUT="2")
+    queued = manage(
+        database_url,
+        "bacnet_task",
+        "discover",
+        "--force",
+        "--address",
+        f"127.0.0.250:{bacnet_port}",
+    )
     assert queued.returncode == 0, queued.stderr
     task_id = int(re.search(r"queued discover task (\d+)", queued.stdout).group(1))
 
@@ -150,8 +171,9 @@ def test_a_task_of_a_killed_worker_is_run_again_by_another_worker(
     survivor = next(process for wid, process in by_id.items() if wid != first)
     assert second == worker_id(survivor)
     assert f"requeued [{task_id}]" in survivor.output()
-    result = sql(database_url, "SELECT CAST(result AS TEXT) FROM tasks_bacnettask WHERE id = %s",
-                 task_id)[0][0]
+    result = sql(
+        database_url, "SELECT CAST(result AS TEXT) FROM tasks_bacnettask WHERE id = %s", task_id
+    )[0][0]
     assert '"devices_found": 0' in result and '"cached": false' in result, result
     stop_all([survivor])
 
@@ -167,6 +189,9 @@ def wait_for_claim(database_url: str, task_id: int, timeout: float) -> str:
 
 
 def task_row(database_url: str, task_id: int) -> tuple[str, int, str]:
-    rows = sql(database_url, "SELECT status, attempts, worker_id FROM tasks_bacnettask "
-                             "WHERE id = %s", task_id)
+    rows = sql(
+        database_url,
+        "SELECT status, attempts, worker_id FROM tasks_bacnettask WHERE id = %s",
+        task_id,
+    )
     return rows[0]

@@ -35,11 +35,19 @@ NO_ADDRESS = "BACNET_ADDRESS is not set"
 
 def native_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The user's shell: no Django settings module, no BACNET_* (the script must supply them)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("BACNET_", "DJANGO_"))
-           and k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
-    env.update(SECRET_KEY="tests-only", BMS_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1",
-               BACNET_TIMEOUT="1.0", **extra)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BACNET_", "DJANGO_"))
+        and k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+    }
+    env.update(
+        SECRET_KEY="tests-only",
+        BMS_VAR_DIR=str(tmp_path / "var"),
+        PYTHONUNBUFFERED="1",
+        BACNET_TIMEOUT="1.0",
+        **extra,
+    )
     return env
 
 
@@ -50,8 +58,14 @@ def assert_port_free(port: int) -> None:
 
 def test_the_native_worker_without_an_address_exits_with_a_clear_message(tmp_path: Path) -> None:
     # Started from another directory, as a double-clicked script or a service would be.
-    done = subprocess.run([sys.executable, str(ROOT / "bacnet_native_worker.py")], cwd=tmp_path,
-                          env=native_env(tmp_path), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bacnet_native_worker.py")],
+        cwd=tmp_path,
+        env=native_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert f"CommandError: {NO_ADDRESS}" in done.stderr, done.stderr
     assert "BACNET_ADDRESS=192.168.1.10/24" in done.stderr  # says what to set
@@ -71,9 +85,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_the_native_worker_runs_the_native_backend_and_stops_on_sigterm(
     database_url: str, tmp_path: Path, bacnet_port: int, start_process: Any
 ) -> None:
-    worker = start_process("native", [sys.executable, str(ROOT / "bacnet_native_worker.py")],
-                           native_env(tmp_path, DATABASE_URL=database_url,
-                                      BACNET_ADDRESS=f"127.0.0.1/8:{bacnet_port}"))
+    worker = start_process(
+        "native",
+        [sys.executable, str(ROOT / "bacnet_native_worker.py")],
+        native_env(
+            tmp_path, DATABASE_URL=database_url, BACNET_ADDRESS=f"127.0.0.1/8:{bacnet_port}"
+        ),
+    )
     worker.wait_for_output("ready:", timeout=30)
     output = worker.output()
     assert "BACNET_BACKEND=native (set by this script" in output
@@ -89,10 +107,15 @@ def test_an_explicit_backend_wins_over_the_native_worker_default(
     # docker without a broker is the user's explicit choice: not quietly run as native, but
     # reported by the system check.
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bacnet_native_worker.py")], cwd=tmp_path,
-        env=native_env(tmp_path, BACNET_BACKEND="docker",
-                       BACNET_ADDRESS=f"127.0.0.1/8:{bacnet_port}"),
-        capture_output=True, text=True, timeout=60)
+        [sys.executable, str(ROOT / "bacnet_native_worker.py")],
+        cwd=tmp_path,
+        env=native_env(
+            tmp_path, BACNET_BACKEND="docker", BACNET_ADDRESS=f"127.0.0.1/8:{bacnet_port}"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "set by this script" not in done.stderr
     assert "BACnet backend docker: BACNET_BACKEND=docker set explicitly" in done.stderr, done.stderr
@@ -100,8 +123,14 @@ def test_an_explicit_backend_wins_over_the_native_worker_default(
 
 
 def test_the_shell_script_refuses_to_start_without_an_address(tmp_path: Path) -> None:
-    done = subprocess.run(["sh", str(ROOT / "start_native_worker.sh")], cwd=tmp_path,
-                          env=native_env(tmp_path), capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["sh", str(ROOT / "start_native_worker.sh")],
+        cwd=tmp_path,
+        env=native_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 1
     assert f"Error: {NO_ADDRESS}" in done.stderr, done.stdout + done.stderr
     assert "Installing" not in done.stdout  # it stopped before touching the environment
@@ -112,9 +141,16 @@ def test_the_shell_script_starts_the_native_worker(
     database_url: str, tmp_path: Path, bacnet_port: int, start_process: Any
 ) -> None:
     # BMS_SKIP_INSTALL: the test must not reinstall the shared virtualenv.
-    worker = start_process("script", ["sh", str(ROOT / "start_native_worker.sh")], native_env(
-        tmp_path, DATABASE_URL=database_url, BACNET_ADDRESS=f"127.0.0.1/8:{bacnet_port}",
-        BMS_SKIP_INSTALL="1"))
+    worker = start_process(
+        "script",
+        ["sh", str(ROOT / "start_native_worker.sh")],
+        native_env(
+            tmp_path,
+            DATABASE_URL=database_url,
+            BACNET_ADDRESS=f"127.0.0.1/8:{bacnet_port}",
+            BMS_SKIP_INSTALL="1",
+        ),
+    )
     worker.wait_for_output("ready: native backend", timeout=30)
     # exec: the script's process is the worker, so a service manager's SIGTERM reaches it.
     assert worker.stop(signal.SIGTERM, timeout=15) == 0, worker.output()
@@ -126,13 +162,21 @@ def test_the_windows_script_checks_python_and_the_address_then_runs_the_worker()
     raw = (ROOT / "start_native_worker.bat").read_bytes()
     assert raw.count(b"\n") == raw.count(b"\r\n"), "cmd.exe needs CRLF line endings"
     text = raw.decode("ascii")
-    code = [line.strip() for line in text.splitlines()
-            if line.strip() and not line.strip().upper().startswith(("REM", "::"))]
-    order = ["python --version", "if exist .venv\\Scripts\\activate.bat",
-             'if "%BACNET_ADDRESS%"==""', "python -m pip install --quiet -e .",
-             "python bacnet_native_worker.py %*"]
-    positions = [next((i for i, line in enumerate(code) if line.startswith(step)), -1)
-                 for step in order]
+    code = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().upper().startswith(("REM", "::"))
+    ]
+    order = [
+        "python --version",
+        "if exist .venv\\Scripts\\activate.bat",
+        'if "%BACNET_ADDRESS%"==""',
+        "python -m pip install --quiet -e .",
+        "python bacnet_native_worker.py %*",
+    ]
+    positions = [
+        next((i for i, line in enumerate(code) if line.startswith(step)), -1) for step in order
+    ]
     assert -1 not in positions, dict(zip(order, positions, strict=True))
     assert positions[2:] == sorted(positions[2:])  # address checked before pip, pip before run
     labels = {line[1:].lower() for line in code if line.startswith(":") and " " not in line}
@@ -162,8 +206,10 @@ def merge(base: Any, override: Any) -> Any:
     """`docker compose -f base -f override` for mappings: keys merge, scalars are replaced.
     (Both files use mapping-form environment, where this is exactly Compose's rule.)"""
     if isinstance(base, dict) and isinstance(override, dict):
-        return {key: merge(base[key], value) if key in base else value
-                for key, value in {**base, **override}.items()}
+        return {
+            key: merge(base[key], value) if key in base else value
+            for key, value in {**base, **override}.items()
+        }
     return override
 
 
@@ -178,14 +224,17 @@ def windows() -> dict[str, Any]:
 
 
 def test_both_compose_files_and_their_merge_follow_the_compose_spec(
-    validator: jsonschema.protocols.Validator, compose: dict[str, Any],
-    windows: dict[str, Any]
+    validator: jsonschema.protocols.Validator, compose: dict[str, Any], windows: dict[str, Any]
 ) -> None:
-    for name, document in [("docker-compose.yml", compose),
-                           ("docker-compose.windows.yml", load(COMPOSE_WINDOWS)),
-                           ("merged", windows)]:
-        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-                  for e in validator.iter_errors(document)]
+    for name, document in [
+        ("docker-compose.yml", compose),
+        ("docker-compose.windows.yml", load(COMPOSE_WINDOWS)),
+        ("merged", windows),
+    ]:
+        errors = [
+            f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(document)
+        ]
         assert errors == [], (name, errors)
     # The validator does bite: a misspelt key in a service is an error.
     broken = merge(compose, {"services": {"worker": {"network-mode": "host"}}})
@@ -200,14 +249,16 @@ def test_the_worker_shares_the_host_network(compose: dict[str, Any]) -> None:
     # Host networking cannot resolve service names: it reaches the stores on the host loopback,
     # where they must be published (on loopback only).
     env = worker["environment"]
-    assert "@127.0.0.1:" in env["DATABASE_URL"] and env["REDIS_URL"].startswith("redis://127.0.0.1:")
+    assert "@127.0.0.1:" in env["DATABASE_URL"] and env["REDIS_URL"].startswith(
+        "redis://127.0.0.1:"
+    )
     for store in ("postgres", "redis"):
         published = compose["services"][store]["ports"]
         assert published and all(port.startswith("127.0.0.1:") for port in published), published
 
 
 def test_the_web_app_queues_through_celery_and_the_worker_consumes_it(
-    compose: dict[str, Any]
+    compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
     for name in ("web", "worker"):
@@ -219,12 +270,13 @@ def test_the_web_app_queues_through_celery_and_the_worker_consumes_it(
     assert web["command"][0] == "daphne" and web["command"][-1] == "bms.asgi:application"
     assert "application" in (ROOT / "bms" / "asgi.py").read_text()
     for name in ("web", "worker"):
-        assert services[name]["depends_on"]["migrate"]["condition"] == \
-            "service_completed_successfully"
+        assert (
+            services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        )
 
 
 def test_on_windows_no_worker_container_starts_and_the_web_app_uses_native(
-    windows: dict[str, Any]
+    windows: dict[str, Any],
 ) -> None:
     services = windows["services"]
     assert services["worker"]["deploy"]["replicas"] == 0
@@ -234,8 +286,11 @@ def test_on_windows_no_worker_container_starts_and_the_web_app_uses_native(
 
 
 def test_the_worker_address_comes_only_from_the_users_env(compose: dict[str, Any]) -> None:
-    setters = {name for name, service in compose["services"].items()
-               if "BACNET_ADDRESS" in (service.get("environment") or {})}
+    setters = {
+        name
+        for name, service in compose["services"].items()
+        if "BACNET_ADDRESS" in (service.get("environment") or {})
+    }
     assert setters == {"worker"}
     # ${BACNET_ADDRESS} or ${BACNET_ADDRESS:-} / ${BACNET_ADDRESS:?...}: no default address.
     value = compose["services"]["worker"]["environment"]["BACNET_ADDRESS"]
@@ -249,6 +304,7 @@ DOTENV = {"SECRET_KEY": "tests-only", "POSTGRES_PASSWORD": "pw", "BACNET_ADDRESS
 
 def interpolate(value: str, dotenv: dict[str, str]) -> str:
     """Compose's ${VAR}, ${VAR:-default} and ${VAR:?error}, as `docker compose` expands them."""
+
     def one(match: re.Match[str]) -> str:
         name, operator, argument = match.groups()
         given = dotenv.get(name, "")
@@ -279,19 +335,37 @@ def test_the_image_and_the_compose_environment_pass_the_system_checks(
             if service.get("deploy", {}).get("replicas") == 0:
                 continue
             environments[f"{label}/{name}"] = {
-                **base, **image_env(), "BMS_VAR_DIR": str(tmp_path / "var"),
-                **{key: interpolate(str(value), DOTENV)
-                   for key, value in service["environment"].items()}}
-    assert set(environments) == {"linux/migrate", "linux/web", "linux/worker",
-                                 "windows/migrate", "windows/web"}
+                **base,
+                **image_env(),
+                "BMS_VAR_DIR": str(tmp_path / "var"),
+                **{
+                    key: interpolate(str(value), DOTENV)
+                    for key, value in service["environment"].items()
+                },
+            }
+    assert set(environments) == {
+        "linux/migrate",
+        "linux/web",
+        "linux/worker",
+        "windows/migrate",
+        "windows/web",
+    }
     # One check per distinct environment (migrate and web share theirs), all at once.
     distinct: dict[str, dict[str, str]] = {}
     for label, env in environments.items():
         if env not in distinct.values():
             distinct[label] = env
-    runs = {label: subprocess.Popen([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                                    text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            for label, env in distinct.items()}
+    runs = {
+        label: subprocess.Popen(
+            [sys.executable, "manage.py", "check"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for label, env in distinct.items()
+    }
     outputs = {label: run.communicate(timeout=90)[0] for label, run in runs.items()}
     failed = {label: out for label, out in outputs.items() if runs[label].returncode != 0}
     assert failed == {}
@@ -315,12 +389,19 @@ def strings_in(data: Any) -> Iterator[str]:
 def python_strings(path: Path) -> Iterator[str]:
     """String constants of a module, without docstrings (those hold examples, not settings)."""
     tree = ast.parse(path.read_text())
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef)
-                  and node.body and isinstance(node.body[0], ast.Expr)}
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                and id(node) not in docstrings:
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
             yield node.value
 
 
@@ -343,10 +424,17 @@ def non_loopback_addresses(texts: Iterator[str]) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("name", [
-    "docker-compose.yml", "docker-compose.windows.yml", "Dockerfile", "bacnet_native_worker.py",
-    "start_native_worker.sh", "start_native_worker.bat",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "docker-compose.yml",
+        "docker-compose.windows.yml",
+        "Dockerfile",
+        "bacnet_native_worker.py",
+        "start_native_worker.sh",
+        "start_native_worker.bat",
+    ],
+)
 def test_no_deploy_file_hard_codes_a_non_loopback_address(name: str) -> None:
     path = ROOT / name
     if path.suffix == ".yml":
@@ -363,10 +451,18 @@ def test_no_deploy_file_hard_codes_a_non_loopback_address(name: str) -> None:
 
 def test_the_image_gets_every_file_it_copies() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")]
-    copied = [source for line in dockerfile.splitlines() if line.startswith("COPY ")
-              for source in line.split()[1:-1] if not source.startswith("--")]
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    copied = [
+        source
+        for line in dockerfile.splitlines()
+        if line.startswith("COPY ")
+        for source in line.split()[1:-1]
+        if not source.startswith("--")
+    ]
     assert {"pyproject.toml", "README.md", "manage.py", "bms"} <= set(copied), copied
     for source in copied:
         assert (ROOT / source).exists(), source

@@ -47,13 +47,18 @@ def site() -> Iterator[str]:
 
 
 def docker_env(site: str) -> dict[str, str]:
-    return {"BACNET_BACKEND": "docker", "REDIS_URL": REDIS_URL, "CELERY_BROKER_URL": REDIS_URL,
-            "BACNET_SITE": site}
+    return {
+        "BACNET_BACKEND": "docker",
+        "REDIS_URL": REDIS_URL,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "BACNET_SITE": site,
+    }
 
 
 def start_docker_worker(start_process: Any, env: dict[str, str], site: str) -> Process:
-    worker = start_process("worker", [sys.executable, str(ROOT / "manage.py"), "bacnet_worker"],
-                           env)
+    worker = start_process(
+        "worker", [sys.executable, str(ROOT / "manage.py"), "bacnet_worker"], env
+    )
     worker.wait_for_output(f"consuming Celery queue {celery_queue(site)}", timeout=30)
     return worker
 
@@ -62,19 +67,51 @@ def start_docker_worker(start_process: Any, env: dict[str, str], site: str) -> P
 def test_a_discovery_sent_through_celery_is_run_by_the_worker_from_the_message(
     database_url: str, site: str, start_process: Any, bacnet_port: int
 ) -> None:
-    start_process("simulator", [
-        sys.executable, "-m", "bms.simulator", "--devices", "2", "--objects", "10",
-        "--first-address", "127.0.0.2", "--first-instance", "1000", "--port", str(bacnet_port),
-    ], dict(os.environ)).wait_for_output("ready")
-    worker = start_docker_worker(start_process, process_env(
-        database_url, BACNET_ADDRESS=f"127.0.0.1/8:{bacnet_port}", BACNET_TIMEOUT="1",
-        **docker_env(site),
-    ), site)
+    start_process(
+        "simulator",
+        [
+            sys.executable,
+            "-m",
+            "bms.simulator",
+            "--devices",
+            "2",
+            "--objects",
+            "10",
+            "--first-address",
+            "127.0.0.2",
+            "--first-instance",
+            "1000",
+            "--port",
+            str(bacnet_port),
+        ],
+        dict(os.environ),
+    ).wait_for_output("ready")
+    worker = start_docker_worker(
+        start_process,
+        process_env(
+            database_url,
+            BACNET_ADDRESS=f"127.0.0.1/8:{bacnet_port}",
+            BACNET_TIMEOUT="1",
+            **docker_env(site),
+        ),
+        site,
+    )
     # The worker has made its first poll and now sleeps DOCKER_POLL_SECONDS between polls.
     assert "BACnet backend: docker (BACNET_BACKEND=docker set explicitly)" in worker.output()
 
-    done = manage(database_url, "bacnet_task", "discover", "--low", "1000", "--high", "1999",
-                  "--wait", "--timeout", "20", **docker_env(site))
+    done = manage(
+        database_url,
+        "bacnet_task",
+        "discover",
+        "--low",
+        "1000",
+        "--high",
+        "1999",
+        "--wait",
+        "--timeout",
+        "20",
+        **docker_env(site),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
     task_id = int(lines[0].removeprefix("queued discover task ").split()[0])
@@ -83,16 +120,25 @@ def test_a_discovery_sent_through_celery_is_run_by_the_worker_from_the_message(
 
     # Same row and result as the native backend gives (test_worker_end_to_end).
     status, attempts, owner, task_site, result, created, completed = sql(
-        database_url, "SELECT status, attempts, worker_id, site, result, created_at, "
-        "completed_at FROM tasks_bacnettask WHERE id = %s", task_id)[0]
+        database_url,
+        "SELECT status, attempts, worker_id, site, result, created_at, "
+        "completed_at FROM tasks_bacnettask WHERE id = %s",
+        task_id,
+    )[0]
     assert (status, attempts, task_site) == ("completed", 1, site)
     assert owner.endswith(f":{worker.popen.pid}")
     assert json.loads(lines[-1].split(": ", 1)[1]) == result
     assert {k: v for k, v in result.items() if k != "scan_id"} == {
-        "cached": False, "devices_found": 2, "devices": [1000, 1001], "unreadable": []}
+        "cached": False,
+        "devices_found": 2,
+        "devices": [1000, 1001],
+        "unreadable": [],
+    }
     assert isinstance(result["scan_id"], int)
-    devices = sql(database_url, "SELECT device_instance, site FROM devices_bacnetdevice "
-                                "ORDER BY device_instance")
+    devices = sql(
+        database_url,
+        "SELECT device_instance, site FROM devices_bacnetdevice ORDER BY device_instance",
+    )
     assert devices == [(1000, site), (1001, site)]
 
     # The message path, not the slow poll: the worker says so, the queue is drained, and the
@@ -106,8 +152,13 @@ def test_a_discovery_sent_through_celery_is_run_by_the_worker_from_the_message(
 def test_a_worker_in_a_container_detects_docker_and_says_why(
     database_url: str, site: str, start_process: Any, bacnet_port: int
 ) -> None:
-    env = process_env(database_url, BACNET_ADDRESS=f"127.0.0.1/8:{bacnet_port}",
-                      DOCKER_ENV="1", REDIS_URL=REDIS_URL, BACNET_SITE=site)
+    env = process_env(
+        database_url,
+        BACNET_ADDRESS=f"127.0.0.1/8:{bacnet_port}",
+        DOCKER_ENV="1",
+        REDIS_URL=REDIS_URL,
+        BACNET_SITE=site,
+    )
     del env["BACNET_BACKEND"]  # no override: detection decides
     backend, reason = detect_backend(env, platform.system(), os.path.exists)
     # In a container the reason names /.dockerenv; elsewhere DOCKER_ENV decides.

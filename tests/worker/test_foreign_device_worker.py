@@ -21,31 +21,60 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_worker_on_another_subnet_discovers_the_building_through_its_bbmd(
-    start_process: Any, tmp_path: Path,
+    start_process: Any,
+    tmp_path: Path,
 ) -> None:
     database_url = f"sqlite:///{tmp_path / 'bms.sqlite3'}"
     assert manage(database_url, "migrate", "--no-input", timeout=120).returncode == 0
     with two_subnets() as inside:
-        simulator = start_process("simulator", [
-            *inside, sys.executable, "-m", "bms.simulator", "--devices", "3", "--objects",
-            "10", "--first-address", f"{BUILDING_SUBNET}.2", "--prefix", "24",
-            "--first-instance", "1000", "--port", "47808", "--bbmd",
-        ], process_env(database_url))
+        simulator = start_process(
+            "simulator",
+            [
+                *inside,
+                sys.executable,
+                "-m",
+                "bms.simulator",
+                "--devices",
+                "3",
+                "--objects",
+                "10",
+                "--first-address",
+                f"{BUILDING_SUBNET}.2",
+                "--prefix",
+                "24",
+                "--first-instance",
+                "1000",
+                "--port",
+                "47808",
+                "--bbmd",
+            ],
+            process_env(database_url),
+        )
         simulator.wait_for_output("ready")
         assert "device 1000 127.0.2.2:47808" in simulator.output()
         assert "bbmd=yes" in simulator.output()
-        worker = start_process("worker", [
-            *inside, sys.executable, str(ROOT / "manage.py"), "bacnet_worker",
-        ], process_env(database_url, BACNET_ADDRESS=f"{WORKER_SUBNET}.1/24:47808",
-                       BACNET_FOREIGN_BBMD=f"{BUILDING_SUBNET}.2"))
+        worker = start_process(
+            "worker",
+            [
+                *inside,
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "bacnet_worker",
+            ],
+            process_env(
+                database_url,
+                BACNET_ADDRESS=f"{WORKER_SUBNET}.1/24:47808",
+                BACNET_FOREIGN_BBMD=f"{BUILDING_SUBNET}.2",
+            ),
+        )
         worker.wait_for_output("ready:")
         assert f"registered as a foreign device with BBMD {BUILDING_SUBNET}.2" in worker.output()
 
         found = run_task(database_url, "discover")
         assert found["status"] == "completed", found
         assert found["devices"] == [1000, 1001, 1002]
-        assert sql(database_url, "SELECT bacnet_address, bbmd, bbmd_registration FROM "
-                   "tasks_worker") == [(f"{WORKER_SUBNET}.1/24:47808", f"{BUILDING_SUBNET}.2",
-                                        "registered")]
+        assert sql(
+            database_url, "SELECT bacnet_address, bbmd, bbmd_registration FROM tasks_worker"
+        ) == [(f"{WORKER_SUBNET}.1/24:47808", f"{BUILDING_SUBNET}.2", "registered")]
         worker.stop()
         simulator.stop()

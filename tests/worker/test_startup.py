@@ -55,9 +55,12 @@ def test_the_worker_command_freezes_its_heap_and_in_process_workers_do_not(setti
 def test_prepare_layer_builds_the_configured_layer_and_imports_its_backend(
     settings: Any,
 ) -> None:
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"]}}}  # built, not connected
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"]},
+        }
+    }  # built, not connected
     assert "default" not in channel_layers.backends
     prepare_layer()
     assert type(channel_layers.backends["default"]).__name__ == "RedisChannelLayer"
@@ -72,9 +75,15 @@ def test_prepare_layer_without_a_configured_layer_is_a_clear_error(settings: Any
 
 @pytest.mark.slow
 def test_on_postgresql_the_write_connection_is_open_before_the_worker_serves(
-    start_process: Any, postgres_url: str, bacnet_port: int,
+    start_process: Any,
+    postgres_url: str,
+    bacnet_port: int,
 ) -> None:
     start_worker(start_process, postgres_url, bacnet_port)
     database = postgres_url.rsplit("/", 1)[1]
-    assert sql(postgres_url, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-               "AND application_name = 'bms-worker-writes'", database) == [(1,)]
+    assert sql(
+        postgres_url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+        "AND application_name = 'bms-worker-writes'",
+        database,
+    ) == [(1,)]

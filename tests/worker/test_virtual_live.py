@@ -27,8 +27,9 @@ SYNC_BOUND_SECONDS = 8.0  # the worker syncs every 2 s; allow for a loaded machi
 
 
 async def with_client(port: int, session: Callable[[Application, Address], Any]) -> Any:
-    app = await open_application(EngineConfig(address=f"127.0.0.9/8:{port}",
-                                              device_instance=5009, device_name="external"))
+    app = await open_application(
+        EngineConfig(address=f"127.0.0.9/8:{port}", device_instance=5009, device_name="external")
+    )
     try:
         return await asyncio.wait_for(session(app, Address(f"127.0.0.1:{port}")), 30)
     finally:
@@ -58,20 +59,35 @@ def test_creates_edits_and_deletes_reach_the_network_without_a_restart(
     database_url: str, start_process: Any, bacnet_port: int
 ) -> None:
     worker = start_worker(start_process, database_url, bacnet_port)
-    created = manage(database_url, "bacnet_virtual", "create", "--device-id", "3001", "--name",
-                     "Zone", "--template", "temperature_sensor")
+    created = manage(
+        database_url,
+        "bacnet_virtual",
+        "create",
+        "--device-id",
+        "3001",
+        "--name",
+        "Zone",
+        "--template",
+        "temperature_sensor",
+    )
     assert created.returncode == 0, created.stderr
-    kind, instance = sql(database_url, "SELECT object_type, instance FROM virtual_virtualobject "
-                         "WHERE name='Temperature'")[0]
+    kind, instance = sql(
+        database_url,
+        "SELECT object_type, instance FROM virtual_virtualobject WHERE name='Temperature'",
+    )[0]
     objid = f"{kind},{instance}"
 
     async def follow(app: Application, bms: Address) -> None:
         await name_becomes(app, bms, objid, "Virtual_3001_Temperature")
         # An edit in the database (as the web app makes it) renames the live object.
         now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-        sql_write(database_url, "UPDATE virtual_virtualobject SET name='Room_Temperature', "
-                  f"updated_at='{now}.999999+00:00' WHERE object_type=%s AND instance=%s",
-                  kind, instance)
+        sql_write(
+            database_url,
+            "UPDATE virtual_virtualobject SET name='Room_Temperature', "
+            f"updated_at='{now}.999999+00:00' WHERE object_type=%s AND instance=%s",
+            kind,
+            instance,
+        )
         await name_becomes(app, bms, objid, "Virtual_3001_Room_Temperature")
         deleted = manage(database_url, "bacnet_virtual", "delete", "--device-id", "3001")
         assert deleted.returncode == 0, deleted.stderr
@@ -93,11 +109,22 @@ def sql_write(database_url: str, statement: str, *params: Any) -> None:
 def test_a_write_the_database_cannot_store_is_refused_and_nothing_changes(
     database_url: str, start_process: Any, bacnet_port: int
 ) -> None:
-    created = manage(database_url, "bacnet_virtual", "create", "--device-id", "3002", "--name",
-                     "AHU", "--template", "air_handling_unit")
+    created = manage(
+        database_url,
+        "bacnet_virtual",
+        "create",
+        "--device-id",
+        "3002",
+        "--name",
+        "AHU",
+        "--template",
+        "air_handling_unit",
+    )
     assert created.returncode == 0, created.stderr
-    kind, instance = sql(database_url, "SELECT object_type, instance FROM virtual_virtualobject "
-                         "WHERE name='Damper_Position'")[0]
+    kind, instance = sql(
+        database_url,
+        "SELECT object_type, instance FROM virtual_virtualobject WHERE name='Damper_Position'",
+    )[0]
     objid = f"{kind},{instance}"
     start_worker(start_process, database_url, bacnet_port)
 
@@ -118,8 +145,12 @@ def test_a_write_the_database_cannot_store_is_refused_and_nothing_changes(
     time.sleep(1.0)  # the lock is gone: a late commit would show up now
     assert asyncio.run(with_client(bacnet_port, present_value)) == pytest.approx(0.0)
     assert sql(database_url, "SELECT COUNT(*) FROM devices_bacnetreading") == [(0,)]
-    assert sql(database_url, "SELECT present_value FROM virtual_virtualobject WHERE "
-               "object_type=%s AND instance=%s", kind, instance) in ([("0.0",)], [(0.0,)])
+    assert sql(
+        database_url,
+        "SELECT present_value FROM virtual_virtualobject WHERE object_type=%s AND instance=%s",
+        kind,
+        instance,
+    ) in ([("0.0",)], [(0.0,)])
 
     # With the database back, the same write is stored and acknowledged.
     assert asyncio.run(with_client(bacnet_port, write)) == "acknowledged"
@@ -129,12 +160,22 @@ def test_a_write_the_database_cannot_store_is_refused_and_nothing_changes(
 def test_an_operator_command_survives_an_external_write_before_the_next_sync(
     database_url: str, start_process: Any, bacnet_port: int
 ) -> None:
-    created = manage(database_url, "bacnet_virtual", "create", "--device-id", "3003", "--name",
-                     "AHU", "--template", "air_handling_unit")
+    created = manage(
+        database_url,
+        "bacnet_virtual",
+        "create",
+        "--device-id",
+        "3003",
+        "--name",
+        "AHU",
+        "--template",
+        "air_handling_unit",
+    )
     assert created.returncode == 0, created.stderr
     object_pk, kind, instance = sql(
-        database_url, "SELECT id, object_type, instance FROM virtual_virtualobject "
-        "WHERE name='Damper_Position'")[0]
+        database_url,
+        "SELECT id, object_type, instance FROM virtual_virtualobject WHERE name='Damper_Position'",
+    )[0]
     objid = f"{kind},{instance}"
     start_worker(start_process, database_url, bacnet_port)
 
@@ -142,24 +183,38 @@ def test_an_operator_command_survives_an_external_write_before_the_next_sync(
         await app.write_property(bms, objid, "present-value", Real(60.0), priority=8)
 
     async def levels(app: Application, bms: Address) -> tuple[Any, Any, Any]:
-        return (await app.read_property(bms, objid, "priority-array", 5),
-                await app.read_property(bms, objid, "priority-array", 8),
-                await app.read_property(bms, objid, "present-value"))
+        return (
+            await app.read_property(bms, objid, "priority-array", 5),
+            await app.read_property(bms, objid, "priority-array", 8),
+            await app.read_property(bms, objid, "present-value"),
+        )
 
     # The operator commands level 5; a peer writes level 8 before the worker's next sync.
-    commanded = manage(database_url, "shell", "-c", (
-        "from bms.virtual.models import VirtualObject; "
-        "from bms.virtual.services import command_virtual_object; "
-        f"command_virtual_object(VirtualObject.objects.get(id={object_pk}), 40.0, 5, "
-        "user='otto')"))
+    commanded = manage(
+        database_url,
+        "shell",
+        "-c",
+        (
+            "from bms.virtual.models import VirtualObject; "
+            "from bms.virtual.services import command_virtual_object; "
+            f"command_virtual_object(VirtualObject.objects.get(id={object_pk}), 40.0, 5, "
+            "user='otto')"
+        ),
+    )
     assert commanded.returncode == 0, commanded.stderr
     asyncio.run(with_client(bacnet_port, external_write_at_8))
 
     time.sleep(SYNC_BOUND_SECONDS / 2)  # the worker syncs every 2 s
     level5, level8, value = asyncio.run(with_client(bacnet_port, levels))
-    assert (level5.real, level8.real, value) == (pytest.approx(40.0), pytest.approx(60.0),
-                                                 pytest.approx(40.0))
-    stored = sql(database_url, "SELECT priority_array, present_value FROM "
-                 "virtual_virtualobject WHERE id=%s", object_pk)[0]
+    assert (level5.real, level8.real, value) == (
+        pytest.approx(40.0),
+        pytest.approx(60.0),
+        pytest.approx(40.0),
+    )
+    stored = sql(
+        database_url,
+        "SELECT priority_array, present_value FROM virtual_virtualobject WHERE id=%s",
+        object_pk,
+    )[0]
     array = json.loads(stored[0]) if isinstance(stored[0], str) else stored[0]
     assert (array[4], array[7]) == (40.0, 60.0)

@@ -19,8 +19,15 @@ pytestmark = pytest.mark.slow
 
 
 def run_task(database_url: str, *args: str, timeout: float = 40) -> dict[str, Any]:
-    done = manage(database_url, "bacnet_task", *args, "--wait", "--timeout", str(timeout),
-                  timeout=timeout + 30)
+    done = manage(
+        database_url,
+        "bacnet_task",
+        *args,
+        "--wait",
+        "--timeout",
+        str(timeout),
+        timeout=timeout + 30,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     # The last line is "task N completed: {result JSON}".
     last = done.stdout.strip().splitlines()[-1]
@@ -31,14 +38,24 @@ def run_task(database_url: str, *args: str, timeout: float = 40) -> dict[str, An
 def assert_collect_published_what_it_stored(database_url: str) -> None:
     """The last collect's live updates (database channel layer, one message per device group)
     carry each point's stored value, time and flags: built from memory, they must agree."""
+
     def decoded(column: Any) -> Any:  # SQLite gives JSON text; PostgreSQL, values already
         return json.loads(column) if database_url.startswith("sqlite") else column
 
-    stored = {row[0]: (decoded(row[1]), row[2], decoded(row[3]), row[4]) for row in sql(
-        database_url, "SELECT id, last_value, last_value_at, status_flags, device_id "
-        "FROM devices_bacnetpoint")}
-    messages = [decoded(row[1]) | {"group": row[0]} for row in sql(
-        database_url, "SELECT \"group\", payload FROM realtime_realtimemessage ORDER BY id")]
+    stored = {
+        row[0]: (decoded(row[1]), row[2], decoded(row[3]), row[4])
+        for row in sql(
+            database_url,
+            "SELECT id, last_value, last_value_at, status_flags, device_id "
+            "FROM devices_bacnetpoint",
+        )
+    }
+    messages = [
+        decoded(row[1]) | {"group": row[0]}
+        for row in sql(
+            database_url, 'SELECT "group", payload FROM realtime_realtimemessage ORDER BY id'
+        )
+    ]
     latest: dict[int, dict[str, Any]] = {}
     for message in messages:
         event = message.get("event", {})
@@ -49,7 +66,10 @@ def assert_collect_published_what_it_stored(database_url: str) -> None:
     for point_id, point in latest.items():
         value, value_at, flags, device_pk = stored[point_id]
         assert (point["value"], point["status_flags"], point["device_id"]) == (
-            value, flags, device_pk), point_id
+            value,
+            flags,
+            device_pk,
+        ), point_id
         assert point["value_at"] is not None
 
 
@@ -61,8 +81,10 @@ def test_discover_collect_and_write_reach_the_simulated_building(
     found = run_task(database_url, "discover", "--low", "1000", "--high", "1999")
     assert found["status"] == "completed", found
     assert found["devices"] == [1000, 1001, 1002, 1003]
-    devices = sql(database_url, "SELECT device_instance, name FROM devices_bacnetdevice "
-                                "ORDER BY device_instance")
+    devices = sql(
+        database_url,
+        "SELECT device_instance, name FROM devices_bacnetdevice ORDER BY device_instance",
+    )
     assert [row[0] for row in devices] == [1000, 1001, 1002, 1003]
     assert all(row[1] for row in devices), devices
 
@@ -79,27 +101,38 @@ def test_discover_collect_and_write_reach_the_simulated_building(
     collected = run_task(database_url, "collect")
     assert collected["status"] == "completed", collected
     assert collected["failed_devices"] == []
-    per_device = dict(sql(database_url, "SELECT d.device_instance, COUNT(p.id) FROM "
-                          "devices_bacnetpoint p JOIN devices_bacnetdevice d ON p.device_id=d.id "
-                          "GROUP BY d.device_instance"))
+    per_device = dict(
+        sql(
+            database_url,
+            "SELECT d.device_instance, COUNT(p.id) FROM "
+            "devices_bacnetpoint p JOIN devices_bacnetdevice d ON p.device_id=d.id "
+            "GROUP BY d.device_instance",
+        )
+    )
     assert set(per_device) == {1000, 1001, 1002, 1003}
     assert all(count >= 20 for count in per_device.values()), per_device
     readings_before = sql(database_url, "SELECT COUNT(*) FROM devices_bacnetreading")[0][0]
     run_task(database_url, "collect")
     readings_after = sql(database_url, "SELECT COUNT(*) FROM devices_bacnetreading")[0][0]
     assert readings_after - readings_before >= sum(per_device.values())
-    value, flags = sql(database_url, "SELECT last_value, status_flags FROM devices_bacnetpoint "
-                       "WHERE object_type='analog-input' ORDER BY id LIMIT 1")[0]
+    value, flags = sql(
+        database_url,
+        "SELECT last_value, status_flags FROM devices_bacnetpoint "
+        "WHERE object_type='analog-input' ORDER BY id LIMIT 1",
+    )[0]
     assert isinstance(as_json(value), float)
     assert as_json(flags) == [False, False, False, False]
     assert_collect_published_what_it_stored(database_url)
 
     point_id, instance = sql(
-        database_url, "SELECT p.id, p.instance FROM devices_bacnetpoint p JOIN "
+        database_url,
+        "SELECT p.id, p.instance FROM devices_bacnetpoint p JOIN "
         "devices_bacnetdevice d ON p.device_id=d.id WHERE d.device_instance=1000 AND "
-        "p.object_type='analog-value' AND p.commandable ORDER BY p.instance LIMIT 1")[0]
-    written = run_task(database_url, "write_point", "--point", str(point_id), "--value", "21.5",
-                       "--priority", "8")
+        "p.object_type='analog-value' AND p.commandable ORDER BY p.instance LIMIT 1",
+    )[0]
+    written = run_task(
+        database_url, "write_point", "--point", str(point_id), "--value", "21.5", "--priority", "8"
+    )
     assert written["status"] == "completed", written
     assert asyncio.run(read_remote(bacnet_port, "127.0.0.2", f"analog-value,{instance}")) == 21.5
     audit = sql(database_url, "SELECT accepted, priority FROM devices_writeaudit")
@@ -114,11 +147,13 @@ def as_json(column: Any) -> Any:
 async def read_remote(port: int, host: str, objid: str) -> Any:
     from bacpypes3.pdu import Address
 
-    app = await open_application(EngineConfig(address=f"127.0.0.250/8:{port}",
-                                              device_instance=4000))
+    app = await open_application(
+        EngineConfig(address=f"127.0.0.250/8:{port}", device_instance=4000)
+    )
     try:
         return await asyncio.wait_for(
-            app.read_property(Address(f"{host}:{port}"), objid, "present-value"), 5)
+            app.read_property(Address(f"{host}:{port}"), objid, "present-value"), 5
+        )
     finally:
         close_application(app)
 
@@ -135,8 +170,7 @@ def test_sigterm_stops_the_worker_cleanly_and_frees_the_port(
 
 def queue_slow_discovery(database_url: str) -> int:
     """A discovery aimed at a silent host: it runs for the whole Who-Is timeout (3 s here)."""
-    queued = manage(database_url, "bacnet_task", "discover", "--address", "127.0.0.250",
-                    "--force")
+    queued = manage(database_url, "bacnet_task", "discover", "--address", "127.0.0.250", "--force")
     assert queued.returncode == 0, queued.stderr
     return int(queued.stdout.split("task ")[1].split()[0])
 
@@ -145,7 +179,8 @@ def wait_status(database_url: str, task_id: int, status: str, timeout: float = 2
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if sql(database_url, "SELECT status FROM tasks_bacnettask WHERE id=%s", task_id) == [
-                (status,)]:
+            (status,)
+        ]:
             return
         time.sleep(0.05)
     raise AssertionError(f"task {task_id} not {status} within {timeout}s")
@@ -159,19 +194,23 @@ def test_sigterm_lets_a_running_task_finish(
     wait_status(database_url, task_id, "running")
     assert worker.stop(signal.SIGTERM, timeout=20) == 0, worker.output()
     assert sql(database_url, "SELECT status FROM tasks_bacnettask WHERE id=%s", task_id) == [
-        ("completed",)]
+        ("completed",)
+    ]
 
 
 def test_sigterm_hands_back_a_task_that_does_not_finish_in_time(
     database_url: str, start_process: Any, bacnet_port: int
 ) -> None:
-    worker = start_worker(start_process, database_url, bacnet_port, BACNET_TIMEOUT="3",
-                          BACNET_SHUTDOWN_SECONDS="0.2")
+    worker = start_worker(
+        start_process, database_url, bacnet_port, BACNET_TIMEOUT="3", BACNET_SHUTDOWN_SECONDS="0.2"
+    )
     task_id = queue_slow_discovery(database_url)
     wait_status(database_url, task_id, "running")
     assert worker.stop(signal.SIGTERM, timeout=20) == 0, worker.output()
     status, attempts, worker_id = sql(
-        database_url, "SELECT status, attempts, worker_id FROM tasks_bacnettask WHERE id=%s",
-        task_id)[0]
+        database_url,
+        "SELECT status, attempts, worker_id FROM tasks_bacnettask WHERE id=%s",
+        task_id,
+    )[0]
     assert (status, attempts, worker_id) == ("pending", 0, "")
     assert f"task {task_id} handed back to pending" in worker.output()

@@ -22,10 +22,14 @@ def coroutine_properties(cls: type) -> frozenset[str]:
     names = _COROUTINE_PROPERTIES.get(cls)
     if names is None:
         names = _COROUTINE_PROPERTIES[cls] = frozenset(
-            name for klass in reversed(cls.__mro__) for name, member in vars(klass).items()
-            if isinstance(member, property) and (
-                inspect.iscoroutinefunction(member.fget)
-                or inspect.iscoroutinefunction(member.fset)))
+            name
+            for klass in reversed(cls.__mro__)
+            for name, member in vars(klass).items()
+            if isinstance(member, property)
+            and (
+                inspect.iscoroutinefunction(member.fget) or inspect.iscoroutinefunction(member.fset)
+            )
+        )
     return names
 
 

@@ -59,7 +59,7 @@ class WritePlan:
 
 
 def property_attr(prop: Any) -> str:
-    """"present-value" / "presentValue" / 85 -> "presentValue"."""
+    """ "present-value" / "presentValue" / 85 -> "presentValue"."""
     try:
         return str(PropertyIdentifier(prop).attr)
     except ValueError as exc:
@@ -118,7 +118,8 @@ class LocalPoint(StaticAttributeReads):
         definition is served as a new object.
         """
         await super().write_property(  # type: ignore[misc]
-            plan.attr, plan.value, plan.index, plan.requested_priority)
+            plan.attr, plan.value, plan.index, plan.requested_priority
+        )
         if plan.attr == "relinquishDefault":
             # bacpypes3 recalculates only when the priority array changes.
             self.recalculating()  # type: ignore[attr-defined]
@@ -216,7 +217,8 @@ class LocalPoint(StaticAttributeReads):
             value=value,
             index=None,
             # the level actually commanded (16 when the writer gave none); None if no array
-            priority=(priority or DEFAULT_PRIORITY) if self._commandable and name == "presentValue"
+            priority=(priority or DEFAULT_PRIORITY)
+            if self._commandable and name == "presentValue"
             else None,
             old_value=old,
             new_value=to_plain(value),

@@ -34,7 +34,7 @@ def virtual_object_name(device_id: int | str, name: str) -> str:
 
 
 def normalize_object_type(object_type: str) -> str:
-    """"AO" / "analog-output" / "analogOutput" -> "analog-output", or InvalidValueError."""
+    """ "AO" / "analog-output" / "analogOutput" -> "analog-output", or InvalidValueError."""
     text = object_type.strip()
     kind = SHORT_NAMES.get(text.upper(), text)
     if kind not in POINT_TYPES:
@@ -104,7 +104,7 @@ class ObjectSpec:
 
     @property
     def kind(self) -> str:
-        """"analog", "binary" or "multistate"."""
+        """ "analog", "binary" or "multistate"."""
         if self.object_type in ANALOG_TYPES:
             return "analog"
         if self.object_type in BINARY_TYPES:

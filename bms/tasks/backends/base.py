@@ -60,8 +60,12 @@ class BACnetBackend:
             raise ValueError("relinquish writes NULL: give either a value or relinquish, not both")
         if not relinquish and value is None:
             raise ValueError("a value is required unless relinquishing")
-        parameters = {"point_id": point_id, "value": value, "priority": priority,
-                      "relinquish": relinquish}
+        parameters = {
+            "point_id": point_id,
+            "value": value,
+            "priority": priority,
+            "relinquish": relinquish,
+        }
         return self._submit("write_point", parameters)
 
     def get_status(self) -> dict[str, Any]:
@@ -73,10 +77,15 @@ class BACnetBackend:
             "site": self.site,
             "recent_tasks": [_task_summary(task) for task in recent],
             "workers_alive": [
-                {"worker_id": w.worker_id, "hostname": w.hostname, "pid": w.pid,
-                 "bacnet_address": w.bacnet_address, "bbmd": w.bbmd,
-                 "bbmd_registration": w.bbmd_registration,
-                 "heartbeat_at": w.heartbeat_at.isoformat()}
+                {
+                    "worker_id": w.worker_id,
+                    "hostname": w.hostname,
+                    "pid": w.pid,
+                    "bacnet_address": w.bacnet_address,
+                    "bbmd": w.bbmd,
+                    "bbmd_registration": w.bbmd_registration,
+                    "heartbeat_at": w.heartbeat_at.isoformat(),
+                }
                 for w in workers
             ],
         }

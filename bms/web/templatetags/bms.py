@@ -14,13 +14,31 @@ register = template.Library()
 FLAG_NAMES = ("alarm", "fault", "overridden", "out of service")
 # BACnet engineering units as engineers write them; anything else is shown as BACnet names it.
 UNIT_SYMBOLS = {
-    "degrees-celsius": "°C", "degrees-fahrenheit": "°F", "degrees-kelvin": "K",
-    "percent": "%", "percent-relative-humidity": "%RH", "parts-per-million": "ppm",
-    "pascals": "Pa", "kilopascals": "kPa", "bars": "bar", "inches-of-water": "inH₂O",
-    "watts": "W", "kilowatts": "kW", "kilowatt-hours": "kWh", "volts": "V", "amperes": "A",
-    "hertz": "Hz", "liters-per-second": "l/s", "cubic-meters-per-hour": "m³/h",
-    "cubic-feet-per-minute": "cfm", "meters-per-second": "m/s", "seconds": "s",
-    "minutes": "min", "hours": "h", "revolutions-per-minute": "rpm", "lux": "lx",
+    "degrees-celsius": "°C",
+    "degrees-fahrenheit": "°F",
+    "degrees-kelvin": "K",
+    "percent": "%",
+    "percent-relative-humidity": "%RH",
+    "parts-per-million": "ppm",
+    "pascals": "Pa",
+    "kilopascals": "kPa",
+    "bars": "bar",
+    "inches-of-water": "inH₂O",
+    "watts": "W",
+    "kilowatts": "kW",
+    "kilowatt-hours": "kWh",
+    "volts": "V",
+    "amperes": "A",
+    "hertz": "Hz",
+    "liters-per-second": "l/s",
+    "cubic-meters-per-hour": "m³/h",
+    "cubic-feet-per-minute": "cfm",
+    "meters-per-second": "m/s",
+    "seconds": "s",
+    "minutes": "min",
+    "hours": "h",
+    "revolutions-per-minute": "rpm",
+    "lux": "lx",
 }
 
 
@@ -52,8 +70,7 @@ def pv(value: Any, object_type: str = "") -> str:
 @register.filter
 def priorities(array: list[Any] | None) -> list[tuple[int, Any]]:
     """The commanded levels of a priority array as (priority, value), highest first."""
-    return [(level, value) for level, value in enumerate(array or [], start=1)
-            if value is not None]
+    return [(level, value) for level, value in enumerate(array or [], start=1) if value is not None]
 
 
 @register.filter
@@ -68,9 +85,7 @@ def value_text(value: Any, object_type: str, state_texts: list[str] | None) -> s
     texts = state_texts or []
     if object_type.startswith("binary") and len(texts) == 2 and value in ("inactive", "active"):
         return f"{shown} ({texts[value == 'active']})"
-    if object_type.startswith("multi-state") and isinstance(value, int) and 0 < value <= len(
-        texts
-    ):
+    if object_type.startswith("multi-state") and isinstance(value, int) and 0 < value <= len(texts):
         return f"{shown} · {texts[value - 1]}"
     return shown
 

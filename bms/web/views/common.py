@@ -35,8 +35,9 @@ def wants_json(request: HttpRequest) -> bool:
 
 def done(request: HttpRequest, message: str, to: str, **data: Any) -> HttpResponse:
     if wants_json(request):
-        return JsonResponse({"ok": True, "message": message, **data}, status=202
-                            if "task_id" in data else 200)
+        return JsonResponse(
+            {"ok": True, "message": message, **data}, status=202 if "task_id" in data else 200
+        )
     messages.success(request, message)
     return redirect(to)
 

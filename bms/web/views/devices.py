@@ -32,16 +32,20 @@ def device_list(request: HttpRequest) -> HttpResponse:
     shown_sites = sites.shown_sites()
     if site in shown_sites:
         devices, tasks = devices.filter(site=site), tasks.filter(site=site)
-    return render(request, "web/devices.html", {
-        "devices": devices,
-        "recent_tasks": tasks[:RECENT_TASKS],
-        "backend_status": get_bacnet_backend().get_status(),
-        "form": DiscoverForm(),
-        "sites": shown_sites,
-        "show_site": len(shown_sites) > 1,
-        "site_filter": site if site in shown_sites else "",
-        "live_groups": "tasks,devices",
-    })
+    return render(
+        request,
+        "web/devices.html",
+        {
+            "devices": devices,
+            "recent_tasks": tasks[:RECENT_TASKS],
+            "backend_status": get_bacnet_backend().get_status(),
+            "form": DiscoverForm(),
+            "sites": shown_sites,
+            "show_site": len(shown_sites) > 1,
+            "site_filter": site if site in shown_sites else "",
+            "live_groups": "tasks,devices",
+        },
+    )
 
 
 @operator_action
@@ -54,48 +58,67 @@ def trigger_discovery(request: HttpRequest) -> HttpResponse:
         task = commands.discover(**form.cleaned_data)
     except commands.Refused as exc:
         return refused(request, str(exc), back)
-    return done(request, f"Discovery task {task.id} queued for site {task.site}", back,
-                task_id=task.id, site=task.site)
+    return done(
+        request,
+        f"Discovery task {task.id} queued for site {task.site}",
+        back,
+        task_id=task.id,
+        site=task.site,
+    )
 
 
 @login_required
 def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(BACnetDevice, pk=pk)
-    tasks = BACnetTask.objects.filter(site=device.site,
-                                      parameters__device_id=device.device_instance)
-    return render(request, "web/device_detail.html", {
-        "device": device,
-        "points": device.points.all(),
-        "tasks": tasks[:5],
-        "show_site": len(sites.shown_sites()) > 1,
-        "live_groups": f"tasks,device-{device.pk}",
-    })
+    tasks = BACnetTask.objects.filter(
+        site=device.site, parameters__device_id=device.device_instance
+    )
+    return render(
+        request,
+        "web/device_detail.html",
+        {
+            "device": device,
+            "points": device.points.all(),
+            "tasks": tasks[:5],
+            "show_site": len(sites.shown_sites()) > 1,
+            "live_groups": f"tasks,device-{device.pk}",
+        },
+    )
 
 
 @operator_action
 def device_read_points(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(BACnetDevice, pk=pk)
     task = commands.read_points(device.device_instance, site=device.site)
-    return done(request, f"Read points task {task.id} queued",
-                reverse("web:device", args=[pk]), task_id=task.id)
+    return done(
+        request,
+        f"Read points task {task.id} queued",
+        reverse("web:device", args=[pk]),
+        task_id=task.id,
+    )
 
 
 @operator_action
 def device_collect(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(BACnetDevice, pk=pk)
     task = commands.collect([device.device_instance], site=device.site)
-    return done(request, f"Collect task {task.id} queued",
-                reverse("web:device", args=[pk]), task_id=task.id)
+    return done(
+        request, f"Collect task {task.id} queued", reverse("web:device", args=[pk]), task_id=task.id
+    )
 
 
 @login_required
 def point_detail(request: HttpRequest, pk: int) -> HttpResponse:
     point = get_object_or_404(BACnetPoint.objects.select_related("device"), pk=pk)
-    return render(request, "web/point_detail.html", {
-        "point": point,
-        "audits": point.write_audits.all()[:20],
-        "live_groups": f"tasks,device-{point.device_id}",
-    })
+    return render(
+        request,
+        "web/point_detail.html",
+        {
+            "point": point,
+            "audits": point.write_audits.all()[:20],
+            "live_groups": f"tasks,device-{point.device_id}",
+        },
+    )
 
 
 @operator_action
@@ -107,10 +130,19 @@ def point_write(request: HttpRequest, pk: int) -> HttpResponse:
         return refused(request, first_error(form), back)
     relinquish = form.cleaned_data["relinquish"]
     try:
-        value = None if relinquish else commands.parse_form_value(
-            point.object_type, form.cleaned_data["value"])
-        task = commands.write_point(point, value, form.cleaned_data["priority"], relinquish,
-                                    request.user.get_username(), source="operator")
+        value = (
+            None
+            if relinquish
+            else commands.parse_form_value(point.object_type, form.cleaned_data["value"])
+        )
+        task = commands.write_point(
+            point,
+            value,
+            form.cleaned_data["priority"],
+            relinquish,
+            request.user.get_username(),
+            source="operator",
+        )
     except commands.Refused as exc:
         return refused(request, str(exc), back)
     verb = "Relinquish" if relinquish else "Write"

@@ -31,25 +31,35 @@ def task_list(request: HttpRequest) -> HttpResponse:
     if site in shown_sites:
         tasks = tasks.filter(site=site)
     page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "web/tasks.html", {
-        "page": page,
-        "types": BACnetTask.TASK_TYPES,
-        "statuses": BACnetTask.STATUS_CHOICES,
-        "sites": shown_sites,
-        "show_site": len(shown_sites) > 1,
-        "type_filter": kind,
-        "status_filter": status,
-        "site_filter": site if site in shown_sites else "",
-        "live_groups": "tasks",
-    })
+    return render(
+        request,
+        "web/tasks.html",
+        {
+            "page": page,
+            "types": BACnetTask.TASK_TYPES,
+            "statuses": BACnetTask.STATUS_CHOICES,
+            "sites": shown_sites,
+            "show_site": len(shown_sites) > 1,
+            "type_filter": kind,
+            "status_filter": status,
+            "site_filter": site if site in shown_sites else "",
+            "live_groups": "tasks",
+        },
+    )
 
 
 @login_required
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(BACnetTask, pk=pk)
-    return render(request, "web/task_detail.html", {
-        "task": task, "show_site": len(sites.shown_sites()) > 1, "live_groups": "tasks",
-    })
+    return render(
+        request,
+        "web/task_detail.html",
+        {
+            "task": task,
+            "show_site": len(sites.shown_sites()) > 1,
+            "live_groups": "tasks",
+        },
+    )
 
 
 @login_required
@@ -59,10 +69,16 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if source in dict(WriteAudit.SOURCE_CHOICES):
         audits = audits.filter(source=source)
     page = Paginator(audits, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "web/audit.html", {
-        "page": page, "rows": [audit_payload(audit) for audit in page.object_list],
-        "sources": WriteAudit.SOURCE_CHOICES, "source_filter": source,
-        "page_size": PAGE_SIZE,
-        # New writes go on top of the first page; later pages stay as they were loaded.
-        "live_groups": f"{groups.AUDIT},{groups.VIRTUAL_DEVICES}" if page.number == 1 else "",
-    })
+    return render(
+        request,
+        "web/audit.html",
+        {
+            "page": page,
+            "rows": [audit_payload(audit) for audit in page.object_list],
+            "sources": WriteAudit.SOURCE_CHOICES,
+            "source_filter": source,
+            "page_size": PAGE_SIZE,
+            # New writes go on top of the first page; later pages stay as they were loaded.
+            "live_groups": f"{groups.AUDIT},{groups.VIRTUAL_DEVICES}" if page.number == 1 else "",
+        },
+    )

@@ -21,10 +21,16 @@ def token_list(request: HttpRequest) -> HttpResponse:
         _row, issued = ApiToken.issue(_user(request), form.cleaned_data["name"])
         form = TokenForm()
     status = 400 if request.method == "POST" and issued is None else 200
-    return render(request, "web/tokens.html", {
-        "tokens": ApiToken.objects.filter(user=_user(request)), "form": form,
-        "issued": issued,
-    }, status=status)
+    return render(
+        request,
+        "web/tokens.html",
+        {
+            "tokens": ApiToken.objects.filter(user=_user(request)),
+            "form": form,
+            "issued": issued,
+        },
+        status=status,
+    )
 
 
 @login_required

@@ -29,69 +29,97 @@ RECENT_WRITES = 20
 @login_required
 def virtual_list(request: HttpRequest) -> HttpResponse:
     devices = VirtualBACnetDevice.objects.prefetch_related("virtual_objects")
-    return render(request, "web/virtual_list.html", {
-        "devices": devices, "live_groups": "virtual_devices",
-    })
+    return render(
+        request,
+        "web/virtual_list.html",
+        {
+            "devices": devices,
+            "live_groups": "virtual_devices",
+        },
+    )
 
 
 @login_required
 def virtual_create(request: HttpRequest) -> HttpResponse:
     if not can_operate(request.user):
-        return render(request, "web/refused.html", {
-            "message": "Creating virtual devices needs the operator role.",
-            "back": reverse("web:virtual_list")}, status=403)
+        return render(
+            request,
+            "web/refused.html",
+            {
+                "message": "Creating virtual devices needs the operator role.",
+                "back": reverse("web:virtual_list"),
+            },
+            status=403,
+        )
     form = VirtualDeviceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             data = form.cleaned_data
             device = commands.create_virtual_device(
-                data["device_id"], data["device_name"], data["description"], data["template"])
+                data["device_id"], data["device_name"], data["description"], data["template"]
+            )
         except commands.Refused as exc:
             form.add_error(None, str(exc))
         else:
-            return done(request, f"Virtual device {device.device_id} created",
-                        reverse("web:virtual", args=[device.device_id]))
+            return done(
+                request,
+                f"Virtual device {device.device_id} created",
+                reverse("web:virtual", args=[device.device_id]),
+            )
     status = 400 if request.method == "POST" else 200
-    return render(request, "web/virtual_form.html", {"form": form, "creating": True},
-                  status=status)
+    return render(request, "web/virtual_form.html", {"form": form, "creating": True}, status=status)
 
 
 @login_required
 def virtual_detail(request: HttpRequest, device_id: int) -> HttpResponse:
     device = get_object_or_404(VirtualBACnetDevice, device_id=device_id)
     writes = WriteAudit.objects.filter(virtual_object__device=device, source="bacnet")
-    return render(request, "web/virtual_detail.html", {
-        "device": device,
-        "objects": device.virtual_objects.all(),
-        "writes": writes.select_related("virtual_object")[:RECENT_WRITES],
-        "live_groups": "virtual_devices",
-    })
+    return render(
+        request,
+        "web/virtual_detail.html",
+        {
+            "device": device,
+            "objects": device.virtual_objects.all(),
+            "writes": writes.select_related("virtual_object")[:RECENT_WRITES],
+            "live_groups": "virtual_devices",
+        },
+    )
 
 
 @login_required
 def virtual_object(request: HttpRequest, pk: int) -> HttpResponse:
     """One object: its present value and the trend of the values writes and commands left."""
     obj = get_object_or_404(VirtualObject.objects.select_related("device"), pk=pk)
-    return render(request, "web/virtual_object.html", {
-        "obj": obj, "live_groups": "virtual_devices",
-    })
+    return render(
+        request,
+        "web/virtual_object.html",
+        {
+            "obj": obj,
+            "live_groups": "virtual_devices",
+        },
+    )
 
 
 @login_required
 def virtual_edit(request: HttpRequest, device_id: int) -> HttpResponse:
     device = get_object_or_404(VirtualBACnetDevice, device_id=device_id)
     if not can_operate(request.user):
-        return render(request, "web/refused.html", {
-            "message": "Editing virtual devices needs the operator role.",
-            "back": reverse("web:virtual", args=[device_id])}, status=403)
+        return render(
+            request,
+            "web/refused.html",
+            {
+                "message": "Editing virtual devices needs the operator role.",
+                "back": reverse("web:virtual", args=[device_id]),
+            },
+            status=403,
+        )
     initial = {"device_name": device.device_name, "description": device.description}
     form = VirtualDeviceEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         commands.update_virtual_device(device, **form.cleaned_data)
         return done(request, "Saved", reverse("web:virtual", args=[device_id]))
     status = 400 if request.method == "POST" else 200
-    return render(request, "web/virtual_form.html", {"form": form, "device": device},
-                  status=status)
+    return render(request, "web/virtual_form.html", {"form": form, "device": device}, status=status)
 
 
 @operator_action
@@ -115,9 +143,12 @@ def _set_running(request: HttpRequest, device_id: int, running: bool) -> HttpRes
     device = get_object_or_404(VirtualBACnetDevice, device_id=device_id)
     commands.update_virtual_device(device, is_running=running)
     state = "started" if running else "stopped"
-    return done(request, f"Virtual device {device_id} {state}",
-                request.POST.get("next") or reverse("web:virtual", args=[device_id]),
-                is_running=running)
+    return done(
+        request,
+        f"Virtual device {device_id} {state}",
+        request.POST.get("next") or reverse("web:virtual", args=[device_id]),
+        is_running=running,
+    )
 
 
 @operator_action
@@ -133,8 +164,13 @@ def virtual_command(request: HttpRequest, pk: int) -> HttpResponse:
     relinquish = data["relinquish"]
     try:
         obj = services.command_virtual_object(
-            obj, None if relinquish else data["value"], data["priority"], relinquish,
-            user=request.user.get_username(), source="operator")
+            obj,
+            None if relinquish else data["value"],
+            data["priority"],
+            relinquish,
+            user=request.user.get_username(),
+            source="operator",
+        )
     except services.VirtualDeviceError as exc:
         return refused(request, str(exc), back)
     now = value_text(obj.present_value, obj.object_type, obj.state_texts)
@@ -145,5 +181,6 @@ def virtual_command(request: HttpRequest, pk: int) -> HttpResponse:
         message = f"{obj.name}: priority {level} relinquished, now {now}"
     else:
         message = f"{obj.name}: commanded at priority {level}, now {now}"
-    return done(request, message, back, present_value=obj.present_value,
-                priority_array=obj.priority_array)
+    return done(
+        request, message, back, present_value=obj.present_value, priority_array=obj.priority_array
+    )

@@ -1,6 +1,6 @@
 """Create (or update) an admin account; idempotent, so `make run` can call it on every start.
 
-    bms bms_createadmin --username admin --password secret
+bms bms_createadmin --username admin --password secret
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Create (or update) a user with one role: viewer, operator or admin. Idempotent.
 
-    bms bms_createuser --username alice --password secret --role operator
+bms bms_createuser --username alice --password secret --role operator
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Issue an API token for a user; the token is printed once and only its hash is kept.
 
-    bms bms_token --username alice --name "trend export script"
-    curl -H "Authorization: Bearer <token>" http://127.0.0.1:8000/api/devices
+bms bms_token --username alice --name "trend export script"
+curl -H "Authorization: Bearer <token>" http://127.0.0.1:8000/api/devices
 """
 
 from __future__ import annotations

@@ -43,8 +43,13 @@ class Command(BaseCommand):
         discover.add_argument("--address", help="send the Who-Is to this address only")
         discover.add_argument("--force", action="store_true", help="ignore the discovery cache")
         collect = actions.add_parser("collect", help="read present values of known points")
-        collect.add_argument("--device", type=int, action="append", dest="devices",
-                             help="device instance (repeatable; default all)")
+        collect.add_argument(
+            "--device",
+            type=int,
+            action="append",
+            dest="devices",
+            help="device instance (repeatable; default all)",
+        )
         read_points = actions.add_parser("read_points", help="read a device's points")
         read_points.add_argument("--device", type=int, required=True)
         write = actions.add_parser("write_point", help="command a point")
@@ -58,8 +63,9 @@ class Command(BaseCommand):
             sub.add_argument("--timeout", type=float, default=120.0, help="seconds (with --wait)")
         status = actions.add_parser("status", help="backend, recent tasks, live workers")
         for sub in (discover, collect, read_points, write, status):
-            sub.add_argument("--site", help="default: BACNET_SITE; work on a known device goes "
-                                            "to its site")
+            sub.add_argument(
+                "--site", help="default: BACNET_SITE; work on a known device goes to its site"
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -73,7 +79,8 @@ class Command(BaseCommand):
         # Single-site installs keep the output they always had.
         where = f" for site {backend.site}" if backend.site != settings.BACNET_SITE else ""
         self.stdout.write(
-            f"queued {options['action']} task {task_id}{where} ({backend.name} backend)")
+            f"queued {options['action']} task {task_id}{where} ({backend.name} backend)"
+        )
         if options["wait"]:
             self._wait(task_id, options["timeout"])
 
@@ -92,7 +99,9 @@ class Command(BaseCommand):
         action = options["action"]
         if action == "discover":
             return backend.discover_devices(
-                low=options["low"], high=options["high"], address=options["address"],
+                low=options["low"],
+                high=options["high"],
+                address=options["address"],
                 force=options["force"],
             )
         if action == "collect":

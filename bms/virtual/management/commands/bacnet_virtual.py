@@ -1,8 +1,8 @@
 """Manage virtual devices: list, create from a template, delete.
 
-    bms bacnet_virtual list
-    bms bacnet_virtual create --device-id 1001 --name "Test HVAC" --template hvac_controller
-    bms bacnet_virtual delete --device-id 1001
+bms bacnet_virtual list
+bms bacnet_virtual create --device-id 1001 --name "Test HVAC" --template hvac_controller
+bms bacnet_virtual delete --device-id 1001
 """
 
 from __future__ import annotations
@@ -59,8 +59,7 @@ class Command(BaseCommand):
         )
         count = device.virtual_objects.count()
         self.stdout.write(
-            f"created virtual device {device.device_id} {device.device_name!r} "
-            f"with {count} objects"
+            f"created virtual device {device.device_id} {device.device_name!r} with {count} objects"
         )
 
     def _delete(self, options: dict[str, Any]) -> None:

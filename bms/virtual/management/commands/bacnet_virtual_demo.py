@@ -28,7 +28,9 @@ class Command(BaseCommand):
         for offset, key in enumerate(sorted(TEMPLATES)):
             template = TEMPLATES[key]
             device = create_virtual_device(
-                options["first_id"] + offset, key.replace("_", " ").title(),
-                template.description, key,
+                options["first_id"] + offset,
+                key.replace("_", " ").title(),
+                template.description,
+                key,
             )
             self.stdout.write(f"created virtual device {device.device_id} {device.device_name}")

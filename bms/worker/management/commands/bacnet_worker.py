@@ -60,8 +60,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         worker_settings = worker_options(options.get("address"))
-        log.info("BACnet backend: %s (%s)", settings.BACNET_BACKEND,
-                 settings.BACNET_BACKEND_REASON)
+        log.info("BACnet backend: %s (%s)", settings.BACNET_BACKEND, settings.BACNET_BACKEND_REASON)
         try:
             asyncio.run(_serve(Worker(worker_settings)))
         except ConfigurationError as exc:
@@ -80,8 +79,7 @@ def _install_stop_signals(stop: asyncio.Event) -> None:
         # No add_signal_handler on Windows: Ctrl-C / Ctrl-Break arrive as Python signals.
         for name in ("SIGINT", "SIGBREAK"):
             if hasattr(signal, name):
-                signal.signal(getattr(signal, name),
-                              lambda *_: loop.call_soon_threadsafe(stop.set))
+                signal.signal(getattr(signal, name), lambda *_: loop.call_soon_threadsafe(stop.set))
         return
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
