@@ -2,7 +2,7 @@
 
 Usage::
 
-    async with Engine(EngineConfig(address="127.0.0.1/8"), write_hook=store_write) as engine:
+    async with Engine(EngineConfig(address="127.0.0.1/8"), write_batch_hook=store) as engine:
         devices = await engine.client.who_is(low=1000, high=1999)
         engine.device.add_object(spec)
 
@@ -21,14 +21,8 @@ from bms.bacnet import speedups
 from bms.bacnet.capabilities import CapabilityCache
 from bms.bacnet.client import Client
 from bms.bacnet.config import EngineConfig
-from bms.bacnet.device import (
-    DeviceServices,
-    LocalDevice,
-    LocalDeviceObject,
-    RefusalHook,
-    WriteBatchHook,
-    WriteHook,
-)
+from bms.bacnet.device import LocalDevice, LocalDeviceObject
+from bms.bacnet.device_services import DeviceServices, RefusalHook, WriteBatchHook
 from bms.bacnet.stack import close_application, foreign_registration, open_application
 
 log = logging.getLogger(__name__)
@@ -45,12 +39,10 @@ class Engine:
         self,
         config: EngineConfig,
         *,
-        write_hook: WriteHook | None = None,
         write_batch_hook: WriteBatchHook | None = None,
         refusal_hook: RefusalHook | None = None,
     ) -> None:
         self.config = config
-        self._write_hook = write_hook
         self._write_batch_hook = write_batch_hook
         self._refusal_hook = refusal_hook
         self._app: EngineApplication | None = None
@@ -66,7 +58,7 @@ class Engine:
             self.config, app_class=EngineApplication, device_class=LocalDeviceObject
         )
         self._client = Client(self._app, self.config, self.capabilities)
-        self._device = LocalDevice(self._app, write_hook=self._write_hook)
+        self._device = LocalDevice(self._app)
         self._device.set_write_batch_hook(self._write_batch_hook)
         self._app.refusal_hook = self._refusal_hook
 

@@ -12,8 +12,8 @@ them fails:
 - virtual-sync: applies creates, edits and deletes of virtual objects from the database;
 - poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending.
 
-External writes to our objects reach `_on_external_write` before they are acknowledged: the
-write is stored in one transaction, and only then does the engine send the ack. Live events go
+External writes to our objects reach `_on_external_writes` before they are acknowledged: the
+writes are stored in one transaction, and only then does the engine send the acks. Live events go
 out after the commit, in kept tasks that are awaited at shutdown.
 
 On stop: no more claims; running tasks get `shutdown_timeout` seconds to finish, the rest are
@@ -95,7 +95,6 @@ class Worker:
         self.worker_id = worker_id or make_worker_id()
         self.engine = Engine(
             options.engine,
-            write_hook=self._on_external_write,
             write_batch_hook=self._on_external_writes,
             refusal_hook=self._on_refused_write,
         )
@@ -365,10 +364,6 @@ class Worker:
     def _wake_virtual_sync(self) -> None:
         """Sync the virtual objects now rather than at the next interval."""
         self._virtual_due.set()
-
-    async def _on_external_write(self, event: WriteEvent) -> None:
-        """Store the write before the engine acknowledges it; raising refuses it."""
-        await self._on_external_writes([event])
 
     async def _on_external_writes(self, events: list[WriteEvent]) -> None:
         """Store writes to one object (in order, one transaction) before the engine

@@ -36,13 +36,13 @@ async def test_engine_reads_the_building_while_serving_an_external_client(
 ) -> None:
     writes: list[WriteEvent] = []
 
-    async def store(event: WriteEvent) -> None:
-        writes.append(event)
+    async def store(events: list[WriteEvent]) -> None:
+        writes.extend(events)
 
     config = EngineConfig(address=f"127.0.0.1/8:{bacnet_port}", timeout=2.0)
     async with (
         SimulatedBuilding(devices=3, objects=30, port=bacnet_port) as building,
-        Engine(config, write_hook=store) as engine,
+        Engine(config, write_batch_hook=store) as engine,
     ):
         engine.device.add_object(SETPOINT)
         engine.device.add_object(TEMPERATURE)
@@ -86,13 +86,13 @@ async def test_engine_reads_the_building_while_serving_an_external_client(
 async def test_a_refusing_write_hook_leaves_the_value_and_the_writer_gets_an_error(
     bacnet_port: int,
 ) -> None:
-    async def refuse(event: WriteEvent) -> None:
+    async def refuse(events: list[WriteEvent]) -> None:
         raise WriteRefused(
             "database is down", error_class="device", error_code="operational-problem"
         )
 
     config = EngineConfig(address=f"127.0.0.1/8:{bacnet_port}")
-    async with Engine(config, write_hook=refuse) as engine:
+    async with Engine(config, write_batch_hook=refuse) as engine:
         engine.device.add_object(SETPOINT)
         external = await open_application(
             EngineConfig(address=f"127.0.0.200/8:{bacnet_port}", device_instance=7000)
