@@ -21,6 +21,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bms.accounts.management.commands._password import PASSWORD_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 VAR = Path(os.environ.get("BMS_VAR_DIR", ROOT / "var"))
 WEB_HOST = "127.0.0.1"
@@ -28,20 +30,31 @@ STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
 
-def _secret(name: str) -> str:
-    """A random value kept in ./var (0600), so sessions and the admin password survive restarts."""
-    path = VAR / name
+def new_secret() -> str:
+    """A random URL-safe value that does not start with "-": one in 64 of token_urlsafe's do,
+    and a command line (or a person typing it after `-p`) reads those as an option."""
+    while True:
+        value = secrets.token_urlsafe(32)
+        if not value.startswith("-"):
+            return value
+
+
+def kept_secret(var: Path, name: str) -> str:
+    """A random value kept in `var` (0600), so sessions and the admin password survive restarts.
+    bms.settings reads ./var/secret_key too, so `bms <command>` works on this instance."""
+    path = var / name
     if not path.exists():
-        VAR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
+        var.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_secret())
         path.chmod(0o600)
     return path.read_text().strip()
 
 
-def product_env() -> dict[str, str]:
+def product_env(var: Path = VAR) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "bms.settings")
-    env.setdefault("SECRET_KEY", _secret("secret_key"))
+    env.setdefault("BMS_VAR_DIR", str(var))
+    env.setdefault("SECRET_KEY", kept_secret(var, "secret_key"))
     env.setdefault("BACNET_ADDRESS", "127.0.0.1/8")
     env.setdefault("BACNET_POLL_SECONDS", "30")
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -77,10 +90,14 @@ async def prepare(env: dict[str, str]) -> None:
     print("bms: migrating the database", flush=True)
     await manage(env, "migrate", "--no-input")
     await manage(env, "collectstatic", "--no-input", "--verbosity", "0")
-    await manage(
-        env, "bms_createadmin", "--username", "admin", "--password", _secret("admin_password")
-    )
+    await create_admin(env, kept_secret(VAR, "admin_password"))
     print("bms:", (await manage(env, "bacnet_virtual_demo")).strip(), flush=True)
+
+
+async def create_admin(env: dict[str, str], password: str) -> None:
+    """The password goes in the environment, not argv: a value starting with "-" would be read
+    as an option there (and argv is visible to every user in `ps`)."""
+    await manage({**env, PASSWORD_ENV: password}, "bms_createadmin", "--username", "admin")
 
 
 async def start(name: str, args: list[str], env: dict[str, str], ready_marker: str) -> Child:

@@ -24,11 +24,24 @@ VAR_DIR = Path(env_str("BMS_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
 _DEV_SECRET_KEY = "django-insecure-development-only-never-deploy-this-key"  # noqa: S105
-SECRET_KEY = env_str(
-    "SECRET_KEY",
-    _DEV_SECRET_KEY if DEBUG else None,
-    hint=" when DEBUG is off (set a long random SECRET_KEY, or DEBUG=1 for development)",
-)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY; on the embedded default (no DATABASE_URL) the key `make run` keeps in
+    ./var/secret_key, so `bms <command>` works on that instance out of the box. A deployment
+    (DATABASE_URL) sets its own."""
+    kept = VAR_DIR / "secret_key"
+    if not env_str("SECRET_KEY", "") and not env_str("DATABASE_URL", "") and kept.is_file():
+        return kept.read_text().strip()
+    return env_str(
+        "SECRET_KEY",
+        _DEV_SECRET_KEY if DEBUG else None,
+        hint=" when DEBUG is off (set a long random SECRET_KEY, DEBUG=1 for development, or run"
+        " `make run` once: it keeps a key in ./var for the embedded default)",
+    )
+
+
+SECRET_KEY = _secret_key()
 if not DEBUG and SECRET_KEY == _DEV_SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY is the development key; set a secret one or DEBUG=1")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])

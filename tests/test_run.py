@@ -1,0 +1,109 @@
+"""`make run` (bms.run): the steps it takes on a fresh ./var, and the README's commands against
+the instance it leaves behind. Each step runs manage.py as a real subprocess, as `make run` does."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bms import run
+
+ROOT = Path(__file__).resolve().parents[1]
+# What the developer's shell (or pytest-django) may have set that would hide the behaviour: the
+# product must work with none of them.
+NOT_INHERITED = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG")
+
+pytestmark = pytest.mark.slow
+
+
+def shell_env(var: Path) -> dict[str, str]:
+    """A new user's shell in the project directory: no settings module, no SECRET_KEY."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in NOT_INHERITED and not k.startswith(("DJANGO_", "BMS_", "BACNET_"))
+    }
+    return {**env, "BMS_VAR_DIR": str(var), "BACNET_BACKEND": "native"}
+
+
+def bms(var: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`bms <args>` as the README shows it, from the project directory."""
+    return subprocess.run(  # noqa: S603 - our interpreter, our code
+        [sys.executable, "-m", "bms.manage", *args],
+        cwd=ROOT,
+        env={**shell_env(var), **extra},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def made_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ./var as `make run` leaves it: its kept secret key and a migrated database."""
+    var = tmp_path_factory.mktemp("make_run") / "var"
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(shell_env(var))
+    try:
+        env = run.product_env(var)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    asyncio.run(run.manage(env, "migrate", "--no-input"))
+    return var
+
+
+def test_generated_secrets_never_start_with_a_dash():
+    # One in 64 of token_urlsafe's values start with "-"; 2,000 draws miss all of them with
+    # probability (63/64)**2000, about 2e-14.
+    assert not [s for s in (run.new_secret() for _ in range(2000)) if s.startswith("-")]
+
+
+def test_kept_secrets_are_private_and_survive_restarts(tmp_path):
+    first = run.kept_secret(tmp_path / "var", "secret_key")
+    assert run.kept_secret(tmp_path / "var", "secret_key") == first
+    assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_an_admin_password_starting_with_a_dash_is_set_not_read_as_an_option(made_var):
+    password = "-9wiQx3_dash-first-password-kept-in-var"  # noqa: S105 - a test account
+    env = {**shell_env(made_var), "SECRET_KEY": (made_var / "secret_key").read_text()}
+    asyncio.run(run.create_admin(env, password))
+    check = bms(
+        made_var,
+        "shell",
+        "-c",
+        "from django.contrib.auth import authenticate;"
+        f"print(authenticate(username='admin', password={password!r}) is not None)",
+    )
+    assert check.stdout.strip().splitlines()[-1] == "True", check.stderr
+
+
+def test_readme_commands_work_on_the_make_run_instance_without_a_secret_key(made_var):
+    listed = bms(made_var, "bacnet_virtual", "list")
+    assert listed.returncode == 0, listed.stderr
+    created = bms(
+        made_var,
+        "bms_createuser",
+        "--username",
+        "alice",
+        "--role",
+        "operator",
+        BMS_PASSWORD="a long enough passphrase for alice",  # noqa: S106 - a test account
+    )
+    assert (created.returncode, created.stdout.strip()) == (0, "operator alice created")
+    token = bms(made_var, "bms_token", "--username", "alice")
+    assert token.returncode == 0 and token.stdout.startswith("bms_"), token.stderr
+
+
+def test_a_deployment_database_still_needs_its_own_secret_key(made_var):
+    result = bms(made_var, "check", DATABASE_URL="postgres://bms@127.0.0.1:1/bms")
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
