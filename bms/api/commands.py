@@ -7,14 +7,14 @@ operator can correct raises Refused (a ValueError) with a message meant for them
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
 
-from bms.bacnet.types import ANALOG_TYPES, BINARY_TYPES, MULTISTATE_TYPES
-from bms.devices.audit_values import loggable, short_repr
+from bms.bacnet import commanding
+from bms.bacnet.errors import InvalidValueError
+from bms.devices.audit_values import loggable
 from bms.devices.models import BACnetPoint, WriteAudit
 from bms.realtime import publish
 from bms.tasks import sites
@@ -23,8 +23,6 @@ from bms.tasks.models import BACnetTask
 from bms.virtual import services as virtual_services
 from bms.virtual.models import VirtualBACnetDevice
 from bms.virtual.templates import UnknownTemplate
-
-BINARY_VALUES = ("inactive", "active")
 
 
 class Refused(ValueError):
@@ -102,68 +100,28 @@ def write_point(
 def _checked_write(point: BACnetPoint, value: Any, priority: int | None, relinquish: bool) -> Any:
     if not point.commandable:
         raise Refused(f"{point.object_type},{point.instance} is not commandable")
-    if priority is not None and (isinstance(priority, bool) or not 1 <= priority <= 16):
-        raise Refused(f"priority must be 1..16 (got {short_repr(priority)})")
+    try:
+        if priority is not None:
+            commanding.checked_priority(priority)
+    except InvalidValueError as exc:
+        raise Refused(str(exc)) from exc
     if relinquish:
-        if value is not None:
+        if value is not None and value != "":
             raise Refused("relinquish writes NULL: send no value with it")
         return None
-    if value is None:
+    if value is None or value == "":
         raise Refused("a value is required (or relinquish)")
     return check_value(point.object_type, value, point.state_texts)
 
 
 def check_value(object_type: str, value: Any, state_texts: list[str] | None = None) -> Any:
-    """The value in our convention for this object type, or Refused saying what fits."""
-    if object_type in ANALOG_TYPES:
-        return _check_number(object_type, value)
-    if object_type in BINARY_TYPES:
-        if value not in BINARY_VALUES:
-            raise Refused(f'{object_type} takes "active" or "inactive" (got {short_repr(value)})')
-        return value
-    if object_type in MULTISTATE_TYPES:
-        return _check_state(object_type, value, state_texts or [])
-    raise Refused(f"{object_type} objects cannot be written here")
-
-
-def _check_number(object_type: str, value: Any) -> float:
-    """A finite number that fits a BACnet Real's range check here (float), not a bool."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Refused(f"{object_type} takes a number (got {short_repr(value)})")
+    """The value in our convention for this object type (bms.bacnet.commanding's vocabulary),
+    or Refused saying what fits. A multi-state point whose state texts we do not know takes any
+    state 1..2^32-1: its device judges."""
     try:
-        number = float(value)
-    except OverflowError:
-        raise Refused(f"{short_repr(value)} is too large for {object_type}") from None
-    if not math.isfinite(number):
-        raise Refused(f"{object_type} takes a finite number (got {short_repr(value)})")
-    return number
-
-
-MAX_STATE = 2**32 - 1  # BACnet Unsigned
-
-
-def _check_state(object_type: str, value: Any, state_texts: list[str]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_STATE:
-        raise Refused(f"{object_type} takes a state number from 1 (got {short_repr(value)})")
-    if state_texts and value > len(state_texts):
-        raise Refused(f"state {value} is above this object's {len(state_texts)} states")
-    return value
-
-
-def parse_form_value(object_type: str, text: str) -> Any:
-    """A value typed into a page's form, as the JSON type check_value expects."""
-    text = text.strip()
-    if object_type in ANALOG_TYPES:
-        try:
-            return float(text)
-        except ValueError:
-            raise Refused(f"{short_repr(text)} is not a number") from None
-    if object_type in MULTISTATE_TYPES:
-        try:
-            return int(text)
-        except ValueError:
-            raise Refused(f"{short_repr(text)} is not a state number") from None
-    return text
+        return commanding.coerce_present_value(object_type, value, state_texts=state_texts or ())
+    except InvalidValueError as exc:
+        raise Refused(str(exc)) from exc
 
 
 def _audit_refusal(

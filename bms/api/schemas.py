@@ -8,7 +8,7 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
-from bms.tasks.backends.base import MAX_DEVICE_INSTANCE
+from bms.bacnet.commanding import MAX_INSTANCE
 from bms.tasks.sites import SITE_PATTERN
 
 JSONValue = float | int | str | bool | None
@@ -16,7 +16,7 @@ JSONValue = float | int | str | bool | None
 
 def instance(**kwargs: Any) -> Any:
     """A device instance field: 0..4194302 (4194303 is the Who-Is wildcard)."""
-    return Field(ge=0, le=MAX_DEVICE_INSTANCE, **kwargs)
+    return Field(ge=0, le=MAX_INSTANCE, **kwargs)
 
 
 class DeviceOut(Schema):
@@ -170,8 +170,9 @@ class VirtualObjectOut(Schema):
 
 class VirtualCommandIn(Schema):
     """A value at a priority (1..16, default 16), or relinquish that priority; inputs take a
-    plain value and no priority. Binary: "active"/"inactive" (or 1/0, true/false);
-    multi-state: a state number from 1."""
+    plain value and no priority. Values as every write takes them (bms.bacnet.commanding):
+    binary "active"/"inactive" (or on/off, 1/0, true/false); multi-state a state number from 1
+    or one of its state texts; analog a finite number within the object's limits."""
 
     value: JSONValue = None
     priority: int | None = None

@@ -27,6 +27,7 @@ from bms.api.schemas import (
     VirtualObjectOut,
     VirtualObjectPatch,
 )
+from bms.bacnet.commanding import DEFAULT_PRIORITY
 from bms.bacnet.types import COMMANDABLE_TYPES, POINT_TYPES
 from bms.realtime import publish
 from bms.virtual import services
@@ -176,7 +177,7 @@ def command_object(request: HttpRequest, object_pk: int, body: VirtualCommandIn)
         )
     except services.VirtualDeviceError as exc:
         raise HttpError(400, str(exc)) from exc
-    level = (body.priority or services.DEFAULT_PRIORITY) if obj.commandable else None
+    level = (body.priority or DEFAULT_PRIORITY) if obj.commandable else None
     return {**VirtualObjectOut.from_orm(obj).dict(), "priority": level}
 
 

@@ -110,7 +110,7 @@ def check_limits(min_value: float | None, max_value: float | None) -> None:
 
 def check_cov_increment(cov_increment: float | None) -> None:
     """A COV increment is a finite number >= 0 (0: every change is reported)."""
-    if cov_increment is not None and not (math.isfinite(cov_increment) and cov_increment >= 0):
+    if cov_increment is not None and not is_cov_increment(cov_increment):
         raise InvalidValueError(f"cov_increment must be >= 0 (got {shown(cov_increment)})")
 
 
@@ -192,6 +192,11 @@ def coerce_state(
     if state is None or not 1 <= state <= highest:
         raise InvalidValueError(_state_hint(object_type, number_of_states, state_texts, value))
     return state
+
+
+def is_cov_increment(number: float) -> bool:
+    """Whether a decoded COV increment is finite and not negative."""
+    return math.isfinite(number) and number >= 0
 
 
 def is_in_states(state: int, number_of_states: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from bms.bacnet.commanding import MAX_INSTANCE, is_instance
 from bms.bacnet.errors import ConfigurationError
 
 DEFAULT_PORT = 47808
@@ -49,9 +50,9 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         parse_address(self.address)
-        if not 0 <= self.device_instance <= 4194302:
+        if not is_instance(self.device_instance):
             raise ConfigurationError(
-                f"device instance {self.device_instance} is outside 0..4194302"
+                f"device instance {self.device_instance} is outside 0..{MAX_INSTANCE}"
             )
         if not self.device_name:
             raise ConfigurationError("device name must not be empty")

@@ -12,7 +12,6 @@ BACnet Error PDU (or worse, a silently accepted write: bacpypes3 devices do not 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from bacpypes3.basetypes import BinaryPV, PropertyIdentifier, StatusFlags
@@ -36,6 +35,7 @@ from bacpypes3.primitivedata import (
 )
 from bacpypes3.vendor import get_vendor_info
 
+from bms.bacnet import commanding
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.types import (
     ANALOG_TYPES,
@@ -43,9 +43,6 @@ from bms.bacnet.types import (
     MULTISTATE_TYPES,
     ObjectRef,
 )
-
-_BINARY_WORDS = {"active": "active", "inactive": "inactive", "on": "active", "off": "inactive"}
-
 
 # --- bacpypes3 -> Python -----------------------------------------------------------------
 
@@ -148,49 +145,21 @@ def to_bacnet(object_type: str, property: str, value: Any, *, index: int | None 
 
 
 def present_value_to_bacnet(object_type: str, value: Any) -> Any:
-    """Real for analog, BinaryPV for binary, Unsigned (>= 1) for multi-state objects."""
+    """Real for analog, BinaryPV for binary, Unsigned (>= 1) for multi-state objects.
+
+    The value is read with bms.bacnet.commanding's vocabulary ("on", "1", "2.0", ...); the
+    number of states is not known here, so any state an Unsigned carries passes (the object
+    checks its own states).
+    """
     if value is None:
         return Null(())
     if object_type in ANALOG_TYPES:
-        return Real(_as_finite_float(value))
+        return Real(commanding.coerce_number(value, object_type))
     if object_type in BINARY_TYPES:
-        return BinaryPV(binary_word(value))
+        return BinaryPV(commanding.coerce_binary(value, object_type))
     if object_type in MULTISTATE_TYPES:
-        return Unsigned(_as_state_number(value))
+        return Unsigned(commanding.coerce_state(value, None, (), object_type))
     return _by_property_type(object_type, "present-value", value, None)
-
-
-def binary_word(value: Any) -> str:
-    """ "active" / "inactive" from the words, 1/0 or True/False; anything else is refused."""
-    if isinstance(value, str):
-        word = _BINARY_WORDS.get(value.strip().lower())
-        if word:
-            return word
-    elif isinstance(value, bool | int) and value in (0, 1):
-        return "active" if value else "inactive"
-    raise InvalidValueError(f"{value!r} is not a binary value (active/inactive, 1/0, True/False)")
-
-
-def _as_finite_float(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise InvalidValueError(f"{value!r} is not a number")
-    try:
-        number = float(value)
-    except ValueError as exc:
-        raise InvalidValueError(f"{value!r} is not a number") from exc
-    if not math.isfinite(number):
-        raise InvalidValueError(f"{value!r} is not a finite number")
-    return number
-
-
-def _as_state_number(value: Any) -> int:
-    # Multi-state values count from 1; a float like 2.0 is accepted, 2.5 is not.
-    if isinstance(value, bool):
-        raise InvalidValueError(f"{value!r} is not a state number")
-    number = _as_finite_float(value)
-    if not number.is_integer() or number < 1:
-        raise InvalidValueError(f"{value!r} is not a state number (1, 2, 3, ...)")
-    return int(number)
 
 
 def _by_property_type(object_type: str, property: str, value: Any, index: int | None) -> Any:

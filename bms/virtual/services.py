@@ -4,27 +4,21 @@ change)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
 
-from bms.bacnet.types import (
-    ANALOG_TYPES,
-    BINARY_TYPES,
-    COMMANDABLE_TYPES,
-    MULTISTATE_TYPES,
-    PresentValue,
-)
-from bms.devices.audit_values import loggable, short_repr
+from bms.bacnet import commanding
+from bms.bacnet.commanding import MAX_INSTANCE, PRIORITY_LEVELS, priority_winner
+from bms.bacnet.errors import InvalidValueError
+from bms.bacnet.types import COMMANDABLE_TYPES, MULTISTATE_TYPES, PresentValue
+from bms.devices.audit_values import loggable
 from bms.devices.models import BACnetReading, WriteAudit
 from bms.realtime import publish
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 from bms.virtual.templates import ObjectTemplate, get_template
-
-MAX_DEVICE_ID = 4194302
 
 
 class VirtualDeviceError(ValueError):
@@ -41,8 +35,8 @@ def create_virtual_device(
     whole (IntegrityError), so nothing is ever half-created.
     """
     device_template = get_template(template)
-    if not 0 <= device_id <= MAX_DEVICE_ID:
-        raise VirtualDeviceError(f"device id {device_id} is outside 0..{MAX_DEVICE_ID}")
+    if not commanding.is_instance(device_id):
+        raise VirtualDeviceError(f"device id {device_id} is outside 0..{MAX_INSTANCE}")
     if not name.strip():
         raise VirtualDeviceError("a virtual device needs a name")
     with transaction.atomic():
@@ -72,7 +66,7 @@ def _create_object(device: VirtualBACnetDevice, spec: ObjectTemplate) -> Virtual
         max_value=spec.max_value,
         state_texts=list(spec.state_texts),
         present_value=spec.default,
-        priority_array=[None] * 16 if commandable else None,
+        priority_array=[None] * PRIORITY_LEVELS if commandable else None,
         relinquish_default=spec.default if commandable else None,
         cov_increment=spec.cov_increment,
     )
@@ -96,17 +90,6 @@ def delete_virtual_device(device_id: int) -> int:
 
 
 # Commanding -----------------------------------------------------------------------------------
-
-PRIORITY_LEVELS = 16
-DEFAULT_PRIORITY = 16
-_BINARY_ALIASES: dict[object, str] = {
-    "active": "active",
-    "inactive": "inactive",
-    "1": "active",
-    "0": "inactive",
-    "true": "active",
-    "false": "inactive",
-}
 
 
 class CommandRefused(VirtualDeviceError):
@@ -165,96 +148,35 @@ def validate_command(obj: VirtualObject, value: Any, priority: Any, relinquish: 
                 f"{label} is an input: it takes a plain present value (no priority, no relinquish)"
             )
         return Command(_checked_value(obj, value), None)
-    if priority is None:
-        priority = DEFAULT_PRIORITY
-    if (
-        isinstance(priority, bool)
-        or not isinstance(priority, int)
-        or not (1 <= priority <= PRIORITY_LEVELS)
-    ):
-        raise CommandRefused(f"priority must be 1..{PRIORITY_LEVELS} (got {short_repr(priority)})")
+    try:
+        level = commanding.checked_priority(priority)
+    except InvalidValueError as exc:
+        raise CommandRefused(str(exc)) from exc
     if relinquish:
         if value is not None and value != "":
             raise CommandRefused("relinquish writes NULL: send no value with it")
-        return Command(None, priority)
-    return Command(_checked_value(obj, value), priority)
+        return Command(None, level)
+    return Command(_checked_value(obj, value), level)
 
 
 def _checked_value(obj: VirtualObject, value: Any) -> PresentValue:
+    """The value in our convention, by bms.bacnet.commanding's one vocabulary. Our own
+    multi-state objects have as many states as state texts (none: nothing to command)."""
     if value is None or value == "":
         raise CommandRefused("a value is required (or relinquish, for a commandable object)")
-    if obj.object_type in ANALOG_TYPES:
-        return _checked_number(obj, value)
-    if obj.object_type in BINARY_TYPES:
-        return _checked_binary(obj, value)
-    if obj.object_type in MULTISTATE_TYPES:
-        return _checked_state(obj, value)
-    raise CommandRefused(f"{obj.object_type} objects cannot be commanded")
-
-
-def _checked_number(obj: VirtualObject, value: Any) -> float:
-    number = _number(value)
-    if number is None or not math.isfinite(number):
-        raise CommandRefused(f"{obj.object_type} takes a finite number (got {short_repr(value)})")
-    low, high = obj.min_value, obj.max_value
-    if (low is not None and number < low) or (high is not None and number > high):
-        raise CommandRefused(
-            f"{number:g} is out of range: {obj.name} takes {_range_text(low, high)}"
-        )
-    return number
-
-
-def _number(value: Any) -> float | None:
-    """A JSON number, or a number typed into a form; None for anything else (bools too)."""
-    if isinstance(value, bool):
-        return None
+    texts = list(obj.state_texts or [])
     try:
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
-            return float(value.strip())
-    except (OverflowError, ValueError):
-        return None
-    return None
-
-
-def _range_text(low: float | None, high: float | None) -> str:
-    if low is not None and high is not None:
-        return f"{low:g}..{high:g}"
-    return f"at least {low:g}" if low is not None else f"at most {high:g}"
-
-
-def _checked_binary(obj: VirtualObject, value: Any) -> str:
-    key: object = value
-    if isinstance(value, bool):
-        key = "true" if value else "false"
-    elif isinstance(value, int):
-        key = str(value)
-    elif isinstance(value, str):
-        key = value.strip().lower()
-    state = _BINARY_ALIASES.get(key) if isinstance(key, str) else None
-    if state is None:
-        raise CommandRefused(
-            f'{obj.object_type} takes "active" or "inactive" (or 1/0, true/false); '
-            f"got {short_repr(value)}"
+        return commanding.coerce_present_value(
+            obj.object_type,
+            value,
+            min_value=obj.min_value,
+            max_value=obj.max_value,
+            state_texts=texts,
+            number_of_states=len(texts) if obj.object_type in MULTISTATE_TYPES else None,
+            name=obj.name,
         )
-    return state
-
-
-def _checked_state(obj: VirtualObject, value: Any) -> int:
-    states = len(obj.state_texts or [])
-    if not states:
-        raise CommandRefused(f"{obj.name} has no state texts, so it has no state to command")
-    state: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        state = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        state = int(value.strip())
-    if state is None or not 1 <= state <= states:
-        raise CommandRefused(
-            f"{obj.object_type} takes a state number 1..{states} (got {short_repr(value)})"
-        )
-    return state
+    except InvalidValueError as exc:
+        raise CommandRefused(str(exc)) from exc
 
 
 def _apply_command(row: VirtualObject, command: Command, user: str, source: str) -> None:
@@ -265,7 +187,7 @@ def _apply_command(row: VirtualObject, command: Command, user: str, source: str)
         array = list(row.priority_array or [None] * PRIORITY_LEVELS)
         array[command.priority - 1] = command.value
         row.priority_array = array
-        row.present_value = next((v for v in array if v is not None), row.relinquish_default)
+        row.present_value = priority_winner(array, row.relinquish_default)
     row.save(update_fields=["present_value", "priority_array", "updated_at"])
     reading = BACnetReading.objects.create(
         virtual_object=row,

@@ -1,4 +1,5 @@
-"""Forms of the pages; the rules themselves live in bms.api.commands, shared with the API."""
+"""Forms of the pages. They check only the shape of what was typed; the rules (ranges, the
+value vocabulary) are bms.bacnet.commanding's, asked by the domain services the API shares."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 
+from bms.bacnet.commanding import MAX_INSTANCE, PRIORITY_LEVELS
 from bms.tasks import sites
-from bms.tasks.backends.base import MAX_DEVICE_INSTANCE
 from bms.virtual.templates import TEMPLATES
 
 
 class DiscoverForm(forms.Form):
-    low = forms.IntegerField(required=False, min_value=0, max_value=MAX_DEVICE_INSTANCE)
-    high = forms.IntegerField(required=False, min_value=0, max_value=MAX_DEVICE_INSTANCE)
+    low = forms.IntegerField(required=False, min_value=0, max_value=MAX_INSTANCE)
+    high = forms.IntegerField(required=False, min_value=0, max_value=MAX_INSTANCE)
     address = forms.CharField(required=False, max_length=100, strip=True)
     # Empty means this installation's BACNET_SITE, so a page without the field still works.
     site = forms.ChoiceField(
@@ -48,7 +49,7 @@ class DiscoverForm(forms.Form):
 
 class WriteForm(forms.Form):
     value = forms.CharField(required=False, max_length=100)
-    priority = forms.IntegerField(required=False, min_value=1, max_value=16)
+    priority = forms.IntegerField(required=False, min_value=1, max_value=PRIORITY_LEVELS)
     relinquish = forms.BooleanField(required=False)
 
 
@@ -62,7 +63,7 @@ class VirtualCommandForm(forms.Form):
 
 
 class VirtualDeviceForm(forms.Form):
-    device_id = forms.IntegerField(min_value=0, max_value=MAX_DEVICE_INSTANCE, label="Device id")
+    device_id = forms.IntegerField(min_value=0, max_value=MAX_INSTANCE, label="Device id")
     device_name = forms.CharField(max_length=255, label="Name")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     template = forms.ChoiceField(

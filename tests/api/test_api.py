@@ -256,9 +256,9 @@ def test_a_write_through_the_tasks_endpoint_is_validated_the_same(client, buildi
         ("ao", {"value": True}, "number"),
         ("ao", {}, "value is required"),
         ("ao", {"value": 3, "relinquish": True}, "no value"),
-        ("bo", {"value": 1}, "active"),
+        ("bo", {"value": 2}, "active"),
         ("msv", {"value": 0}, "state number"),
-        ("msv", {"value": 9}, "above"),
+        ("msv", {"value": 9}, "1..3"),
         ("ai", {"value": 1}, "not commandable"),
     ],
 )

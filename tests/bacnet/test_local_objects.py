@@ -195,3 +195,24 @@ async def test_apply_write_applies_the_plan_at_the_requested_priority() -> None:
     await obj.apply_write(default)
     assert obj.snapshot().priority_array[15] == 25.0
     assert obj.snapshot().present_value == 30.0  # level 8 still wins
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        (ObjectSpec("AO", 1, "a", max_value=10.0, relinquish_default=11.0), "11 is out of range"),
+        (ObjectSpec("MSV", 1, "m", state_texts=("a",), present_value=2), "1..1"),
+        (ObjectSpec("AV", 1, "a", min_value=0.0, priority_array=(-1.0,) + (None,) * 15), "-1"),
+        (ObjectSpec("BV", 1, "b", present_value="maybe"), "'maybe'"),
+    ],
+)
+def test_checked_values_refuse_what_build_would_refuse_without_building(spec, words) -> None:
+    with pytest.raises(InvalidValueError, match=words):
+        spec.with_checked_values()
+
+
+def test_checked_values_read_the_one_vocabulary() -> None:
+    spec = ObjectSpec("BV", 1, "b", present_value="on", relinquish_default=0).with_checked_values()
+    assert (spec.present_value, spec.relinquish_default) == ("active", "inactive")
+    states = ObjectSpec("MSV", 1, "m", state_texts=("Off", "Auto"), present_value="auto")
+    assert states.with_checked_values().present_value == 2

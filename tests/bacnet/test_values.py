@@ -84,14 +84,14 @@ def test_it_encodes_analog_present_values_as_real():
     assert float(encoded) == 21.0
 
 
-@pytest.mark.parametrize("value", ["active", "ACTIVE", 1, True, "on"])
+@pytest.mark.parametrize("value", ["active", "ACTIVE", 1, True, "on", "1", "true"])
 def test_it_encodes_truthy_binary_values_as_active(value):
     encoded = present_value_to_bacnet("binary-output", value)
     assert isinstance(encoded, BinaryPV)
     assert str(encoded) == "active"
 
 
-@pytest.mark.parametrize("value", ["inactive", 0, False, "off"])
+@pytest.mark.parametrize("value", ["inactive", 0, False, "off", "0", "False"])
 def test_it_encodes_falsy_binary_values_as_inactive(value):
     assert str(present_value_to_bacnet("binary-value", value)) == "inactive"
 
@@ -126,6 +126,7 @@ def test_it_encodes_other_properties_by_their_standard_type():
         ("multi-state-value", 2.5),
         ("multi-state-value", "two"),
         ("multi-state-value", True),
+        ("multi-state-value", 2**32),  # above what an Unsigned state carries
     ],
 )
 def test_it_refuses_present_values_that_do_not_fit(object_type, value):

@@ -111,12 +111,12 @@ def test_relinquish_sends_no_value(operator_client, building):
 @pytest.mark.parametrize(
     "point, data, reason",
     [
-        ("ao", {"value": "hot", "priority": "8"}, "not a number"),
+        ("ao", {"value": "hot", "priority": "8"}, "takes a finite number (got 'hot')"),
         ("ao", {"value": "5", "priority": "17"}, "less than or equal to 16"),
         ("ao", {"value": "5", "priority": "0"}, "greater than or equal to 1"),
         ("ai", {"value": "5", "priority": "8"}, "not commandable"),
         ("bo", {"value": "maybe", "priority": "8"}, '"active" or "inactive"'),
-        ("msv", {"value": "4", "priority": "8"}, "above this object's 3 states"),
+        ("msv", {"value": "4", "priority": "8"}, "state number 1..3"),
     ],
 )
 def test_a_bad_write_is_a_400_with_the_reason_and_queues_nothing(

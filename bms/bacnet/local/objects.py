@@ -14,7 +14,6 @@ it (validating again: cheap, and it keeps direct calls safe).
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -33,13 +32,13 @@ from bacpypes3.local.multistate import (
 from bacpypes3.local.multistate import MultiStateValueObject as _LocalMultiStateValue
 from bacpypes3.primitivedata import Boolean, CharacterString, Null, Real, Unsigned
 
+from bms.bacnet import commanding
+from bms.bacnet.commanding import DEFAULT_PRIORITY, is_priority, priority_winner
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local.attributes import StaticAttributeReads
 from bms.bacnet.local.convert import present_value_to_bacnet, priority_value, to_plain
-from bms.bacnet.local.spec import PRIORITY_LEVELS, ObjectSnapshot
+from bms.bacnet.local.spec import ObjectSnapshot
 from bms.bacnet.types import ObjectRef, PresentValue
-
-DEFAULT_PRIORITY = 16  # a write without a priority commands level 16
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def property_attr(prop: Any) -> str:
 
 
 def check_priority(priority: int | None) -> None:
-    if priority is not None and not 1 <= priority <= PRIORITY_LEVELS:
+    if priority is not None and not is_priority(priority):
         raise ExecutionError(errorClass="services", errorCode="parameterOutOfRange")
 
 
@@ -178,7 +177,7 @@ class LocalPoint(StaticAttributeReads):
             _require_type(value, CharacterString)
         elif name == "covIncrement":
             _require_type(value, Real)
-            if not (math.isfinite(value) and value >= 0):
+            if not commanding.is_cov_increment(value):
                 raise PropertyError("valueOutOfRange")
 
     def _check_present_value_write(self, value: Any) -> None:
@@ -206,9 +205,9 @@ class LocalPoint(StaticAttributeReads):
         if self._commandable and name == "presentValue":
             level = priority or DEFAULT_PRIORITY
             array = array[: level - 1] + (to_plain(value),) + array[level:]
-            effective = _winner(array, to_plain(self._read("relinquishDefault")))
+            effective = priority_winner(array, to_plain(self._read("relinquishDefault")))
         elif self._commandable and name == "relinquishDefault":
-            effective = _winner(array, to_plain(value))
+            effective = priority_winner(array, to_plain(value))
         elif name == "presentValue":
             effective = to_plain(value)
         return WritePlan(
@@ -234,8 +233,8 @@ class LocalPoint(StaticAttributeReads):
 
         Raises InvalidValueError for a value this object would refuse from a peer.
         """
-        if priority is not None and not 1 <= priority <= PRIORITY_LEVELS:
-            raise InvalidValueError(f"priority {priority} is outside 1..{PRIORITY_LEVELS}")
+        if priority is not None:
+            commanding.checked_priority(priority)
         if value is None:
             self._relinquish_locally(priority)
             return
@@ -289,11 +288,6 @@ def _require_type(value: Any, expected: type) -> None:
         raise PropertyError("invalidDataType")
 
 
-def _winner(array: tuple[PresentValue, ...], default: PresentValue) -> PresentValue:
-    """The present value a priority array commands: its first active entry, else the default."""
-    return next((value for value in array if value is not None), default)
-
-
 # ---- the three kinds
 
 
@@ -302,13 +296,7 @@ class AnalogPoint(LocalPoint):
     _value_type = Real
 
     def _in_range(self, value: Any) -> bool:
-        low = self._read("minPresValue")
-        high = self._read("maxPresValue")
-        return (
-            math.isfinite(value)
-            and (low is None or value >= low)
-            and (high is None or value <= high)
-        )
+        return commanding.is_within(value, self._read("minPresValue"), self._read("maxPresValue"))
 
 
 class BinaryPoint(LocalPoint):
@@ -327,8 +315,7 @@ class MultiStatePoint(LocalPoint):
     _cov_criteria = GenericCriteria
 
     def _in_range(self, value: Any) -> bool:
-        states = self._read("numberOfStates") or 0
-        return 1 <= int(value) <= states
+        return commanding.is_in_states(int(value), self._read("numberOfStates") or 0)
 
 
 class CommandableMixin:

@@ -6,9 +6,11 @@ snapshots back, the device side turns them into bacpypes3 objects.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass, field
 
+from bms.bacnet import commanding
+from bms.bacnet.commanding import PRIORITY_LEVELS
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.types import (
     ANALOG_TYPES,
@@ -21,9 +23,6 @@ from bms.bacnet.types import (
     ObjectRef,
     PresentValue,
 )
-
-PRIORITY_LEVELS = 16
-MAX_INSTANCE = 4194302
 
 
 def virtual_object_name(device_id: int | str, name: str) -> str:
@@ -77,8 +76,7 @@ class ObjectSpec:
         object.__setattr__(self, "object_type", normalize_object_type(self.object_type))
         object.__setattr__(self, "state_texts", tuple(self.state_texts))
         object.__setattr__(self, "priority_array", tuple(self.priority_array))
-        if not 0 <= self.instance <= MAX_INSTANCE:
-            raise InvalidValueError(f"instance {self.instance} is outside 0..{MAX_INSTANCE}")
+        commanding.checked_instance(self.instance)
         if not self.name:
             raise InvalidValueError("an object needs a name")
         self._check_limits()
@@ -88,15 +86,41 @@ class ObjectSpec:
             raise InvalidValueError(f"{self.object_type} has no priority array")
 
     def _check_limits(self) -> None:
+        # Our own multi-state objects say how many states they have: a peer cannot be told
+        # "any state" the way we accept it for a remote point whose states we do not know.
         if self.kind == "multistate" and not self.state_texts:
             raise InvalidValueError(f"{self.ref}: a multi-state object needs state_texts")
-        if self.min_value is not None and self.max_value is not None:
-            if not self.min_value <= self.max_value:
-                raise InvalidValueError(f"{self.ref}: min_value is above max_value")
-        if self.cov_increment is not None and not (
-            math.isfinite(self.cov_increment) and self.cov_increment >= 0
-        ):
-            raise InvalidValueError(f"{self.ref}: cov_increment must be >= 0")
+        try:
+            commanding.check_limits(self.min_value, self.max_value)
+            commanding.check_cov_increment(self.cov_increment)
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"{self.ref}: {exc}") from exc
+
+    def with_checked_values(self) -> ObjectSpec:
+        """This spec with its present value, relinquish default and priority array read with
+        bms.bacnet.commanding's vocabulary ("on" -> "active"), or InvalidValueError naming the
+        first value no peer could write (outside the limits, not one of the states)."""
+        try:
+            return dataclasses.replace(
+                self,
+                present_value=self._checked(self.present_value),
+                relinquish_default=self._checked(self.relinquish_default),
+                priority_array=tuple(self._checked(value) for value in self.priority_array),
+            )
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"{self.ref}: {exc}") from exc
+
+    def _checked(self, value: PresentValue) -> PresentValue:
+        if value is None:
+            return None
+        return commanding.coerce_present_value(
+            self.object_type,
+            value,
+            min_value=self.min_value,
+            max_value=self.max_value,
+            state_texts=self.state_texts,
+            name=self.name,
+        )
 
     @property
     def ref(self) -> ObjectRef:

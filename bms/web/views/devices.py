@@ -130,14 +130,10 @@ def point_write(request: HttpRequest, pk: int) -> HttpResponse:
         return refused(request, first_error(form), back)
     relinquish = form.cleaned_data["relinquish"]
     try:
-        value = (
-            None
-            if relinquish
-            else commands.parse_form_value(point.object_type, form.cleaned_data["value"])
-        )
+        # The text as typed: the write reads it with the one vocabulary every path uses.
         task = commands.write_point(
             point,
-            value,
+            None if relinquish else form.cleaned_data["value"],
             form.cleaned_data["priority"],
             relinquish,
             request.user.get_username(),

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from bms.accounts.roles import can_operate
 from bms.api import commands
+from bms.bacnet.commanding import DEFAULT_PRIORITY
 from bms.devices.models import WriteAudit
 from bms.virtual import services
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
@@ -174,7 +175,7 @@ def virtual_command(request: HttpRequest, pk: int) -> HttpResponse:
     except services.VirtualDeviceError as exc:
         return refused(request, str(exc), back)
     now = value_text(obj.present_value, obj.object_type, obj.state_texts)
-    level = data["priority"] or services.DEFAULT_PRIORITY
+    level = data["priority"] or DEFAULT_PRIORITY
     if not obj.commandable:
         message = f"{obj.name} set to {now}"
     elif relinquish:
