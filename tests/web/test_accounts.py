@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from bms.accounts.models import ApiToken
 from bms.accounts.roles import can_operate, role_of
+from tests.web.fixtures import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -28,11 +29,11 @@ def test_a_user_without_a_group_only_reads():
 
 
 def test_createadmin_is_idempotent_and_updates_the_password(capsys):
-    call_command("bms_createadmin", "--username", "root", "--password", "one")
-    call_command("bms_createadmin", "--username", "root", "--password", "two")
+    call_command("bms_createadmin", "--username", "root", "--password", "first passphrase")
+    call_command("bms_createadmin", "--username", "root", "--password", "second passphrase")
     user = User.objects.get(username="root")
     assert User.objects.filter(username="root").count() == 1
-    assert user.check_password("two") and user.is_superuser and user.is_staff
+    assert user.check_password("second passphrase") and user.is_superuser and user.is_staff
     assert role_of(user) == "admin"
     assert "admin root updated" in capsys.readouterr().out
 
@@ -50,8 +51,8 @@ def test_createadmin_reads_the_password_from_the_environment(monkeypatch):
 
 
 def test_createuser_gives_exactly_one_role(capsys):
-    call_command("bms_createuser", "--username", "op", "--password", "p", "--role", "operator")
-    call_command("bms_createuser", "--username", "op", "--password", "p", "--role", "viewer")
+    call_command("bms_createuser", "--username", "op", "--password", PASSWORD, "--role", "operator")
+    call_command("bms_createuser", "--username", "op", "--password", PASSWORD, "--role", "viewer")
     assert role_of(User.objects.get(username="op")) == "viewer"
 
 
