@@ -225,6 +225,23 @@ def count_requests(app: Any) -> Counter[str]:
     return sent
 
 
+def track_in_flight(app: Any) -> dict[str, int]:
+    """Record the peak number of confirmed requests the app had outstanding at once."""
+    state = {"now": 0, "max": 0}
+    original = app.request
+
+    def tracking_request(apdu: Any) -> Any:
+        future = original(apdu)
+        if not future.done():
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+            future.add_done_callback(lambda _f: state.__setitem__("now", state["now"] - 1))
+        return future
+
+    app.request = tracking_request
+    return state
+
+
 class Rig:
     """One test's BACnet hosts: the client's application on 127.0.0.1 and peers on .2, .3, ..."""
 

@@ -9,17 +9,10 @@ import pytest
 
 from bms.bacnet.errors import ErrorResponse, InvalidValueError
 from bms.bacnet.types import CovNotification, ObjectRef
-from tests.bacnet.client_peers import Rig, local_object
+from tests.bacnet.client_peers import local_object
 
 AI = ObjectRef("analog-input", 1)
 WAIT = 2.0  # seconds to wait for a notification that should come within milliseconds
-
-
-@pytest.fixture
-async def rig(bacnet_port):
-    rig = Rig(bacnet_port)
-    yield rig
-    await rig.close()
 
 
 async def next_notification(queue: asyncio.Queue[CovNotification]) -> CovNotification:

@@ -10,14 +10,7 @@ import pytest
 from bms.bacnet.client import DEVICE_INFO_FIELDS, DEVICE_INFO_WITHOUT_I_AM, I_AM_FIELDS
 from bms.bacnet.discovery import IAmCollector
 from bms.bacnet.errors import InvalidValueError
-from tests.bacnet.client_peers import NoRpmApplication, Rig, TerseDevice, count_requests
-
-
-@pytest.fixture
-async def rig(bacnet_port):
-    rig = Rig(bacnet_port)
-    yield rig
-    await rig.close()
+from tests.bacnet.client_peers import NoRpmApplication, TerseDevice, count_requests
 
 
 @pytest.fixture

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
 from bms.bacnet.capabilities import CapabilityCache
 from bms.bacnet.types import ObjectRef, PointInfo
 from tests.bacnet.client_peers import (
     CommandableMultiStateValue,
     NoRpmApplication,
-    Rig,
     count_requests,
     many_analog_values,
     point_objects,
     refs_of,
+    track_in_flight,
 )
 
 # Enough objects that the whole object list (5 octets each) can't fit in one 1476-octet APDU.
@@ -73,13 +69,6 @@ EXPECTED_POINTS = [
         commandable=True,
     ),
 ]
-
-
-@pytest.fixture
-async def rig(bacnet_port):
-    rig = Rig(bacnet_port)
-    yield rig
-    await rig.close()
 
 
 async def test_object_list_of_a_normal_peer_is_one_read(rig):
@@ -252,23 +241,6 @@ async def test_read_property_returns_plain_python(rig):
     assert await client.read_property(
         rig.address(2), ObjectRef("binary-output", 1), "status-flags"
     ) == (False, False, False, False)
-
-
-def track_in_flight(app: Any) -> dict[str, int]:
-    """Record the peak number of confirmed requests the app had outstanding at once."""
-    state = {"now": 0, "max": 0}
-    original = app.request
-
-    def tracking_request(apdu: Any) -> Any:
-        future = original(apdu)
-        if not future.done():
-            state["now"] += 1
-            state["max"] = max(state["max"], state["now"])
-            future.add_done_callback(lambda _f: state.__setitem__("now", state["now"] - 1))
-        return future
-
-    app.request = tracking_request
-    return state
 
 
 async def test_a_property_too_big_for_a_peer_that_cannot_segment_is_left_empty(rig):

@@ -16,17 +16,14 @@ from bacpypes3.app import Application
 
 from bms.bacnet.errors import BACnetTimeoutError
 from bms.bacnet.types import ObjectRef
-from tests.bacnet.client_peers import NoRpmApplication, Rig, many_analog_values, refs_of
-from tests.bacnet.test_client_reads import track_in_flight
+from tests.bacnet.client_peers import (
+    NoRpmApplication,
+    many_analog_values,
+    refs_of,
+    track_in_flight,
+)
 
 SILENT_HOST = 250
-
-
-@pytest.fixture
-async def rig(bacnet_port):
-    rig = Rig(bacnet_port)
-    yield rig
-    await rig.close()
 
 
 @pytest.fixture

@@ -13,17 +13,10 @@ import pytest
 
 from bms.bacnet.types import POINT_TYPES
 from bms.simulator import SimulatedBuilding
-from tests.bacnet.client_peers import Rig, count_requests
+from tests.bacnet.client_peers import count_requests
 
 DEVICES = 3
 OBJECTS = 120  # the no-segmentation device's object list (~610 octets) exceeds 480
-
-
-@pytest.fixture
-async def rig(bacnet_port):
-    rig = Rig(bacnet_port)
-    yield rig
-    await rig.close()
 
 
 @pytest.fixture

@@ -16,18 +16,11 @@ from bms.bacnet.errors import (
     RejectResponse,
 )
 from bms.bacnet.types import ObjectRef
-from tests.bacnet.client_peers import Rig, count_requests
+from tests.bacnet.client_peers import count_requests
 
 AO = ObjectRef("analog-output", 1)
 BO = ObjectRef("binary-output", 1)
 MSV = ObjectRef("multi-state-value", 1)
-
-
-@pytest.fixture
-async def rig(bacnet_port):
-    rig = Rig(bacnet_port)
-    yield rig
-    await rig.close()
 
 
 @pytest.fixture

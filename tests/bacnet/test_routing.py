@@ -45,21 +45,17 @@ class Routed:
 
 
 @pytest.fixture
-async def routed(bacnet_port):
-    rig = Rig(bacnet_port)
+async def routed(rig, bacnet_port):
     remote_port = free_udp_port()
-    try:
-        await rig.router(
-            ROUTER,
-            {
-                1: f"127.0.0.{ROUTER_HOST}/8:{bacnet_port}",
-                2: f"127.0.0.{ROUTER_HOST}/8:{remote_port}",
-            },
-        )
-        device = await rig.peer(DEVICE_HOST, DEVICE, port=remote_port)
-        yield Routed(rig, remote_port, device)
-    finally:
-        await rig.close()
+    await rig.router(
+        ROUTER,
+        {
+            1: f"127.0.0.{ROUTER_HOST}/8:{bacnet_port}",
+            2: f"127.0.0.{ROUTER_HOST}/8:{remote_port}",
+        },
+    )
+    device = await rig.peer(DEVICE_HOST, DEVICE, port=remote_port)
+    return Routed(rig, remote_port, device)
 
 
 async def test_who_is_finds_the_device_behind_the_router_with_network_and_mac(routed):
