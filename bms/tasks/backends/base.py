@@ -50,8 +50,12 @@ class BACnetBackend:
         value: Any = None,
         priority: int | None = None,
         relinquish: bool = False,
+        *,
+        user: str | None = None,
+        source: str | None = None,
     ) -> int:
-        """Write a point's present value, or relinquish (write NULL) at `priority`."""
+        """Write a point's present value, or relinquish (write NULL) at `priority`, for `user`
+        through `source` ("operator", "api"), whom the worker's audit names."""
         if not BACnetPoint.objects.filter(id=point_id).exists():
             raise ValueError(f"there is no point with id {point_id}")
         if priority is not None and not 1 <= priority <= 16:
@@ -66,6 +70,8 @@ class BACnetBackend:
             "priority": priority,
             "relinquish": relinquish,
         }
+        writer = {"user": user, "source": source}
+        parameters |= {key: value for key, value in writer.items() if value is not None}
         return self._submit("write_point", parameters)
 
     def get_status(self) -> dict[str, Any]:
