@@ -1,11 +1,14 @@
-"""Shared fixtures: loopback addresses and ports that no other test is using."""
+"""Shared fixtures (loopback ports that no other test is using) and the second-pass replay hook."""
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Generator
 
 import pytest
+
+from tests.second_pass import replay_second_pass
 
 
 def _free_udp_port() -> int:
@@ -24,3 +27,14 @@ def bacnet_port() -> int:
 def require_services() -> bool:
     """REQUIRE_SERVICES=1 (CI) turns 'service not running' from a skip into a failure."""
     return os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """After a test that ran a second pass (the PostgreSQL pass), report each of its tests."""
+    try:
+        return (yield)
+    finally:
+        replay_second_pass(item)

@@ -1,48 +1,48 @@
-"""Run the whole Django suite a second time, on PostgreSQL, from the one `pytest` run CI makes.
+"""Run the Django tests a second time, on PostgreSQL, from the one `pytest` run CI makes.
 
 Why a subprocess: Django binds the database at setup, once per process, and the queue's claim
 takes a different path per database (SKIP LOCKED vs a conditional UPDATE). Rerunning the same
 tests with DATABASE_URL pointing at PostgreSQL covers both paths with identical test code; a
 second DATABASES alias would instead need `.using()` threaded through every function under test.
 PostgreSQL-only tests (fixture `on_postgresql`) skip in the SQLite pass and run here.
+
+Each test of this pass is reported on its own, as `tests/django/test_x.py::test_y[postgresql]`
+(tests/second_pass.py), and this test fails naming the tests that failed.
 """
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.second_pass import run_second_pass
+
+# What the PostgreSQL pass reruns: the tests of the database-bound code (queue, worker store,
+# models, commands). Keep it in step when those tests move.
+PASS_PATHS = ["tests/django"]
+THIS_FILE = Path(__file__).relative_to(Path(__file__).resolve().parents[2])
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_the_django_suite_passes_on_postgresql(postgres_url):
+def test_the_django_suite_passes_on_postgresql(
+    request: pytest.FixtureRequest, postgres_url: str
+) -> None:
     if connection.vendor == "postgresql":
         pytest.skip("this already is the PostgreSQL pass")
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "tests/django",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        f"--ignore={Path(__file__).relative_to(ROOT)}",
-    ]
-    result = subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        command,
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": postgres_url},
-        capture_output=True,
-        text=True,
+    second = run_second_pass(
+        request.node,
+        [*PASS_PATHS, "-q", "-p", "no:cacheprovider", f"--ignore={THIS_FILE}"],
+        suffix="postgresql",
+        env={"DATABASE_URL": postgres_url},
         timeout=220,
-        check=False,
     )
-    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-    assert " passed" in summary and "failed" not in summary, summary
-    print(f"PostgreSQL pass: {summary}")
+    problem = second.could_not_run()
+    assert problem is None, f"the PostgreSQL pass did not run to the end: {problem}"
+    assert not second.failed, (
+        f"{len(second.failed)} test(s) failed on PostgreSQL (each reported as "
+        f"its own [postgresql] test): {', '.join(second.failed)}"
+    )
+    assert second.returncode == pytest.ExitCode.OK, second.output[-4000:]
+    assert second.passed > 0
+    print(f"PostgreSQL pass: {second.passed} passed")
