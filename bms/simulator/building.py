@@ -25,7 +25,6 @@ from bms.bacnet import speedups
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import ObjectRef
-from bms.simulator.apps import NoRpmApplication, SimulatedApplication
 from bms.simulator.catalog import PointSpec, Walk, device_points
 from bms.simulator.objects import ObjectFactory
 from bms.simulator.plan import (
@@ -35,6 +34,7 @@ from bms.simulator.plan import (
     DevicePlan,
     plan_building,
 )
+from bms.simulator.quirks import NoRpmApplication, SimulatedApplication
 
 log = logging.getLogger(__name__)
 

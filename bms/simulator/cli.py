@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import gc
 import resource
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -19,10 +18,9 @@ from bms.bacnet.config import DEFAULT_PORT
 from bms.bacnet.errors import BACnetError
 from bms.simulator.building import SimulatedBuilding
 from bms.simulator.plan import DEFAULT_NO_RPM_INDEX, DEFAULT_NO_SEGMENTATION_INDEX
+from bms.simulator.processes import run_processes
+from bms.simulator.shutdown import EXIT_BAD_SETUP, EXIT_OK, install_stop_signals, watch_parent
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_SETUP = 2
 SOCKETS_PER_DEVICE = 2  # its own address and the shared broadcast address
 SPARE_FILES = 64
 
@@ -82,8 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_SETUP
     try:
         if args.processes > 1:
-            from bms.simulator.processes import run_processes
-
             return asyncio.run(run_processes(args))
         return asyncio.run(run_building(args))
     except (BACnetError, ValueError) as exc:
@@ -142,28 +138,3 @@ def raise_file_limit(needed: int) -> None:
             "use --processes to spread the devices"
         )
     resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-
-
-def install_stop_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-
-
-async def watch_parent(stop: asyncio.Event) -> asyncio.BaseTransport:
-    """Set `stop` when stdin reaches EOF, i.e. when the supervising parent has gone away."""
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.connect_read_pipe(lambda: _EofProtocol(stop), sys.stdin)
-    return transport
-
-
-class _EofProtocol(asyncio.Protocol):
-    def __init__(self, stop: asyncio.Event) -> None:
-        self._stop = stop
-
-    def eof_received(self) -> bool:
-        self._stop.set()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop.set()

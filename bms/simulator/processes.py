@@ -16,8 +16,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from bms.simulator.cli import EXIT_FAILED, EXIT_OK, install_stop_signals
 from bms.simulator.plan import DevicePlan, plan_building
+from bms.simulator.shutdown import EXIT_FAILED, EXIT_OK, install_stop_signals
 
 STOP_GRACE_SECONDS = 10.0
 
