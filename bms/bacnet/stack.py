@@ -1,6 +1,6 @@
 """Building and closing one bacpypes3 `Application` on one address and port.
 
-This is the only module that knows how bacpypes3 wires its layers. Four of its habits matter:
+This is the only module that knows how bacpypes3 wires its layers. These habits matter:
 - it binds with SO_REUSEPORT, so a second process on the same address and port would
   silently share (and steal) our traffic: we probe the port without that option first;
 - it creates its sockets in background tasks that retry forever: we wait for them with a
@@ -14,7 +14,10 @@ This is the only module that knows how bacpypes3 wires its layers. Four of its h
 - as a foreign device (config.foreign_bbmd) it registers with the BBMD in the background, drops
   broadcasts until the BBMD has answered, and keeps re-registering on timers that outlive the
   socket: we wait for the first answer (a refusal is a configuration error; silence is logged
-  and bacpypes3 keeps trying every 5 s) and stop the timers when we close.
+  and bacpypes3 keeps trying every 5 s) and stop the timers when we close;
+- it decodes each datagram in a task it never keeps, so a malformed one ends in an unhandled
+  task traceback on stderr: bms.bacnet.malformed keeps those tasks, counts the failures by
+  kind and logs one summary a minute instead.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from bacpypes3.primitivedata import ObjectIdentifier
 
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.errors import ConfigurationError, PortInUseError
+from bms.bacnet.malformed import guard_receive, malformed_datagrams
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +129,7 @@ async def open_application(
         raise ConfigurationError(
             f"could not bind UDP {config.host}:{config.port} within {BIND_DEADLINE_SECONDS}s"
         ) from exc
+    guard_receive(app)
     for sock in application_sockets(app):
         raise_receive_buffer(sock, config.receive_buffer)
     if config.bbmd is not None:
@@ -241,6 +246,9 @@ def close_application(app: Application) -> None:
         # bacpypes3's re-registration timers would otherwise fire on the closed socket. No
         # deregistration is sent: the BBMD drops us when the time-to-live lapses.
         link._stop_tracking_registration()
+    guard = malformed_datagrams(app)
+    if guard is not None:
+        guard.close()
     app.close()
 
 
