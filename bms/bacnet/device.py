@@ -150,6 +150,15 @@ class LocalDevice:
         obj.set_local_value(value, priority)
         return obj.snapshot()
 
+    def set_out_of_service(self, ref: ObjectRef | str, out_of_service: bool) -> ObjectSnapshot:
+        """Our own change of out-of-service (no write hook).
+
+        Status-flags follow it, and COV subscribers are notified of the change (cov_server).
+        """
+        obj = self._point(ref)
+        setattr(obj, "outOfService", out_of_service)  # noqa: B010 (bacpypes3 attribute)
+        return obj.snapshot()
+
     # ---- internals
 
     def _point(self, ref: ObjectRef | str) -> LocalPoint:

@@ -40,6 +40,7 @@ from bacpypes3.basetypes import (
 from bacpypes3.errors import DecodingError, ExecutionError, ObjectError, PropertyError
 from bacpypes3.errors import RejectException as _BacnetReject
 
+from bms.bacnet.cov_server import CovServer
 from bms.bacnet.errors import WriteRefused
 from bms.bacnet.local import LocalPoint, WritePlan
 from bms.bacnet.local.objects import check_priority, property_attr
@@ -108,8 +109,10 @@ class _PlanRefused(Exception):  # noqa: N818 (carries the write's own ExecutionE
         self.error = error
 
 
-class DeviceServices:
+class DeviceServices(CovServer):
     """Mixin for the engine's Application: validated, hooked writes and honest services.
+
+    Its COV server part (status-flags changes, active-cov-subscriptions) is `CovServer`.
 
     Use as `class EngineApplication(DeviceServices, Application)`.
     """

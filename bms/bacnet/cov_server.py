@@ -1,0 +1,132 @@
+"""Our device as a COV server: the two things bacpypes3 0.0.108 leaves out.
+
+Theory of operation. bacpypes3 detects a change of value with property monitors: the COV
+detection of a subscribed object (`bacpypes3.local.cov`) registers a monitor on each property
+it tracks (present-value and status-flags), and the local object's `__setattr__` calls a
+property's monitors when that property is assigned. But status-flags of a local object is not
+stored: it is a getter computed from event-state, reliability and out-of-service, and nothing
+ever assigns it, so its monitors never run. Setting out-of-service therefore sent no COV
+notification, although ASHRAE 135 clause 13.1 requires one when status-flags changes.
+`StatusFlagsWatch` monitors those inputs and, when the computed flags change, calls the
+status-flags monitors exactly as an assignment would have; the detection then reports the new
+flags (with the present value) to every subscriber.
+
+bacpypes3's device object answers active-cov-subscriptions from
+`app.get_active_cov_subscriptions()` when the application has one; it had none, so the property
+read `{}`. `CovServer` provides it from the subscriptions the detections hold. It also takes a
+SubscribeCOV without a lifetime as the indefinite subscription it is (bacpypes3 raised on it).
+
+`CovServer` is a mixin for the device's Application (before bacpypes3's `Application` in the
+MRO); a watch lives exactly as long as its object's detection (first subscription to last).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bacpypes3.basetypes import (
+    COVSubscription,
+    DeviceAddress,
+    ListOfCOVSubscription,
+    ObjectPropertyReference,
+    Recipient,
+    RecipientProcess,
+)
+from bacpypes3.local.cov import COVIncrementCriteria
+
+__all__ = ["STATUS_FLAG_INPUTS", "CovServer", "StatusFlagsWatch"]
+
+# The properties bacpypes3's local status-flags getter is computed from.
+STATUS_FLAG_INPUTS = ("eventState", "reliability", "outOfService")
+
+_WATCH_ATTRIBUTE = "_status_flags_watch"  # kept on bacpypes3's COV detection object
+
+
+class StatusFlagsWatch:
+    """Tells an object's status-flags monitors when its computed flags change."""
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+        self._last_flags = obj.statusFlags
+        for name in STATUS_FLAG_INPUTS:
+            obj._property_monitors[name].append(self._input_changed)
+
+    def unbind(self) -> None:
+        for name in STATUS_FLAG_INPUTS:
+            self._obj._property_monitors[name].remove(self._input_changed)
+
+    def _input_changed(self, old_value: Any, new_value: Any) -> None:
+        flags = self._obj.statusFlags
+        if flags == self._last_flags:
+            return  # e.g. event-state moved between two off-normal states
+        previous, self._last_flags = self._last_flags, flags
+        for monitor in list(self._obj._property_monitors["statusFlags"]):
+            monitor(previous, flags)
+
+
+class CovServer:
+    """Mixin for the device's Application: status-flags COV and active-cov-subscriptions."""
+
+    _cov_detections: dict[Any, Any]  # bacpypes3's ChangeOfValueServices: object id -> detection
+
+    async def do_SubscribeCOVRequest(self, apdu: Any) -> None:
+        if apdu.issueConfirmedNotifications is not None and apdu.lifetime is None:
+            # A subscription without a lifetime is indefinite (ASHRAE 135 13.14.1.1.4), which
+            # bacpypes3 spells 0; it would compare None > 0 and answer operational-problem.
+            apdu.lifetime = 0
+        await super().do_SubscribeCOVRequest(apdu)  # type: ignore[misc]
+
+    def add_subscription(self, cov: Any) -> None:
+        super().add_subscription(cov)  # type: ignore[misc]
+        detection = self._cov_detections[cov.obj_ref.objectIdentifier]
+        if getattr(detection, _WATCH_ATTRIBUTE, None) is None:
+            setattr(detection, _WATCH_ATTRIBUTE, StatusFlagsWatch(cov.obj_ref))
+
+    def cancel_subscription(self, cov: Any) -> None:
+        object_id = cov.obj_ref.objectIdentifier  # bacpypes3 clears obj_ref on cancelling
+        detection = self._cov_detections[object_id]
+        super().cancel_subscription(cov)  # type: ignore[misc]
+        if object_id not in self._cov_detections:  # its last subscription: detection unbound
+            watch: StatusFlagsWatch | None = getattr(detection, _WATCH_ATTRIBUTE, None)
+            if watch is not None:
+                watch.unbind()
+                setattr(detection, _WATCH_ATTRIBUTE, None)
+
+    def get_active_cov_subscriptions(self) -> ListOfCOVSubscription:
+        """The device object's active-cov-subscriptions: every live subscription."""
+        now = asyncio.get_running_loop().time()
+        return ListOfCOVSubscription(
+            [
+                _cov_subscription(cov, detection, now)
+                for detection in self._cov_detections.values()
+                for cov in detection.cov_subscriptions
+            ]
+        )
+
+
+def _cov_subscription(cov: Any, detection: Any, now: float) -> COVSubscription:
+    entry = COVSubscription(
+        recipient=RecipientProcess(
+            recipient=Recipient(address=DeviceAddress(cov.client_addr)),
+            processIdentifier=cov.proc_id,
+        ),
+        monitoredPropertyReference=ObjectPropertyReference(
+            objectIdentifier=cov.obj_id,
+            propertyIdentifier=detection.monitored_property_reference or "presentValue",
+        ),
+        issueConfirmedNotifications=bool(cov.confirmed),
+        timeRemaining=_seconds_remaining(cov, now),
+    )
+    increment = getattr(detection.obj, "covIncrement", None)
+    if isinstance(detection, COVIncrementCriteria) and increment is not None:
+        # The increment in effect: bacpypes3 subscriptions always use the object's own.
+        entry.covIncrement = increment
+    return entry
+
+
+def _seconds_remaining(cov: Any, now: float) -> int:
+    """0 for a subscription without a lifetime, as the notifications report it."""
+    if cov.cancel_handle is None:
+        return 0
+    return max(1, int(cov.cancel_handle.when() - now))
