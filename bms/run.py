@@ -21,13 +21,17 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bms.accounts.management.commands._password import PASSWORD_ENV
+from bms.accounts import PASSWORD_ENV
+from bms.env import env_bool, env_int
 
 ROOT = Path(__file__).resolve().parents[1]
 VAR = Path(os.environ.get("BMS_VAR_DIR", ROOT / "var"))
 WEB_HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+# Request lines are not what an operator needs (1,110 lines in 9 minutes of use); BMS_ACCESS_LOG=1
+# turns them on.
+ACCESS_LOG_ENV = "BMS_ACCESS_LOG"
 
 
 def new_secret() -> str:
@@ -50,8 +54,9 @@ def kept_secret(var: Path, name: str) -> str:
     return path.read_text().strip()
 
 
-def product_env(var: Path = VAR) -> dict[str, str]:
-    env = dict(os.environ)
+def product_env(var: Path = VAR, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of every process `make run` starts: `base` (os.environ) plus defaults."""
+    env = dict(os.environ if base is None else base)
     env.setdefault("DJANGO_SETTINGS_MODULE", "bms.settings")
     env.setdefault("BMS_VAR_DIR", str(var))
     env.setdefault("SECRET_KEY", kept_secret(var, "secret_key"))
@@ -68,6 +73,7 @@ class Child:
     lines: list[str] = field(default_factory=list)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     ready_marker: str = ""
+    ready_port: int | None = None
 
 
 async def manage(env: dict[str, str], *args: str) -> str:
@@ -100,14 +106,39 @@ async def create_admin(env: dict[str, str], password: str) -> None:
     await manage({**env, PASSWORD_ENV: password}, "bms_createadmin", "--username", "admin")
 
 
-async def start(name: str, args: list[str], env: dict[str, str], ready_marker: str) -> Child:
+def web_command(port: int, env: dict[str, str]) -> list[str]:
+    """daphne on loopback, quiet: warnings only (-v 0 also drops its access log), unless
+    BMS_ACCESS_LOG=1 asks for one line per request."""
+    args = [sys.executable, "-m", "daphne", "-v", "0", "-b", WEB_HOST, "-p", str(port)]
+    if env_bool(ACCESS_LOG_ENV, False, environ=env):
+        args += ["--access-log", "-"]
+    return [*args, "bms.asgi:application"]
+
+
+async def start(name: str, args: list[str], env: dict[str, str], ready: str | int) -> Child:
+    """`ready` is a line the child prints when it is ready, or a port it listens on."""
     process = await asyncio.create_subprocess_exec(
         *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    return Child(name, process, ready_marker=ready_marker)
+    if isinstance(ready, int):
+        return Child(name, process, ready_port=ready)
+    return Child(name, process, ready_marker=ready)
+
+
+async def listening(port: int) -> None:
+    """Returns once something accepts connections on WEB_HOST:port."""
+    while True:
+        try:
+            _reader, writer = await asyncio.open_connection(WEB_HOST, port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
 
 
 async def forward_output(child: Child) -> None:
@@ -121,7 +152,8 @@ async def forward_output(child: Child) -> None:
 
 
 async def wait_ready(child: Child, watchers: set[asyncio.Task[None]]) -> None:
-    ready = asyncio.create_task(child.ready.wait(), name=f"{child.name}-ready")
+    awaited = child.ready.wait() if child.ready_port is None else listening(child.ready_port)
+    ready = asyncio.create_task(awaited, name=f"{child.name}-ready")
     exited = asyncio.create_task(child.process.wait(), name=f"{child.name}-exit")
     done, _ = await asyncio.wait(
         {ready, exited}, timeout=STARTUP_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
@@ -148,9 +180,9 @@ async def stop_all(children: list[Child]) -> None:
 async def run() -> int:
     env = product_env()
     await prepare(env)
-    web_port = env.get("BMS_WEB_PORT", "8000")
+    web_port = env_int("BMS_WEB_PORT", 8000, environ=env)
     python = sys.executable
-    specs = [
+    specs: list[tuple[str, list[str], str | int]] = [
         (
             "simulator",
             [
@@ -169,11 +201,7 @@ async def run() -> int:
             "ready",
         ),
         ("worker", [python, str(ROOT / "manage.py"), "bacnet_worker"], "ready:"),
-        (
-            "web",
-            [python, "-m", "daphne", "-b", WEB_HOST, "-p", web_port, "bms.asgi:application"],
-            "Listening on",
-        ),
+        ("web", web_command(web_port, env), web_port),
     ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

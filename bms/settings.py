@@ -154,6 +154,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:devices"
 LOGOUT_REDIRECT_URL = "login"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+
+# Request bodies over this many bytes are answered 413 before they are read (bms.bodylimit): the
+# API takes JSON of a few KB, and daphne would otherwise buffer any body whole in memory.
+MAX_REQUEST_BYTES = env_int("BMS_MAX_REQUEST_BYTES", 5 * 1024 * 1024)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -214,17 +218,27 @@ BACNET_SHUTDOWN_SECONDS = env_float("BACNET_SHUTDOWN_SECONDS", 10.0)
 
 # Logging -------------------------------------------------------------------------------------
 
+# Every line goes through one handler on the root logger, printed once: configuring the root
+# replaces the handler daphne's command line puts there (with it, each bms line was printed twice
+# in the web process), and Django's own console handler (DEBUG only). A refused request (4xx) is
+# one WARNING line, without the traceback of the exception that refused it (bms.log).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"client_errors_on_one_line": {"()": "bms.log.ClientErrorsOnOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "bms": {
-            "handlers": ["console"],
             "level": env_choice(
                 "BMS_LOG_LEVEL", ["debug", "info", "warning", "error"], "info"
             ).upper(),
         },
+        "django": {"handlers": [], "level": "WARNING"},
+        # Where daphne listens, once at start (scripts wait for "Listening on"); its access log
+        # is off unless asked for (bms.run).
+        "daphne.server": {"level": "INFO"},
+        "django.request": {"filters": ["client_errors_on_one_line"], "level": "WARNING"},
     },
 }

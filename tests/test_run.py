@@ -4,7 +4,6 @@ the instance it leaves behind. Each step runs manage.py as a real subprocess, as
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,51 +11,16 @@ from pathlib import Path
 import pytest
 
 from bms import run
-
-ROOT = Path(__file__).resolve().parents[1]
-# What the developer's shell (or pytest-django) may have set that would hide the behaviour: the
-# product must work with none of them.
-NOT_INHERITED = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG")
+from tests.make_run import ROOT, bms, make_var, shell_env
 
 pytestmark = pytest.mark.slow
-
-
-def shell_env(var: Path) -> dict[str, str]:
-    """A new user's shell in the project directory: no settings module, no SECRET_KEY."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in NOT_INHERITED and not k.startswith(("DJANGO_", "BMS_", "BACNET_"))
-    }
-    return {**env, "BMS_VAR_DIR": str(var), "BACNET_BACKEND": "native"}
-
-
-def bms(var: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    """`bms <args>` as the README shows it, from the project directory."""
-    return subprocess.run(  # noqa: S603 - our interpreter, our code
-        [sys.executable, "-m", "bms.manage", *args],
-        cwd=ROOT,
-        env={**shell_env(var), **extra},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
 def made_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ./var as `make run` leaves it: its kept secret key and a migrated database."""
     var = tmp_path_factory.mktemp("make_run") / "var"
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(shell_env(var))
-    try:
-        env = run.product_env(var)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    asyncio.run(run.manage(env, "migrate", "--no-input"))
+    make_var(var)
     return var
 
 
@@ -107,3 +71,17 @@ def test_a_deployment_database_still_needs_its_own_secret_key(made_var):
     result = bms(made_var, "check", DATABASE_URL="postgres://bms@127.0.0.1:1/bms")
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
+
+
+def test_make_run_starts_without_django_settings(tmp_path):
+    """`python -m bms.run` imports nothing that needs configured settings before it sets them."""
+    result = subprocess.run(  # noqa: S603 - our interpreter, our code
+        [sys.executable, "-c", "import bms.run"],
+        cwd=ROOT,
+        env=shell_env(tmp_path / "var"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-PASSWORD_ENV = "BMS_PASSWORD"  # noqa: S105 - the variable name, not a password
+from bms.accounts import PASSWORD_ENV
 
 
 def add_password_arguments(parser: CommandParser) -> None:
