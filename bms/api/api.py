@@ -9,7 +9,9 @@ from ninja.errors import ValidationError
 
 from bms.api import devices, tasks, virtual
 from bms.api.auth import API_AUTH
-from bms.api.commands import Refused
+from bms.tasks.submission import Refused
+from bms.virtual.services import DuplicateObject, VirtualDeviceError
+from bms.virtual.templates import UnknownTemplate
 
 api = NinjaAPI(
     title="BMS API",
@@ -28,6 +30,15 @@ api.add_router("/", virtual.router)
 @api.exception_handler(Refused)
 def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc)}, status=400)
+
+
+@api.exception_handler(VirtualDeviceError)
+@api.exception_handler(UnknownTemplate)
+def virtual_refused(request: HttpRequest, exc: ValueError) -> HttpResponse:
+    """What the virtual-device services refuse: 400 with their reason; a taken name or
+    object identifier is a conflict (409)."""
+    status = 409 if isinstance(exc, DuplicateObject) else 400
+    return api.create_response(request, {"detail": str(exc)}, status=status)
 
 
 @api.exception_handler(ValidationError)

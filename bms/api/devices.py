@@ -8,7 +8,6 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
-from bms.api import commands
 from bms.api.auth import require_operator, user_name
 from bms.api.readings import ReadingQuery, readings_page
 from bms.api.schemas import (
@@ -22,6 +21,7 @@ from bms.api.schemas import (
 )
 from bms.api.tasks import created
 from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.tasks import submission
 
 router = Router(tags=["devices"])
 
@@ -60,14 +60,14 @@ def device_points(request: HttpRequest, device_pk: int) -> list[BACnetPoint]:
 def device_read_points(request: HttpRequest, device_pk: int) -> Status[Any]:
     require_operator(request)
     device = get_device(device_pk)
-    return Status(202, created(commands.read_points(device.device_instance, site=device.site)))
+    return Status(202, created(submission.read_points(device.device_instance, site=device.site)))
 
 
 @router.post("/devices/{device_pk}/collect", response={202: TaskCreated, 403: ErrorOut})
 def device_collect(request: HttpRequest, device_pk: int) -> Status[Any]:
     require_operator(request)
     device = get_device(device_pk)
-    return Status(202, created(commands.collect([device.device_instance], site=device.site)))
+    return Status(202, created(submission.collect([device.device_instance], site=device.site)))
 
 
 @router.get("/points/{point_pk}", response={200: PointOut, 404: ErrorOut})
@@ -92,12 +92,12 @@ def point_write(request: HttpRequest, point_pk: int, body: WriteIn) -> Status[An
     """Queue a write_point task: `value` (number, "active"/"inactive", state number) at
     `priority` 1..16, or `relinquish` true to release that priority."""
     require_operator(request)
-    task = commands.write_point(
+    task = submission.write_point(
         get_point(point_pk),
         body.value,
         body.priority,
         body.relinquish,
-        user_name(request),
+        user=user_name(request),
         source="api",
     )
     return Status(202, created(task))

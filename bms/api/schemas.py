@@ -15,7 +15,7 @@ JSONValue = float | int | str | bool | None
 
 
 def instance(**kwargs: Any) -> Any:
-    """A device instance field: 0..4194302 (4194303 is the Who-Is wildcard)."""
+    """A device instance field: 0..MAX_INSTANCE (one more is the Who-Is wildcard)."""
     return Field(ge=0, le=MAX_INSTANCE, **kwargs)
 
 

@@ -12,7 +12,6 @@ from ninja.errors import HttpError
 from pydantic import Field
 from pydantic import ValidationError as PydanticError
 
-from bms.api import commands
 from bms.api.auth import require_operator, user_name
 from bms.api.paging import MAX_LIMIT, page
 from bms.api.schemas import (
@@ -29,7 +28,7 @@ from bms.api.schemas import (
 )
 from bms.devices.models import BACnetPoint
 from bms.realtime.payloads import task_payload
-from bms.tasks import sites, states
+from bms.tasks import sites, states, submission
 from bms.tasks.models import BACnetTask
 
 router = Router(tags=["tasks"])
@@ -98,13 +97,13 @@ def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
     try:
         if body.type == "discover":
             p = DiscoverParams.model_validate(body.parameters)
-            return commands.discover(p.low, p.high, p.address, p.force, site=body.site)
+            return submission.discover(p.low, p.high, p.address, p.force, site=body.site)
         if body.type == "collect":
-            return commands.collect(
+            return submission.collect(
                 CollectParams.model_validate(body.parameters).device_ids, site=body.site
             )
         if body.type == "read_points":
-            return commands.read_points(
+            return submission.read_points(
                 ReadPointsParams.model_validate(body.parameters).device_id, site=body.site
             )
         w = WritePointParams.model_validate(body.parameters)
@@ -117,8 +116,8 @@ def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
         sites.site_of_point(point.id, body.site)
     except sites.UnknownSite as exc:
         raise HttpError(400, str(exc)) from exc
-    return commands.write_point(
-        point, w.value, w.priority, w.relinquish, user_name(request), source="api"
+    return submission.write_point(
+        point, w.value, w.priority, w.relinquish, user=user_name(request), source="api"
     )
 
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
-from bms.api import commands
 from bms.api.auth import require_operator, user_name
 from bms.api.readings import ReadingQuery, readings_page
 from bms.api.schemas import (
@@ -28,8 +26,6 @@ from bms.api.schemas import (
     VirtualObjectPatch,
 )
 from bms.bacnet.commanding import DEFAULT_PRIORITY
-from bms.bacnet.types import COMMANDABLE_TYPES, POINT_TYPES
-from bms.realtime import publish
 from bms.virtual import services
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 
@@ -53,7 +49,7 @@ def get_object(object_pk: int) -> VirtualObject:
 
 def detail(device: VirtualBACnetDevice) -> dict[str, Any]:
     return {
-        **VirtualDeviceOut.from_orm(device).dict(),
+        **VirtualDeviceOut.model_validate(device).model_dump(),
         "objects": list(device.virtual_objects.all()),
     }
 
@@ -66,7 +62,7 @@ def list_virtual(request: HttpRequest) -> list[VirtualBACnetDevice]:
 @router.post("/virtual-devices", response={201: VirtualDeviceDetailOut, **WRITE_ERRORS})
 def create_virtual(request: HttpRequest, body: VirtualDeviceIn) -> Status[Any]:
     require_operator(request)
-    device = commands.create_virtual_device(
+    device = services.create_virtual_device(
         body.device_id, body.device_name, body.description, body.template
     )
     return Status(201, detail(device))
@@ -83,16 +79,14 @@ def read_virtual(request: HttpRequest, device_id: int) -> dict:
 def update_virtual(request: HttpRequest, device_id: int, body: VirtualDevicePatch) -> dict:
     """Rename, describe, start (is_running true) or stop a virtual device."""
     require_operator(request)
-    changes = body.dict(exclude_unset=True)
-    if any(value is None for value in changes.values()):
-        raise HttpError(400, "fields cannot be set to null")
-    return detail(commands.update_virtual_device(get_virtual(device_id), **changes))
+    changes = body.model_dump(exclude_unset=True)
+    return detail(services.update_virtual_device(get_virtual(device_id), **changes))
 
 
 @router.delete("/virtual-devices/{device_id}", response={204: None, **WRITE_ERRORS})
 def delete_virtual(request: HttpRequest, device_id: int) -> Status[Any]:
     require_operator(request)
-    commands.delete_virtual_device(get_virtual(device_id))
+    services.delete_virtual_device(get_virtual(device_id).device_id)
     return Status(204, None)
 
 
@@ -107,25 +101,11 @@ def list_objects(request: HttpRequest, device_id: int) -> list[VirtualObject]:
     "/virtual-devices/{device_id}/objects", response={201: VirtualObjectOut, **WRITE_ERRORS}
 )
 def create_object(request: HttpRequest, device_id: int, body: VirtualObjectIn) -> Status[Any]:
+    """A new object of the device, checked as the worker will serve it: anything it would
+    refuse (limits crossed, a multi-state without state texts, a value outside the limits) is a
+    400 with the reason, and nothing is stored."""
     require_operator(request)
-    device = get_virtual(device_id)
-    if body.object_type not in POINT_TYPES:
-        raise HttpError(400, f"object_type must be one of {', '.join(sorted(POINT_TYPES))}")
-    value = body.present_value
-    if value is not None:
-        value = commands.check_value(body.object_type, value, body.state_texts)
-    commandable = body.object_type in COMMANDABLE_TYPES
-    fields = body.dict(exclude={"present_value"})
-    obj = _saved(
-        lambda: VirtualObject.objects.create(
-            device=device,
-            instance=services.next_instance(body.object_type),
-            present_value=value,
-            priority_array=[None] * 16 if commandable else None,
-            relinquish_default=value if commandable else None,
-            **fields,
-        )
-    )
+    obj = services.create_virtual_object(get_virtual(device_id), **body.model_dump())
     return Status(201, obj)
 
 
@@ -151,16 +131,9 @@ def virtual_object_readings(
 def update_object(request: HttpRequest, object_pk: int, body: VirtualObjectPatch) -> VirtualObject:
     """Definition changes (name, description, units, limits, out_of_service, COV increment)."""
     require_operator(request)
-    obj = get_object(object_pk)
-    changes = body.dict(exclude_unset=True)
-    for field, value in changes.items():
-        setattr(obj, field, value)
-
-    def save() -> VirtualObject:
-        obj.save()
-        return obj
-
-    return _saved(save)
+    return services.update_virtual_object(
+        get_object(object_pk), **body.model_dump(exclude_unset=True)
+    )
 
 
 @router.post(
@@ -171,31 +144,15 @@ def command_object(request: HttpRequest, object_pk: int, body: VirtualCommandIn)
     worker applies it to the live BACnet object within its sync interval (about 2 s)."""
     require_operator(request)
     obj = get_object(object_pk)
-    try:
-        obj = services.command_virtual_object(
-            obj, body.value, body.priority, body.relinquish, user=user_name(request), source="api"
-        )
-    except services.VirtualDeviceError as exc:
-        raise HttpError(400, str(exc)) from exc
+    obj = services.command_virtual_object(
+        obj, body.value, body.priority, body.relinquish, user=user_name(request), source="api"
+    )
     level = (body.priority or DEFAULT_PRIORITY) if obj.commandable else None
-    return {**VirtualObjectOut.from_orm(obj).dict(), "priority": level}
+    return {**VirtualObjectOut.model_validate(obj).model_dump(), "priority": level}
 
 
 @router.delete("/virtual-objects/{object_pk}", response={204: None, **WRITE_ERRORS})
 def delete_object(request: HttpRequest, object_pk: int) -> Status[Any]:
     require_operator(request)
-    get_object(object_pk).delete()
+    services.delete_virtual_object(get_object(object_pk))
     return Status(204, None)
-
-
-def _saved(save: Any) -> VirtualObject:
-    """Run a save; a duplicate name or instance is the caller's conflict (409), not a crash."""
-    try:
-        with transaction.atomic():
-            obj = save()
-            publish.publish_virtual_object(obj)
-    except IntegrityError as exc:
-        raise HttpError(
-            409, "an object with this name, or this type and instance, already exists"
-        ) from exc
-    return obj

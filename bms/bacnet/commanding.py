@@ -76,7 +76,7 @@ def is_priority(value: object) -> bool:
 
 
 def is_instance(value: object) -> bool:
-    """0..4194302 as an int: an object or device instance that may exist."""
+    """0..MAX_INSTANCE as an int: an object or device instance that may exist."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INSTANCE
 
 
@@ -90,7 +90,7 @@ def checked_priority(priority: object) -> int:
 
 
 def checked_instance(instance: object, what: str = "instance") -> int:
-    """`instance` if it is 0..4194302, else InvalidValueError naming `what` it is."""
+    """`instance` if it is 0..MAX_INSTANCE, else InvalidValueError naming `what` it is."""
     if not is_instance(instance):
         raise InvalidValueError(f"{what} {shown(instance)} is outside 0..{MAX_INSTANCE}")
     return instance  # type: ignore[return-value]  # is_instance checked it is an int

@@ -161,13 +161,14 @@ def _store_all(layer: DatabaseChannelLayer, messages: list[tuple[str, dict[str, 
 
 
 def publish_virtual_object(
-    virtual_object: VirtualObject, reading: BACnetReading | None = None
+    virtual_object: VirtualObject, reading: BACnetReading | None = None, deleted: bool = False
 ) -> None:
-    """A virtual object's present value or priority array changed (group `virtual_devices`).
+    """A virtual object was created, edited, commanded or `deleted` (group `virtual_devices`).
     A command's `reading` (the value it stored for the trend) goes with it, so an open trend
-    grows by the point a reload would show."""
+    grows by the point a reload would show. A deleted object is described as it was."""
     event: dict[str, Any] = {
         "type": "virtual_object",
+        "deleted": deleted,
         "object": payloads.virtual_object_payload(virtual_object),
     }
     if reading is not None:

@@ -1,38 +1,52 @@
-"""Creating and deleting virtual devices from templates, and commanding their objects (the
-database side only; the worker adds, removes and updates the BACnet objects when it sees the
-change)."""
+"""Virtual devices and their objects, for the pages, the API and the management commands:
+create (from templates), edit, delete, and command as an operator. The database side only: the
+worker adds, removes and updates the BACnet objects when it sees the change. Every object is
+checked as the worker will serve it (bms.bacnet.local.ObjectSpec), so what is stored is served."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from bms.bacnet import commanding
 from bms.bacnet.commanding import MAX_INSTANCE, PRIORITY_LEVELS, priority_winner
 from bms.bacnet.errors import InvalidValueError
+from bms.bacnet.local import ObjectSpec
+from bms.bacnet.local.spec import normalize_object_type
 from bms.bacnet.types import COMMANDABLE_TYPES, MULTISTATE_TYPES, PresentValue
 from bms.devices.audit_values import loggable
 from bms.devices.models import BACnetReading, WriteAudit
-from bms.realtime import publish
+from bms.devices.signals import announce_audit
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
-from bms.virtual.templates import ObjectTemplate, get_template
+from bms.virtual.signals import announce_device, announce_object
+from bms.virtual.specs import checked_spec
+from bms.virtual.templates import get_template
 
 
 class VirtualDeviceError(ValueError):
     """A request the operator can correct: duplicate id, unknown device, bad value."""
 
 
+class DuplicateObject(VirtualDeviceError):
+    """An object with this name on its device, or this type and instance, exists (a conflict)."""
+
+
+# Devices ---------------------------------------------------------------------------------------
+
+
 def create_virtual_device(
     device_id: int, name: str, description: str = "", template: str = "temperature_sensor"
 ) -> VirtualBACnetDevice:
-    """The device and all its template's objects, in one transaction.
+    """The device and all its template's objects, in one transaction, announced on commit.
 
     Instances are allocated per object type after the highest in use. On PostgreSQL two
     simultaneous creations can pick the same instance; the unique constraint then rolls one back
-    whole (IntegrityError), so nothing is ever half-created.
+    whole (IntegrityError), so nothing is ever half-created. An unknown template raises
+    UnknownTemplate (a ValueError naming the known ones).
     """
     device_template = get_template(template)
     if not commanding.is_instance(device_id):
@@ -48,34 +62,37 @@ def create_virtual_device(
             description=description,
             template=device_template.key,
         )
-        for object_template in device_template.objects:
-            _create_object(device, object_template)
+        for t in device_template.objects:
+            _create_object(
+                device,
+                t.object_type,
+                t.name,
+                t.description,
+                t.units,
+                t.min_value,
+                t.max_value,
+                t.state_texts,
+                t.default,
+                t.cov_increment,
+            )
+        announce_device(device)
     return device
 
 
-def _create_object(device: VirtualBACnetDevice, spec: ObjectTemplate) -> VirtualObject:
-    commandable = spec.object_type in COMMANDABLE_TYPES
-    return VirtualObject.objects.create(
-        device=device,
-        object_type=spec.object_type,
-        instance=next_instance(spec.object_type),
-        name=spec.name,
-        description=spec.description,
-        units=spec.units,
-        min_value=spec.min_value,
-        max_value=spec.max_value,
-        state_texts=list(spec.state_texts),
-        present_value=spec.default,
-        priority_array=[None] * PRIORITY_LEVELS if commandable else None,
-        relinquish_default=spec.default if commandable else None,
-        cov_increment=spec.cov_increment,
-    )
-
-
-def next_instance(object_type: str) -> int:
-    """One above the highest instance of this type on the BMS device (starting at 1)."""
-    highest = VirtualObject.objects.filter(object_type=object_type).aggregate(Max("instance"))
-    return (highest["instance__max"] or 0) + 1
+def update_virtual_device(device: VirtualBACnetDevice, **changes: Any) -> VirtualBACnetDevice:
+    """Name, description or is_running; the worker applies it within one sync interval."""
+    unknown = set(changes) - {"device_name", "description", "is_running"}
+    if unknown:
+        raise VirtualDeviceError(f"cannot change {', '.join(sorted(unknown))}")
+    _refuse_nulls(changes)
+    if "device_name" in changes and not str(changes["device_name"]).strip():
+        raise VirtualDeviceError("a virtual device needs a name")
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(device, field, value.strip() if field == "device_name" else value)
+        device.save()
+        announce_device(device)
+    return device
 
 
 def delete_virtual_device(device_id: int) -> int:
@@ -85,8 +102,158 @@ def delete_virtual_device(device_id: int) -> int:
         if device is None:
             raise VirtualDeviceError(f"there is no virtual device {device_id}")
         objects = device.virtual_objects.count()
+        announce_device(device, deleted=True)
         device.delete()
     return objects
+
+
+# Objects ---------------------------------------------------------------------------------------
+
+OBJECT_CHANGES = frozenset(
+    {"name", "description", "units", "min_value", "max_value", "out_of_service", "cov_increment"}
+)
+NULLABLE = frozenset({"min_value", "max_value", "cov_increment"})
+
+
+def create_virtual_object(
+    device: VirtualBACnetDevice,
+    object_type: str,
+    name: str,
+    description: str = "",
+    units: str = "",
+    min_value: float | None = None,
+    max_value: float | None = None,
+    state_texts: Sequence[str] = (),
+    present_value: Any = None,
+    cov_increment: float | None = None,
+) -> VirtualObject:
+    """A new object of `device`, checked as the worker will serve it (ObjectSpec), stored and
+    announced; anything the worker would refuse raises VirtualDeviceError and stores nothing.
+    `present_value` is also the relinquish default of a commandable object."""
+    try:
+        kind = normalize_object_type(object_type)
+    except InvalidValueError as exc:
+        raise VirtualDeviceError(str(exc)) from exc
+
+    def save() -> VirtualObject:
+        row = _create_object(
+            device,
+            kind,
+            name,
+            description,
+            units,
+            min_value,
+            max_value,
+            state_texts,
+            present_value,
+            cov_increment,
+        )
+        announce_object(row)
+        return row
+
+    return _saved(save)
+
+
+def _create_object(
+    device: VirtualBACnetDevice,
+    object_type: str,
+    name: str,
+    description: str,
+    units: str,
+    min_value: float | None,
+    max_value: float | None,
+    state_texts: Sequence[str],
+    present_value: Any,
+    cov_increment: float | None,
+) -> VirtualObject:
+    commandable = object_type in COMMANDABLE_TYPES
+    row = VirtualObject(
+        device=device,
+        object_type=object_type,
+        instance=next_instance(object_type),
+        name=name,
+        description=description,
+        units=units,
+        min_value=min_value,
+        max_value=max_value,
+        state_texts=list(state_texts),
+        present_value=present_value,
+        priority_array=[None] * PRIORITY_LEVELS if commandable else None,
+        relinquish_default=present_value if commandable else None,
+        cov_increment=cov_increment,
+    )
+    spec = _checked(row)
+    row.present_value = spec.present_value
+    row.relinquish_default = spec.relinquish_default if commandable else None
+    row.save()
+    return row
+
+
+def next_instance(object_type: str) -> int:
+    """One above the highest instance of this type on the BMS device (starting at 1)."""
+    highest = VirtualObject.objects.filter(object_type=object_type).aggregate(Max("instance"))
+    return (highest["instance__max"] or 0) + 1
+
+
+def update_virtual_object(obj: VirtualObject, **changes: Any) -> VirtualObject:
+    """Definition changes (OBJECT_CHANGES), checked with the object's values as the worker will
+    serve them: limits that would strand its present value are refused, nothing is stored."""
+    unknown = set(changes) - OBJECT_CHANGES
+    if unknown:
+        raise VirtualDeviceError(f"cannot change {', '.join(sorted(unknown))}")
+    _refuse_nulls({k: v for k, v in changes.items() if k not in NULLABLE})
+
+    def save() -> VirtualObject:
+        row = _locked(obj)
+        for field, value in changes.items():
+            setattr(row, field, value)
+        _checked(row)
+        row.save()
+        announce_object(row)
+        return row
+
+    return _saved(save)
+
+
+def delete_virtual_object(obj: VirtualObject) -> None:
+    """Delete the object; open pages hear of it when the deletion commits."""
+    with transaction.atomic():
+        row = _locked(obj)
+        announce_object(row, deleted=True)
+        row.delete()
+
+
+def _locked(obj: VirtualObject) -> VirtualObject:
+    row = (
+        VirtualObject.objects.select_for_update().select_related("device").filter(pk=obj.pk).first()
+    )
+    if row is None:
+        raise VirtualDeviceError(f"virtual object {obj.pk} no longer exists")
+    return row
+
+
+def _checked(row: VirtualObject) -> ObjectSpec:
+    try:
+        return checked_spec(row)
+    except InvalidValueError as exc:
+        raise VirtualDeviceError(str(exc)) from exc
+
+
+def _saved(save: Callable[[], VirtualObject]) -> VirtualObject:
+    """Run a save in its own transaction; a taken name or identifier is a DuplicateObject."""
+    try:
+        with transaction.atomic():
+            return save()
+    except IntegrityError as exc:
+        raise DuplicateObject(
+            "an object with this name, or this type and instance, already exists"
+        ) from exc
+
+
+def _refuse_nulls(changes: dict[str, Any]) -> None:
+    nulls = sorted(field for field, value in changes.items() if value is None)
+    if nulls:
+        raise VirtualDeviceError(f"{', '.join(nulls)} cannot be null")
 
 
 # Commanding -----------------------------------------------------------------------------------
@@ -206,8 +373,8 @@ def _apply_command(row: VirtualObject, command: Command, user: str, source: str)
         priority=command.priority,
         accepted=True,
     )
-    publish.publish_virtual_object(row, reading)  # both sent when the transaction commits
-    publish.publish_audit(audit)
+    announce_object(row, reading)  # both sent when the transaction commits
+    announce_audit(audit)
 
 
 def _audit_refused(
@@ -223,7 +390,7 @@ def _audit_refused(
         accepted=False,
         reason=reason,
     )
-    publish.publish_audit(audit)
+    announce_audit(audit)
 
 
 def _object_ref(obj: VirtualObject) -> str:

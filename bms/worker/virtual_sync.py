@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bms.bacnet.device import LocalDevice, ObjectSpec, virtual_object_name
+from bms.bacnet.device import LocalDevice, ObjectSpec
 from bms.bacnet.errors import BACnetError
-from bms.bacnet.types import BINARY_TYPES, COMMANDABLE_TYPES, ObjectRef, WriteEvent
+from bms.bacnet.types import ObjectRef, WriteEvent
 from bms.virtual.models import VirtualObject
+from bms.virtual.specs import spec_for  # the same spec the services validate with
 from bms.worker import store
 from bms.worker.db import run_db
 
@@ -32,32 +33,6 @@ class _Known:
     object_id: int  # the VirtualObject row
     device_pk: int  # its VirtualBACnetDevice row
     row: VirtualObject  # as last read (with its device), for live updates without a query
-
-
-def spec_for(row: VirtualObject) -> ObjectSpec:
-    """The engine's description of a virtual object row (its persisted state included)."""
-    binary = row.object_type in BINARY_TYPES
-    texts = list(row.state_texts or [])
-    extra: dict[str, Any] = {}
-    if binary and len(texts) == 2:
-        extra = {"inactive_text": texts[0], "active_text": texts[1]}
-    commandable = row.object_type in COMMANDABLE_TYPES
-    return ObjectSpec(
-        object_type=row.object_type,
-        instance=row.instance,
-        name=virtual_object_name(row.device.device_id, row.name),
-        description=row.description,
-        units=row.units or None,
-        present_value=row.present_value,
-        min_value=row.min_value,
-        max_value=row.max_value,
-        state_texts=() if binary else tuple(texts),
-        relinquish_default=row.relinquish_default if commandable else None,
-        cov_increment=row.cov_increment,
-        out_of_service=row.out_of_service,
-        priority_array=tuple(row.priority_array or ()) if commandable else (),
-        **extra,
-    )
 
 
 def _definition(spec: ObjectSpec) -> tuple[Any, ...]:

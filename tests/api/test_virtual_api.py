@@ -142,3 +142,72 @@ def test_bad_objects_are_refused(client, building, operator_token, body, status)
     assert response.status_code == status, response.content
     assert response.json()["detail"]
     assert VirtualObject.objects.count() == before
+
+
+# Issue 10: objects the worker would refuse to serve were stored with 201/200 and never appeared.
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (
+            {"object_type": "analog-value", "name": "A", "min_value": 10, "max_value": 0},
+            "min_value 10 is above max_value 0",
+        ),
+        ({"object_type": "multi-state-value", "name": "M"}, "needs state_texts"),
+        ({"object_type": "analog-value", "name": "A", "cov_increment": -1}, "cov_increment"),
+        (
+            {"object_type": "analog-value", "name": "A", "max_value": 10, "present_value": 20},
+            "20 is out of range: Virtual_2001_A takes at most 10",
+        ),
+        (
+            {
+                "object_type": "multi-state-input",
+                "name": "M",
+                "state_texts": ["a"],
+                "present_value": 2,
+            },
+            "1..1",
+        ),
+    ],
+)
+def test_an_object_the_worker_could_not_serve_is_400_and_not_stored(
+    client, building, operator_token, body, words
+):
+    before = VirtualObject.objects.count()
+    response = call(client, "post", "/api/virtual-devices/2001/objects", operator_token, body)
+    assert response.status_code == 400, response.content
+    assert words in response.json()["detail"]
+    assert VirtualObject.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"min_value": 200}, "min_value 200 is above max_value 100"),
+        ({"cov_increment": -0.5}, "cov_increment"),
+        ({"min_value": 50}, "0 is out of range: Virtual_2001_Damper_Position takes 50..100"),
+        ({"name": None}, "name cannot be null"),
+    ],
+)
+def test_an_edit_the_worker_could_not_serve_is_400_and_changes_nothing(
+    client, building, operator_token, body, words
+):
+    damper = VirtualObject.objects.get(name="Damper_Position")
+    url = f"/api/virtual-objects/{damper.pk}"
+    response = call(client, "patch", url, operator_token, body)
+    assert response.status_code == 400, response.content
+    assert words in response.json()["detail"]
+    after = VirtualObject.objects.get(pk=damper.pk)
+    assert (after.name, after.min_value, after.cov_increment, after.updated_at) == (
+        damper.name,
+        damper.min_value,
+        damper.cov_increment,
+        damper.updated_at,
+    )
+
+
+def test_a_new_objects_value_is_read_with_the_one_vocabulary(client, building, operator_token):
+    body = {"object_type": "binary-value", "name": "Pump", "present_value": "on"}
+    created = call(client, "post", "/api/virtual-devices/2001/objects", operator_token, body)
+    assert created.status_code == 201, created.content
+    assert created.json()["present_value"] == "active"
+    assert created.json()["relinquish_default"] == "active"

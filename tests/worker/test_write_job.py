@@ -1,5 +1,6 @@
-"""The write_point job in-process: writes queued through the web's and the API's commands, run by
-an Engine against a simulated device on loopback, are audited as whoever asked for them."""
+"""The write_point job in-process: writes queued through bms.tasks.submission (what the web and
+the API call), run by an Engine against a simulated device on loopback, are audited as whoever
+asked for them."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from bms.api import commands
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.engine import Engine
 from bms.bacnet.errors import BACnetError
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, WriteAudit
 from bms.simulator.building import SimulatedBuilding
-from bms.tasks import queue
+from bms.tasks import queue, submission
 from bms.tasks.models import BACnetTask
 from bms.worker import jobs
 
@@ -74,7 +74,9 @@ async def engine(bacnet_port: int) -> Any:
 
 async def test_an_api_write_is_audited_as_the_api_users_and_stores_the_read_back(engine):
     point = await sync_to_async(point_named)(SETPOINT)
-    task = await sync_to_async(commands.write_point)(point, 15.5, 8, False, "script", source="api")
+    task = await sync_to_async(submission.write_point)(
+        point, 15.5, 8, False, user="script", source="api"
+    )
     result = await run_write(engine, task)
     assert result["present_value"] == 15.5
     assert await sync_to_async(audits)() == [("api", "script", True, 15.5)]
@@ -84,8 +86,8 @@ async def test_an_api_write_is_audited_as_the_api_users_and_stores_the_read_back
 
 async def test_a_web_write_stays_the_signed_in_operators(engine):
     point = await sync_to_async(point_named)(SETPOINT)
-    task = await sync_to_async(commands.write_point)(
-        point, None, 8, True, "otto", source="operator"
+    task = await sync_to_async(submission.write_point)(
+        point, None, 8, True, user="otto", source="operator"
     )
     await run_write(engine, task)
     assert await sync_to_async(audits)() == [("operator", "otto", True, None)]
@@ -93,7 +95,9 @@ async def test_a_web_write_stays_the_signed_in_operators(engine):
 
 async def test_a_write_the_device_refuses_is_audited_as_refused_with_its_source(engine):
     point = await sync_to_async(missing_point)()
-    task = await sync_to_async(commands.write_point)(point, 3.0, 8, False, "script", source="api")
+    task = await sync_to_async(submission.write_point)(
+        point, 3.0, 8, False, user="script", source="api"
+    )
     with pytest.raises(BACnetError):
         await run_write(engine, task)
     refused = await sync_to_async(WriteAudit.objects.get)(point=point)

@@ -8,9 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from bms.api import commands
 from bms.devices.models import BACnetDevice, BACnetPoint
-from bms.tasks import sites
+from bms.tasks import sites, submission
 from bms.tasks.backends import get_bacnet_backend
 from bms.tasks.models import BACnetTask
 from bms.web.forms import DiscoverForm, WriteForm, first_error
@@ -55,8 +54,8 @@ def trigger_discovery(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return refused(request, first_error(form), back)
     try:
-        task = commands.discover(**form.cleaned_data)
-    except commands.Refused as exc:
+        task = submission.discover(**form.cleaned_data)
+    except submission.Refused as exc:
         return refused(request, str(exc), back)
     return done(
         request,
@@ -89,7 +88,7 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_action
 def device_read_points(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(BACnetDevice, pk=pk)
-    task = commands.read_points(device.device_instance, site=device.site)
+    task = submission.read_points(device.device_instance, site=device.site)
     return done(
         request,
         f"Read points task {task.id} queued",
@@ -101,7 +100,7 @@ def device_read_points(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_action
 def device_collect(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(BACnetDevice, pk=pk)
-    task = commands.collect([device.device_instance], site=device.site)
+    task = submission.collect([device.device_instance], site=device.site)
     return done(
         request, f"Collect task {task.id} queued", reverse("web:device", args=[pk]), task_id=task.id
     )
@@ -131,15 +130,15 @@ def point_write(request: HttpRequest, pk: int) -> HttpResponse:
     relinquish = form.cleaned_data["relinquish"]
     try:
         # The text as typed: the write reads it with the one vocabulary every path uses.
-        task = commands.write_point(
+        task = submission.write_point(
             point,
             None if relinquish else form.cleaned_data["value"],
             form.cleaned_data["priority"],
             relinquish,
-            request.user.get_username(),
+            user=request.user.get_username(),
             source="operator",
         )
-    except commands.Refused as exc:
+    except submission.Refused as exc:
         return refused(request, str(exc), back)
     verb = "Relinquish" if relinquish else "Write"
     return done(request, f"{verb} task {task.id} queued", back, task_id=task.id)

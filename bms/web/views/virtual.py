@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from bms.accounts.roles import can_operate
-from bms.api import commands
 from bms.bacnet.commanding import DEFAULT_PRIORITY
 from bms.devices.models import WriteAudit
 from bms.virtual import services
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
+from bms.virtual.templates import UnknownTemplate
 from bms.web.forms import (
     VirtualCommandForm,
     VirtualDeviceEditForm,
@@ -56,10 +56,10 @@ def virtual_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             data = form.cleaned_data
-            device = commands.create_virtual_device(
+            device = services.create_virtual_device(
                 data["device_id"], data["device_name"], data["description"], data["template"]
             )
-        except commands.Refused as exc:
+        except (services.VirtualDeviceError, UnknownTemplate) as exc:
             form.add_error(None, str(exc))
         else:
             return done(
@@ -117,7 +117,7 @@ def virtual_edit(request: HttpRequest, device_id: int) -> HttpResponse:
     initial = {"device_name": device.device_name, "description": device.description}
     form = VirtualDeviceEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        commands.update_virtual_device(device, **form.cleaned_data)
+        services.update_virtual_device(device, **form.cleaned_data)
         return done(request, "Saved", reverse("web:virtual", args=[device_id]))
     status = 400 if request.method == "POST" else 200
     return render(request, "web/virtual_form.html", {"form": form, "device": device}, status=status)
@@ -126,7 +126,7 @@ def virtual_edit(request: HttpRequest, device_id: int) -> HttpResponse:
 @operator_action
 def virtual_delete(request: HttpRequest, device_id: int) -> HttpResponse:
     device = get_object_or_404(VirtualBACnetDevice, device_id=device_id)
-    commands.delete_virtual_device(device)
+    services.delete_virtual_device(device.device_id)
     return done(request, f"Virtual device {device_id} deleted", reverse("web:virtual_list"))
 
 
@@ -142,7 +142,7 @@ def virtual_stop(request: HttpRequest, device_id: int) -> HttpResponse:
 
 def _set_running(request: HttpRequest, device_id: int, running: bool) -> HttpResponse:
     device = get_object_or_404(VirtualBACnetDevice, device_id=device_id)
-    commands.update_virtual_device(device, is_running=running)
+    services.update_virtual_device(device, is_running=running)
     state = "started" if running else "stopped"
     return done(
         request,

@@ -271,7 +271,16 @@
     const big = document.querySelector(`#object-value[data-object-id="${obj.id}"]`);
     if (big) big.textContent = valueText(obj.present_value, obj.object_type, textsOf(big));
   }
-  BMS.on("virtual_object", ({ object }) => { updateObject(object); updateObjectValue(object); });
+  BMS.on("virtual_object", ({ object, deleted }) => {
+    if (deleted) {  // its row goes; its own page says it is gone
+      document.querySelector(`#object-table tr[data-object-id="${object.id}"]`)?.remove();
+      const big = document.querySelector(`#object-value[data-object-id="${object.id}"]`);
+      if (big) big.textContent = "deleted";
+      return;
+    }
+    updateObject(object);
+    updateObjectValue(object);
+  });
   BMS.on("external_write", (w) => {
     updateObject(w.object);
     updateObjectValue(w.object);

@@ -1,0 +1,91 @@
+"""Queuing BACnet tasks as the pages and the API ask for them.
+
+Each function validates, submits through the site's backend (never waits on BACnet) and
+announces the task when it commits. Input a user can correct raises Refused (a ValueError) with
+a message meant for them; nothing is queued then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+from bms.devices.models import BACnetPoint
+from bms.devices.services import PointWriteRefused, checked_point_write
+from bms.tasks import sites
+from bms.tasks.backends import get_bacnet_backend
+from bms.tasks.backends.base import BACnetBackend
+from bms.tasks.models import BACnetTask
+from bms.tasks.signals import announce_task
+
+
+class Refused(ValueError):
+    """A request the user can correct; the message says how."""
+
+
+def discover(
+    low: int | None = None,
+    high: int | None = None,
+    address: str | None = None,
+    force: bool = False,
+    site: str | None = None,
+) -> BACnetTask:
+    return _queued(
+        lambda backend: backend.discover_devices(low, high, address or None, force),
+        site=lambda: sites.check_site(site),
+    )
+
+
+def collect(device_instances: list[int] | None = None, site: str | None = None) -> BACnetTask:
+    """All online devices of `site` (default BACNET_SITE), or these devices on their site."""
+    return _queued(
+        lambda backend: backend.collect_readings(device_instances),
+        site=lambda: sites.site_of_devices(device_instances, site),
+    )
+
+
+def read_points(device_instance: int, site: str | None = None) -> BACnetTask:
+    return _queued(
+        lambda backend: backend.read_points(device_instance),
+        site=lambda: sites.site_of_devices([device_instance], site),
+    )
+
+
+def write_point(
+    point: BACnetPoint,
+    value: Any,
+    priority: int | None,
+    relinquish: bool,
+    *,
+    user: str,
+    source: str,
+) -> BACnetTask:
+    """Queue a write (or relinquish) of a commandable point on its device's site, for `user`
+    through `source` ("operator", "api"); a refusal is audited (bms.devices.services)."""
+    try:
+        checked = checked_point_write(point, value, priority, relinquish, user=user, source=source)
+    except PointWriteRefused as refusal:
+        raise Refused(str(refusal)) from refusal
+    return _queued(
+        lambda backend: backend.write_point(
+            point.id, checked, priority, relinquish, user=user, source=source
+        ),
+        site=lambda: point.device.site,
+    )
+
+
+def _queued(
+    submit: Callable[[BACnetBackend], int], site: Callable[[], str] | None = None
+) -> BACnetTask:
+    """Submit through the backend of the site `site()` names (default BACNET_SITE); a
+    ValueError from either refuses the request."""
+    try:
+        with transaction.atomic():
+            task_id = submit(get_bacnet_backend(site=site() if site else None))
+            task = BACnetTask.objects.get(id=task_id)
+            announce_task(task)
+    except ValueError as exc:
+        raise Refused(str(exc)) from exc
+    return task

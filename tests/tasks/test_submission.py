@@ -1,0 +1,42 @@
+"""Queuing tasks for the pages and the API (bms.tasks.submission)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models.signals import post_save
+
+from bms.tasks import submission
+from bms.tasks.models import BACnetTask
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_write_names_who_asked_from_the_moment_it_is_created(building):
+    """A worker may claim a task as soon as it commits: the writer is in the row it inserts,
+    not added by a second save."""
+    saved: list[dict] = []
+
+    def on_save(sender, instance, created, **kwargs):
+        saved.append({"created": created, **instance.parameters})
+
+    post_save.connect(on_save, sender=BACnetTask)
+    try:
+        task = submission.write_point(building["bo"], "on", 8, False, user="otto", source="api")
+    finally:
+        post_save.disconnect(on_save, sender=BACnetTask)
+    assert len(saved) == 1  # one insert, no second save to add the writer
+    assert saved[0]["created"] and (saved[0]["user"], saved[0]["source"]) == ("otto", "api")
+    task = BACnetTask.objects.get(pk=task.pk)
+    assert (task.parameters["value"], task.parameters["user"]) == ("active", "otto")
+
+
+def test_a_refused_write_queues_nothing(building):
+    before = BACnetTask.objects.count()
+    with pytest.raises(submission.Refused, match="not commandable"):
+        submission.write_point(building["ai"], 1, 8, False, user="otto", source="operator")
+    assert BACnetTask.objects.count() == before
+
+
+def test_a_bad_discovery_range_is_refused(building):
+    with pytest.raises(submission.Refused, match="outside 0..4194302"):
+        submission.discover(0, 4194303)
