@@ -1,7 +1,9 @@
 """The Celery application of the docker backend: Redis broker, one queue per BACnet site.
 
-Start a worker for a site with `celery -A bms worker -Q bacnet.<site> --pool solo`. The web process
-only sends messages (by task name, see bms.tasks.backends.docker); it never imports worker code.
+The web process only sends messages (by task name, see bms.tasks.backends.docker); it never
+imports worker code. The BACnet worker (`manage.py bacnet_worker`) reads its site's queue itself
+(bms.worker.celery_consumer); a stock `celery -A bms worker` pointed at the queue refuses the
+messages (bms.tasks.celery_tasks), as it has no BACnet stack.
 """
 
 from __future__ import annotations
