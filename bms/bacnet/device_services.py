@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +38,12 @@ from bacpypes3.basetypes import (
     ObjectPropertyReference,
     ServicesSupported,
 )
+from bacpypes3.constructeddata import Any as AnyValue
 from bacpypes3.errors import DecodingError, ExecutionError, ObjectError, PropertyError
 from bacpypes3.errors import RejectException as _BacnetReject
+from bacpypes3.primitivedata import TagClass, TagList
 
+from bms.bacnet.commanding import is_priority
 from bms.bacnet.cov_server import CovServer
 from bms.bacnet.errors import WriteRefused
 from bms.bacnet.local import LocalPoint, WritePlan
@@ -293,13 +297,17 @@ class DeviceServices(CovServer):
         """
         if self.refusal_hook is None:
             return
+        reason = f"{_hyphenated(err.errorClass)}: {_hyphenated(err.errorCode)}"
+        if priority is not None and not is_priority(priority):
+            # An Unsigned of any size: said in the reason, kept out of the priority column.
+            reason, priority = f"{reason} (priority {priority})", None
         refusal = RefusedWrite(
             object_id=f"{object_id[0]},{object_id[1]}",
             property=str(prop),
             value=_describe(value),
             priority=priority,
             source_address=str(source),
-            reason=f"{_hyphenated(err.errorClass)}: {_hyphenated(err.errorCode)}",
+            reason=reason,
         )
         try:
             async with asyncio.timeout(self.hook_timeout):
@@ -326,9 +334,17 @@ def _decode_value(obj: LocalPoint, prop: Any, encoded: Any, index: int | None) -
     property_type = obj.get_property_type(attr)  # type: ignore[attr-defined]
     try:
         # Null is how a peer relinquishes a priority; plan_write refuses it elsewhere.
-        return encoded.cast_out(property_type, null=(attr == "presentValue"))
-    except (_BacnetReject, DecodingError, ValueError, TypeError) as exc:
+        value = encoded.cast_out(property_type, null=(attr == "presentValue"))
+    except (_BacnetReject, DecodingError, ValueError, TypeError, struct.error) as exc:
+        # struct.error: a Real or Double tag with fewer data octets than it needs.
         raise PropertyError("invalidDataType") from exc
+    if isinstance(value, str) and "\x00" in value:
+        # A BACnet CharacterString may hold NUL, but we store what is written (PostgreSQL
+        # text cannot hold NUL) and a peer reading it back must get what it wrote. The
+        # datatype is right, so not invalid-data-type: the value is one this property does
+        # not take, which is what value-out-of-range says (as for a number beyond its limits).
+        raise PropertyError("valueOutOfRange")
+    return value
 
 
 def _hyphenated(name: Any) -> str:
@@ -340,10 +356,31 @@ def _describe(value: Any) -> str | None:
     """A refused value as text for the audit: it may not even have a Python form."""
     if value is None:
         return None
+    if isinstance(value, AnyValue):  # refused before it could be cast to the property's type
+        return audit_text(_describe_undecoded(value))
     try:
-        return str(to_python(value))
+        return audit_text(str(to_python(value)))
     except (ValueError, TypeError, AttributeError):
-        return repr(value)
+        return audit_text(repr(value))
+
+
+def _describe_undecoded(value: AnyValue) -> str:
+    """What the peer sent, as its own application types say, else its octets in hex."""
+    tags = list(value.tagList or [])
+    if tags and tags[0].tag_class == TagClass.opening and tags[-1].tag_class == TagClass.closing:
+        tags = tags[1:-1]  # the property-value's own context tags, not part of the value
+    try:
+        return ", ".join(str(to_python(tag.app_to_object())) for tag in tags)
+    except (ValueError, TypeError, AttributeError, IndexError, struct.error, _BacnetReject):
+        # Context tags (a constructed value), or an application tag too short for its type.
+        return f"undecodable: {bytes(TagList(tags).encode().pduData).hex()}"
+
+
+def audit_text(text: str) -> str:
+    """`text` as the audit can store it on any database: NUL (which PostgreSQL text and
+    jsonb refuse) and lone surrogates are written as backslash escapes."""
+    text = text.replace("\x00", "\\x00")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _write_event(obj: LocalPoint, plan: WritePlan, source: str) -> WriteEvent:
