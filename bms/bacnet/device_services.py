@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,18 +37,15 @@ from bacpypes3.basetypes import (
     ObjectPropertyReference,
     ServicesSupported,
 )
-from bacpypes3.constructeddata import Any as AnyValue
 from bacpypes3.errors import DecodingError, ExecutionError, ObjectError, PropertyError
 from bacpypes3.errors import RejectException as _BacnetReject
-from bacpypes3.primitivedata import TagClass, TagList
 
-from bms.bacnet.commanding import is_priority
 from bms.bacnet.cov_server import CovServer
 from bms.bacnet.errors import WriteRefused
 from bms.bacnet.local import LocalPoint, WritePlan
 from bms.bacnet.local.objects import check_priority, property_attr
+from bms.bacnet.refusals import refused_write
 from bms.bacnet.types import ObjectRef, RefusedWrite, WriteEvent
-from bms.bacnet.values import to_python
 
 __all__ = [
     "HOOK_TIMEOUT_SECONDS",
@@ -297,18 +293,7 @@ class DeviceServices(CovServer):
         """
         if self.refusal_hook is None:
             return
-        reason = f"{_hyphenated(err.errorClass)}: {_hyphenated(err.errorCode)}"
-        if priority is not None and not is_priority(priority):
-            # An Unsigned of any size: said in the reason, kept out of the priority column.
-            reason, priority = f"{reason} (priority {priority})", None
-        refusal = RefusedWrite(
-            object_id=f"{object_id[0]},{object_id[1]}",
-            property=str(prop),
-            value=_describe(value),
-            priority=priority,
-            source_address=str(source),
-            reason=reason,
-        )
+        refusal = refused_write(object_id, prop, value, priority, source, err)
         try:
             async with asyncio.timeout(self.hook_timeout):
                 await self.refusal_hook(refusal)
@@ -345,42 +330,6 @@ def _decode_value(obj: LocalPoint, prop: Any, encoded: Any, index: int | None) -
         # not take, which is what value-out-of-range says (as for a number beyond its limits).
         raise PropertyError("valueOutOfRange")
     return value
-
-
-def _hyphenated(name: Any) -> str:
-    """bacpypes3 spells error codes in camelCase; BACnet (and our audit) in hyphens."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", str(name)).lower()
-
-
-def _describe(value: Any) -> str | None:
-    """A refused value as text for the audit: it may not even have a Python form."""
-    if value is None:
-        return None
-    if isinstance(value, AnyValue):  # refused before it could be cast to the property's type
-        return audit_text(_describe_undecoded(value))
-    try:
-        return audit_text(str(to_python(value)))
-    except (ValueError, TypeError, AttributeError):
-        return audit_text(repr(value))
-
-
-def _describe_undecoded(value: AnyValue) -> str:
-    """What the peer sent, as its own application types say, else its octets in hex."""
-    tags = list(value.tagList or [])
-    if tags and tags[0].tag_class == TagClass.opening and tags[-1].tag_class == TagClass.closing:
-        tags = tags[1:-1]  # the property-value's own context tags, not part of the value
-    try:
-        return ", ".join(str(to_python(tag.app_to_object())) for tag in tags)
-    except (ValueError, TypeError, AttributeError, IndexError, struct.error, _BacnetReject):
-        # Context tags (a constructed value), or an application tag too short for its type.
-        return f"undecodable: {bytes(TagList(tags).encode().pduData).hex()}"
-
-
-def audit_text(text: str) -> str:
-    """`text` as the audit can store it on any database: NUL (which PostgreSQL text and
-    jsonb refuse) and lone surrogates are written as backslash escapes."""
-    text = text.replace("\x00", "\\x00")
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _write_event(obj: LocalPoint, plan: WritePlan, source: str) -> WriteEvent:

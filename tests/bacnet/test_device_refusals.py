@@ -23,7 +23,6 @@ from bacpypes3.primitivedata import CharacterString, ObjectIdentifier, Real
 
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.device import ObjectSpec, serve_device
-from bms.bacnet.device_services import audit_text
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import RefusedWrite
 from bms.bacnet.values import to_python
@@ -233,8 +232,3 @@ async def test_a_value_out_of_range_is_still_refused_and_audited(rig: Rig) -> No
     assert [audited(r) for r in rig.refusals] == [
         ("analog-output,1", "present-value", "99.0", 8, "property: value-out-of-range")
     ]
-
-
-def test_audit_text_escapes_nul_and_keeps_everything_else() -> None:
-    assert audit_text("a\x00b\x00") == "a\\x00b\\x00"
-    assert audit_text("Zone 3 ° ok\n") == "Zone 3 ° ok\n"
