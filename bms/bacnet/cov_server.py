@@ -16,6 +16,9 @@ bacpypes3's device object answers active-cov-subscriptions from
 read `{}`. `CovServer` provides it from the subscriptions the detections hold. It also takes a
 SubscribeCOV without a lifetime as the indefinite subscription it is (bacpypes3 raised on it).
 
+A third gap: bacpypes3 applies a peer's WriteProperty past those monitors altogether (see
+`MonitoredWrites`, a mixin for our local objects), so even a written input value went unnotified.
+
 `CovServer` is a mixin for the device's Application (before bacpypes3's `Application` in the
 MRO); a watch lives exactly as long as its object's detection (first subscription to last).
 """
@@ -30,12 +33,14 @@ from bacpypes3.basetypes import (
     DeviceAddress,
     ListOfCOVSubscription,
     ObjectPropertyReference,
+    PropertyIdentifier,
     Recipient,
     RecipientProcess,
 )
+from bacpypes3.local.cmd import Commandable
 from bacpypes3.local.cov import COVIncrementCriteria
 
-__all__ = ["STATUS_FLAG_INPUTS", "CovServer", "StatusFlagsWatch"]
+__all__ = ["STATUS_FLAG_INPUTS", "CovServer", "MonitoredWrites", "StatusFlagsWatch"]
 
 # The properties bacpypes3's local status-flags getter is computed from.
 STATUS_FLAG_INPUTS = ("eventState", "reliability", "outOfService")
@@ -63,6 +68,30 @@ class StatusFlagsWatch:
         previous, self._last_flags = self._last_flags, flags
         for monitor in list(self._obj._property_monitors["statusFlags"]):
             monitor(previous, flags)
+
+
+class MonitoredWrites:
+    """Mixin for local objects: a peer's write reaches the property's monitors.
+
+    bacpypes3 applies a WriteProperty through the plain `object.__setattr__`, past the local
+    object's `__setattr__` that calls the monitors, so a peer setting out-of-service or an
+    input's present value (while out of service) changed the value and notified nobody. A
+    commandable present value is the exception: its priority array's recalculation assigns it
+    through `__setattr__`, so its monitors already run and are not called twice.
+    """
+
+    async def write_property(
+        self, attr: Any, value: Any, index: int | None = None, priority: int | None = None
+    ) -> None:
+        name = str(PropertyIdentifier(attr).attr)
+        before = getattr(self, name, None)
+        await super().write_property(attr, value, index, priority)  # type: ignore[misc]
+        if name == "presentValue" and isinstance(self, Commandable):
+            return
+        after = getattr(self, name, None)
+        if after != before:
+            for monitor in list(self._property_monitors[name]):  # type: ignore[attr-defined]
+                monitor(before, after)
 
 
 class CovServer:

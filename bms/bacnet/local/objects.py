@@ -34,6 +34,7 @@ from bacpypes3.primitivedata import Boolean, CharacterString, Null, Real, Unsign
 
 from bms.bacnet import commanding
 from bms.bacnet.commanding import DEFAULT_PRIORITY, is_priority, priority_winner
+from bms.bacnet.cov_server import MonitoredWrites
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local.attributes import StaticAttributeReads
 from bms.bacnet.local.convert import present_value_to_bacnet, priority_value, to_plain
@@ -70,7 +71,7 @@ def check_priority(priority: int | None) -> None:
         raise ExecutionError(errorClass="services", errorCode="parameterOutOfRange")
 
 
-class LocalPoint(StaticAttributeReads):
+class LocalPoint(MonitoredWrites, StaticAttributeReads):
     """Validation and write planning shared by every local point class (first in the MRO)."""
 
     _kind: ClassVar[str]  # "analog", "binary", "multistate"
