@@ -38,7 +38,7 @@ def new_secret() -> str:
     """A random URL-safe value that does not start with "-": one in 64 of token_urlsafe's do,
     and a command line (or a person typing it after `-p`) reads those as an option."""
     while True:
-        value = secrets.token_urlsafe(32)
+        value = secrets.token_urlsafe(40)  # 54 characters: check --deploy wants 50+ in a key
         if not value.startswith("-"):
             return value
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,8 @@ INSTALLED_APPS = [
     "bms.accounts",
     "bms.realtime",
     "bms.web",
+    # Sign-in throttling and its records (AccessAttempt, AccessFailureLog); see "Sign-in" below.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes requires: turns a locked-out sign-in into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "bms.urls"
@@ -153,7 +158,38 @@ WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:devices"
 LOGOUT_REDIRECT_URL = "login"
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Served over TLS (daphne's ssl endpoint, or a proxy that terminates TLS): BMS_TLS=1 turns on
+# what `manage.py check --deploy` asks for; docs/deploy.md says how.
+TLS = env_bool("BMS_TLS", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", TLS)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", TLS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if TLS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", TLS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if env_bool("BMS_TLS_PROXY", False):
+    # A proxy in front terminates TLS and says so; without this the SSL redirect would loop.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Asking browsers to preload HSTS is a commitment for the whole domain that only its owner can
+# make (hstspreload.org); it stays off unless SECURE_HSTS_PRELOAD=1, so its reminder is silenced.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Guessing is throttled (django-axes): after BMS_SIGNIN_FAILURE_LIMIT failed sign-ins for one
+# account, or from one address, that account or address is refused (429) for
+# BMS_SIGNIN_LOCKOUT_MINUTES; a success below the limit resets the count. Each failure is kept
+# in AccessFailureLog (admin: Axes) and logged as one WARNING line.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("BMS_SIGNIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("BMS_SIGNIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False  # bms.accounts logs one line per failure instead of axes' several
+# API tokens (bms.api.auth): an address sending this many wrong Bearer tokens within the window
+# gets 429 until the window, counted from its first wrong token, ends.
+API_TOKEN_FAILURE_LIMIT = env_int("BMS_TOKEN_FAILURE_LIMIT", 10)
+API_TOKEN_LOCKOUT_SECONDS = env_int("BMS_TOKEN_LOCKOUT_SECONDS", 300)
 
 # Request bodies over this many bytes are answered 413 before they are read (bms.bodylimit): the
 # API takes JSON of a few KB, and daphne would otherwise buffer any body whole in memory.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -28,6 +29,15 @@ PASSWORD = "correct horse battery staple"  # noqa: S105 - test accounts only
 def fast_password_hashing(settings: Any) -> None:
     """PBKDF2 is slow on purpose; the tests create a few users each and check no hashes."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles() -> Any:
+    """Wrong-token counters live in the cache (bms.api.auth): one test's must not lock out the
+    next test's client, which has the same address."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
