@@ -58,6 +58,11 @@ class BACnetPoint(models.Model):
     last_value_at = models.DateTimeField(null=True, blank=True)
     # [in-alarm, fault, overridden, out-of-service]
     status_flags = models.JSONField(null=True, blank=True)
+    # Every property of the object as last read ("Read all properties", a read_object task):
+    # {"property-name": value as JSON}; what the device refused is in property_errors.
+    properties = models.JSONField(default=dict, blank=True)
+    property_errors = models.JSONField(default=dict, blank=True)
+    properties_read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["device", "object_type", "instance"]
@@ -172,3 +177,36 @@ class WriteAudit(models.Model):
     def __str__(self) -> str:
         verdict = "accepted" if self.accepted else "refused"
         return f"{self.source} write {self.object_ref} = {self.new_value!r} {verdict}"
+
+
+class ConfigAudit(models.Model):
+    """A change of configuration or a sign-in: who did what to which thing, with the fields
+    as they were and as they became (no secrets: a password change says only that it changed)."""
+
+    ACTION_CHOICES = [
+        ("virtual_device_created", "Virtual device created"),
+        ("virtual_device_changed", "Virtual device changed"),
+        ("virtual_device_deleted", "Virtual device deleted"),
+        ("token_issued", "API token issued"),
+        ("token_revoked", "API token revoked"),
+        ("user_created", "User created"),
+        ("user_changed", "User changed"),
+        ("password_reset", "Password reset"),
+        ("signed_in", "Signed in"),
+        ("sign_in_failed", "Sign-in failed"),
+        ("signed_out", "Signed out"),
+    ]
+
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    who = models.CharField(max_length=255, blank=True)  # user name; empty for the system/CLI
+    address = models.CharField(max_length=100, blank=True)  # the client's, for web requests
+    action = models.CharField(max_length=40, choices=ACTION_CHOICES)
+    target = models.CharField(max_length=255)  # "user alice", "virtual device 2001 AHU"
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-time"]
+
+    def __str__(self) -> str:
+        return f"{self.time} {self.who or 'system'} {self.action} {self.target}"

@@ -13,6 +13,7 @@ class BACnetTask(models.Model):
         ("collect", "Collect Readings"),
         ("read_points", "Read Points"),
         ("write_point", "Write Point"),
+        ("read_object", "Read Object Properties"),
     ]
 
     STATUS_CHOICES = [
