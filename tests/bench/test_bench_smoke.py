@@ -24,6 +24,7 @@ QUICK = {
     "external_writes": ["--quick"],
     "memory": ["--quick"],
     "soak": ["--quick", "--seconds", "4"],
+    "fuzz": ["--quick"],
 }
 
 
