@@ -129,3 +129,37 @@ def parse_host_port(text: str, what: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigurationError(f"bad port in {what} {text!r}")
     return host, int(port_text)
+
+
+def parse_peer_address(text: str) -> str:
+    """A peer's address as a Who-Is or a read may be sent to it, or ConfigurationError naming
+    what is wrong: "192.168.1.10", "192.168.1.255:47808", "192.168.1.10/24:47808" (an IPv4
+    host or directed broadcast, optional prefix and port), or a routed "network:mac" with the
+    network 1..65534 and the MAC "*" (that network's broadcast), 0x-hex or a decimal 0..255
+    (an MS/TP station). The text comes back stripped."""
+    text = text.strip()
+    network, colon, mac = text.partition(":")
+    if colon and network.isdigit() and "." not in mac:
+        _check_routed(text, int(network), mac)
+    elif "/" in text:
+        parse_address(text)
+    else:
+        parse_host_port(text, "BACnet address")
+    return text
+
+
+def _check_routed(text: str, network: int, mac: str) -> None:
+    if not 1 <= network <= 65534:
+        raise ConfigurationError(f"bad network number in BACnet address {text!r} (1..65534)")
+    hex_digits = mac[2:] if mac.lower().startswith("0x") else ""
+    if mac == "*" or (mac.isdigit() and int(mac) <= 255):
+        return
+    if hex_digits and len(hex_digits) % 2 == 0 and _is_hex(hex_digits):
+        return
+    raise ConfigurationError(
+        f"bad MAC in BACnet address {text!r}: give '*', 0x and hex digits, or 0..255"
+    )
+
+
+def _is_hex(digits: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in digits)

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import transaction
 
+from bms.bacnet.config import parse_peer_address
+from bms.bacnet.errors import ConfigurationError
 from bms.devices.models import BACnetPoint
 from bms.devices.services import PointWriteRefused, checked_point_write
 from bms.tasks import sites
@@ -32,10 +34,24 @@ def discover(
     force: bool = False,
     site: str | None = None,
 ) -> BACnetTask:
+    """A Who-Is; `force` scans again instead of answering from a scan with the same
+    parameters younger than BACNET_DISCOVERY_CACHE_SECONDS."""
+    address = checked_address(address)
     return _queued(
-        lambda backend: backend.discover_devices(low, high, address or None, force),
+        lambda backend: backend.discover_devices(low, high, address, force),
         site=lambda: sites.check_site(site),
     )
+
+
+def checked_address(address: str | None) -> str | None:
+    """A Who-Is destination as bms.bacnet.config reads it (None or blank: the broadcast), or
+    Refused saying what is wrong, before a task is queued that would fail on it."""
+    if address is None or not address.strip():
+        return None
+    try:
+        return parse_peer_address(address)
+    except ConfigurationError as exc:
+        raise Refused(str(exc)) from exc
 
 
 def collect(device_instances: list[int] | None = None, site: str | None = None) -> BACnetTask:

@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 
 from bms.bacnet.commanding import MAX_INSTANCE, PRIORITY_LEVELS
-from bms.tasks import sites
+from bms.tasks import sites, submission
 from bms.virtual.templates import TEMPLATES
 
 
@@ -17,6 +17,9 @@ class DiscoverForm(forms.Form):
     low = forms.IntegerField(required=False, min_value=0, max_value=MAX_INSTANCE)
     high = forms.IntegerField(required=False, min_value=0, max_value=MAX_INSTANCE)
     address = forms.CharField(required=False, max_length=100, strip=True)
+    # Unticked, a scan with the same range and address in the last few minutes answers
+    # (BACNET_DISCOVERY_CACHE_SECONDS): a device added since would be missed.
+    force = forms.BooleanField(required=False, label="Scan again")
     # Empty means this installation's BACNET_SITE, so a page without the field still works.
     site = forms.ChoiceField(
         required=False,
@@ -36,6 +39,12 @@ class DiscoverForm(forms.Form):
             for site in sites.known_sites()
         ]
         field.initial = settings.BACNET_SITE
+
+    def clean_address(self) -> str | None:
+        try:
+            return submission.checked_address(self.cleaned_data.get("address"))
+        except submission.Refused as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

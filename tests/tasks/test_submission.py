@@ -40,3 +40,18 @@ def test_a_refused_write_queues_nothing(building):
 def test_a_bad_discovery_range_is_refused(building):
     with pytest.raises(submission.Refused, match="outside 0..4194302"):
         submission.discover(0, 4194303)
+
+
+@pytest.mark.parametrize("address", ["hello world", "127.0.0.300", "2:zz"])
+def test_a_discovery_to_a_bad_address_is_refused_and_queues_nothing(building, address):
+    before = BACnetTask.objects.count()
+    with pytest.raises(submission.Refused, match="BACnet address"):
+        submission.discover(address=address)
+    assert BACnetTask.objects.count() == before
+
+
+def test_a_discovery_keeps_a_good_address_and_asks_for_a_fresh_scan_when_forced(building):
+    task = submission.discover(address=" 127.0.0.2:47809 ", force=True)
+    assert task.parameters["address"] == "127.0.0.2:47809"
+    assert task.parameters["force"] is True
+    assert submission.discover(address="  ").parameters["address"] is None

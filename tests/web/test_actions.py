@@ -61,6 +61,8 @@ def test_discover_queues_a_task_and_answers_with_its_id(operator_client, db):
         ({"low": "300", "high": "200"}, "above its end"),
         ({"low": "-1", "high": "5"}, "greater than or equal to 0"),
         ({"low": "abc", "high": "5"}, "whole number"),
+        ({"address": "hello world"}, "address: bad BACnet address 'hello world'"),
+        ({"address": "127.0.0.300"}, "Octet 300"),
     ],
 )
 def test_a_bad_discovery_range_is_a_400_with_the_reason(operator_client, db, data, reason):
@@ -68,6 +70,14 @@ def test_a_bad_discovery_range_is_a_400_with_the_reason(operator_client, db, dat
     assert response.status_code == 400
     assert reason in response.json()["error"]
     assert not BACnetTask.objects.exists()
+
+
+def test_scan_again_asks_the_worker_for_a_fresh_scan(operator_client, db):
+    plain = operator_client.post(reverse("web:discover"), {"address": "127.0.0.2"}, **JSON)
+    again = operator_client.post(reverse("web:discover"), {"force": "on"}, **JSON)
+    tasks = BACnetTask.objects.in_bulk([plain.json()["task_id"], again.json()["task_id"]])
+    assert tasks[plain.json()["task_id"]].parameters["force"] is False
+    assert tasks[again.json()["task_id"]].parameters["force"] is True
 
 
 def test_a_bad_discovery_without_javascript_gets_a_400_page(operator_client, db):

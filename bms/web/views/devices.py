@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -43,6 +44,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
             "show_site": len(shown_sites) > 1,
             "site_filter": site if site in shown_sites else "",
             "live_groups": "tasks,devices",
+            "discovery_cache_seconds": settings.BACNET_DISCOVERY_CACHE_SECONDS,
         },
     )
 
