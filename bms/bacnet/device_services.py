@@ -23,6 +23,7 @@ updates (`LocalDevice.set_present_value`) skip the hook.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import struct
 from collections.abc import Awaitable, Callable
@@ -120,6 +121,9 @@ class DeviceServices(CovServer):
     write_batch_hook: WriteBatchHook | None = None
     refusal_hook: RefusalHook | None = None
     hook_timeout: float = HOOK_TIMEOUT_SECONDS
+    # The properties the write hook stores ("present-value", ...); None: every writable one.
+    # An ack promises the value outlives a restart, so any other is write-access-denied.
+    stored_properties: frozenset[str] | None = None
 
     # ReadRange serves trend logs and lists, which we do not have: refuse it (Reject
     # unrecognized-service) instead of advertising what we cannot do.
@@ -171,6 +175,7 @@ class DeviceServices(CovServer):
     ) -> None:
         try:
             obj = self._writable_object(object_id)
+            self._check_stored(prop)
             check_priority(priority)
             value = _decode_value(obj, prop, encoded, index)
         except ExecutionError as err:
@@ -300,6 +305,11 @@ class DeviceServices(CovServer):
         except Exception:
             log.exception("refusal hook failed for %s; the write is refused anyway", refusal)
 
+    def _check_stored(self, prop: Any) -> None:
+        stored = self.stored_properties
+        if stored is not None and property_attr(prop) not in _attrs(stored):
+            raise PropertyError("writeAccessDenied")
+
     def _writable_object(self, object_id: Any) -> LocalPoint:
         obj = self.get_object_id(object_id)  # type: ignore[attr-defined]
         if obj is None:
@@ -307,6 +317,12 @@ class DeviceServices(CovServer):
         if not isinstance(obj, LocalPoint):  # the device and network-port objects
             raise PropertyError("writeAccessDenied")
         return obj
+
+
+@functools.cache
+def _attrs(properties: frozenset[str]) -> frozenset[str]:
+    """ "present-value" -> "presentValue" for a set of property names (one set per worker)."""
+    return frozenset(property_attr(p) for p in properties)
 
 
 def _decode_value(obj: LocalPoint, prop: Any, encoded: Any, index: int | None) -> Any:

@@ -41,10 +41,13 @@ class Engine:
         *,
         write_batch_hook: WriteBatchHook | None = None,
         refusal_hook: RefusalHook | None = None,
+        stored_properties: frozenset[str] | None = None,
     ) -> None:
         self.config = config
         self._write_batch_hook = write_batch_hook
         self._refusal_hook = refusal_hook
+        # What write_batch_hook stores; peers' writes to any other property are refused.
+        self._stored_properties = stored_properties
         self._app: EngineApplication | None = None
         self._client: Client | None = None
         self._device: LocalDevice | None = None
@@ -61,6 +64,7 @@ class Engine:
         self._device = LocalDevice(self._app)
         self._device.set_write_batch_hook(self._write_batch_hook)
         self._app.refusal_hook = self._refusal_hook
+        self._app.stored_properties = self._stored_properties
 
     async def stop(self) -> None:
         if self._app is None:

@@ -232,3 +232,18 @@ async def test_a_value_out_of_range_is_still_refused_and_audited(rig: Rig) -> No
     assert [audited(r) for r in rig.refusals] == [
         ("analog-output,1", "present-value", "99.0", 8, "property: value-out-of-range")
     ]
+
+
+async def test_a_writable_property_the_hook_does_not_store_is_refused_and_audited(
+    rig: Rig,
+) -> None:
+    # An ack promises the value outlives a restart: what is not stored is not writable.
+    rig.app.stored_properties = frozenset({"present-value"})  # type: ignore[attr-defined]
+    assert await rig.write(("analog-output", 1), "description", CharacterString("new")) == (
+        "property:write-access-denied"
+    )
+    assert await rig.read(("analog-output", 1), "description") == ""
+    assert await rig.write(("analog-output", 1), "present-value", Real(30.0), priority=8) is None
+    assert [audited(r) for r in rig.refusals] == [
+        ("analog-output,1", "description", "new", None, "property: write-access-denied")
+    ]

@@ -82,11 +82,12 @@ class LocalPoint(MonitoredWrites, StaticAttributeReads):
     # Peers may write these and nothing else (bacpypes3 alone would let them rename us).
     _writable: ClassVar[frozenset[str]] = frozenset({"presentValue", "outOfService", "description"})
 
-    def writable_properties(self) -> frozenset[str]:
-        extra = {"covIncrement"} if self._kind == "analog" else set()
-        if self._commandable:
+    @classmethod
+    def writable_properties(cls) -> frozenset[str]:
+        extra = {"covIncrement"} if cls._kind == "analog" else set()
+        if cls._commandable:
             extra.add("relinquishDefault")
-        return self._writable | extra
+        return cls._writable | extra
 
     def _read(self, attr: str) -> Any:
         """A property's value as validation sees it: the planned state first, then the object."""
