@@ -6,6 +6,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+# How a monitored point's value is learned: by COV only, by polling only, or by COV with polling
+# where the device refuses COV ("auto"). An empty mode on a point means its device's; on a
+# device, the site's (BACNET_MONITOR_DEFAULT_MODE). See bms.devices.monitoring.
+MONITOR_MODES = [("cov", "COV"), ("poll", "Poll"), ("auto", "COV, else poll")]
+
+# A device answers (online), stopped answering (unreachable), or has been unreachable for longer
+# than BACNET_OFFLINE_AFTER_SECONDS (offline). The rules: bms.bacnet.health.
+HEALTH_STATES = [("online", "Online"), ("unreachable", "Unreachable"), ("offline", "Offline")]
+
 
 class BACnetDevice(models.Model):
     """A device that answered Who-Is, with what we read from its device object."""
@@ -29,7 +38,18 @@ class BACnetDevice(models.Model):
     services_supported = models.JSONField(default=list, blank=True)
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
+    # Kept equal to health == "online" (bms.devices.monitoring.record_health_change).
     online = models.BooleanField(default=True)
+    health = models.CharField(max_length=12, choices=HEALTH_STATES, default="online")
+    health_changed_at = models.DateTimeField(null=True, blank=True)
+    health_reason = models.CharField(max_length=255, blank=True)
+    # Monitoring: None / "" mean the site's default (settings BACNET_MONITOR_DEFAULT...).
+    monitored = models.BooleanField(null=True, blank=True)
+    monitor_mode = models.CharField(max_length=8, choices=MONITOR_MODES, blank=True)
+    poll_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # What the device refused to subscribe to, so a restart does not learn it again by failing:
+    # {"analog-input": {"reason": "...", "at": iso time}}; the key "*" means every object type.
+    cov_refused = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["site", "device_instance"]
@@ -63,6 +83,10 @@ class BACnetPoint(models.Model):
     properties = models.JSONField(default=dict, blank=True)
     property_errors = models.JSONField(default=dict, blank=True)
     properties_read_at = models.DateTimeField(null=True, blank=True)
+    # Monitoring: None / "" mean the device's setting (which may itself be the site's).
+    monitored = models.BooleanField(null=True, blank=True)
+    monitor_mode = models.CharField(max_length=8, choices=MONITOR_MODES, blank=True)
+    poll_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["device", "object_type", "instance"]
@@ -122,6 +146,25 @@ class BACnetReading(models.Model):
     def __str__(self) -> str:
         subject = self.point_id or f"virtual {self.virtual_object_id}"
         return f"{subject} = {self.value!r} ({self.source}, {self.timestamp})"
+
+
+class DeviceHealthEvent(models.Model):
+    """A change of a device's health, when and why (comm-loss alarms are raised from these)."""
+
+    device = models.ForeignKey(BACnetDevice, on_delete=models.CASCADE, related_name="health_events")
+    time = models.DateTimeField(default=timezone.now)
+    from_health = models.CharField(max_length=12, choices=HEALTH_STATES)
+    to_health = models.CharField(max_length=12, choices=HEALTH_STATES)
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-time"]
+        indexes = [
+            models.Index(fields=["device", "time"], name="devicehealth_device_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"device {self.device_id}: {self.from_health} -> {self.to_health} ({self.reason})"
 
 
 class NetworkScan(models.Model):
