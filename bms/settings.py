@@ -243,6 +243,9 @@ BACNET_FOREIGN_TTL = env_int("BACNET_FOREIGN_TTL", 300)
 # Routing key for multi-site installs: a worker takes only its site's tasks (and Celery queue).
 BACNET_SITE = env_str("BACNET_SITE", "default")
 BACNET_DISCOVERY_CACHE_SECONDS = env_int("BACNET_DISCOVERY_CACHE_SECONDS", 300)
+# The priority of a write or command sent without one (an empty priority box): stored with the
+# task and the audit. BACnet's own default is 16 (bms.bacnet.commanding.DEFAULT_PRIORITY).
+BACNET_DEFAULT_WRITE_PRIORITY = env_int("BACNET_DEFAULT_WRITE_PRIORITY", 16)
 # A claimed task's lease; the worker heartbeats well within it, and an expired lease means the
 # worker died, so the task goes back to pending.
 BACNET_TASK_LEASE_SECONDS = env_int("BACNET_TASK_LEASE_SECONDS", 60)

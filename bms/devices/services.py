@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
 from bms.bacnet import commanding
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.types import PresentValue
@@ -16,6 +19,18 @@ from bms.devices.signals import announce_audit
 
 class PointWriteRefused(ValueError):
     """A write the user can correct; it has been audited as refused, the message says why."""
+
+
+def default_write_priority() -> int:
+    """The level of a write or command sent without a priority (BACNET_DEFAULT_WRITE_PRIORITY),
+    made explicit so that the task, the audit and the page all name it."""
+    priority = settings.BACNET_DEFAULT_WRITE_PRIORITY
+    if not commanding.is_priority(priority):
+        raise ImproperlyConfigured(
+            f"BACNET_DEFAULT_WRITE_PRIORITY must be 1..{commanding.PRIORITY_LEVELS} "
+            f"(got {priority!r})"
+        )
+    return int(priority)
 
 
 def checked_point_write(

@@ -15,7 +15,7 @@ from django.db import transaction
 from bms.bacnet.config import parse_peer_address
 from bms.bacnet.errors import ConfigurationError
 from bms.devices.models import BACnetPoint
-from bms.devices.services import PointWriteRefused, checked_point_write
+from bms.devices.services import PointWriteRefused, checked_point_write, default_write_priority
 from bms.tasks import sites
 from bms.tasks.backends import get_bacnet_backend
 from bms.tasks.backends.base import BACnetBackend
@@ -79,7 +79,10 @@ def write_point(
     source: str,
 ) -> BACnetTask:
     """Queue a write (or relinquish) of a commandable point on its device's site, for `user`
-    through `source` ("operator", "api"); a refusal is audited (bms.devices.services)."""
+    through `source` ("operator", "api"); a refusal is audited (bms.devices.services). No
+    priority means BACNET_DEFAULT_WRITE_PRIORITY, named in the task and the audit."""
+    if priority is None:
+        priority = default_write_priority()
     try:
         checked = checked_point_write(point, value, priority, relinquish, user=user, source=source)
     except PointWriteRefused as refusal:

@@ -20,6 +20,7 @@ from bms.bacnet.local.spec import normalize_object_type
 from bms.bacnet.types import COMMANDABLE_TYPES, MULTISTATE_TYPES, PresentValue
 from bms.devices.audit_values import loggable
 from bms.devices.models import BACnetReading, WriteAudit
+from bms.devices.services import default_write_priority
 from bms.devices.signals import announce_audit
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 from bms.virtual.signals import announce_device, announce_object
@@ -282,10 +283,11 @@ def command_virtual_object(
 ) -> VirtualObject:
     """Command one virtual object as an operator, the way a BACnet peer would write it.
 
-    Commandable objects take `value` at `priority` (default 16) or relinquish that level; inputs
-    take a plain present value. In ONE transaction: the row's priority array slot (or present
-    value), the present value the array now commands, a reading and an accepted audit row. The
-    worker applies the row to the live object within its sync interval (it sees updated_at move).
+    Commandable objects take `value` at `priority` (default BACNET_DEFAULT_WRITE_PRIORITY) or
+    relinquish that level; inputs take a plain present value. In ONE transaction: the row's
+    priority array slot (or present value), the present value the array now commands, a
+    reading and an accepted audit row. The worker applies the row to the live object within
+    its sync interval (it sees updated_at move).
     Input the device would refuse raises CommandRefused, after auditing it as refused.
     """
     try:
@@ -316,7 +318,9 @@ def validate_command(obj: VirtualObject, value: Any, priority: Any, relinquish: 
             )
         return Command(_checked_value(obj, value), None)
     try:
-        level = commanding.checked_priority(priority)
+        level = commanding.checked_priority(
+            default_write_priority() if priority is None else priority
+        )
     except InvalidValueError as exc:
         raise CommandRefused(str(exc)) from exc
     if relinquish:

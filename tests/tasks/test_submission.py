@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models.signals import post_save
 
+from bms.devices.models import WriteAudit
 from bms.tasks import submission
 from bms.tasks.models import BACnetTask
 
@@ -55,3 +57,22 @@ def test_a_discovery_keeps_a_good_address_and_asks_for_a_fresh_scan_when_forced(
     assert task.parameters["address"] == "127.0.0.2:47809"
     assert task.parameters["force"] is True
     assert submission.discover(address="  ").parameters["address"] is None
+
+
+def test_a_write_without_a_priority_names_the_configured_default(building, settings):
+    settings.BACNET_DEFAULT_WRITE_PRIORITY = 10
+    task = submission.write_point(building["ao"], "55", None, False, user="otto", source="api")
+    assert task.parameters["priority"] == 10
+
+
+def test_a_refused_write_without_a_priority_audits_the_default(building, settings):
+    settings.BACNET_DEFAULT_WRITE_PRIORITY = 10
+    with pytest.raises(submission.Refused):
+        submission.write_point(building["ao"], "x", None, False, user="otto", source="api")
+    assert WriteAudit.objects.filter(accepted=False).latest("id").priority == 10
+
+
+def test_a_bad_default_priority_setting_is_named(building, settings):
+    settings.BACNET_DEFAULT_WRITE_PRIORITY = 17
+    with pytest.raises(ImproperlyConfigured, match="BACNET_DEFAULT_WRITE_PRIORITY must be 1..16"):
+        submission.write_point(building["ao"], "55", None, False, user="otto", source="api")

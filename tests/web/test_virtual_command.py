@@ -141,3 +141,18 @@ def test_viewers_get_403_and_nothing_changes(viewer_client, building):
     assert obj("Damper_Position").present_value == 0.0
     assert not WriteAudit.objects.filter(virtual_object=obj("Damper_Position")).exists()
     assert viewer_client.get(command_url("Damper_Position")).status_code == 405
+
+
+def test_an_empty_priority_commands_at_the_configured_default_and_audits_it(
+    operator_client, building, settings
+):
+    settings.BACNET_DEFAULT_WRITE_PRIORITY = 12
+    page = operator_client.get(reverse("web:virtual", args=[2001])).content.decode()
+    assert 'value="12" placeholder="12"' in row_html(page, "Damper_Position")
+    response = operator_client.post(
+        command_url("Damper_Position"), {"value": "42.5", "priority": ""}, **JSON
+    )
+    assert response.json()["message"] == "Damper_Position: commanded at priority 12, now 42.50"
+    assert obj("Damper_Position").priority_array[11] == 42.5
+    audit = WriteAudit.objects.filter(source="operator").latest("id")
+    assert (audit.priority, audit.accepted) == (12, True)

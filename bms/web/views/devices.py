@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.devices.services import default_write_priority
 from bms.tasks import sites, submission
 from bms.tasks.backends import get_bacnet_backend
 from bms.tasks.models import BACnetTask
@@ -81,6 +82,7 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "device": device,
             "points": device.points.all(),
             "tasks": tasks[:5],
+            "default_priority": default_write_priority(),
             "show_site": len(sites.shown_sites()) > 1,
             "live_groups": f"tasks,device-{device.pk}",
         },

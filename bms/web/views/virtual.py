@@ -10,8 +10,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from bms.accounts.roles import can_operate
-from bms.bacnet.commanding import DEFAULT_PRIORITY
 from bms.devices.models import WriteAudit
+from bms.devices.services import default_write_priority
+from bms.realtime import groups
 from bms.virtual import services
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 from bms.virtual.templates import UnknownTemplate
@@ -82,7 +83,9 @@ def virtual_detail(request: HttpRequest, device_id: int) -> HttpResponse:
             "device": device,
             "objects": device.virtual_objects.all(),
             "writes": writes.select_related("virtual_object")[:RECENT_WRITES],
-            "live_groups": "virtual_devices",
+            "default_priority": default_write_priority(),
+            # Refused external writes reach the page as audit messages (they change nothing).
+            "live_groups": f"{groups.VIRTUAL_DEVICES},{groups.AUDIT}",
         },
     )
 
@@ -175,7 +178,7 @@ def virtual_command(request: HttpRequest, pk: int) -> HttpResponse:
     except services.VirtualDeviceError as exc:
         return refused(request, str(exc), back)
     now = value_text(obj.present_value, obj.object_type, obj.state_texts)
-    level = data["priority"] or DEFAULT_PRIORITY
+    level = data["priority"] or default_write_priority()
     if not obj.commandable:
         message = f"{obj.name} set to {now}"
     elif relinquish:
