@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def issue(client: Client, name: str = "export") -> str:
-    html = client.post(reverse("web:tokens"), {"name": name}).content.decode()
+    html = client.post(reverse("web:tokens"), {"name": name}, follow=True).content.decode()
     return re.search(r'<pre id="issued-token">([^<]+)</pre>', html).group(1)
 
 
@@ -45,3 +45,20 @@ def test_a_token_needs_a_name(viewer_client):
 
 def test_the_tokens_page_needs_sign_in(client):
     assert client.get(reverse("web:tokens")).status_code == 302
+
+
+def test_issuing_redirects_so_a_reload_issues_no_second_token(viewer_client, viewer):
+    response = viewer_client.post(reverse("web:tokens"), {"name": "export"})
+    assert (response.status_code, response["Location"]) == (302, reverse("web:tokens"))
+    shown = viewer_client.get(reverse("web:tokens")).content.decode()
+    token = re.search(r'<pre id="issued-token">([^<]+)</pre>', shown).group(1)
+    reloaded = viewer_client.get(reverse("web:tokens")).content.decode()
+    assert token not in reloaded and 'id="issued-token"' not in reloaded
+    assert ApiToken.objects.filter(user=viewer).count() == 1
+    assert Client().get("/api/devices", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+def test_a_nameless_token_is_refused_on_the_page_and_none_is_issued(viewer_client, viewer):
+    response = viewer_client.post(reverse("web:tokens"), {"name": ""})
+    assert response.status_code == 400 and b"This field is required" in response.content
+    assert not ApiToken.objects.filter(user=viewer).exists()

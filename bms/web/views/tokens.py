@@ -12,24 +12,29 @@ from django.views.decorators.http import require_POST
 from bms.accounts.models import ApiToken
 from bms.web.forms import TokenForm
 
+# The new token travels to the page after the redirect in the session (server-side, signed
+# cookie id) and is removed the first time that page shows it.
+ISSUED_KEY = "issued_token"
+
 
 @login_required
 def token_list(request: HttpRequest) -> HttpResponse:
+    """Issue a token on POST, then redirect (POST-redirect-GET): reloading the page shows the
+    list, and the new token once, but never issues a second token."""
     form = TokenForm(request.POST or None)
-    issued = None
     if request.method == "POST" and form.is_valid():
         _row, issued = ApiToken.issue(_user(request), form.cleaned_data["name"])
-        form = TokenForm()
-    status = 400 if request.method == "POST" and issued is None else 200
+        request.session[ISSUED_KEY] = issued
+        return redirect("web:tokens")
     return render(
         request,
         "web/tokens.html",
         {
             "tokens": ApiToken.objects.filter(user=_user(request)),
             "form": form,
-            "issued": issued,
+            "issued": request.session.pop(ISSUED_KEY, None),
         },
-        status=status,
+        status=400 if request.method == "POST" else 200,
     )
 
 
