@@ -40,6 +40,7 @@ def test_the_policy_allows_only_our_own_origin_and_no_inline_script():
 )
 def test_every_response_carries_the_policy(client, path):
     response = client.get(path)
+    response.close()  # a static file's response holds the file open until it is closed
     assert response["Content-Security-Policy"] == POLICY
 
 
