@@ -1,25 +1,47 @@
-"""The REST API: one NinjaAPI, its routers, and errors that always say what was wrong."""
+"""The REST API: one NinjaAPI, its routers, and errors that always say what was wrong.
+
+No request a client can send is answered 500: what the services refuse is a 400 or 409 with
+their reason; input that does not fit the schema is a 422 listing where; and as a safety net,
+a database or model error that escapes a service becomes a 4xx too, logged at ERROR with its
+traceback, because it means a check is missing in front of it.
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError as ModelValidationError
+from django.db import DataError, IntegrityError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 
 from bms.api import devices, tasks, virtual
-from bms.api.auth import API_AUTH
+from bms.api.auth import API_AUTH, session_or_token
+from bms.api.responses import with_too_large
 from bms.tasks.submission import Refused
 from bms.virtual.services import DuplicateObject, VirtualDeviceError
 from bms.virtual.templates import UnknownTemplate
 
-api = NinjaAPI(
+logger = logging.getLogger(__name__)
+
+
+class BmsAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        return with_too_large(super().get_openapi_schema(**kwargs))
+
+
+api = BmsAPI(
     title="BMS API",
     version="1",
     description="BACnet devices, points, readings, tasks and virtual devices. "
-    "Authenticate with `Authorization: Bearer <token>` (manage.py bms_token) or a session.",
+    "Authenticate with `Authorization: Bearer <token>` (manage.py bms_token) or a session. "
+    "Errors: `{detail}` with a reason; 422 adds the list of what did not fit the schema.",
     auth=API_AUTH,
-    docs_decorator=login_required,
+    # The schema and its page need a session or a token, like the API: an anonymous scanner
+    # learns nothing, and a script with a token can read the schema it is calling.
+    docs_decorator=session_or_token,
     urls_namespace="api",
 )
 api.add_router("/", devices.router)
@@ -44,10 +66,54 @@ def virtual_refused(request: HttpRequest, exc: ValueError) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     """422 with ninja's list of errors plus one readable sentence for people and logs."""
-    summary = "; ".join(_describe(error) for error in exc.errors)
-    return api.create_response(request, {"detail": exc.errors, "message": summary}, status=422)
+    return unprocessable(request, exc.errors)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """ninja's `{detail}`; a 422 takes the shape of every other 422."""
+    if exc.status_code == 422:
+        return unprocessable(request, [{"loc": [], "msg": str(exc), "type": "value_error"}])
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+def unprocessable(request: HttpRequest, errors: list[dict[str, Any]]) -> HttpResponse:
+    summary = "; ".join(_describe(error) for error in errors)
+    return api.create_response(request, {"detail": errors, "message": summary}, status=422)
 
 
 def _describe(error: dict) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query"))
-    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg"))
+    what = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {what}" if where else what
+
+
+# The safety net -------------------------------------------------------------------------------
+
+
+@api.exception_handler(IntegrityError)
+def conflict(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
+    _missed_check(request, exc)
+    return api.create_response(
+        request, {"detail": "this conflicts with what is stored; nothing was changed"}, status=409
+    )
+
+
+@api.exception_handler(DataError)
+@api.exception_handler(ModelValidationError)
+def unstorable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    _missed_check(request, exc)
+    reason = "; ".join(exc.messages) if isinstance(exc, ModelValidationError) else str(exc)
+    error = {"loc": [], "msg": f"the database cannot store this: {reason}", "type": "data_error"}
+    return unprocessable(request, [error])
+
+
+def _missed_check(request: HttpRequest, exc: Exception) -> None:
+    """Not the client's fault alone: the input should have been refused before the database."""
+    logger.error(
+        "%s %s reached the database unchecked: %s",
+        request.method,
+        request.path,
+        exc,
+        exc_info=exc,
+    )

@@ -10,14 +10,17 @@ default local-memory cache, which is one web process under `make run`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from axes.helpers import get_client_ip_address
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja.errors import HttpError
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer, SessionAuth
 
 from bms.accounts.models import ApiToken
 from bms.accounts.roles import can_operate
@@ -70,9 +73,43 @@ def count_a_wrong_token(address: str) -> None:
         )
 
 
-# Token first: a script sends no cookies, and a browser sends no Authorization header. The
-# session scheme enforces CSRF on unsafe methods.
-API_AUTH = [BearerToken(), django_auth]
+class BrowserSession(SessionAuth):
+    """The browser's session, CSRF-checked on unsafe methods, for a signed-in user only.
+
+    ninja's session scheme checks CSRF before it looks at the session, so a script with no
+    credentials, or with a mistyped Bearer token, was told "CSRF check Failed" (403) where the
+    truth is 401. A request that sends an Authorization header is a script's: the session does
+    not stand in for a token that failed.
+    """
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if "authorization" in request.headers or not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
+
+
+# Token first: a script sends no cookies, and a browser sends no Authorization header.
+API_AUTH = [BearerToken(), BrowserSession()]
+
+
+def session_or_token(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For the OpenAPI schema and its docs page: a signed-in browser, or a script with a Bearer
+    token (401 or 429 as for the API); a browser that is not signed in goes to sign in."""
+    browser_view = login_required(view)
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "authorization" not in request.headers:
+            return browser_view(request, *args, **kwargs)
+        try:
+            user = BearerToken()(request)
+        except HttpError as refusal:
+            return JsonResponse({"detail": str(refusal)}, status=refusal.status_code)
+        if user is None:
+            return JsonResponse({"detail": "Unauthorized"}, status=401)
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def user_name(request: HttpRequest) -> str:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Status
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
+from pydantic import Field
 
 from bms.api.auth import require_operator, user_name
-from bms.api.readings import ReadingQuery, readings_page
+from bms.api.fields import Text
+from bms.api.readings import READING_ERRORS, ReadingQuery, readings_page
+from bms.api.responses import reading, writing
 from bms.api.schemas import (
     DeviceDetailOut,
     DeviceOut,
-    ErrorOut,
     PointOut,
     ReadingPage,
     TaskCreated,
@@ -40,54 +42,53 @@ def get_point(point_pk: int) -> BACnetPoint:
     return point
 
 
-@router.get("/devices", response=list[DeviceOut])
-def list_devices(request: HttpRequest, site: str | None = None) -> list[BACnetDevice]:
+class DeviceFilters(Schema):
+    site: Text | None = Field(default=None, max_length=100)
+
+
+@router.get("/devices", response=reading(list[DeviceOut], lookup=False))
+def list_devices(request: HttpRequest, filters: Query[DeviceFilters]) -> list[BACnetDevice]:
     devices = BACnetDevice.objects.all()
-    return list(devices.filter(site=site) if site else devices)
+    return list(devices.filter(site=filters.site) if filters.site else devices)
 
 
-@router.get("/devices/{device_pk}", response={200: DeviceDetailOut, 404: ErrorOut})
+@router.get("/devices/{device_pk}", response=reading(DeviceDetailOut))
 def device_detail(request: HttpRequest, device_pk: int) -> BACnetDevice:
     return get_device(device_pk)
 
 
-@router.get("/devices/{device_pk}/points", response={200: list[PointOut], 404: ErrorOut})
+@router.get("/devices/{device_pk}/points", response=reading(list[PointOut]))
 def device_points(request: HttpRequest, device_pk: int) -> list[BACnetPoint]:
     return list(get_device(device_pk).points.all())
 
 
-@router.post("/devices/{device_pk}/read-points", response={202: TaskCreated, 403: ErrorOut})
+@router.post("/devices/{device_pk}/read-points", response=writing(202, TaskCreated))
 def device_read_points(request: HttpRequest, device_pk: int) -> Status[Any]:
     require_operator(request)
     device = get_device(device_pk)
     return Status(202, created(submission.read_points(device.device_instance, site=device.site)))
 
 
-@router.post("/devices/{device_pk}/collect", response={202: TaskCreated, 403: ErrorOut})
+@router.post("/devices/{device_pk}/collect", response=writing(202, TaskCreated))
 def device_collect(request: HttpRequest, device_pk: int) -> Status[Any]:
     require_operator(request)
     device = get_device(device_pk)
     return Status(202, created(submission.collect([device.device_instance], site=device.site)))
 
 
-@router.get("/points/{point_pk}", response={200: PointOut, 404: ErrorOut})
+@router.get("/points/{point_pk}", response=reading(PointOut))
 def point_detail(request: HttpRequest, point_pk: int) -> BACnetPoint:
     return get_point(point_pk)
 
 
-@router.get(
-    "/points/{point_pk}/readings", response={200: ReadingPage, 400: ErrorOut, 404: ErrorOut}
-)
+@router.get("/points/{point_pk}/readings", response=reading(ReadingPage) | READING_ERRORS)
 def point_readings(request: HttpRequest, point_pk: int, query: Query[ReadingQuery]) -> dict:
     """Readings oldest first between `since` (default: 24 h before `until`) and `until`
     (default: now); ISO 8601 times, in the site's time zone when they carry none."""
     return readings_page(get_point(point_pk).readings.all(), query)
 
 
-@router.post(
-    "/points/{point_pk}/write",
-    response={202: TaskCreated, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
-)
+@router.post("/points/{point_pk}/write", response=writing(202, TaskCreated))
 def point_write(request: HttpRequest, point_pk: int, body: WriteIn) -> Status[Any]:
     """Queue a write_point task: `value` (number, "active"/"inactive", state number) at
     `priority` 1..16, or `relinquish` true to release that priority."""

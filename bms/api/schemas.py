@@ -8,6 +8,7 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
+from bms.api.fields import BodyIn, InValue, Kept, StrictBool, StrictFloat, StrictInt, Text
 from bms.bacnet.commanding import MAX_INSTANCE
 from bms.tasks.sites import SITE_PATTERN
 
@@ -110,32 +111,32 @@ class TaskCreated(Schema):
     status_url: str
 
 
-class DiscoverParams(Schema):
-    low: int | None = instance(default=None)
-    high: int | None = instance(default=None)
-    address: str | None = Field(default=None, max_length=100)
-    force: bool = False
+class DiscoverParams(BodyIn):
+    low: StrictInt | None = instance(default=None)
+    high: StrictInt | None = instance(default=None)
+    address: Text | None = Field(default=None, max_length=100)
+    force: StrictBool = False
 
 
-class CollectParams(Schema):
-    device_ids: list[int] | None = None
+class CollectParams(BodyIn):
+    device_ids: list[StrictInt] | None = None
 
 
-class ReadPointsParams(Schema):
-    device_id: int = instance()
+class ReadPointsParams(BodyIn):
+    device_id: StrictInt = instance()
 
 
-class WriteIn(Schema):
-    value: JSONValue = None
-    priority: int | None = None
-    relinquish: bool = False
+class WriteIn(BodyIn):
+    value: InValue = None
+    priority: StrictInt | None = None
+    relinquish: StrictBool = False
 
 
 class WritePointParams(WriteIn):
-    point_id: int
+    point_id: StrictInt
 
 
-class TaskIn(Schema):
+class TaskIn(BodyIn):
     type: Literal["discover", "collect", "read_points", "write_point"]
     parameters: dict[str, Any] = {}
     site: str | None = site_name(
@@ -146,8 +147,21 @@ class TaskIn(Schema):
     )
 
 
-class ErrorOut(Schema):
-    detail: str
+class TaskStatusOut(Schema):
+    """Seed 000's /api/task-status/<id>/, field for field (and `finished`)."""
+
+    id: int
+    status: str
+    type: str
+    created: datetime
+    completed: datetime | None
+    result: Any
+    error: str
+    finished: bool
+
+
+class SeedErrorOut(Schema):
+    error: str  # "Task not found", as seed 000 said it
 
 
 class VirtualObjectOut(Schema):
@@ -168,15 +182,15 @@ class VirtualObjectOut(Schema):
     commandable: bool
 
 
-class VirtualCommandIn(Schema):
+class VirtualCommandIn(BodyIn):
     """A value at a priority (1..16, default 16), or relinquish that priority; inputs take a
     plain value and no priority. Values as every write takes them (bms.bacnet.commanding):
     binary "active"/"inactive" (or on/off, 1/0, true/false); multi-state a state number from 1
     or one of its state texts; analog a finite number within the object's limits."""
 
-    value: JSONValue = None
-    priority: int | None = None
-    relinquish: bool = False
+    value: InValue = None
+    priority: StrictInt | None = None
+    relinquish: StrictBool = False
 
 
 class VirtualCommandOut(VirtualObjectOut):
@@ -198,39 +212,42 @@ class VirtualDeviceDetailOut(VirtualDeviceOut):
     objects: list[VirtualObjectOut]
 
 
-class VirtualDeviceIn(Schema):
-    device_id: int = instance()
-    device_name: str = Field(min_length=1, max_length=255)
-    description: str = ""
-    template: str = "temperature_sensor"
+class VirtualDeviceIn(BodyIn):
+    device_id: StrictInt = instance()
+    device_name: Text = Field(min_length=1, max_length=255)
+    description: Text = ""
+    template: Text = Field(default="temperature_sensor", max_length=60)
 
 
-class VirtualDevicePatch(Schema):
-    device_name: str | None = Field(default=None, min_length=1, max_length=255)
-    description: str | None = None
-    is_running: bool | None = None
+class VirtualDevicePatch(BodyIn):
+    device_name: Kept[Text] = Field(default=None, min_length=1, max_length=255)
+    description: Kept[Text] = None
+    is_running: Kept[StrictBool] = None
 
 
-class VirtualObjectIn(Schema):
-    object_type: str
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_]+$")
-    description: str = ""
-    units: str = ""
-    min_value: float | None = None
-    max_value: float | None = None
-    state_texts: list[str] = []
-    present_value: JSONValue = None
-    cov_increment: float | None = None
+OBJECT_NAME = r"^[A-Za-z0-9_]+$"
 
 
-class VirtualObjectPatch(Schema):
-    name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_]+$")
-    description: str | None = None
-    units: str | None = None
-    min_value: float | None = None
-    max_value: float | None = None
-    out_of_service: bool | None = None
-    cov_increment: float | None = None
+class VirtualObjectIn(BodyIn):
+    object_type: Text = Field(max_length=40)
+    name: str = Field(min_length=1, max_length=200, pattern=OBJECT_NAME)
+    description: Text = ""
+    units: Text = Field(default="", max_length=80)
+    min_value: StrictFloat | None = None
+    max_value: StrictFloat | None = None
+    state_texts: list[Text] = []
+    present_value: InValue = None
+    cov_increment: StrictFloat | None = None
+
+
+class VirtualObjectPatch(BodyIn):
+    name: Kept[str] = Field(default=None, min_length=1, max_length=200, pattern=OBJECT_NAME)
+    description: Kept[Text] = None
+    units: Kept[Text] = Field(default=None, max_length=80)
+    min_value: StrictFloat | None = None  # null clears a limit
+    max_value: StrictFloat | None = None
+    out_of_service: Kept[StrictBool] = None
+    cov_increment: StrictFloat | None = None
 
 
 class AuditOut(Schema):

@@ -8,22 +8,25 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from ninja import Query, Router, Schema, Status
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from pydantic import Field
 from pydantic import ValidationError as PydanticError
 
 from bms.api.auth import require_operator, user_name
-from bms.api.paging import MAX_LIMIT, page
+from bms.api.fields import Text
+from bms.api.paging import limit_field, offset_field, page
+from bms.api.responses import reading, writing
 from bms.api.schemas import (
     CollectParams,
     DiscoverParams,
-    ErrorOut,
     ReadPointsParams,
+    SeedErrorOut,
     SiteOut,
     TaskCreated,
     TaskIn,
     TaskOut,
     TaskPage,
+    TaskStatusOut,
     WritePointParams,
 )
 from bms.devices.models import BACnetPoint
@@ -49,12 +52,12 @@ def created(task: BACnetTask) -> dict[str, Any]:
 class TaskFilters(Schema):
     type: TaskType | None = None
     status: TaskStatus | None = None
-    site: str | None = None
-    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0)
+    site: Text | None = Field(default=None, max_length=100)
+    limit: int = limit_field(50)
+    offset: int = offset_field()
 
 
-@router.get("/tasks", response=TaskPage)
+@router.get("/tasks", response=reading(TaskPage, lookup=False))
 def list_tasks(request: HttpRequest, filters: Query[TaskFilters]) -> dict:
     tasks = BACnetTask.objects.all()
     if filters.type:
@@ -67,7 +70,7 @@ def list_tasks(request: HttpRequest, filters: Query[TaskFilters]) -> dict:
     return {**found, "items": [task_payload(task) for task in found["items"]]}
 
 
-@router.get("/tasks/{task_id}", response={200: TaskOut, 404: ErrorOut})
+@router.get("/tasks/{task_id}", response=reading(TaskOut))
 def get_task(request: HttpRequest, task_id: int) -> dict:
     task = BACnetTask.objects.filter(id=task_id).first()
     if task is None:
@@ -75,7 +78,7 @@ def get_task(request: HttpRequest, task_id: int) -> dict:
     return task_payload(task)
 
 
-@router.get("/sites", response=list[SiteOut])
+@router.get("/sites", response=reading(list[SiteOut], lookup=False, query=False))
 def list_sites(request: HttpRequest) -> list[dict[str, Any]]:
     """The sites a task can be queued for: this installation's own (default) first, then those
     of known workers and devices."""
@@ -86,7 +89,7 @@ def list_sites(request: HttpRequest) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/tasks", response={202: TaskCreated, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+@router.post("/tasks", response=writing(202, TaskCreated))
 def create_task(request: HttpRequest, body: TaskIn) -> Status[Any]:
     """Queue a BACnet task; progress arrives on the `tasks` websocket group and at its URL."""
     require_operator(request)
@@ -108,7 +111,7 @@ def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
             )
         w = WritePointParams.model_validate(body.parameters)
     except PydanticError as exc:
-        raise HttpError(422, f"invalid parameters for {body.type}: {_first(exc)}") from exc
+        raise ValidationError(_in_parameters(exc)) from exc
     point = BACnetPoint.objects.select_related("device").filter(id=w.point_id).first()
     if point is None:
         raise HttpError(404, f"there is no point with id {w.point_id}")
@@ -121,13 +124,19 @@ def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
     )
 
 
-def _first(exc: PydanticError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    return f"{where}: {error['msg']}" if where else error["msg"]
+def _in_parameters(exc: PydanticError) -> list[dict[str, Any]]:
+    """The errors as ninja's own, located in the body: "parameters.device_id: ..."."""
+    return [
+        {"loc": ["body", "parameters", *error["loc"]], "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors(include_url=False)
+    ]
 
 
-@router.get("/task-status/{task_id}/", url_name="task_status")
+@router.get(
+    "/task-status/{task_id}/",
+    url_name="task_status",
+    response={**reading(TaskStatusOut), 404: SeedErrorOut},
+)
 def task_status(request: HttpRequest, task_id: int) -> JsonResponse:
     """Seed 000's status endpoint, field for field (and `finished`)."""
     task = BACnetTask.objects.filter(id=task_id).first()

@@ -11,9 +11,9 @@ from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
 from bms.api.auth import require_operator, user_name
-from bms.api.readings import ReadingQuery, readings_page
+from bms.api.readings import READING_ERRORS, ReadingQuery, readings_page
+from bms.api.responses import reading, writing
 from bms.api.schemas import (
-    ErrorOut,
     ReadingPage,
     VirtualCommandIn,
     VirtualCommandOut,
@@ -25,12 +25,11 @@ from bms.api.schemas import (
     VirtualObjectOut,
     VirtualObjectPatch,
 )
-from bms.bacnet.commanding import DEFAULT_PRIORITY
-from bms.virtual import services
+from bms.devices.services import default_write_priority
+from bms.virtual import commands, services
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 
 router = Router(tags=["virtual devices"])
-WRITE_ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
 def get_virtual(device_id: int) -> VirtualBACnetDevice:
@@ -54,12 +53,12 @@ def detail(device: VirtualBACnetDevice) -> dict[str, Any]:
     }
 
 
-@router.get("/virtual-devices", response=list[VirtualDeviceOut])
+@router.get("/virtual-devices", response=reading(list[VirtualDeviceOut], lookup=False, query=False))
 def list_virtual(request: HttpRequest) -> list[VirtualBACnetDevice]:
     return list(VirtualBACnetDevice.objects.all())
 
 
-@router.post("/virtual-devices", response={201: VirtualDeviceDetailOut, **WRITE_ERRORS})
+@router.post("/virtual-devices", response=writing(201, VirtualDeviceDetailOut))
 def create_virtual(request: HttpRequest, body: VirtualDeviceIn) -> Status[Any]:
     require_operator(request)
     device = services.create_virtual_device(
@@ -68,14 +67,12 @@ def create_virtual(request: HttpRequest, body: VirtualDeviceIn) -> Status[Any]:
     return Status(201, detail(device))
 
 
-@router.get("/virtual-devices/{device_id}", response={200: VirtualDeviceDetailOut, 404: ErrorOut})
+@router.get("/virtual-devices/{device_id}", response=reading(VirtualDeviceDetailOut))
 def read_virtual(request: HttpRequest, device_id: int) -> dict:
     return detail(get_virtual(device_id))
 
 
-@router.patch(
-    "/virtual-devices/{device_id}", response={200: VirtualDeviceDetailOut, **WRITE_ERRORS}
-)
+@router.patch("/virtual-devices/{device_id}", response=writing(200, VirtualDeviceDetailOut))
 def update_virtual(request: HttpRequest, device_id: int, body: VirtualDevicePatch) -> dict:
     """Rename, describe, start (is_running true) or stop a virtual device."""
     require_operator(request)
@@ -83,23 +80,19 @@ def update_virtual(request: HttpRequest, device_id: int, body: VirtualDevicePatc
     return detail(services.update_virtual_device(get_virtual(device_id), **changes))
 
 
-@router.delete("/virtual-devices/{device_id}", response={204: None, **WRITE_ERRORS})
+@router.delete("/virtual-devices/{device_id}", response=writing(204, None))
 def delete_virtual(request: HttpRequest, device_id: int) -> Status[Any]:
     require_operator(request)
     services.delete_virtual_device(get_virtual(device_id).device_id)
     return Status(204, None)
 
 
-@router.get(
-    "/virtual-devices/{device_id}/objects", response={200: list[VirtualObjectOut], 404: ErrorOut}
-)
+@router.get("/virtual-devices/{device_id}/objects", response=reading(list[VirtualObjectOut]))
 def list_objects(request: HttpRequest, device_id: int) -> list[VirtualObject]:
     return list(get_virtual(device_id).virtual_objects.all())
 
 
-@router.post(
-    "/virtual-devices/{device_id}/objects", response={201: VirtualObjectOut, **WRITE_ERRORS}
-)
+@router.post("/virtual-devices/{device_id}/objects", response=writing(201, VirtualObjectOut))
 def create_object(request: HttpRequest, device_id: int, body: VirtualObjectIn) -> Status[Any]:
     """A new object of the device, checked as the worker will serve it: anything it would
     refuse (limits crossed, a multi-state without state texts, a value outside the limits) is a
@@ -109,14 +102,14 @@ def create_object(request: HttpRequest, device_id: int, body: VirtualObjectIn) -
     return Status(201, obj)
 
 
-@router.get("/virtual-objects/{object_pk}", response={200: VirtualObjectOut, 404: ErrorOut})
+@router.get("/virtual-objects/{object_pk}", response=reading(VirtualObjectOut))
 def read_object(request: HttpRequest, object_pk: int) -> VirtualObject:
     return get_object(object_pk)
 
 
 @router.get(
     "/virtual-objects/{object_pk}/readings",
-    response={200: ReadingPage, 400: ErrorOut, 404: ErrorOut},
+    response=reading(ReadingPage) | READING_ERRORS,
 )
 def virtual_object_readings(
     request: HttpRequest, object_pk: int, query: Query[ReadingQuery]
@@ -127,7 +120,7 @@ def virtual_object_readings(
     return readings_page(get_object(object_pk).readings.all(), query)
 
 
-@router.patch("/virtual-objects/{object_pk}", response={200: VirtualObjectOut, **WRITE_ERRORS})
+@router.patch("/virtual-objects/{object_pk}", response=writing(200, VirtualObjectOut))
 def update_object(request: HttpRequest, object_pk: int, body: VirtualObjectPatch) -> VirtualObject:
     """Definition changes (name, description, units, limits, out_of_service, COV increment)."""
     require_operator(request)
@@ -136,22 +129,20 @@ def update_object(request: HttpRequest, object_pk: int, body: VirtualObjectPatch
     )
 
 
-@router.post(
-    "/virtual-objects/{object_pk}/command", response={200: VirtualCommandOut, **WRITE_ERRORS}
-)
+@router.post("/virtual-objects/{object_pk}/command", response=writing(200, VirtualCommandOut))
 def command_object(request: HttpRequest, object_pk: int, body: VirtualCommandIn) -> dict:
     """Command a virtual object as an operator would: the row changes at once (audited), the
     worker applies it to the live BACnet object within its sync interval (about 2 s)."""
     require_operator(request)
     obj = get_object(object_pk)
-    obj = services.command_virtual_object(
+    obj = commands.command_virtual_object(
         obj, body.value, body.priority, body.relinquish, user=user_name(request), source="api"
     )
-    level = (body.priority or DEFAULT_PRIORITY) if obj.commandable else None
+    level = (body.priority or default_write_priority()) if obj.commandable else None
     return {**VirtualObjectOut.model_validate(obj).model_dump(), "priority": level}
 
 
-@router.delete("/virtual-objects/{object_pk}", response={204: None, **WRITE_ERRORS})
+@router.delete("/virtual-objects/{object_pk}", response=writing(204, None))
 def delete_object(request: HttpRequest, object_pk: int) -> Status[Any]:
     require_operator(request)
     services.delete_virtual_object(get_object(object_pk))

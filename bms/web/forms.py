@@ -64,7 +64,7 @@ class WriteForm(forms.Form):
 
 class VirtualCommandForm(forms.Form):
     """A command to a virtual object. The priority's range and the value are checked by
-    bms.virtual.services.command_virtual_object, which audits what it refuses."""
+    bms.virtual.commands.command_virtual_object, which audits what it refuses."""
 
     value = forms.CharField(required=False, max_length=100)
     priority = forms.IntegerField(required=False)

@@ -95,7 +95,11 @@ def test_the_openapi_document_describes_it_like_the_points_readings(viewer_clien
     paths = viewer_client.get("/api/openapi.json").json()["paths"]
     mine = paths["/api/virtual-objects/{object_pk}/readings"]["get"]
     points = paths["/api/points/{point_pk}/readings"]["get"]
-    assert set(mine["responses"]) == set(points["responses"]) == {"200", "400", "404"}
+    assert (
+        set(mine["responses"])
+        == set(points["responses"])
+        == {"200", "400", "401", "404", "422", "429"}
+    )
     assert (
         {p["name"] for p in mine["parameters"]} - {"object_pk"}
         == {p["name"] for p in points["parameters"]} - {"point_pk"}

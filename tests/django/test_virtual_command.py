@@ -9,12 +9,9 @@ import pytest
 
 from bms.devices.models import BACnetReading, WriteAudit
 from bms.realtime.models import RealtimeMessage
+from bms.virtual.commands import CommandRefused, command_virtual_object
 from bms.virtual.models import VirtualObject
-from bms.virtual.services import (
-    CommandRefused,
-    command_virtual_object,
-    create_virtual_device,
-)
+from bms.virtual.services import create_virtual_device
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from bms.devices.models import BACnetDevice, BACnetPoint, WriteAudit
 from bms.realtime import groups
 from bms.realtime.models import RealtimeMessage
 from bms.realtime.payloads import audit_payload
+from bms.virtual.commands import CommandRefused, command_virtual_object
 from bms.virtual.models import VirtualObject
-from bms.virtual.services import CommandRefused, command_virtual_object
 from bms.worker import events, store
 from tests.realtime.test_consumers import connected
 

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 
 from bms.devices.models import BACnetReading
+from bms.virtual.commands import command_virtual_object
 from bms.virtual.models import VirtualObject
-from bms.virtual.services import command_virtual_object
 from tests.realtime.test_consumers import connected
 from tests.web.fixtures import signed_in
 

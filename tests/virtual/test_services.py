@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bms.realtime.models import RealtimeMessage
-from bms.virtual import services
+from bms.virtual import commands, services
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 from bms.virtual.specs import spec_for
 
@@ -68,7 +68,7 @@ def test_a_taken_name_is_a_duplicate(device):
 
 def test_an_edit_that_strands_the_present_value_is_refused(device):
     damper = VirtualObject.objects.get(device=device, name="Damper_Position")
-    services.command_virtual_object(damper, 80, 8, user="otto")
+    commands.command_virtual_object(damper, 80, 8, user="otto")
     with pytest.raises(services.VirtualDeviceError, match="80 is out of range"):
         services.update_virtual_object(damper, max_value=50.0)
     assert VirtualObject.objects.get(pk=damper.pk).max_value == 100.0

@@ -196,7 +196,7 @@ def test_an_operator_command_survives_an_external_write_before_the_next_sync(
         "-c",
         (
             "from bms.virtual.models import VirtualObject; "
-            "from bms.virtual.services import command_virtual_object; "
+            "from bms.virtual.commands import command_virtual_object; "
             f"command_virtual_object(VirtualObject.objects.get(id={object_pk}), 40.0, 5, "
             "user='otto')"
         ),

@@ -13,7 +13,7 @@ from bms.accounts.roles import can_operate
 from bms.devices.models import WriteAudit
 from bms.devices.services import default_write_priority
 from bms.realtime import groups
-from bms.virtual import services
+from bms.virtual import commands, services
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 from bms.virtual.templates import UnknownTemplate
 from bms.web.forms import (
@@ -167,7 +167,7 @@ def virtual_command(request: HttpRequest, pk: int) -> HttpResponse:
     data = form.cleaned_data
     relinquish = data["relinquish"]
     try:
-        obj = services.command_virtual_object(
+        obj = commands.command_virtual_object(
             obj,
             None if relinquish else data["value"],
             data["priority"],
