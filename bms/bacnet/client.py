@@ -39,6 +39,7 @@ from bms.bacnet.capabilities import APDU_OVERHEAD, CapabilityCache
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.cov import CovCallback, CovSubscription, CovSubscriptions
 from bms.bacnet.errors import BACnetError, InvalidValueError, LocalError, RemoteError
+from bms.bacnet.object_properties import ObjectProperties, read_all
 from bms.bacnet.requester import Peer, Requester, parse_peer
 from bms.bacnet.stack import foreign_registration
 from bms.bacnet.types import (
@@ -245,6 +246,11 @@ class Client:
                 continue
             infos.append(point_info(ref, values))
         return infos
+
+    async def read_object(self, address: str, ref: ObjectRef | str) -> ObjectProperties:
+        """Every property of one object: RPM of `all`, else its standard ones (as it can)."""
+        peer = self.peer(address)
+        return await read_all(self._reader, self.capabilities, peer, as_ref(ref))
 
     async def read_present_values(
         self, address: str, refs: Iterable[ObjectRef]

@@ -69,6 +69,17 @@ def read_points(device_instance: int, site: str | None = None) -> BACnetTask:
     )
 
 
+def read_object(point: BACnetPoint) -> BACnetTask:
+    """Queue a read of every property of the point's object, on its device's site."""
+    device = point.device
+    return _queued(
+        lambda backend: backend.read_object(
+            device.device_instance, f"{point.object_type},{point.instance}"
+        ),
+        site=lambda: device.site,
+    )
+
+
 def write_point(
     point: BACnetPoint,
     value: Any,

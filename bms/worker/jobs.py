@@ -23,6 +23,7 @@ from bms.realtime.payloads import reading_payload
 from bms.tasks.models import BACnetTask
 from bms.worker import events, store
 from bms.worker.db import run_db
+from bms.worker.object_job import read_object
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +300,7 @@ JOBS: dict[str, Job] = {
     "collect": collect,
     "read_points": read_points,
     "write_point": write_point,
+    "read_object": read_object,
 }
 
 

@@ -44,6 +44,11 @@ class BACnetBackend:
         """Read a device's object list and the points' descriptive properties."""
         return self._submit("read_points", {"device_id": _device_instance(device_id)})
 
+    def read_object(self, device_id: int, object_ref: str) -> int:
+        """Read every property of one object ("analog-output,1") of a device."""
+        parameters = {"device_id": _device_instance(device_id), "object": object_ref}
+        return self._submit("read_object", parameters)
+
     def write_point(
         self,
         point_id: int,
