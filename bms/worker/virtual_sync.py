@@ -10,6 +10,7 @@ read the row just before a write never rolls that write back.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,10 @@ class _Known:
     object_id: int  # the VirtualObject row
     device_pk: int  # its VirtualBACnetDevice row
     row: VirtualObject  # as last read (with its device), for live updates without a query
+
+
+# Columns a peer may write that are also part of an object's definition (see _definition).
+_DEFINITION_COLUMNS = frozenset({"description", "cov_increment", "relinquish_default"})
 
 
 def _definition(spec: ObjectSpec) -> tuple[Any, ...]:
@@ -73,9 +78,15 @@ class VirtualSync:
         row.present_value = event.effective_value
         if event.priority_array:
             row.priority_array = list(event.priority_array)
-        if event.property == "out-of-service":
-            row.out_of_service = bool(event.new_value)
+        if event.property != "present-value":
+            column, value = store.written_column(event)
+            setattr(row, column, value)
+            if column in _DEFINITION_COLUMNS:
+                # The live object has it already: the next edit of the row must not see a
+                # definition change (and rebuild the object, dropping COV subscriptions).
+                known.spec = dataclasses.replace(known.spec, **{column: value})
         row.updated_at = updated_at
+        known.row = row
         return row
 
     def note_stored(self, ref: ObjectRef, updated_at: datetime) -> None:

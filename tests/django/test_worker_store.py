@@ -6,6 +6,7 @@ The PostgreSQL pass (test_postgresql_pass.py) runs these again with DATABASE_URL
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
@@ -16,6 +17,8 @@ from django.db import connection
 from django.utils import timezone
 
 from bms.bacnet.errors import WriteRefused
+from bms.bacnet.local import LOCAL_CLASSES
+from bms.bacnet.local.objects import property_attr
 from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, WriteEvent
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, WriteAudit
 from bms.virtual.models import VirtualObject
@@ -386,3 +389,86 @@ def test_an_event_payload_has_every_field_with_the_ref_as_text() -> None:
     payload = store.event_payload(event)
     assert payload == {**dataclasses.asdict(event), "ref": "analog-output,3"}
     assert json.loads(json.dumps(payload))["priority_array"][7] == 42.0
+
+
+def _property_event(obj: VirtualObject, prop: str, new: object, old: object) -> WriteEvent:
+    """A write of a property other than present-value, as the engine plans it on `obj`."""
+    array = tuple(obj.priority_array or ())
+    effective = obj.present_value
+    if prop == "relinquish-default":
+        effective = next((v for v in array if v is not None), new)
+    return event_for(
+        obj,
+        property=prop,
+        old_value=old,
+        new_value=new,
+        priority=None,
+        effective_value=effective,
+        priority_array=array,
+    )
+
+
+@pytest.mark.parametrize(
+    ("prop", "column", "value"),
+    [
+        ("description", "description", "written by a peer"),
+        ("cov-increment", "cov_increment", 2.5),
+        ("relinquish-default", "relinquish_default", 33.0),
+        ("out-of-service", "out_of_service", True),
+    ],
+)
+def test_every_property_a_peer_may_write_is_stored_with_its_audit(output, prop, column, value):
+    event = _property_event(output, prop, value, getattr(output, column))
+    store.store_external_write(
+        event, output.id, output.device_id, output.updated_at, time.monotonic() + 5
+    )
+    output.refresh_from_db()
+    assert getattr(output, column) == value
+    audit = WriteAudit.objects.get(virtual_object=output)
+    assert (audit.property, audit.new_value, audit.accepted) == (prop, value, True)
+
+
+def test_a_relinquish_default_write_moves_an_uncommanded_value(output):
+    event = _property_event(output, "relinquish-default", 33.0, output.relinquish_default)
+    store.store_external_write(
+        event, output.id, output.device_id, output.updated_at, time.monotonic() + 5
+    )
+    output.refresh_from_db()
+    assert (output.relinquish_default, output.present_value) == (33.0, 33.0)
+
+
+def test_a_property_with_no_column_is_refused_and_stores_nothing(output):
+    event = _property_event(output, "object-name", "renamed", output.bacnet_name)
+    with pytest.raises(WriteRefused) as refused:
+        store.store_external_write(
+            event, output.id, output.device_id, output.updated_at, time.monotonic() + 5
+        )
+    assert (refused.value.error_class, refused.value.error_code) == (
+        "property",
+        "write-access-denied",
+    )
+    assert not WriteAudit.objects.exists()
+
+
+def test_the_store_stores_every_property_the_device_lets_a_peer_write():
+    writable = set().union(*(cls.writable_properties() for cls in LOCAL_CLASSES.values()))
+    assert {property_attr(p) for p in store.STORED_PROPERTIES} == writable
+
+
+def test_a_property_write_on_a_row_changed_since_the_sync_keeps_that_change(output):
+    engine_state = copy.copy(output)  # the row as the worker last applied it
+    synced_at = output.updated_at
+    levels = [None] * 16
+    levels[4] = 21.0
+    output.priority_array, output.present_value = levels, 21.0  # an operator's command
+    output.save()
+
+    for prop, value in (("out-of-service", True), ("relinquish-default", 33.0)):
+        event = _property_event(engine_state, prop, value, None)
+        assert store.store_external_write(
+            event, output.id, output.device_id, synced_at, time.monotonic() + 5
+        ).merged
+
+    output.refresh_from_db()
+    assert output.priority_array[4] == 21.0 and output.present_value == 21.0
+    assert (output.out_of_service, output.relinquish_default) == (True, 33.0)

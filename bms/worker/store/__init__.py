@@ -15,6 +15,7 @@ Callers use `from bms.worker import store` and `store.<function>`; the names are
 
 from bms.worker.store.discovery import cached_scan, save_discovery
 from bms.worker.store.external_writes import (
+    STORED_PROPERTIES,
     StoredWrite,
     batch_statement,
     event_payload,
@@ -22,6 +23,7 @@ from bms.worker.store.external_writes import (
     running_virtual_objects,
     store_external_write,
     store_external_writes,
+    written_column,
 )
 from bms.worker.store.point_writes import Writer, point_for_write, record_point_write
 from bms.worker.store.polling import enqueue_poll_if_idle
@@ -35,6 +37,7 @@ from bms.worker.store.readings import (
 )
 
 __all__ = [
+    "STORED_PROPERTIES",
     "StoredWrite",
     "Writer",
     "batch_statement",
@@ -54,4 +57,5 @@ __all__ = [
     "save_readings",
     "store_external_write",
     "store_external_writes",
+    "written_column",
 ]

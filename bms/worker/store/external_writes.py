@@ -94,10 +94,11 @@ def store_external_writes(
 
 
 def _merge_write(event: WriteEvent, object_id: int, device_pk: int, now: datetime) -> bool:
-    """Store the write on top of the row's newer state: only the written level changes.
+    """Store the write on top of the row's newer state: only what the write changes changes.
 
-    The engine's priority array (in the event) predates the row's change, so storing it would
-    erase that change; the worker's next sync applies the merged row to the live object.
+    The engine's priority array and present value (in the event) predate the row's change, so
+    storing them would erase that change; the worker's next sync applies the merged row to the
+    live object.
     """
     row = VirtualObject.objects.select_for_update().filter(id=object_id).first()
     if row is None:
@@ -109,21 +110,55 @@ def _merge_write(event: WriteEvent, object_id: int, device_pk: int, now: datetim
         levels[(event.priority or DEFAULT_PRIORITY) - 1] = event.new_value
         row.priority_array = levels
         row.present_value = priority_winner(levels, row.relinquish_default)
+    elif event.property == "present-value":
+        row.present_value = event.effective_value
     else:
-        for name, value in _object_fields(event, now).items():
-            setattr(row, name, value)
+        column, value = written_column(event)
+        setattr(row, column, value)
+        if event.property == "relinquish-default" and row.priority_array:
+            row.present_value = priority_winner(row.priority_array, row.relinquish_default)
     row.updated_at = now
     row.save()
     _record_write(event, object_id, device_pk, now, row.present_value)
     return True
 
 
+# The object row's column that stores each property a peer may write, besides present-value
+# (stored with the priority array it commands). An ack promises that the value outlives a
+# restart, so the device is told to refuse every other property (write-access-denied).
+PROPERTY_COLUMNS: dict[str, str] = {
+    "out-of-service": "out_of_service",
+    "description": "description",
+    "cov-increment": "cov_increment",
+    "relinquish-default": "relinquish_default",
+}
+STORED_PROPERTIES = frozenset({"present-value", *PROPERTY_COLUMNS})
+
+
+def written_column(event: WriteEvent) -> tuple[str, Any]:
+    """The row's column a write of a property other than present-value sets, and its value.
+
+    Raises WriteRefused (property / write-access-denied) for a property with no column: the
+    device refuses those before they get here, so this is the last guard, not the rule.
+    """
+    column = PROPERTY_COLUMNS.get(event.property)
+    if column is None:
+        raise WriteRefused(
+            f"{event.property} of {event.ref} is not stored, so it is not writable",
+            error_class="property",
+            error_code="write-access-denied",
+        )
+    return column, event.new_value
+
+
 def _object_fields(event: WriteEvent, now: datetime) -> dict[str, Any]:
+    """The row after the write: the engine's present value and array, the written property."""
     fields: dict[str, Any] = {"present_value": event.effective_value, "updated_at": now}
     if event.priority_array:
         fields["priority_array"] = list(event.priority_array)
-    if event.property == "out-of-service":
-        fields["out_of_service"] = bool(event.new_value)
+    if event.property != "present-value":
+        column, value = written_column(event)
+        fields[column] = value
     return fields
 
 
@@ -247,7 +282,7 @@ _BATCH_STATEMENT_WRITE = (
 )
 
 
-_JSON_OBJECT_FIELDS = frozenset({"present_value", "priority_array"})
+_JSON_OBJECT_FIELDS = frozenset({"present_value", "priority_array", "relinquish_default"})
 
 
 def _json_or_null(value: Any) -> str | None:
