@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from bms.bacnet.types import ObjectRef, PresentValue
-from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, WriteAudit
+from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, ConfigAudit, WriteAudit
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 
@@ -172,4 +172,19 @@ def audit_payload(audit: WriteAudit) -> dict[str, Any]:
         "priority": audit.priority,
         "accepted": audit.accepted,
         "reason": audit.reason,
+    }
+
+
+def config_audit_payload(audit: ConfigAudit) -> dict[str, Any]:
+    """One configuration audit row: the audit page's template and config_audit.js render these."""
+    return {
+        "id": audit.id,
+        "time": iso(audit.time),
+        "who": audit.who,
+        "address": audit.address,
+        "action": audit.action,
+        "action_label": audit.get_action_display(),
+        "target": audit.target,
+        "before": audit.before,
+        "after": audit.after,
     }

@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import Count
 
-from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, WriteAudit
+from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, ConfigAudit, WriteAudit
 from bms.realtime import groups, payloads
 from bms.realtime.layer import DatabaseChannelLayer
 from bms.tasks.models import BACnetTask
@@ -191,6 +191,11 @@ def publish_audit(audit: WriteAudit) -> None:
     write, a refused command, a refused external write (group `audit`). Accepted external
     writes reach the audit page as the `virtual_devices` group's external_write messages."""
     _event(groups.AUDIT, {"type": "audit", "audit": payloads.audit_payload(audit)})
+
+
+def publish_config_audit(audit: ConfigAudit) -> None:
+    """A configuration change or sign-in was audited (group `audit`)."""
+    _event(groups.AUDIT, {"type": "config_audit", "audit": payloads.config_audit_payload(audit)})
 
 
 def _event(group: str, event: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bms.devices.config_audit import config_audit_recorded
 from bms.devices.signals import audit_recorded
 from bms.realtime import publish
 from bms.tasks.signals import task_submitted
@@ -17,6 +18,7 @@ from bms.virtual.signals import virtual_device_changed, virtual_object_changed
 
 def connect() -> None:
     audit_recorded.connect(_audit, dispatch_uid="realtime.audit")
+    config_audit_recorded.connect(_config_audit, dispatch_uid="realtime.config_audit")
     task_submitted.connect(_task, dispatch_uid="realtime.task")
     virtual_device_changed.connect(_virtual_device, dispatch_uid="realtime.virtual_device")
     virtual_object_changed.connect(_virtual_object, dispatch_uid="realtime.virtual_object")
@@ -24,6 +26,10 @@ def connect() -> None:
 
 def _audit(sender: Any, audit: Any, **kwargs: Any) -> None:
     publish.publish_audit(audit)
+
+
+def _config_audit(sender: Any, audit: Any, **kwargs: Any) -> None:
+    publish.publish_config_audit(audit)
 
 
 def _task(sender: Any, task: Any, **kwargs: Any) -> None:
