@@ -13,7 +13,7 @@ class TasksConfig(AppConfig):
 
     def ready(self) -> None:
         # Wiring only (registering checks, one log line); sockets and threads belong to the worker.
-        from bms import checks  # noqa: F401  (registers the BACNET_* system checks)
+        from bms.worker import checks  # noqa: F401  (registers the BACNET_* system checks)
 
         # Logged here rather than in settings: LOGGING is configured only after settings load.
         logger.info(

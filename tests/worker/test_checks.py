@@ -2,7 +2,7 @@
 
 import pytest
 
-from bms.checks import check_bacnet_address_set, check_bacnet_settings
+from bms.worker.checks import check_bacnet_address_set, check_bacnet_settings
 
 GOOD = {
     "BACNET_ADDRESS": "127.0.0.1/8",
