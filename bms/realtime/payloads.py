@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from bms.bacnet.types import ObjectRef, PresentValue
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, ConfigAudit, WriteAudit
+from bms.tasks import describe
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 
@@ -28,11 +29,14 @@ def task_payload(task: BACnetTask) -> dict[str, Any]:
         "id": task.id,
         "type": task.task_type,
         "type_label": task.get_task_type_display(),
+        "requested_by": describe.requested_by(task),
+        "scheduled": describe.is_scheduled(task),
         "site": task.site,
         "status": task.status,
         "parameters": task.parameters,
         "progress": task.progress,
         "result": task.result,
+        "result_text": describe.result_text(task),
         "error": task.error_message,
         "created": iso(task.created_at),
         "started": iso(task.started_at),

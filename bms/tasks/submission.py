@@ -33,6 +33,8 @@ def discover(
     address: str | None = None,
     force: bool = False,
     site: str | None = None,
+    *,
+    user: str | None = None,
 ) -> BACnetTask:
     """A Who-Is; `force` scans again instead of answering from a scan with the same
     parameters younger than BACNET_DISCOVERY_CACHE_SECONDS."""
@@ -40,6 +42,7 @@ def discover(
     return _queued(
         lambda backend: backend.discover_devices(low, high, address, force),
         site=lambda: sites.check_site(site),
+        user=user,
     )
 
 
@@ -54,18 +57,27 @@ def checked_address(address: str | None) -> str | None:
         raise Refused(str(exc)) from exc
 
 
-def collect(device_instances: list[int] | None = None, site: str | None = None) -> BACnetTask:
+def collect(
+    device_instances: list[int] | None = None,
+    site: str | None = None,
+    *,
+    user: str | None = None,
+) -> BACnetTask:
     """All online devices of `site` (default BACNET_SITE), or these devices on their site."""
     return _queued(
         lambda backend: backend.collect_readings(device_instances),
         site=lambda: sites.site_of_devices(device_instances, site),
+        user=user,
     )
 
 
-def read_points(device_instance: int, site: str | None = None) -> BACnetTask:
+def read_points(
+    device_instance: int, site: str | None = None, *, user: str | None = None
+) -> BACnetTask:
     return _queued(
         lambda backend: backend.read_points(device_instance),
         site=lambda: sites.site_of_devices([device_instance], site),
+        user=user,
     )
 
 
@@ -107,15 +119,27 @@ def write_point(
 
 
 def _queued(
-    submit: Callable[[BACnetBackend], int], site: Callable[[], str] | None = None
+    submit: Callable[[BACnetBackend], int],
+    site: Callable[[], str] | None = None,
+    user: str | None = None,
 ) -> BACnetTask:
-    """Submit through the backend of the site `site()` names (default BACNET_SITE); a
-    ValueError from either refuses the request."""
+    """Submit through the backend of the site `site()` names (default BACNET_SITE), naming
+    `user` as who asked (the tasks page shows it); a ValueError from either refuses the
+    request."""
     try:
         with transaction.atomic():
             task_id = submit(get_bacnet_backend(site=site() if site else None))
+            if user:
+                # In the transaction that inserted the row: no worker can claim it (nor a
+                # Celery message name it, sent on commit) before the requester is in it.
+                _name_requester(task_id, user)
             task = BACnetTask.objects.get(id=task_id)
             announce_task(task)
     except ValueError as exc:
         raise Refused(str(exc)) from exc
     return task
+
+
+def _name_requester(task_id: int, user: str) -> None:
+    task = BACnetTask.objects.select_for_update().get(id=task_id)
+    BACnetTask.objects.filter(id=task_id).update(parameters={**task.parameters, "user": user})

@@ -86,12 +86,20 @@ def test_a_bad_discovery_without_javascript_gets_a_400_page(operator_client, db)
     assert b"both ends" in response.content
 
 
-def test_read_points_and_collect_name_the_device_instance(operator_client, building):
+def test_read_points_and_collect_name_the_device_instance_and_the_operator(
+    operator_client, building
+):
     device = building["device"]
     read = operator_client.post(reverse("web:read_points", args=[device.id]), **JSON).json()
     collect = operator_client.post(reverse("web:collect", args=[device.id]), **JSON).json()
-    assert BACnetTask.objects.get(id=read["task_id"]).parameters == {"device_id": 1001}
-    assert BACnetTask.objects.get(id=collect["task_id"]).parameters == {"device_ids": [1001]}
+    assert BACnetTask.objects.get(id=read["task_id"]).parameters == {
+        "device_id": 1001,
+        "user": "otto",
+    }
+    assert BACnetTask.objects.get(id=collect["task_id"]).parameters == {
+        "device_ids": [1001],
+        "user": "otto",
+    }
 
 
 def test_an_operator_write_queues_a_task_carrying_the_user_and_source(operator_client, building):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bms.web.templatetags.bms import flags, priorities, pv, result_summary, unit, value_text
+from bms.web.templatetags.bms import flags, priorities, pv, unit, value_text
 
 
 def test_analog_values_always_have_two_decimals_and_none_is_a_dash():
@@ -25,12 +25,6 @@ def test_status_flags_and_priority_arrays_show_only_what_is_set():
     array = [None] * 16
     array[7], array[15] = 35.0, 20.0
     assert priorities(array) == [(8, 35.0), (16, 20.0)]
-
-
-def test_task_results_read_as_one_line():
-    result = {"devices_found": 3, "devices": [1, 2, 3], "cached": False, "detail": {"x": 1}}
-    assert result_summary(result) == "devices_found=3  devices: 3  cached=false"
-    assert result_summary(None) == ""
 
 
 def test_units_use_the_symbols_engineers_write():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
-from bms.virtual.models import VirtualBACnetDevice
+from bms.devices.models import WriteAudit
+from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +87,33 @@ def test_delete_removes_the_device_and_its_objects(operator_client, building):
 def test_unknown_virtual_devices_are_404(operator_client, db):
     assert operator_client.get(reverse("web:virtual", args=[9])).status_code == 404
     assert operator_client.post(reverse("web:virtual_delete", args=[9])).status_code == 404
+
+
+def test_external_writes_say_whether_they_were_accepted_or_refused_and_why(viewer_client, building):
+    damper = VirtualObject.objects.get(device__device_id=2001, name="Damper_Position")
+    for value, accepted, reason in [
+        (35.0, True, ""),
+        (150.0, False, "property: value-out-of-range"),
+        (-5.0, False, "property: value-out-of-range"),
+    ]:
+        WriteAudit.objects.create(
+            source="bacnet",
+            who="127.0.0.9:47808",
+            object_ref=f"{damper.object_type},{damper.instance}",
+            virtual_object=damper,
+            property="present-value",
+            new_value=value,
+            priority=8,
+            accepted=accepted,
+            reason=reason,
+        )
+    page = viewer_client.get(reverse("web:virtual", args=[2001])).content.decode()
+    log = page[page.index('id="write-log"') :]
+    assert "<th>Result</th>" in log
+    rows = re.findall(r'<tr><td class="time">.*?</tr>', log, re.S)
+    results = [" ".join(re.sub(r"<[^>]+>", " ", row.split("<td>")[-1]).split()) for row in rows]
+    assert results == [
+        "refused property: value-out-of-range",
+        "refused property: value-out-of-range",
+        "accepted",
+    ]

@@ -9,6 +9,9 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from bms.tasks import describe
+from bms.tasks.models import BACnetTask
+
 register = template.Library()
 
 FLAG_NAMES = ("alarm", "fault", "overridden", "out of service")
@@ -91,17 +94,14 @@ def value_text(value: Any, object_type: str, state_texts: list[str] | None) -> s
 
 
 @register.filter
-def result_summary(result: Any) -> str:
-    """A task result in one line: its scalar fields as key=value (lists as their length)."""
-    if not isinstance(result, dict):
-        return "" if result is None else json.dumps(result)
-    parts = []
-    for key, value in result.items():
-        if isinstance(value, list):
-            parts.append(f"{key}: {len(value)}")
-        elif not isinstance(value, dict):
-            parts.append(f"{key}={json.dumps(value)}")
-    return "  ".join(parts)
+def result_text(task: BACnetTask) -> str:
+    """A task's result as a sentence (bms.tasks.describe, as live rows get it)."""
+    return describe.result_text(task)
+
+
+@register.filter
+def requested_by(task: BACnetTask) -> str:
+    return describe.requested_by(task)
 
 
 @register.filter

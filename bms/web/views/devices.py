@@ -16,6 +16,7 @@ from bms.tasks.backends import get_bacnet_backend
 from bms.tasks.models import BACnetTask
 from bms.web.forms import DiscoverForm, WriteForm, first_error
 from bms.web.views.common import done, operator_action, refused
+from bms.web.views.tasks import without_polls
 
 RECENT_TASKS = 10
 
@@ -38,7 +39,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
         "web/devices.html",
         {
             "devices": devices,
-            "recent_tasks": tasks[:RECENT_TASKS],
+            "recent_tasks": without_polls(tasks)[:RECENT_TASKS],
             "backend_status": get_bacnet_backend().get_status(),
             "form": DiscoverForm(),
             "sites": shown_sites,
@@ -57,7 +58,7 @@ def trigger_discovery(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return refused(request, first_error(form), back)
     try:
-        task = submission.discover(**form.cleaned_data)
+        task = submission.discover(**form.cleaned_data, user=request.user.get_username())
     except submission.Refused as exc:
         return refused(request, str(exc), back)
     return done(
@@ -92,7 +93,9 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_action
 def device_read_points(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(BACnetDevice, pk=pk)
-    task = submission.read_points(device.device_instance, site=device.site)
+    task = submission.read_points(
+        device.device_instance, site=device.site, user=request.user.get_username()
+    )
     return done(
         request,
         f"Read points task {task.id} queued",
@@ -104,7 +107,9 @@ def device_read_points(request: HttpRequest, pk: int) -> HttpResponse:
 @operator_action
 def device_collect(request: HttpRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(BACnetDevice, pk=pk)
-    task = submission.collect([device.device_instance], site=device.site)
+    task = submission.collect(
+        [device.device_instance], site=device.site, user=request.user.get_username()
+    )
     return done(
         request, f"Collect task {task.id} queued", reverse("web:device", args=[pk]), task_id=task.id
     )

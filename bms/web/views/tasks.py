@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
@@ -30,6 +31,9 @@ def task_list(request: HttpRequest) -> HttpResponse:
         tasks = tasks.filter(status=status)
     if site in shown_sites:
         tasks = tasks.filter(site=site)
+    show_polls = request.GET.get("polls") == "1"
+    if not show_polls:
+        tasks = without_polls(tasks)
     page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -43,9 +47,16 @@ def task_list(request: HttpRequest) -> HttpResponse:
             "type_filter": kind,
             "status_filter": status,
             "site_filter": site if site in shown_sites else "",
+            "show_polls": show_polls,
             "live_groups": "tasks",
         },
     )
+
+
+def without_polls(tasks: QuerySet[BACnetTask]) -> QuerySet[BACnetTask]:
+    """Tasks but the worker's scheduled polls (one every BACNET_POLL_SECONDS would bury what
+    people asked for). A task without the key is kept: NOT (NULL = true) would drop it."""
+    return tasks.filter(Q(parameters__scheduled__isnull=True) | Q(parameters__scheduled=False))
 
 
 @login_required

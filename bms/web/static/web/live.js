@@ -59,12 +59,6 @@
     return shown;
   }
   function textsOf(node) { return node && node.dataset.stateTexts ? node.dataset.stateTexts.split("|") : []; }
-  function resultSummary(result) {
-    if (result === null || result === undefined) return "";
-    if (typeof result !== "object" || Array.isArray(result)) return JSON.stringify(result);
-    return Object.entries(result).filter(([, v]) => v === null || typeof v !== "object" || Array.isArray(v))
-      .map(([k, v]) => Array.isArray(v) ? `${k}: ${v.length}` : `${k}=${JSON.stringify(v)}`).join("  ");
-  }
   // "(12 s ago)" next to heartbeats and the like, kept current.
   function refreshAges() {
     document.querySelectorAll("[data-ago]").forEach((node) => {
@@ -130,7 +124,7 @@
   function summary(task) {
     const td = el("td", { class: "summary" });
     if (task.error) td.append(el("span", { class: "error" }, task.error.slice(0, 80)));
-    else td.append(resultSummary(task.result).slice(0, 90));
+    else td.append(task.result_text || "");  // bms.tasks.describe's sentence
     return td;
   }
   // `site` is the text of a site cell (tables with data-show-site), null for tables without.
@@ -138,6 +132,7 @@
     const tr = el("tr", { "data-task-id": task.id },
       el("td", { class: "num" }, el("a", { href: `/tasks/${task.id}/` }, String(task.id))),
       el("td", {}, task.type_label),
+      el("td", { class: "requester" }, task.requested_by || "—"),
       el("td", {}, el("span", { class: `badge ${task.status}` }, task.status)),
       progressCell(task.progress),
       el("td", { class: "time" }, formatTime(task.created)),
@@ -151,7 +146,7 @@
       const tbody = table.tBodies[0];
       const existing = tbody.querySelector(`tr[data-task-id="${task.id}"]`);
       const matches = (!filterType || filterType === task.type) && (!filterStatus || filterStatus === task.status)
-        && (!filterSite || filterSite === task.site);
+        && (!filterSite || filterSite === task.site) && !(task.scheduled && "hideScheduled" in table.dataset);
       if (existing && !matches) { existing.remove(); return; }
       if (!matches) return;
       const row = taskRow(task, "showSite" in table.dataset ? task.site : null);
@@ -281,23 +276,36 @@
     updateObject(object);
     updateObjectValue(object);
   });
+  // A row of the virtual device page's "External BACnet writes", as virtual_detail.html renders
+  // one: accepted writes come as external_write messages, refused ones as audit messages.
+  function showExternalWrite(deviceId, cells, accepted, reason) {
+    const log = document.querySelector("#write-log tbody");
+    if (!log || !document.querySelector(`#virtual-state[data-virtual-id="${deviceId}"]`)) return;
+    dropEmptyRow(log);
+    const row = el("tr", {}, ...cells, el("td", {}, ...writeResult(accepted, reason)));
+    log.prepend(row);
+    flash(row);
+  }
+  BMS.on("audit", ({ audit: a }) => {
+    if (a.source !== "bacnet" || a.accepted || a.virtual_device_id === null) return;
+    showExternalWrite(a.virtual_device_id, [
+      el("td", { class: "time" }, formatTime(a.time)),
+      el("td", { class: "mono" }, a.who),
+      el("td", { class: "mono" }, a.object_ref),
+      el("td", {}, a.property),
+      el("td", { class: "num" }, formatValue(a.new_value, a.object_type)),
+      el("td", { class: "num" }, a.priority === null ? "—" : String(a.priority))], false, a.reason);
+  });
   BMS.on("external_write", (w) => {
     updateObject(w.object);
     updateObjectValue(w.object);
-    const log = document.querySelector("#write-log tbody");
-    const shown = document.querySelector(`#virtual-state[data-virtual-id="${w.device_id}"]`);
-    if (log && shown) {
-      dropEmptyRow(log);
-      const row = el("tr", {},
-        el("td", { class: "time" }, formatTime(w.timestamp)),
-        el("td", { class: "mono" }, w.address),
-        el("td", { class: "mono" }, `${w.object.object_type},${w.object.instance}`),
-        el("td", {}, w.property),
-        el("td", { class: "num" }, formatValue(w.new_value, w.object.object_type)),
-        el("td", { class: "num" }, w.priority === null || w.priority === undefined ? "—" : String(w.priority)));
-      log.prepend(row);
-      flash(row);
-    }
+    showExternalWrite(w.device_id, [
+      el("td", { class: "time" }, formatTime(w.timestamp)),
+      el("td", { class: "mono" }, w.address),
+      el("td", { class: "mono" }, `${w.object.object_type},${w.object.instance}`),
+      el("td", {}, w.property),
+      el("td", { class: "num" }, formatValue(w.new_value, w.object.object_type)),
+      el("td", { class: "num" }, w.priority === null || w.priority === undefined ? "—" : String(w.priority))], true, "");
     const listRow = document.querySelector(`#virtual-table tr[data-virtual-id="${w.device_id}"]`);
     if (listRow) { listRow.querySelector('[data-field="last_write"]').textContent = formatTime(w.timestamp); flash(listRow); }
   });
@@ -316,8 +324,6 @@
     let subject = a.object_ref;
     if (a.point_id) subject = el("a", { href: `/points/${a.point_id}/` }, a.object_ref);
     else if (a.virtual_device_id !== null) subject = el("a", { href: `/virtual/${a.virtual_device_id}/` }, a.object_ref);
-    const result = a.accepted ? [el("span", { class: "badge completed" }, "accepted")]
-      : [el("span", { class: "badge failed" }, "refused"), " ", el("span", { class: "small" }, a.reason)];
     return el("tr", {},
       el("td", { class: "time" }, formatTime(a.time)),
       el("td", {}, a.source_label),
@@ -327,7 +333,12 @@
       el("td", { class: "num" }, formatValue(a.old_value, a.object_type)),
       el("td", { class: "num" }, a.new_value === null ? "NULL" : formatValue(a.new_value, a.object_type)),
       el("td", { class: "num" }, a.priority === null ? "—" : String(a.priority)),
-      el("td", {}, ...result));
+      el("td", {}, ...writeResult(a.accepted, a.reason)));
+  }
+  // As templates/web/_write_result.html.
+  function writeResult(accepted, reason) {
+    return accepted ? [el("span", { class: "badge completed" }, "accepted")]
+      : [el("span", { class: "badge failed" }, "refused"), " ", el("span", { class: "small" }, reason)];
   }
   function showAudit(a) {
     const table = document.getElementById("audit-table");
