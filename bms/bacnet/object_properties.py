@@ -30,7 +30,7 @@ from bms.bacnet.batching import BatchReader
 from bms.bacnet.capabilities import CapabilityCache
 from bms.bacnet.errors import BACnetError, RemoteError
 from bms.bacnet.requester import Peer
-from bms.bacnet.types import ObjectRef
+from bms.bacnet.types import BINARY_TYPES, ObjectRef
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,15 @@ def _collected(ref: ObjectRef, raw: dict[str, Any], method: str) -> ObjectProper
         # Not one property answered: the object is not there (or the peer refuses us).
         failure = next((v for v in raw.values() if isinstance(v, BACnetError)), None)
         raise failure or RemoteError(f"{ref}: no property could be read")
+    if ref.object_type in BINARY_TYPES and isinstance(values.get("priority-array"), list):
+        values["priority-array"] = [_binary(level) for level in values["priority-array"]]
     return ObjectProperties(ref, dict(sorted(values.items())), dict(sorted(errors.items())), method)
+
+
+def _binary(level: Any) -> Any:
+    """A binary object's priority level as its present value reads (BACnet sends a priority
+    array's values as plain enumerations: 1, not "active")."""
+    return {0: "inactive", 1: "active"}.get(level, level) if type(level) is int else level
 
 
 def as_json(value: Any) -> Any:
