@@ -21,7 +21,7 @@ from bms.api import devices, tasks, virtual
 from bms.api.auth import API_AUTH, session_or_token
 from bms.api.responses import with_too_large
 from bms.tasks.submission import Refused
-from bms.virtual.services import DuplicateObject, VirtualDeviceError
+from bms.virtual.services import Conflict, VirtualDeviceError
 from bms.virtual.templates import UnknownTemplate
 
 logger = logging.getLogger(__name__)
@@ -57,9 +57,9 @@ def refused(request: HttpRequest, exc: Refused) -> HttpResponse:
 @api.exception_handler(VirtualDeviceError)
 @api.exception_handler(UnknownTemplate)
 def virtual_refused(request: HttpRequest, exc: ValueError) -> HttpResponse:
-    """What the virtual-device services refuse: 400 with their reason; a taken name or
-    object identifier is a conflict (409)."""
-    status = 409 if isinstance(exc, DuplicateObject) else 400
+    """What the virtual-device services refuse: 400 with their reason; a taken device id,
+    object name or object identifier is a conflict (409)."""
+    status = 409 if isinstance(exc, Conflict) else 400
     return api.create_response(request, {"detail": str(exc)}, status=status)
 
 

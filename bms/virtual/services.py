@@ -5,8 +5,10 @@ checked as the worker will serve it (bms.bacnet.local.ObjectSpec), so what is st
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -22,13 +24,25 @@ from bms.virtual.signals import announce_device, announce_object
 from bms.virtual.specs import checked_spec
 from bms.virtual.templates import get_template
 
+T = TypeVar("T")
+IDENTIFIER_CONSTRAINT = "virtualobject_unique_identifier"  # bms.virtual.models
+
 
 class VirtualDeviceError(ValueError):
     """A request the operator can correct: duplicate id, unknown device, bad value."""
 
 
-class DuplicateObject(VirtualDeviceError):
-    """An object with this name on its device, or this type and instance, exists (a conflict)."""
+class Conflict(VirtualDeviceError):
+    """The request conflicts with what is stored (the API answers 409)."""
+
+
+class DuplicateObject(Conflict):
+    """A device with this id, an object with this name on its device, or this type and
+    instance, exists."""
+
+
+class AllocationContended(Conflict):
+    """Simultaneous creations kept taking the object identifiers this one allocated."""
 
 
 # Devices ---------------------------------------------------------------------------------------
@@ -39,19 +53,22 @@ def create_virtual_device(
 ) -> VirtualBACnetDevice:
     """The device and all its template's objects, in one transaction, announced on commit.
 
-    Instances are allocated per object type after the highest in use. On PostgreSQL two
-    simultaneous creations can pick the same instance; the unique constraint then rolls one back
-    whole (IntegrityError), so nothing is ever half-created. An unknown template raises
-    UnknownTemplate (a ValueError naming the known ones).
+    Instances are allocated per object type after the highest in use (`_allocating`). A device
+    id that is taken raises DuplicateObject; an unknown template raises UnknownTemplate (a
+    ValueError naming the known ones).
     """
     device_template = get_template(template)
     if not commanding.is_instance(device_id):
         raise VirtualDeviceError(f"device id {device_id} is outside 0..{MAX_INSTANCE}")
     if not name.strip():
         raise VirtualDeviceError("a virtual device needs a name")
-    with transaction.atomic():
+
+    def taken() -> str | None:
         if VirtualBACnetDevice.objects.filter(device_id=device_id).exists():
-            raise VirtualDeviceError(f"virtual device {device_id} already exists")
+            return f"virtual device {device_id} already exists"
+        return None
+
+    def create() -> VirtualBACnetDevice:
         device = VirtualBACnetDevice.objects.create(
             device_id=device_id,
             device_name=name.strip(),
@@ -72,7 +89,54 @@ def create_virtual_device(
                 t.cov_increment,
             )
         announce_device(device)
-    return device
+        return device
+
+    return _allocating(create, taken)
+
+
+ALLOCATION_ATTEMPTS = 8
+
+
+def _allocating(create: Callable[[], T], taken: Callable[[], str | None]) -> T:
+    """Run `create`, which allocates object instances, in its own transaction.
+
+    Two creations that overlap can allocate the same instance: on PostgreSQL the unique
+    constraint rolls the later one back whole (SQLite's IMMEDIATE transactions do not overlap).
+    That one is run again with fresh instances, up to ALLOCATION_ATTEMPTS times (each overlap
+    lets at least one creation through), after a short random pause so the losers do not meet
+    again. What the caller asked for that is taken (`taken()` says it) is a DuplicateObject, not
+    retried; any other IntegrityError is a bug and is raised as it is.
+    """
+    for attempt in range(1, ALLOCATION_ATTEMPTS + 1):
+        _refuse_taken(taken)
+        try:
+            with transaction.atomic():
+                return create()
+        except IntegrityError as exc:
+            _refuse_taken(taken)  # by a simultaneous creation
+            if not _identifier_taken(exc):
+                raise
+            if attempt == ALLOCATION_ATTEMPTS:
+                raise AllocationContended(
+                    f"object identifiers were taken by simultaneous creations "
+                    f"{ALLOCATION_ATTEMPTS} times in a row; nothing was stored, try again"
+                ) from exc
+        time.sleep(random.uniform(0, 0.005 * attempt))  # noqa: S311 - jitter, not a secret
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _refuse_taken(taken: Callable[[], str | None]) -> None:
+    duplicate = taken()
+    if duplicate:
+        raise DuplicateObject(duplicate)
+
+
+def _identifier_taken(exc: IntegrityError) -> bool:
+    """A conflict on (object_type, instance): PostgreSQL names the constraint, SQLite its
+    columns."""
+    table = VirtualObject._meta.db_table
+    text = str(exc)
+    return IDENTIFIER_CONSTRAINT in text or f"{table}.object_type, {table}.instance" in text
 
 
 def update_virtual_device(device: VirtualBACnetDevice, **changes: Any) -> VirtualBACnetDevice:
@@ -147,7 +211,12 @@ def create_virtual_object(
         announce_object(row)
         return row
 
-    return _saved(save)
+    def taken() -> str | None:
+        if VirtualObject.objects.filter(device=device, name=name).exists():
+            return f"virtual device {device.device_id} already has an object named {name}"
+        return None
+
+    return _allocating(save, taken)
 
 
 def _create_object(

@@ -47,7 +47,7 @@ def test_create_read_update_delete_a_virtual_device(client, db, operator_token):
     [
         (
             {"device_id": 2001, "device_name": "dup", "template": "hvac_controller"},
-            400,
+            409,
             "already exists",
         ),
         ({"device_id": 6001, "device_name": "x", "template": "toaster"}, 400, "unknown template"),
