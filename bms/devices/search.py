@@ -5,10 +5,14 @@ every filter a plain lookup: what reaches the ORM is never a field name from the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Count, Q, QuerySet
 
 from bms.devices.models import BACnetDevice, BACnetPoint
+
+if TYPE_CHECKING:  # django-stubs is a development dependency
+    from django_stubs_ext import WithAnnotations
 
 DEVICE_SORTS = {
     "instance": ("device_instance",),
@@ -39,6 +43,10 @@ POINT_TYPES = (
 )
 
 
+class PointCount(TypedDict):
+    point_count: int
+
+
 @dataclass(frozen=True)
 class Sort:
     """A sort key from the request, checked: `key` is one of the table's, `descending` its way."""
@@ -62,7 +70,7 @@ class Sort:
 
 def devices(
     text: str = "", site: str = "", state: str = "", sort: Sort | None = None
-) -> QuerySet[BACnetDevice]:
+) -> QuerySet[WithAnnotations[BACnetDevice, PointCount]]:
     """Devices matching `text` (in name, description, location, vendor, model, address, or the
     instance), of `site`, "online" or "offline", with their point counts, sorted."""
     found = BACnetDevice.objects.annotate(point_count=Count("points"))

@@ -97,3 +97,38 @@ def test_the_tree_opens_a_site_then_a_device_then_lists_its_objects(
     for name in ("ai", "ao", "bo", "msv"):
         assert f'data-point-id="{building[name].id}"' in opened
     assert "Exhaust" not in opened
+
+
+def device_ids(response):
+    html = response.content.decode()
+    return [int(part.split('"')[0]) for part in html.split('<tr data-device-id="')[1:]]
+
+
+def test_the_device_table_is_found_filtered_and_sorted_by_url(
+    viewer_client, building, second_device
+):
+    first = building["device"]
+    found = viewer_client.get(reverse("web:devices"), {"q": "AHU-2"})
+    assert device_ids(found) == [second_device.id]
+    assert device_ids(viewer_client.get(reverse("web:devices"), {"q": "1001"})) == [first.id]
+    BACnetDevice.objects.filter(id=first.id).update(online=False)
+    offline = viewer_client.get(reverse("web:devices"), {"state": "offline"})
+    assert device_ids(offline) == [first.id]
+    by_name = viewer_client.get(reverse("web:devices"), {"sort": "-name"})
+    assert device_ids(by_name) == [second_device.id, first.id]
+    assert b'href="?sort=name"' in by_name.content  # a second click sorts the other way
+
+
+def test_the_device_pages_point_table_filters_and_sorts(viewer_client, building):
+    url = reverse("web:device", args=[building["device"].id])
+    outputs = viewer_client.get(url, {"type": "binary-output"}).content.decode()
+    assert result_ids_in(outputs) == [building["bo"].id]
+    assert "(1 of 4)" in outputs
+    by_name = result_ids_in(viewer_client.get(url, {"sort": "-name"}).content.decode())
+    names = [BACnetPoint.objects.get(id=i).name for i in by_name]
+    assert names == sorted(names, reverse=True)
+
+
+def result_ids_in(html):
+    table = html.split('id="point-table"', 1)[1]
+    return [int(part.split('"')[0]) for part in table.split('<tr data-point-id="')[1:]]

@@ -1,14 +1,15 @@
-"""Devices (seed 000's device_list, live), device detail, point detail, and their actions."""
+"""Devices (seed 000's device_list, live), device detail, and their actions; the point page is
+bms.web.views.points'."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from bms.devices import search
 from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.devices.services import default_write_priority
 from bms.tasks import sites, submission
@@ -27,18 +28,27 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def device_list(request: HttpRequest) -> HttpResponse:
-    """Devices and recent tasks, of one site with ?site= (as the task list filters)."""
-    devices = BACnetDevice.objects.annotate(point_count=Count("points"))
+    """Devices and recent tasks, of one site with ?site= (as the task list filters); the
+    devices found by ?q= (name, description, vendor, model, address, instance), ?state=online
+    or offline, sorted by ?sort= (a column, "-" first for descending)."""
     tasks = BACnetTask.objects.all()
     site = request.GET.get("site", "")
     shown_sites = sites.shown_sites()
     if site in shown_sites:
-        devices, tasks = devices.filter(site=site), tasks.filter(site=site)
+        tasks = tasks.filter(site=site)
+    sort = search.Sort.parse(request.GET.get("sort", ""), search.DEVICE_SORTS, "instance")
+    devices = search.devices(
+        text=request.GET.get("q", ""),
+        site=site if site in shown_sites else "",
+        state=request.GET.get("state", ""),
+        sort=sort,
+    )
     return render(
         request,
         "web/devices.html",
         {
             "devices": devices,
+            "sort": sort,
             "recent_tasks": without_polls(tasks)[:RECENT_TASKS],
             "backend_status": get_bacnet_backend().get_status(),
             "form": DiscoverForm(),
@@ -76,12 +86,21 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tasks = BACnetTask.objects.filter(
         site=device.site, parameters__device_id=device.device_instance
     )
+    point_sort = search.Sort.parse(request.GET.get("sort", ""), search.POINT_SORTS, "object")
     return render(
         request,
         "web/device_detail.html",
         {
             "device": device,
-            "points": device.points.all(),
+            "points": search.points(
+                text=request.GET.get("q", ""),
+                object_type=request.GET.get("type", ""),
+                device=device,
+                sort=point_sort,
+            ),
+            "point_count": device.points.count(),
+            "point_sort": point_sort,
+            "point_types": search.POINT_TYPES,
             "tasks": tasks[:5],
             "default_priority": default_write_priority(),
             "show_site": len(sites.shown_sites()) > 1,
@@ -112,20 +131,6 @@ def device_collect(request: HttpRequest, pk: int) -> HttpResponse:
     )
     return done(
         request, f"Collect task {task.id} queued", reverse("web:device", args=[pk]), task_id=task.id
-    )
-
-
-@login_required
-def point_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    point = get_object_or_404(BACnetPoint.objects.select_related("device"), pk=pk)
-    return render(
-        request,
-        "web/point_detail.html",
-        {
-            "point": point,
-            "audits": point.write_audits.all()[:20],
-            "live_groups": f"tasks,device-{point.device_id}",
-        },
     )
 
 

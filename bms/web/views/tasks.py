@@ -1,5 +1,5 @@
-"""Tasks: a filterable list and one task's parameters, progress, result and error, live; and
-the write audit log, live."""
+"""Tasks: a filterable list and one task's parameters, progress, result and error, live. (The
+audit log is bms.web.views.audit's.)"""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from bms.devices.models import WriteAudit
-from bms.realtime import groups
-from bms.realtime.payloads import audit_payload
 from bms.tasks import sites
 from bms.tasks.models import BACnetTask
 
@@ -69,27 +66,5 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "task": task,
             "show_site": len(sites.shown_sites()) > 1,
             "live_groups": "tasks",
-        },
-    )
-
-
-@login_required
-def audit_log(request: HttpRequest) -> HttpResponse:
-    audits = WriteAudit.objects.select_related("point__device", "virtual_object__device")
-    source = request.GET.get("source", "")
-    if source in dict(WriteAudit.SOURCE_CHOICES):
-        audits = audits.filter(source=source)
-    page = Paginator(audits, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "web/audit.html",
-        {
-            "page": page,
-            "rows": [audit_payload(audit) for audit in page.object_list],
-            "sources": WriteAudit.SOURCE_CHOICES,
-            "source_filter": source,
-            "page_size": PAGE_SIZE,
-            # New writes go on top of the first page; later pages stay as they were loaded.
-            "live_groups": f"{groups.AUDIT},{groups.VIRTUAL_DEVICES}" if page.number == 1 else "",
         },
     )
