@@ -31,6 +31,8 @@ from bms.bacnet.values import object_ref, property_datatype, to_python
 log = logging.getLogger(__name__)
 
 CovCallback = Callable[[CovNotification], Any]
+# Told of each renewal's outcome (None: renewed), e.g. to mark a silent device unreachable.
+RenewalCallback = Callable[["CovSubscription", "BACnetError | None"], None]
 
 MAX_PROCESS_ID = 4194303
 
@@ -142,6 +144,7 @@ class CovSubscription:
         self.renewals = 0
         self.last_error: BaseException | None = None
         self.active = True
+        self.on_renewal: RenewalCallback | None = None
         self._renew_task: asyncio.Task[None] | None = None
 
     @property
@@ -172,10 +175,16 @@ class CovSubscription:
                 self.last_error = exc
                 log.warning("COV renewal of %s %s failed: %s", self.peer.key, self.ref, exc)
                 delay = max(1.0, self._owner.request_bound())
+                self._tell_renewal(exc)
             else:
                 self.renewals += 1
                 self.last_error = None
                 delay = self.renew_delay()
+                self._tell_renewal(None)
+
+    def _tell_renewal(self, error: BACnetError | None) -> None:
+        if self.on_renewal is not None:
+            self.on_renewal(self, error)
 
     async def cancel(self) -> None:
         """Stop renewing and tell the peer to stop notifying."""
@@ -187,6 +196,17 @@ class CovSubscription:
             self._renew_task.cancel()
             await asyncio.wait([self._renew_task])
         await self._owner.send_subscribe(self, cancel=True)
+
+    async def drop(self) -> None:
+        """Stop renewing and routing, without a request: for a peer that stopped answering
+        (its subscription expires there on its own)."""
+        if not self.active:
+            return
+        self.active = False
+        self._owner.forget(self)
+        if self._renew_task is not None and self._renew_task is not asyncio.current_task():
+            self._renew_task.cancel()
+            await asyncio.wait([self._renew_task])
 
     async def deliver(self, notification: CovNotification) -> None:
         result = self.callback(notification)

@@ -56,6 +56,9 @@ def device_payload(device: BACnetDevice, point_count: int) -> dict[str, Any]:
         "vendor_name": device.vendor_name,
         "model_name": device.model_name,
         "online": device.online,
+        "health": device.health,
+        "health_reason": device.health_reason,
+        "health_changed_at": iso(device.health_changed_at),
         "last_seen": iso(device.last_seen),
         "point_count": point_count,
     }

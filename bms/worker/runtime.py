@@ -10,7 +10,9 @@ them fails:
 - leases: heartbeats the worker and the leases of its running tasks, and returns tasks of dead
   workers to pending;
 - virtual-sync: applies creates, edits and deletes of virtual objects from the database;
-- poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending.
+- poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending;
+- monitoring: COV subscriptions, polls and device health of the monitored points
+  (`monitoring.Monitoring`, settings from the database, reloaded periodically).
 
 External writes to our objects reach `_on_external_writes` before they are acknowledged: the
 writes are stored in one transaction, and only then does the engine send the acks. Live events go
@@ -42,6 +44,7 @@ from bms.virtual.models import VirtualObject
 from bms.worker import events, store
 from bms.worker.db import run_db, run_db_write_path
 from bms.worker.jobs import JOBS, JobSettings
+from bms.worker.monitoring import Monitoring, MonitorOptions
 from bms.worker.pg_writes import AsyncWriteStore
 from bms.worker.virtual_sync import VirtualSync
 
@@ -110,6 +113,7 @@ class Worker:
         self._write_publisher: asyncio.Task[None] | None = None
         self._pg_writes = AsyncWriteStore.for_default_database(STORE_DEADLINE_SECONDS)
         self._registration: str | None = None  # with the BBMD, as last heartbeated
+        self.monitoring = Monitoring(self.engine, MonitorOptions.from_settings(options.site))
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class Worker:
             self._named(self._claim_loop(), "claim"),
             self._named(self._lease_loop(), "leases"),
             self._named(self._virtual_loop(), "virtual-sync"),
+            self._named(self.monitoring.run(), "monitoring"),
         }
         if self.options.poll_seconds > 0:
             loops.add(self._named(self._poll_loop(), "poll-schedule"))

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from bms.bacnet.types import DeviceInfo, IAmRecord
 from bms.devices.models import BACnetDevice, NetworkScan
+from bms.worker.store.monitoring import mark_discovery
 
 
 def cached_scan(site: str, parameters: dict[str, Any], max_age_seconds: int) -> NetworkScan | None:
@@ -30,7 +31,10 @@ def save_discovery(
     started: datetime,
     task_id: int | None,
 ) -> tuple[NetworkScan, list[BACnetDevice]]:
-    """Upsert the devices that answered and record the scan, in one transaction.
+    """Upsert the devices that answered and record the scan, in one transaction; known
+    devices that answered are online again, those in the scanned range that did not are
+    unreachable (store.monitoring.mark_discovery, each change recorded as a health event).
+    Returns the scan and the devices that answered.
 
     A few statements whatever the number of devices (INSERT ... ON CONFLICT DO UPDATE in
     batches, then one read back), not a SELECT FOR UPDATE and a write per device: a scan of
@@ -51,6 +55,14 @@ def save_discovery(
                     unique_fields=["site", "device_instance"],
                     update_fields=fields,
                 )
+        mark_discovery(
+            site,
+            set(latest),
+            parameters.get("low"),
+            parameters.get("high"),
+            parameters.get("address"),
+            now,
+        )
         stored = BACnetDevice.objects.filter(site=site, device_instance__in=list(latest))
         by_instance = {device.device_instance: device for device in stored}
         scan = NetworkScan.objects.create(
@@ -72,7 +84,6 @@ _I_AM_FIELDS = [
     "max_apdu",
     "segmentation",
     "last_seen",
-    "online",
 ]
 _DEVICE_INFO_FIELDS = [
     *_I_AM_FIELDS,
@@ -99,7 +110,6 @@ def _device_row(
         "max_apdu": record.max_apdu,
         "segmentation": record.segmentation,
         "last_seen": now,
-        "online": True,
     }
     if info is not None:
         fields.update(

@@ -1,0 +1,75 @@
+"""The device health state machine, without a loop or a database."""
+
+from __future__ import annotations
+
+import pytest
+
+from bms.bacnet.health import OFFLINE, ONLINE, UNREACHABLE, DeviceHealth, HealthPolicy
+
+POLICY = HealthPolicy(failures_to_unreachable=3, offline_after=60, retry_first=2, retry_max=20)
+
+
+def test_one_failed_request_is_not_enough_but_n_in_a_row_make_it_unreachable():
+    health = DeviceHealth(POLICY)
+    assert health.request_failed(1.0, "timeout") is None
+    assert health.request_failed(2.0, "timeout") is None
+    change = health.request_failed(3.0, "no answer")
+    assert change is not None
+    assert (change.old, change.new, change.at) == (ONLINE, UNREACHABLE, 3.0)
+    assert "3 requests failed: no answer" in change.reason
+    assert health.status == UNREACHABLE and health.since == 3.0
+
+
+def test_an_answer_between_failures_starts_the_count_again():
+    health = DeviceHealth(POLICY)
+    health.request_failed(1.0, "timeout")
+    health.request_failed(2.0, "timeout")
+    assert health.answered(3.0) is None  # already online: no change to record
+    assert health.request_failed(4.0, "timeout") is None
+    assert health.request_failed(5.0, "timeout") is None
+    assert health.status == ONLINE
+
+
+def test_a_failed_cov_renewal_makes_it_unreachable_at_once():
+    health = DeviceHealth(POLICY)
+    change = health.cov_silent(10.0, "no answer")
+    assert change is not None and change.new == UNREACHABLE
+    assert change.reason == "COV renewal failed: no answer"
+
+
+def test_unreachable_longer_than_the_limit_becomes_offline_and_an_answer_brings_it_back():
+    health = DeviceHealth(POLICY, UNREACHABLE, since=100.0)
+    assert health.tick(159.0) is None
+    offline = health.tick(160.0)
+    assert offline is not None and (offline.old, offline.new) == (UNREACHABLE, OFFLINE)
+    assert health.tick(500.0) is None  # offline stays offline
+    back = health.answered(501.0)
+    assert back is not None and (back.old, back.new, back.reason) == (OFFLINE, ONLINE, "answered")
+    assert health.reachable
+
+
+def test_retries_of_an_unreachable_device_back_off_up_to_the_limit():
+    health = DeviceHealth(POLICY, UNREACHABLE, since=0.0)
+    delays = [health.retry_delay()]
+    for at in range(1, 6):
+        health.request_failed(float(at), "timeout")
+        delays.append(health.retry_delay())
+    assert delays == [2, 4, 8, 16, 20, 20]
+    health.answered(10.0)
+    assert health.retry_delay() == 2
+
+
+def test_a_device_that_missed_a_discovery_is_unreachable_with_that_reason():
+    health = DeviceHealth(POLICY)
+    change = health.missed_discovery(5.0)
+    assert change is not None and change.reason == "did not answer discovery"
+    assert health.missed_discovery(6.0) is None
+
+
+def test_bad_policies_and_states_are_refused():
+    with pytest.raises(ValueError, match="failures_to_unreachable"):
+        HealthPolicy(failures_to_unreachable=0)
+    with pytest.raises(ValueError, match="retry_first"):
+        HealthPolicy(retry_first=10, retry_max=5)
+    with pytest.raises(ValueError, match="unknown health"):
+        DeviceHealth(POLICY, "sleepy")
