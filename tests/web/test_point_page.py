@@ -47,6 +47,7 @@ def test_a_read_point_shows_every_property_and_its_priority_array(operator_clien
     assert 'data-property="Maximum">100</dd>' in html
     assert 'data-property="Out of service">false</dd>' in html
     assert 'id="point-write"' in html and 'id="read-all"' in html
+    assert 'name="priority" min="1" max="16" value="16"' in html  # BACNET_DEFAULT_WRITE_PRIORITY
 
 
 def test_an_unread_point_says_so_and_viewers_get_no_forms(viewer_client, building):

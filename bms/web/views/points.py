@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from bms.bacnet import commanding
 from bms.devices.models import BACnetPoint
+from bms.devices.services import default_write_priority
 from bms.tasks import submission
 from bms.tasks.models import BACnetTask
 from bms.web.views.common import done, operator_action, refused
@@ -42,6 +43,7 @@ def point_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "properties": sorted(point.properties.items()),
             "property_errors": sorted(point.property_errors.items()),
             "read_task": last_read(point),
+            "default_priority": default_write_priority(),
             "live_groups": f"tasks,device-{point.device_id}",
         },
     )
