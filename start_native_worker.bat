@@ -50,10 +50,20 @@ if not "%BMS_SKIP_INSTALL%"=="1" (
     )
 )
 
+REM The worker is started again whenever it exits with an error (a crash, its database or
+REM network not ready at start), after a delay that doubles with each failure (2 s up to 60 s),
+REM so nothing needs a human. It exits 0 when it was stopped: then this script ends too.
+set DELAY=2
+:start_worker
 echo Starting the native BACnet worker. Ctrl-C stops it.
 python bacnet_native_worker.py %*
 set EXITCODE=%ERRORLEVEL%
-goto :end
+if "%EXITCODE%"=="0" goto :end
+echo The worker exited with status %EXITCODE%; starting it again in %DELAY% s. Ctrl-C stops.
+timeout /t %DELAY% /nobreak >nul
+set /a DELAY=DELAY*2
+if %DELAY% GTR 60 set DELAY=60
+goto :start_worker
 
 :failed
 set EXITCODE=1

@@ -46,5 +46,43 @@ if [ "${BMS_SKIP_INSTALL:-0}" != "1" ]; then
     "$PYTHON" -m pip install --quiet -e .
 fi
 
-echo "Starting the native BACnet worker (Ctrl-C stops it)"
-exec "$PYTHON" bacnet_native_worker.py "$@"
+# The worker is started again whenever it exits with an error (a crash, a kill, its database
+# or network not ready at start), after a delay that doubles with each quick failure (2 s up to
+# 60 s; back to 2 s once it has run for a minute), so nothing needs a human. It exits 0 when it
+# was stopped (Ctrl-C, SIGTERM): then this script ends too.
+stopping=0
+child=
+trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' INT TERM
+delay=2
+while :; do
+    echo "Starting the native BACnet worker (Ctrl-C stops it)"
+    started=$(date +%s)
+    "$PYTHON" bacnet_native_worker.py "$@" &
+    child=$!
+    status=0
+    wait "$child" || status=$?
+    while kill -0 "$child" 2>/dev/null; do  # a trapped signal interrupted wait: wait again
+        status=0
+        wait "$child" || status=$?
+    done
+    child=
+    if [ "$stopping" = 1 ] || [ "$status" -eq 0 ]; then
+        exit "$status"
+    fi
+    if [ $(($(date +%s) - started)) -ge 60 ]; then
+        delay=2
+    fi
+    echo "start_native_worker: the worker exited with status $status; starting it again in" \
+        "${delay}s (Ctrl-C stops)" >&2
+    sleep "$delay" &
+    child=$!
+    wait "$child" || true
+    child=
+    if [ "$stopping" = 1 ]; then
+        exit "$status"
+    fi
+    delay=$((delay * 2))
+    if [ "$delay" -gt 60 ]; then
+        delay=60
+    fi
+done

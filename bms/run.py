@@ -7,8 +7,10 @@ one virtual device per template, then start and supervise three processes:
 - the BACnet worker as device 8888 "Django_BMS" on 127.0.0.1/8 (it never shares the web process),
 - the web server (daphne) on http://127.0.0.1:8000,
 
-and queue a first discovery. Ctrl-C (or SIGTERM) stops all three; if one dies, the others are
-stopped too and the exit status says so. Nothing here binds anything but loopback.
+and queue a first discovery. Ctrl-C (or SIGTERM) stops all three. A child that exits on its
+own (a crash, a kill) is started again after a delay that doubles with each quick exit (1 s up
+to 30 s, back to 1 s once it has run for a minute), each restart logged: nothing needs a
+human. Nothing here binds anything but loopback.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,14 +69,35 @@ def product_env(var: Path = VAR, base: dict[str, str] | None = None) -> dict[str
     return env
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait before starting a child that exited on its own again."""
+
+    first: float = 1.0
+    longest: float = 30.0
+    stable_after: float = 60.0  # a child that ran this long starts again after `first`
+
+
 @dataclass
 class Child:
     name: str
     process: asyncio.subprocess.Process
+    args: list[str] = field(default_factory=list)
+    ready_spec: str | int = ""  # what `start` was given, to start the child again
     lines: list[str] = field(default_factory=list)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     ready_marker: str = ""
     ready_port: int | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    next_delay: float | None = None  # None: the backoff's first delay
+
+    def restart_delay(self, backoff: Backoff) -> float:
+        """The delay before this child starts again; the next one doubles, up to `longest`,
+        unless this run lasted `stable_after` seconds (then it starts from `first` again)."""
+        quick = time.monotonic() - self.started_at < backoff.stable_after
+        delay = self.next_delay if quick and self.next_delay is not None else backoff.first
+        self.next_delay = min(delay * 2, backoff.longest)
+        return delay
 
 
 async def manage(env: dict[str, str], *args: str) -> str:
@@ -124,8 +148,8 @@ async def start(name: str, args: list[str], env: dict[str, str], ready: str | in
         stderr=asyncio.subprocess.STDOUT,
     )
     if isinstance(ready, int):
-        return Child(name, process, ready_port=ready)
-    return Child(name, process, ready_marker=ready)
+        return Child(name, process, args, ready, ready_port=ready)
+    return Child(name, process, args, ready, ready_marker=ready)
 
 
 async def listening(port: int) -> None:
@@ -227,7 +251,7 @@ async def run() -> int:
             f"{env['BACNET_ADDRESS']}, simulated building at 127.0.0.2-11; Ctrl-C stops all\n",
             flush=True,
         )
-        return await supervise(children, stop)
+        return await supervise(children, stop, env, watchers)
     finally:
         await stop_all(children)
         for watcher in watchers:
@@ -235,22 +259,50 @@ async def run() -> int:
         await asyncio.gather(*watchers, return_exceptions=True)
 
 
-async def supervise(children: list[Child], stop: asyncio.Event) -> int:
-    exits = {asyncio.create_task(c.process.wait(), name=f"{c.name}-exit"): c for c in children}
-    stopper = asyncio.create_task(stop.wait(), name="stop-signal")
-    done, _ = await asyncio.wait({stopper, *exits}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (stopper, *exits):
-        task.cancel()
-    if stopper in done:
-        print("\nbms: stopping", flush=True)
-        return 0
-    dead = [exits[task] for task in done if task in exits]
-    for child in dead:
-        print(
-            f"bms: {child.name} exited with {child.process.returncode}; stopping the rest",
-            flush=True,
-        )
-    return 1
+async def supervise(
+    children: list[Child],
+    stop: asyncio.Event,
+    env: dict[str, str],
+    watchers: set[asyncio.Task[None]],
+    backoff: Backoff = Backoff(),  # noqa: B008 (frozen: one shared default is fine)
+) -> int:
+    """Until `stop`: start again, after its backoff delay, each child that exits on its own.
+
+    `children` is updated in place with the new processes (so stopping stops those);
+    `watchers` gets the new output forwarders.
+    """
+    while True:
+        exits = {asyncio.create_task(c.process.wait(), name=f"{c.name}-exit"): c for c in children}
+        stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+        done, _ = await asyncio.wait({stopper, *exits}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopper, *exits):
+            task.cancel()
+        if stopper in done:
+            print("\nbms: stopping", flush=True)
+            return 0
+        for child in [exits[task] for task in done if task in exits]:
+            delay = child.restart_delay(backoff)
+            print(
+                f"bms: {child.name} exited with {child.process.returncode}; "
+                f"starting it again in {delay:g} s",
+                flush=True,
+            )
+            if await _stopped_within(stop, delay):
+                print("\nbms: stopping", flush=True)
+                return 0
+            again = await start(child.name, child.args, env, child.ready_spec)
+            again.next_delay = child.next_delay
+            children[children.index(child)] = again
+            watchers.add(asyncio.create_task(forward_output(again), name=f"{child.name}-output"))
+            print(f"bms: {child.name} started again (pid {again.process.pid})", flush=True)
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ the instance it leaves behind. Each step runs manage.py as a real subprocess, as
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,61 @@ def test_make_run_starts_without_django_settings(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_child_killed_with_kill_9_is_started_again_after_a_growing_delay(capsys):
+    """make run's supervisor starts a child again when it dies (a crash, kill -9), each time
+    after a longer delay, and stops cleanly on its stop signal."""
+
+    async def scenario() -> tuple[int, list[int]]:
+        env = dict(os.environ)
+        args = [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"]
+        children = [await run.start("worker", args, env, "ready")]
+        watchers = {asyncio.create_task(run.forward_output(children[0]), name="output")}
+        stop = asyncio.Event()
+        backoff = run.Backoff(first=0.2, longest=0.4)
+        supervisor = asyncio.create_task(
+            run.supervise(children, stop, env, watchers, backoff), name="supervise"
+        )
+        pids = []
+        try:
+            for _kill in range(3):
+                child = children[0]
+                async with asyncio.timeout(20):
+                    await child.ready.wait()
+                pids.append(child.process.pid)
+                child.process.kill()
+                while children[0] is child:  # until the supervisor has started it again
+                    await asyncio.sleep(0.05)
+            async with asyncio.timeout(20):
+                await children[0].ready.wait()
+            pids.append(children[0].process.pid)
+            stop.set()
+            status = await supervisor
+        finally:
+            await run.stop_all(children)
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+        return status, pids
+
+    status, pids = asyncio.run(scenario())
+    assert status == 0
+    assert len(set(pids)) == 4  # a new process each time
+    out = capsys.readouterr().out
+    delays = [line for line in out.splitlines() if "exited with" in line]
+    assert delays == [
+        "bms: worker exited with -9; starting it again in 0.2 s",
+        "bms: worker exited with -9; starting it again in 0.4 s",
+        "bms: worker exited with -9; starting it again in 0.4 s",  # bounded
+    ]
+    assert out.count("bms: worker started again (pid") == 3
+    assert "bms: stopping" in out
+
+
+def test_a_child_that_ran_long_enough_starts_again_after_the_first_delay():
+    backoff = run.Backoff(first=1.0, longest=30.0, stable_after=60.0)
+    child = run.Child("worker", process=None)  # type: ignore[arg-type]
+    assert [child.restart_delay(backoff) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    child.started_at -= 61  # this run lasted a minute
+    assert child.restart_delay(backoff) == 1
