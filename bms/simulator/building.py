@@ -10,6 +10,11 @@ concurrently; one named task per building moves the analog inputs by a bounded r
 Quirks, like on a real site: the device at `no_segmentation_index` (default the 2nd) cannot
 segment and accepts 480-octet APDUs, so its object list must be read index by index; the device
 at `no_rpm_index` (default the 3rd) rejects ReadPropertyMultiple.
+
+Faults on command (faults.py): `silence(instance)`, `restore(instance)`, `restart(instance)`
+(silent for a moment, COV subscriptions forgotten, then an I-Am) and `set_value(instance, ref,
+value)` to drive COV changes; with `flaky`, the devices at `flaky_indexes` go silent on a
+schedule. control.py offers the same commands on a Unix socket.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from bacpypes3.primitivedata import ObjectIdentifier
+
 from bms.bacnet import speedups
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import ObjectRef
 from bms.simulator.catalog import PointSpec, Walk, device_points
+from bms.simulator.faults import DEFAULT_RESTART_SECONDS, DeviceSwitch, FlakySchedule, run_flaky
 from bms.simulator.objects import ObjectFactory
 from bms.simulator.plan import (
     DEFAULT_NO_RPM_INDEX,
@@ -102,6 +110,8 @@ class SimulatedBuilding:
         no_rpm_index: int | None = DEFAULT_NO_RPM_INDEX,
         allow_non_loopback: bool = False,
         bbmd: bool = False,
+        flaky: FlakySchedule | None = None,
+        flaky_indexes: tuple[int, ...] = (),
     ) -> None:
         if objects < 0:
             raise ValueError(f"objects must be >= 0, not {objects}")
@@ -126,6 +136,10 @@ class SimulatedBuilding:
         self._walk_cursor = 0
         self._stop = asyncio.Event()
         self._updater: asyncio.Task[None] | None = None
+        self._switches: dict[int, DeviceSwitch] = {}
+        self._flaky = flaky
+        self._flaky_indexes = tuple(index for index in flaky_indexes if index < devices)
+        self._flaky_task: asyncio.Task[None] | None = None
         self._started = False
 
     async def __aenter__(self) -> SimulatedBuilding:
@@ -158,14 +172,20 @@ class SimulatedBuilding:
             raise
         first = self._plans[0].instance if self._plans else 0
         self._updater = asyncio.create_task(self._walk_values(), name=f"simulator-values-{first}")
+        if self._flaky is not None and self._flaky_indexes:
+            switches = [self._switches[self.devices[i].instance] for i in self._flaky_indexes]
+            self._flaky_task = asyncio.create_task(
+                run_flaky(self._flaky, switches, self._stop), name=f"simulator-flaky-{first}"
+            )
 
     async def stop(self) -> None:
         """Stop the value task, close every device and let the sockets go."""
         self._stop.set()
-        updater, self._updater = self._updater, None
+        tasks = [task for task in (self._updater, self._flaky_task) if task is not None]
+        self._updater = self._flaky_task = None
         try:
-            if updater is not None:
-                await updater
+            for task in tasks:
+                await task
         finally:
             self._close_devices()
             await _release_sockets()
@@ -175,13 +195,47 @@ class SimulatedBuilding:
         if self._updater is None:
             raise RuntimeError("start() the building before serving it")
         waiter = asyncio.create_task(stop.wait(), name="simulator-stop-waiter")
+        watched = {task for task in (self._updater, self._flaky_task) if task is not None}
         try:
-            await asyncio.wait({waiter, self._updater}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({waiter, *watched}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiter.cancel()
-        if self._updater.done() and not self._stop.is_set():
-            self._updater.result()  # re-raise the value task's error
-            raise RuntimeError("the simulator's value task ended unexpectedly")
+        for task in watched:
+            if task.done() and not self._stop.is_set():
+                task.result()  # re-raise the task's error
+                raise RuntimeError(f"the simulator's task {task.get_name()} ended unexpectedly")
+
+    def device(self, instance: int) -> SimulatedDevice:
+        """The running device `instance`; ValueError if this building has none."""
+        for device in self.devices:
+            if device.instance == instance:
+                return device
+        raise ValueError(f"no device {instance} in this building")
+
+    def switch(self, instance: int) -> DeviceSwitch:
+        self.device(instance)  # the clear error for an unknown instance
+        return self._switches[instance]
+
+    def silence(self, instance: int) -> None:
+        """Device `instance` stops hearing and sending anything, as if unplugged."""
+        self.switch(instance).silence()
+
+    def restore(self, instance: int) -> None:
+        self.switch(instance).restore()
+
+    async def restart(self, instance: int, seconds: float = DEFAULT_RESTART_SECONDS) -> int:
+        """Reboot device `instance` (see faults.py); returns the subscriptions it forgot."""
+        return await self.switch(instance).restart(seconds)
+
+    def set_value(self, instance: int, ref: ObjectRef, value: Any) -> Any:
+        """Set an object's present value on the device, as its own logic would (subscribers
+        get a COV notification); returns the value as the object stores it."""
+        app = self.device(instance).app
+        obj = app.get_object_id(ObjectIdentifier((ref.object_type, ref.instance)))
+        if obj is None or ref not in self.device(instance).objects:
+            raise ValueError(f"device {instance} has no point {ref}")
+        obj.presentValue = value
+        return obj.presentValue
 
     def change_values(self, limit: int = MAX_CHANGES_PER_TICK) -> int:
         """Move the next `limit` analog inputs one random step; returns how many moved."""
@@ -226,6 +280,7 @@ class SimulatedBuilding:
         objects = [factory.build(spec) for spec in specs]
         app_class = SimulatedApplication if plan.supports_rpm else NoRpmApplication
         app = await open_application(_engine_config(plan), app_class, objects=objects)
+        self._switches[plan.instance] = DeviceSwitch(app)
         walkers = [
             (obj, spec.template.walk)
             for obj, spec in zip(objects, specs, strict=True)
@@ -246,6 +301,7 @@ class SimulatedBuilding:
 
     def _close_devices(self) -> None:
         devices, self.devices = self.devices, []
+        self._switches.clear()
         for device in devices:
             close_application(device.app)
 

@@ -2,7 +2,9 @@
 
 Prints one line per device, then "ready: ...", then runs. With --processes K the devices are
 split into K contiguous slices, each run by a child `python -m bms.simulator` that this process
-supervises (see processes.py).
+supervises (see processes.py). `--control PATH` takes commands (silence, restore, restart, set,
+status; see commands.py) on a Unix socket; `--flaky PERIOD:SILENT` silences some devices on a
+schedule.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from collections.abc import Sequence
 from bms.bacnet.config import DEFAULT_PORT
 from bms.bacnet.errors import BACnetError
 from bms.simulator.building import SimulatedBuilding
+from bms.simulator.commands import BuildingCommands
+from bms.simulator.control import ControlServer
+from bms.simulator.faults import FlakySchedule, flaky_indexes
 from bms.simulator.plan import DEFAULT_NO_RPM_INDEX, DEFAULT_NO_SEGMENTATION_INDEX
 from bms.simulator.processes import run_processes
 from bms.simulator.shutdown import EXIT_BAD_SETUP, EXIT_OK, install_stop_signals, watch_parent
@@ -56,6 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="the first device is also its subnet's BBMD and accepts foreign devices (a BMS "
         "worker on another subnet registers with it: BACNET_FOREIGN_BBMD)",
     )
+    parser.add_argument(
+        "--control",
+        metavar="PATH",
+        help="take commands on a Unix socket at PATH: silence/restore/restart/status DEVICE, "
+        "set DEVICE OBJECT VALUE (python -m bms.simulator.control PATH COMMAND)",
+    )
+    parser.add_argument(
+        "--flaky",
+        type=FlakySchedule.parse,
+        metavar="PERIOD:SILENT",
+        help="the --flaky-index devices are silent for SILENT seconds of every PERIOD",
+    )
+    parser.add_argument(
+        "--flaky-index",
+        type=_index_list,
+        help="0-based indexes of the flaky devices, e.g. 3 or 3,5 (the last device)",
+    )
     parser.add_argument("--processes", type=int, default=1, help="child processes to use (1)")
     parser.add_argument(
         "--allow-non-loopback",
@@ -71,6 +93,13 @@ def _optional_index(text: str) -> int | None:
     if text.strip().lower() == "none":
         return None
     return int(text)
+
+
+def _index_list(text: str) -> tuple[int, ...]:
+    indexes = tuple(int(part) for part in text.split(","))
+    if any(index < 0 for index in indexes):
+        raise ValueError(f"indexes are >= 0: {text}")
+    return indexes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,6 +130,8 @@ def building_from_args(args: argparse.Namespace) -> SimulatedBuilding:
         no_rpm_index=args.no_rpm_index,
         allow_non_loopback=args.allow_non_loopback,
         bbmd=args.bbmd,
+        flaky=args.flaky,
+        flaky_indexes=flaky_indexes(args.flaky_index, args.devices) if args.flaky else (),
     )
 
 
@@ -110,9 +141,14 @@ async def run_building(args: argparse.Namespace) -> int:
     install_stop_signals(stop)
     watcher = await watch_parent(stop) if args.exit_with_parent else None
     building = building_from_args(args)
+    control = (
+        ControlServer(args.control, BuildingCommands(building).handle) if args.control else None
+    )
     raise_file_limit(SOCKETS_PER_DEVICE * args.devices + SPARE_FILES)
     try:
         await building.start()
+        if control is not None:
+            await control.start()
         # A dedicated process: keep the collector from rescanning ~100 objects per device
         # (a full collection over 250 devices pauses every device for ~0.3 s).
         gc.freeze()
@@ -121,6 +157,8 @@ async def run_building(args: argparse.Namespace) -> int:
         print(f"ready: {len(building.devices)} devices on port {args.port}", flush=True)
         await building.serve(stop)
     finally:
+        if control is not None:
+            await control.close()
         await building.stop()
         if watcher is not None:
             watcher.close()

@@ -5,7 +5,8 @@ and first instance are those of the slice in the whole building's plan, and a qu
 with its device. The parent relays the children's device lines, prints one "ready: ..." line when
 every child is ready, and stops all of them (SIGTERM, then SIGKILL after a grace period) on
 Ctrl-C / SIGTERM or as soon as one child exits on its own. Children also stop when the parent's
-end of their stdin closes, so a killed parent does not leave devices behind.
+end of their stdin closes, so a killed parent does not leave devices behind. With `--control
+PATH`, child N listens on PATH.N and the parent forwards each command to its device's child.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from bms.simulator.control import ControlServer, Forwarder, child_path
+from bms.simulator.faults import flaky_indexes
 from bms.simulator.plan import DevicePlan, plan_building
 from bms.simulator.shutdown import EXIT_FAILED, EXIT_OK, install_stop_signals
 
@@ -28,7 +31,7 @@ class Slice:
 
     plans: tuple[DevicePlan, ...]
 
-    def child_argv(self, args: argparse.Namespace, seed: int) -> list[str]:
+    def child_argv(self, args: argparse.Namespace, seed: int, number: int = 0) -> list[str]:
         first = self.plans[0]
         argv = [
             sys.executable, "-m", "bms.simulator",
@@ -48,7 +51,24 @@ class Slice:
             argv.append("--allow-non-loopback")
         if args.bbmd and first.bbmd:  # the building's first device is its BBMD
             argv.append("--bbmd")
+        if args.control:
+            argv += ["--control", child_path(args.control, number)]
+        flaky = self._local_indexes(args)
+        if args.flaky is not None and flaky:
+            argv += ["--flaky", f"{args.flaky.period}:{args.flaky.silent}"]
+            argv += ["--flaky-index", ",".join(map(str, flaky))]
         return argv
+
+    @property
+    def instances(self) -> range:
+        return range(self.plans[0].instance, self.plans[-1].instance + 1)
+
+    def _local_indexes(self, args: argparse.Namespace) -> list[int]:
+        if args.flaky is None:
+            return []
+        wanted = flaky_indexes(args.flaky_index, args.devices)
+        start = self.plans[0].index
+        return [index - start for index in wanted if start <= index < start + len(self.plans)]
 
     def _local_index(self, index: int | None) -> str:
         start = self.plans[0].index
@@ -98,11 +118,22 @@ async def run_processes(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     install_stop_signals(stop)
     children: list[Child] = []
+    slices = split_devices(plans, args.processes)
+    forwarder = Forwarder(
+        [(part.instances, child_path(args.control, n)) for n, part in enumerate(slices)]
+        if args.control
+        else []
+    )
+    control = ControlServer(args.control, forwarder.handle) if args.control else None
     try:
-        for number, part in enumerate(split_devices(plans, args.processes)):
-            children.append(await _spawn(number, part.child_argv(args, args.seed + number)))
-        await _supervise(children, stop, len(plans))
+        for number, part in enumerate(slices):
+            argv = part.child_argv(args, args.seed + number, number)
+            children.append(await _spawn(number, argv))
+        await _supervise(children, stop, len(plans), control)
     finally:
+        if control is not None:
+            await control.close()
+        await forwarder.close()
         await _stop_children(children)
     return _exit_code(children)
 
@@ -135,7 +166,9 @@ async def _relay(process: asyncio.subprocess.Process, ready: asyncio.Event) -> N
             print(text, flush=True)
 
 
-async def _supervise(children: list[Child], stop: asyncio.Event, devices: int) -> None:
+async def _supervise(
+    children: list[Child], stop: asyncio.Event, devices: int, control: ControlServer | None
+) -> None:
     """Return on a stop signal or when any child exits (a child exits 0 only when told to)."""
     all_ready: asyncio.Future[Any] = asyncio.gather(*(child.ready.wait() for child in children))
     stopping: asyncio.Future[Any] = asyncio.create_task(stop.wait(), name="simulator-parent-stop")
@@ -143,6 +176,8 @@ async def _supervise(children: list[Child], stop: asyncio.Event, devices: int) -
     try:
         await asyncio.wait({all_ready, *ends}, return_when=asyncio.FIRST_COMPLETED)
         if all_ready.done() and not any(end.done() for end in ends):
+            if control is not None:  # the children's sockets exist once they are ready
+                await control.start()
             print(f"ready: {devices} devices in {len(children)} processes", flush=True)
             await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
     finally:
