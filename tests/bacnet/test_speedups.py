@@ -59,7 +59,9 @@ def test_every_bacpypes3_sequence_element_resolves_as_the_real_lookup() -> None:
     assert compared > 1000
 
 
-def test_local_objects_properties_and_instance_values_resolve_as_the_real_lookup() -> None:
+# async: a bacpypes3 object schedules its _post_init on the running loop; built outside one, it
+# leaves a never-awaited coroutine on a stray loop (a RuntimeWarning, an error here).
+async def test_local_objects_properties_and_instance_values_resolve_as_the_real_lookup() -> None:
     objects = [
         build_object(ObjectSpec("AV", 1, "av")),
         AnalogValueObject(
@@ -121,7 +123,8 @@ def test_a_data_descriptor_wins_over_an_instance_value_and_a_method_does_not() -
     assert speedups.cached_getattr_static(obj, "method") == 20
 
 
-def test_a_name_held_by_the_instance_is_looked_up_in_full_once_per_class(
+# async for the same reason as the test above.
+async def test_a_name_held_by_the_instance_is_looked_up_in_full_once_per_class(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     point = build_object(ObjectSpec("AV", 3, "av3"))
