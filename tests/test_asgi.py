@@ -97,10 +97,10 @@ def signed_in_opener(web: Web) -> tuple[urllib.request.OpenerDirector, str]:
     """A browser-like client signed in as the viewer, and its CSRF token."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    opener.open(f"{web.url}/accounts/login/")
+    opener.open(f"{web.url}/accounts/login/").close()
     token = next(c.value for c in jar if c.name == "csrftoken")
     form = {"username": "vera", "password": PASSWORD, "csrfmiddlewaretoken": token}
-    opener.open(f"{web.url}/accounts/login/", urllib.parse.urlencode(form).encode())
+    opener.open(f"{web.url}/accounts/login/", urllib.parse.urlencode(form).encode()).close()
     token = next(c.value for c in jar if c.name == "csrftoken")
     return opener, token
 
@@ -121,6 +121,7 @@ def test_a_refused_viewer_post_is_one_warning_line(web):
     )
     with pytest.raises(urllib.error.HTTPError) as refused:
         opener.open(request)
+    refused.value.close()  # the error holds the response and its socket open
     assert refused.value.code == 403
     printed = web.printed()[len(before) :].strip().splitlines()
     assert len(printed) == 1, printed
@@ -201,6 +202,7 @@ def test_a_body_within_the_limit_still_reaches_the_app(web):
     )
     with pytest.raises(urllib.error.HTTPError) as answered:
         urllib.request.urlopen(request)  # noqa: S310
+    answered.value.close()  # the error holds the response and its socket open
     # Django answered (its security headers are on it): a refusal of the anonymous writer.
     assert answered.value.code in (401, 403)
     assert "Content-Security-Policy" in answered.value.headers
