@@ -49,8 +49,10 @@ CONFTEST = "from tests.conftest import pytest_runtest_protocol  # noqa: F401\n"
 INI = "[pytest]\naddopts = -p no:cacheprovider -p no:asyncio -p no:django -ra\n"
 
 
-@pytest.fixture
-def outer_run(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def outer_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """One run of the outer pytest (it starts the inner one), shared by the tests below."""
+    tmp_path = tmp_path_factory.mktemp("second-pass")
     (tmp_path / "inner").mkdir()
     (tmp_path / "inner" / "test_inner.py").write_text(INNER_TESTS)
     (tmp_path / "outer").mkdir()
@@ -60,7 +62,7 @@ def outer_run(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "pytest", "outer", "--junitxml=report.xml"],
+        [sys.executable, "-m", "pytest", "outer", f"--junitxml={tmp_path / 'report.xml'}"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -91,9 +93,10 @@ def test_each_failure_of_the_second_pass_is_reported_by_its_own_name(
 
 @pytest.mark.slow
 def test_the_second_pass_tests_are_in_the_junit_report(
-    outer_run: subprocess.CompletedProcess[str], tmp_path: Path
+    outer_run: subprocess.CompletedProcess[str],
 ) -> None:
-    cases = ET.parse(tmp_path / "report.xml").getroot().iter("testcase")
+    report = Path(outer_run.args[-1].removeprefix("--junitxml="))
+    cases = ET.parse(report).getroot().iter("testcase")
     outcomes = {case.get("name"): [child.tag for child in case] for case in cases}
     assert outcomes == {
         "test_the_inner_tests_pass_again": ["failure"],
