@@ -152,7 +152,8 @@ def wait_for_http(url: str, timeout: float = 30) -> None:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
                 if response.status == 200:
                     return
-        except (urllib.error.URLError, ConnectionError) as exc:
+        # A busy machine answers late: a read that timed out is tried again, like a refusal.
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{url} did not answer within {timeout}s: {exc}") from exc
         time.sleep(0.1)
