@@ -51,6 +51,7 @@ def test_pages_link_the_favicon_and_it_is_served(viewer_client):
     page = viewer_client.get("/devices/").content.decode()
     assert '<link rel="icon" href="/static/web/favicon.svg"' in page
     icon = viewer_client.get("/static/web/favicon.svg")
+    icon.close()  # a static file's response holds the file open until it is closed
     assert icon.status_code == 200 and icon["Content-Type"].startswith("image/svg+xml")
 
 
