@@ -3,6 +3,7 @@ live, write a point as an operator, and see an external BACnet write arrive with
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 from tests.browser.stack import FIRST_INSTANCE, PASSWORD, SIMULATED_DEVICES, Stack
-from tests.worker.conftest import ROOT, process_env, sql
+from tests.worker.conftest import ROOT, manage, process_env, sql
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -209,4 +210,88 @@ def test_an_open_page_catches_up_after_the_web_server_restarts(page: Any, stack:
     expect(page.locator("#live")).to_have_text("live", timeout=15_000)
     row = page.locator(f"#object-table tr:has(td:text-is('{kind},{instance}'))")
     expect(row.locator("[data-value]")).to_have_text("64.00", timeout=5000)
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_reloading_the_tokens_page_after_issuing_issues_no_second_token(page: Any, stack: Stack):
+    sign_in(page, "vera")
+    page.goto("/account/tokens/")
+    page.fill("input[name=name]", "reload check")
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#issued-token")).to_be_visible()
+    expect(page).to_have_url("/account/tokens/")  # redirected: a reload is a GET
+    page.reload()
+    expect(page.locator("#issued-token")).to_have_count(0)  # shown once
+    expect(page.locator("#token-table tr:has-text('reload check')")).to_have_count(1)
+
+
+def test_discovery_refuses_a_bad_address_and_scans_again_when_asked(page: Any, stack: Stack):
+    sign_in(page, "otto")
+    form = page.locator("#discover-form")
+    form.locator("input[name=address]").fill("127.0.0.300")
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".form-status")).to_contain_text("bad BACnet address '127.0.0.300'")
+    expect(form.locator(".form-status")).to_have_class("form-status bad")
+    form.locator("input[name=address]").fill("")
+    rows = page.locator("#task-table tbody tr")
+    for force, result in [(True, r"^found 3 devices in \d+\.\d s$"), (False, r"^3 devices from a")]:
+        form.locator("input[name=force]").set_checked(force)
+        before = form.locator(".form-status").inner_text()
+        form.locator("button[type=submit]").click()
+        expect(form.locator(".form-status")).not_to_have_text(before)
+        expect(form.locator(".form-status")).to_contain_text("queued")
+        task_id = re.search(r"task (\d+)", form.locator(".form-status").inner_text()).group(1)
+        row = page.locator(f"#task-table tr[data-task-id='{task_id}']")
+        expect(row.locator(".summary")).to_have_text(re.compile(result), timeout=20_000)
+        expect(row.locator(".requester")).to_have_text("otto")
+    assert "=" not in rows.first.inner_text()
+
+
+def test_the_tasks_page_hides_scheduled_polls_live_unless_asked(page: Any, stack: Stack):
+    sign_in(page, "otto")
+    page.goto("/tasks/")
+    expect(page.locator("#live")).to_have_text("live")
+    page.evaluate("window.notReloaded = true")
+    poll = manage(
+        stack.database_url,
+        "shell",
+        "-c",
+        "from bms.tasks import queue; "
+        "print(queue.enqueue('collect', {'device_ids': None, 'scheduled': True}).id)",
+    )
+    assert poll.returncode == 0, poll.stderr
+    poll_id = int(poll.stdout.split()[-1])
+    deadline = time.monotonic() + 20
+    while sql(stack.database_url, "SELECT status FROM tasks_bacnettask WHERE id=%s", poll_id) != [
+        ("completed",)
+    ]:
+        assert time.monotonic() < deadline, "the worker did not run the poll"
+        time.sleep(0.2)
+    time.sleep(0.5)  # its live messages have had time to arrive
+    assert page.locator(f"#task-table tr[data-task-id='{poll_id}']").count() == 0
+    assert page.evaluate("window.notReloaded") is True
+    page.check("input[name=polls]")
+    page.click(".filters button[type=submit]")
+    row = page.locator(f"#task-table tr[data-task-id='{poll_id}']")
+    expect(row.locator(".requester")).to_have_text("schedule")
+    expect(row.locator(".summary")).to_have_text(re.compile(r"^read \d+ points from \d+ devices"))
+    screenshot(page, "17-tasks-with-polls")
+
+
+def test_the_device_lists_counts_follow_the_points_read(page: Any, stack: Stack):
+    sign_in(page, "otto")
+    if page.locator(f"#device-table a:text-is('{FIRST_INSTANCE + 2}')").count() == 0:
+        discover(page)
+    page.evaluate("window.notReloaded = true")
+    device = page.locator(f"#device-table tr:has(a:text-is('{FIRST_INSTANCE + 2}'))")
+    other = page.context.new_page()
+    other.goto("/devices/")
+    other.click(f"#device-table a:text-is('{FIRST_INSTANCE + 2}')")
+    other.click("#read-points")
+    expect(other.locator("#point-table tr[data-point-id]").first).to_be_visible(timeout=20_000)
+    other.close()
+    expect(device.locator("[data-points]")).not_to_have_text("0", timeout=5000)
+    cells = page.locator("#device-table tbody tr [data-points]").all_inner_texts()
+    expect(page.locator("#point-total")).to_have_text(str(sum(int(c) for c in cells)))
+    expect(page.locator("#device-count")).to_have_text(str(len(cells)))
     assert page.evaluate("window.notReloaded") is True

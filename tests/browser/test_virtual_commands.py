@@ -215,9 +215,12 @@ def test_a_virtual_objects_trend_grows_with_external_writes(page: Any, stack: St
     expect(page.locator("#live")).to_have_text("live")
     dots = page.locator("#trend svg circle")
     before = dots.count()
+    label = page.locator("#trend-count")
+    readings = int(re.findall(r"\d+", label.inner_text())[-1])
     external_write(stack, damper_ref, 12.5)
     expect(dots).to_have_count(before + 1, timeout=3000)
     expect(page.locator("#object-value")).to_have_text("12.50")
+    expect(label).to_have_text(re.compile(rf"\b{readings + 1} readings$"))  # counted live too
     screenshot(page, "14-virtual-object-trend")
 
 
@@ -253,3 +256,29 @@ def test_a_virtual_objects_trend_grows_with_commands_and_their_relinquish(page: 
     assert heights[-2] == min(heights) and heights[-1] > heights[-2]
     assert page.evaluate("window.notReloaded") is True
     screenshot(page, "15-virtual-object-trend-commands")
+
+
+def test_refused_external_writes_show_as_refused_with_the_reason_live(page: Any, stack: Stack):
+    """150 and -5 to a 0..100 output and a write to an input are refused by device 8888: the
+    virtual device page lists them as refused, with the reason, as they happen and on reload."""
+    sign_in(page, "vera")
+    page.goto("/virtual/2001/")
+    expect(page.locator("#live")).to_have_text("live")
+    page.evaluate("window.notReloaded = true")
+    _valve, valve_ref = object_row(page, stack, "Valve_Position")
+    _supply, supply_ref = object_row(page, stack, "Supply_Air_Temperature")
+    writes = [(valve_ref, 150.0), (valve_ref, -5.0), (supply_ref, 20.0)]
+    for object_ref, value in writes:
+        refused = run_external_writer(stack, object_ref, value)
+        assert refused.returncode != 0, f"{object_ref} took {value}"
+    top = page.locator("#write-log tbody tr")
+    expect(top.first.locator("td").nth(2)).to_have_text(supply_ref, timeout=3000)
+    live = [top.nth(n).locator("td").all_inner_texts()[2:] for n in range(3)]
+    assert [cells[0] for cells in live] == [supply_ref, valve_ref, valve_ref]
+    assert [float(cells[2]) for cells in live] == [20.0, -5.0, 150.0]  # the value as sent
+    assert all(cells[-1].startswith("refused ") for cells in live), live
+    assert "value-out-of-range" in live[1][-1] and "value-out-of-range" in live[2][-1]
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "16-virtual-refused-writes")
+    page.reload()
+    assert [top.nth(n).locator("td").all_inner_texts()[2:] for n in range(3)] == live

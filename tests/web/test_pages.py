@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from bms.devices.models import BACnetDevice
 from bms.tasks import queue
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +61,15 @@ def test_the_devices_page_shows_backend_status_devices_and_recent_tasks(viewer_c
     assert f'data-device-id="{building["device"].id}"' in html
     assert f'data-task-id="{building["task"].id}"' in html
     assert 'data-groups="tasks,devices"' in html
+
+
+def test_the_devices_page_counts_devices_online_devices_and_points(viewer_client, building):
+    BACnetDevice.objects.create(device_instance=1002, address="127.0.0.3", online=False)
+    html = viewer_client.get(reverse("web:devices")).content.decode()
+    counts = re.search(r'<p class="muted" id="device-counts">(.*?)</p>', html, re.S).group(1)
+    assert " ".join(re.sub(r"<[^>]+>", " ", counts).split()) == (
+        "Known devices: 2 · online 1 · points 4"
+    )
 
 
 @pytest.mark.parametrize(

@@ -43,12 +43,15 @@ def device_list(request: HttpRequest) -> HttpResponse:
         state=request.GET.get("state", ""),
         sort=sort,
     )
+    shown = list(devices)
     return render(
         request,
         "web/devices.html",
         {
-            "devices": devices,
+            "devices": shown,
             "sort": sort,
+            "online_count": sum(device.online for device in shown),
+            "point_total": sum(device.point_count for device in shown),
             "recent_tasks": without_polls(tasks)[:RECENT_TASKS],
             "backend_status": get_bacnet_backend().get_status(),
             "form": DiscoverForm(),

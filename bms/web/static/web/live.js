@@ -184,16 +184,25 @@
       el("td", {}, link(device.name || "—")),
       el("td", { class: "mono" }, device.address),
       el("td", {}, device.vendor_name), el("td", {}, device.model_name),
-      el("td", { class: "num" }, String(device.point_count)),
+      el("td", { class: "num", "data-points": "" }, String(device.point_count)),
       el("td", { class: "time" }, formatTime(device.last_seen)),
       el("td", {}, el("span", { class: `badge ${device.online ? "completed" : "failed"}` }, device.online ? "online" : "offline")));
     if ("showSite" in table.dataset) row.cells[0].after(el("td", { class: "site" }, device.site));
     if (existing) existing.replaceWith(row);
     else { dropEmptyRow(tbody); insertSorted(tbody, row, device); }
     flash(row);
-    const count = document.getElementById("device-count");
-    if (count) count.textContent = tbody.querySelectorAll("tr[data-device-id]").length;
+    countDevices();
   });
+  // The counts above the device table, from its rows (as the server counts them on load).
+  function countDevices() {
+    const table = document.getElementById("device-table");
+    if (!table) return;
+    const rows = [...table.tBodies[0].querySelectorAll("tr[data-device-id]")];
+    const set = (id, n) => { const node = document.getElementById(id); if (node) node.textContent = String(n); };
+    set("device-count", rows.length);
+    set("online-count", rows.filter((r) => r.querySelector(".badge.completed")).length);
+    set("point-total", rows.reduce((sum, r) => sum + (Number(r.querySelector("[data-points]")?.textContent) || 0), 0));
+  }
   // Ordered as BACnetDevice is: by site, then instance.
   function insertSorted(tbody, row, device) {
     const after = [...tbody.rows].find((r) => {
@@ -223,6 +232,7 @@
       const fresh = html.getElementById(id), current = document.getElementById(id);
       if (fresh && current) current.replaceWith(document.adoptNode(fresh));
     });
+    countDevices();
   }
 
   // --- point values -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
   const NS = "http://www.w3.org/2000/svg";
   const W = 900, H = 260, L = 58, R = 12, T = 12, B = 26;
   let samples = [];
+  let loaded = 0, total = 0;  // readings drawn, and in the window on the server (counted live)
 
   function numeric(v) {
     if (v === "active") return 1;
@@ -28,7 +29,9 @@
     if (!response.ok) { drawMessage(`could not load readings (HTTP ${response.status})`); return; }
     const page = await response.json();
     samples = page.items.map((r) => ({ t: new Date(r.timestamp).getTime(), v: numeric(r.value) })).filter((s) => !Number.isNaN(s.v));
-    count.textContent = page.count > page.items.length ? `latest ${page.items.length} of ${page.count} readings` : `${page.items.length} readings`;
+    loaded = page.items.length;
+    total = page.count;
+    showCount();
     draw();
   }
   function node(tag, attrs, text) {
@@ -76,9 +79,18 @@
     if (samples.length < 60) samples.forEach((p) => s.append(node("circle", { cx: x(p.t), cy: y(p.v), r: 2.5, class: "dot" })));
     box.replaceChildren(s);
   }
+  function showCount() {
+    count.textContent = total > loaded ? `latest ${loaded} of ${total} readings` : `${loaded} reading${loaded === 1 ? "" : "s"}`;
+  }
+  // A live reading: drawn, and counted in the label that says how many the chart holds.
   function extend(at, value) {
     const v = numeric(value);
-    if (at && !Number.isNaN(v)) { samples.push({ t: new Date(at).getTime(), v }); draw(); }
+    if (!at || Number.isNaN(v)) return;
+    samples.push({ t: new Date(at).getTime(), v });
+    loaded += 1;
+    total += 1;
+    showCount();
+    draw();
   }
   select.addEventListener("change", load);
   if (window.BMS) {
