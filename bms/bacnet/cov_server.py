@@ -19,6 +19,12 @@ SubscribeCOV without a lifetime as the indefinite subscription it is (bacpypes3 
 A third gap: bacpypes3 applies a peer's WriteProperty past those monitors altogether (see
 `MonitoredWrites`, a mixin for our local objects), so even a written input value went unnotified.
 
+A fourth: bacpypes3's local multi-state objects name `COVIncrementCriteria` as their COV
+detection, which reads a cov-increment they do not have (the standard gives multi-state objects
+none: ASHRAE 135 13.1.3 notifies on any change of present value), so every SubscribeCOV to one
+was answered services / operational-problem. `ChangeOfStateCov`, a mixin for local multi-state
+objects (ours and the simulator's), names the criteria the standard asks for.
+
 `CovServer` is a mixin for the device's Application (before bacpypes3's `Application` in the
 MRO); a watch lives exactly as long as its object's detection (first subscription to last).
 """
@@ -38,9 +44,15 @@ from bacpypes3.basetypes import (
     RecipientProcess,
 )
 from bacpypes3.local.cmd import Commandable
-from bacpypes3.local.cov import COVIncrementCriteria
+from bacpypes3.local.cov import COVIncrementCriteria, GenericCriteria
 
-__all__ = ["STATUS_FLAG_INPUTS", "CovServer", "MonitoredWrites", "StatusFlagsWatch"]
+__all__ = [
+    "STATUS_FLAG_INPUTS",
+    "ChangeOfStateCov",
+    "CovServer",
+    "MonitoredWrites",
+    "StatusFlagsWatch",
+]
 
 # The properties bacpypes3's local status-flags getter is computed from.
 STATUS_FLAG_INPUTS = ("eventState", "reliability", "outOfService")
@@ -68,6 +80,17 @@ class StatusFlagsWatch:
         previous, self._last_flags = self._last_flags, flags
         for monitor in list(self._obj._property_monitors["statusFlags"]):
             monitor(previous, flags)
+
+
+class ChangeOfStateCov:
+    """Mixin for local multi-state objects (first in the bases): COV on any change of state.
+
+    bacpypes3's service looks the detection up as `obj._cov_criteria` when the first
+    subscription to an object arrives; GenericCriteria notifies whenever present-value or
+    status-flags changes, which is the standard's rule for these objects.
+    """
+
+    _cov_criteria = GenericCriteria
 
 
 class MonitoredWrites:

@@ -38,6 +38,7 @@ from bacpypes3.local.multistate import (
     MultiStateValueObject,
 )
 
+from bms.bacnet.cov_server import ChangeOfStateCov
 from bms.simulator.catalog import PointSpec, PointTemplate
 
 
@@ -47,7 +48,23 @@ class CommandableBinaryValueObject(Commandable, BinaryValueObject):  # type: ign
     _required = ("priorityArray", "relinquishDefault", "currentCommandPriority")
 
 
-class CommandableMultiStateValueObject(Commandable, MultiStateValueObject):  # type: ignore[misc]
+# The multi-state classes subscribe by change of state (bms.bacnet.cov_server.ChangeOfStateCov):
+# bacpypes3's own ask for a cov-increment these objects do not have, and refuse every SubscribeCOV.
+
+
+class SimMultiStateInput(ChangeOfStateCov, MultiStateInputObject):  # type: ignore[misc]
+    pass
+
+
+class SimMultiStateOutput(ChangeOfStateCov, MultiStateOutputObject):  # type: ignore[misc]
+    pass
+
+
+class SimMultiStateValue(ChangeOfStateCov, MultiStateValueObject):  # type: ignore[misc]
+    pass
+
+
+class CommandableMultiStateValueObject(ChangeOfStateCov, Commandable, MultiStateValueObject):  # type: ignore[misc]
     """A multi-state value with a priority array."""
 
     _required = ("priorityArray", "relinquishDefault", "currentCommandPriority")
@@ -62,9 +79,9 @@ OBJECT_CLASSES: dict[tuple[str, bool], type] = {
     ("binary-output", True): BinaryOutputObject,
     ("binary-value", False): BinaryValueObject,
     ("binary-value", True): CommandableBinaryValueObject,
-    ("multi-state-input", False): MultiStateInputObject,
-    ("multi-state-output", True): MultiStateOutputObject,
-    ("multi-state-value", False): MultiStateValueObject,
+    ("multi-state-input", False): SimMultiStateInput,
+    ("multi-state-output", True): SimMultiStateOutput,
+    ("multi-state-value", False): SimMultiStateValue,
     ("multi-state-value", True): CommandableMultiStateValueObject,
 }
 

@@ -28,6 +28,7 @@ from bms.bacnet.device import LocalDevice, ObjectSpec, serve_device, virtual_obj
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import ObjectRef
 from bms.bacnet.values import to_python
+from bms.simulator import SimulatedBuilding
 from tests.bacnet.rusty_peers import (
     next_notification,
     notified_values,
@@ -273,3 +274,41 @@ async def test_rusty_subscription_without_lifetime_is_indefinite(rig: Rig) -> No
         change = await next_notification(notifications)
         assert notified_values(change)["status-flags"] == OUT_OF_SERVICE
         assert change.time_remaining == 0
+
+
+# ---- multi-state objects: COV on any change of state (they have no cov-increment)
+
+
+async def test_a_multi_state_value_of_device_8888_notifies_each_change_of_state(rig: Rig) -> None:
+    oid = ObjectIdentifier(("multi-state-value", 1))
+    async with bacpypes3(rig).change_of_value(rig.server, oid, 51, False, 60) as sub:
+        assert (await next_values(sub))["present-value"] == 1
+        rig.device.set_present_value("MSV:1", 3, priority=8)
+        assert await next_values(sub) == {"present-value": 3, "status-flags": NORMAL}
+
+
+async def test_the_simulators_multi_state_objects_accept_subscribe_cov_and_notify(
+    bacnet_port: int,
+) -> None:
+    async with SimulatedBuilding(devices=1, objects=40, port=bacnet_port) as building:
+        device = building.devices[0]
+        multi_state = [r for r in device.objects if r.object_type.startswith("multi-state-")]
+        assert {r.object_type for r in multi_state} == {
+            "multi-state-input",
+            "multi-state-output",
+            "multi-state-value",
+        }
+        client = await open_application(
+            EngineConfig(address=f"127.0.0.9/8:{bacnet_port}", device_instance=9002)
+        )
+        try:
+            for process_id, ref in enumerate(multi_state, start=60):
+                oid = ObjectIdentifier((ref.object_type, ref.instance))
+                server = Address(device.address)
+                async with client.change_of_value(server, oid, process_id, True, 60) as sub:
+                    first = await next_values(sub)
+                    new_state = 2 if first["present-value"] != 2 else 1
+                    building.set_value(device.instance, ref, new_state)
+                    assert (await next_values(sub))["present-value"] == new_state
+        finally:
+            close_application(client)

@@ -24,7 +24,6 @@ from bacpypes3.local.analog import AnalogInputObject, AnalogOutputObject, Analog
 from bacpypes3.local.binary import BinaryInputObject, BinaryOutputObject
 from bacpypes3.local.binary import BinaryValueObject as _LocalBinaryValue
 from bacpypes3.local.cmd import Commandable
-from bacpypes3.local.cov import GenericCriteria
 from bacpypes3.local.multistate import (
     MultiStateInputObject,
     MultiStateOutputObject,
@@ -34,7 +33,7 @@ from bacpypes3.primitivedata import Boolean, CharacterString, Null, Real, Unsign
 
 from bms.bacnet import commanding
 from bms.bacnet.commanding import DEFAULT_PRIORITY, is_priority, priority_winner
-from bms.bacnet.cov_server import MonitoredWrites
+from bms.bacnet.cov_server import ChangeOfStateCov, MonitoredWrites
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local.attributes import StaticAttributeReads
 from bms.bacnet.local.convert import present_value_to_bacnet, priority_value, to_plain
@@ -309,12 +308,9 @@ class BinaryPoint(LocalPoint):
         return int(value) in (0, 1)  # BinaryPV decodes any enumeration number
 
 
-class MultiStatePoint(LocalPoint):
+class MultiStatePoint(ChangeOfStateCov, LocalPoint):
     _kind = "multistate"
     _value_type = Unsigned
-    # bacpypes3's local multistate objects use COV-increment criteria, which need a
-    # cov-increment they do not have; a change of state is the right criterion.
-    _cov_criteria = GenericCriteria
 
     def _in_range(self, value: Any) -> bool:
         return commanding.is_in_states(int(value), self._read("numberOfStates") or 0)
