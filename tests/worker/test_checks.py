@@ -3,6 +3,7 @@
 import pytest
 
 from bms.worker.checks import check_bacnet_address_set, check_bacnet_settings
+from tests.worker.conftest import manage
 
 GOOD = {
     "BACNET_ADDRESS": "127.0.0.1/8",
@@ -74,3 +75,48 @@ def test_a_missing_address_only_warns_at_deploy_time(settings):
     assert [m.id for m in check_bacnet_address_set()] == ["bms.W001"]
     settings.BACNET_ADDRESS = "127.0.0.1/8"
     assert check_bacnet_address_set() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"BACNET_MONITOR_POLL_SECONDS": 0}, "bms.E020"),
+        ({"BACNET_MONITOR_RELOAD_SECONDS": 0.0}, "bms.E021"),
+        ({"BACNET_MONITOR_RELOAD_SECONDS": float("nan")}, "bms.E021"),
+        ({"BACNET_COV_LIFETIME": -1}, "bms.E022"),
+        ({"BACNET_SHUTDOWN_SECONDS": -2.0}, "bms.E023"),
+        ({"BACNET_HEALTH_FAILURES": 0}, "bms.E024"),
+        ({"BACNET_OFFLINE_AFTER_SECONDS": -1}, "bms.E025"),
+        ({"BACNET_HEALTH_RETRY_MAX_SECONDS": 4}, "bms.E026"),
+    ],
+)
+def test_each_bad_monitoring_or_health_value_is_reported(settings, changes, expected):
+    assert ids_for(settings, **changes) == [expected]
+
+
+def test_monitoring_edges_are_fine(settings):
+    assert (
+        ids_for(
+            settings,
+            BACNET_MONITOR_POLL_SECONDS=1,
+            BACNET_COV_LIFETIME=0,  # subscriptions that never expire
+            BACNET_HEALTH_FAILURES=1,
+            BACNET_OFFLINE_AFTER_SECONDS=0,
+            BACNET_HEALTH_RETRY_MAX_SECONDS=5,
+        )
+        == []
+    )
+
+
+def test_manage_check_names_a_bad_health_setting_instead_of_a_value_error(tmp_path):
+    done = manage(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "check",
+        BACNET_HEALTH_FAILURES="0",
+        BACNET_HEALTH_RETRY_MAX_SECONDS="2",
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "bms.E024" in output and "BACNET_HEALTH_FAILURES=0 must be >= 1" in output
+    assert "bms.E026" in output and "BACNET_HEALTH_RETRY_MAX_SECONDS=2 must be >= 5" in output
+    assert "ValueError" not in output
