@@ -50,6 +50,9 @@ class BACnetDevice(models.Model):
     # What the device refused to subscribe to, so a restart does not learn it again by failing:
     # {"analog-input": {"reason": "...", "at": iso time}}; the key "*" means every object type.
     cov_refused = models.JSONField(default=dict, blank=True)
+    # The site's MonitoringRevision when this device's monitoring settings (or its points')
+    # last changed: the worker reloads only the devices whose revision moved.
+    monitor_revision = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["site", "device_instance"]
@@ -146,6 +149,18 @@ class BACnetReading(models.Model):
     def __str__(self) -> str:
         subject = self.point_id or f"virtual {self.virtual_object_id}"
         return f"{subject} = {self.value!r} ({self.source}, {self.timestamp})"
+
+
+class MonitoringRevision(models.Model):
+    """A counter per site, bumped in the same transaction as every change of monitoring settings
+    (bms.devices.monitoring): the worker reads this one row each second and reloads only when
+    it moved, and then only the devices stamped with a newer revision."""
+
+    site = models.CharField(max_length=100, unique=True)
+    revision = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"monitoring revision {self.revision} of site {self.site}"
 
 
 class DeviceHealthEvent(models.Model):
