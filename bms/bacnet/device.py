@@ -19,6 +19,7 @@ from bacpypes3.primitivedata import ObjectIdentifier
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.device_services import HOOK_TIMEOUT_SECONDS, DeviceServices, WriteBatchHook
 from bms.bacnet.errors import ConfigurationError, InvalidValueError, LocalError
+from bms.bacnet.event_services import AckHook, TransitionHook
 from bms.bacnet.local import (
     LocalPoint,
     ObjectSnapshot,
@@ -27,7 +28,9 @@ from bms.bacnet.local import (
     current_spec,
     virtual_object_name,
 )
+from bms.bacnet.local.alarm_spec import NotificationClassSpec
 from bms.bacnet.local.attributes import StaticAttributeReads
+from bms.bacnet.local.reporting import build_notification_class, detach_reporting
 from bms.bacnet.local.spec import normalize_object_type
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import POINT_TYPES, ObjectRef, PresentValue
@@ -46,7 +49,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SERVED_OBJECT_TYPES = ("device", "network-port", *sorted(POINT_TYPES))
+SERVED_OBJECT_TYPES = ("device", "network-port", "notification-class", *sorted(POINT_TYPES))
 
 
 class DuplicateObjectError(ConfigurationError):
@@ -98,6 +101,12 @@ class LocalDevice:
         """Store queued writes to one object together (group commit); see WriteBatchHook."""
         self._app.write_batch_hook = write_batch_hook  # type: ignore[attr-defined]
 
+    def set_event_hooks(self, transition: TransitionHook | None, ack: AckHook | None) -> None:
+        """Tell the product of each event transition (to record it) and store each
+        acknowledgement before the device answers it (see event_services)."""
+        self._app.transition_hook = transition  # type: ignore[attr-defined]
+        self._app.ack_hook = ack  # type: ignore[attr-defined]
+
     def queued_writes(self, ref: ObjectRef | str) -> int:
         """External writes to the object queued behind the batch being stored."""
         return self._app.queued_writes(_as_ref(ref))  # type: ignore[attr-defined,no-any-return]
@@ -120,10 +129,31 @@ class LocalDevice:
         """Stop serving an object; its COV subscribers are dropped with it."""
         obj = self._point(ref)
         self._cancel_cov_subscriptions(obj)
+        detach_reporting(obj)
         self._app.delete_object(obj)
         del self._specs[obj.ref]
         self._bump_database_revision()
         log.info("stopped serving %s", obj.ref)
+
+    def add_notification_class(self, spec: NotificationClassSpec) -> ObjectRef:
+        """Serve a notification class; the objects that name its number report through it."""
+        ref = ObjectRef("notification-class", spec.instance)
+        if self._app.get_object_id(ObjectIdentifier((ref.object_type, ref.instance))):
+            raise DuplicateObjectError(f"object {ref} already exists")
+        if self._app.get_object_name(spec.name) is not None:
+            raise DuplicateObjectError(f"an object named {spec.name!r} already exists")
+        self._app.add_object(build_notification_class(spec))
+        self._bump_database_revision()
+        log.info("serving %s %r", ref, spec.name)
+        return ref
+
+    def remove_notification_class(self, instance: int) -> None:
+        obj = self._app.get_object_id(ObjectIdentifier(("notification-class", instance)))
+        if obj is None:
+            raise UnknownObjectError(f"no notification class {instance}")
+        self._app.delete_object(obj)
+        self._bump_database_revision()
+        log.info("stopped serving notification class %s", instance)
 
     def get(self, ref: ObjectRef | str) -> ObjectSpec:
         """The object's spec with its live values (present value, priority array, ...)."""

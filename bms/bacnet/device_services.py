@@ -43,6 +43,7 @@ from bacpypes3.errors import RejectException as _BacnetReject
 
 from bms.bacnet.cov_server import CovServer
 from bms.bacnet.errors import WriteRefused
+from bms.bacnet.event_services import EventServices
 from bms.bacnet.local import LocalPoint, WritePlan
 from bms.bacnet.local.objects import check_priority, property_attr
 from bms.bacnet.refusals import refused_write
@@ -87,6 +88,12 @@ SERVED_SERVICES = (
     "subscribeCOV",
     "confirmedCOVNotification",
     "unconfirmedCOVNotification",
+    # alarms and events (event_services). We initiate event notifications but do not yet
+    # execute them (receiving them is the alarm console's part): not claimed.
+    "acknowledgeAlarm",
+    "getAlarmSummary",
+    "getEnrollmentSummary",
+    "getEventInformation",
 )
 
 
@@ -110,10 +117,11 @@ class _PlanRefused(Exception):  # noqa: N818 (carries the write's own ExecutionE
         self.error = error
 
 
-class DeviceServices(CovServer):
+class DeviceServices(EventServices, CovServer):
     """Mixin for the engine's Application: validated, hooked writes and honest services.
 
-    Its COV server part (status-flags changes, active-cov-subscriptions) is `CovServer`.
+    Its COV server part (status-flags changes, active-cov-subscriptions) is `CovServer`; its
+    alarm part (transitions, AcknowledgeAlarm, the event summaries) is `EventServices`.
 
     Use as `class EngineApplication(DeviceServices, Application)`.
     """

@@ -27,6 +27,8 @@ from bms.bacnet.stack import close_application, foreign_registration, open_appli
 
 log = logging.getLogger(__name__)
 
+NOTIFICATIONS_SHUTDOWN_SECONDS = 3.0  # event notifications under way get this long at stop
+
 
 class EngineApplication(DeviceServices, Application):  # type: ignore[misc]
     """bacpypes3's Application plus our device-side services (write hook, validation)."""
@@ -72,6 +74,7 @@ class Engine:
         app, self._app = self._app, None
         if self._client is not None:
             await self._client.close()
+        await app.notifier.finish(NOTIFICATIONS_SHUTDOWN_SECONDS)  # kept tasks, not dropped
         close_application(app)
         log.info("BACnet engine stopped; %s released", self.config.address)
 

@@ -199,7 +199,9 @@ async def test_protocol_services_supported_lists_what_we_serve(rig: Rig) -> None
         "confirmed-cov-notification",
         "unconfirmed-cov-notification",
     } <= services
-    assert "read-range" not in services and "acknowledge-alarm" not in services
+    assert "read-range" not in services and "atomic-read-file" not in services
+    # served since issue 14 (event_services); receiving event notifications is not (yet)
+    assert "acknowledge-alarm" in services and "confirmed-event-notification" not in services
 
 
 async def test_read_property_returns_every_object_as_specified(rig: Rig) -> None:

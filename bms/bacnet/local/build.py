@@ -12,6 +12,7 @@ from bacpypes3.primitivedata import CharacterString, Null
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local.convert import present_value_to_bacnet, priority_value, to_plain
 from bms.bacnet.local.objects import LOCAL_CLASSES, LocalPoint
+from bms.bacnet.local.reporting import alarm_kwargs, attach_reporting, live_alarm, reporting_class
 from bms.bacnet.local.spec import ObjectSpec
 
 DEFAULT_PRESENT_VALUES: dict[str, Any] = {"analog": 0.0, "binary": "inactive", "multistate": 1}
@@ -20,10 +21,16 @@ DEFAULT_PRESENT_VALUES: dict[str, Any] = {"analog": 0.0, "binary": "inactive", "
 def build_object(spec: ObjectSpec) -> LocalPoint:
     """A bacpypes3 local object for `spec`, validated like a write from a peer would be."""
     kwargs = _common_kwargs(spec) | _KIND_KWARGS[spec.kind](spec) | _value_kwargs(spec)
-    obj = LOCAL_CLASSES[spec.object_type](**kwargs)
+    cls: type[LocalPoint] = LOCAL_CLASSES[spec.object_type]
+    if spec.alarm is not None:
+        kwargs |= alarm_kwargs(spec.object_type, spec.alarm)
+        cls = reporting_class(cls)
+    obj = cls(**kwargs)
     _check_in_range(obj, spec, kwargs)
     if spec.commandable:
         obj.recalculating()  # type: ignore[attr-defined]  # a restored array sets the value
+    if spec.alarm is not None:
+        attach_reporting(obj, spec.object_type)
     return obj
 
 
@@ -38,6 +45,7 @@ def current_spec(spec: ObjectSpec, obj: LocalPoint) -> ObjectSpec:
         priority_array=snap.priority_array,
         description=str(getattr(obj, "description", "") or ""),
         cov_increment=to_plain(getattr(obj, "covIncrement", None)),  # type: ignore[arg-type]
+        alarm=None if spec.alarm is None else live_alarm(spec.alarm, obj),
     )
 
 
@@ -47,7 +55,7 @@ def _common_kwargs(spec: ObjectSpec) -> dict[str, Any]:
         "objectName": spec.name,
         "description": spec.description,
         "outOfService": spec.out_of_service,
-        "eventState": "normal",
+        "eventState": "normal",  # alarm_kwargs restores it for an object that reports
     }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from bms.bacnet import commanding
 from bms.bacnet.commanding import PRIORITY_LEVELS
 from bms.bacnet.errors import InvalidValueError
+from bms.bacnet.local.alarm_spec import AlarmSpec
 from bms.bacnet.types import (
     ANALOG_TYPES,
     BINARY_TYPES,
@@ -71,6 +72,7 @@ class ObjectSpec:
     cov_increment: float | None = None
     out_of_service: bool = False
     priority_array: tuple[PresentValue, ...] = ()
+    alarm: AlarmSpec | None = None  # intrinsic reporting (alarm_spec), None: none
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "object_type", normalize_object_type(self.object_type))
@@ -93,6 +95,10 @@ class ObjectSpec:
         try:
             commanding.check_limits(self.min_value, self.max_value)
             commanding.check_cov_increment(self.cov_increment)
+            if self.alarm is not None:
+                object.__setattr__(
+                    self, "alarm", self.alarm.for_object(self.object_type, self.state_texts)
+                )
         except InvalidValueError as exc:
             raise InvalidValueError(f"{self.ref}: {exc}") from exc
 
