@@ -25,6 +25,18 @@ class VirtualBACnetDevice(models.Model):
         return f"{self.device_id} {self.device_name}"
 
 
+def _all_transitions() -> list[bool]:
+    return [True, True, True]  # to-offnormal, to-fault, to-normal
+
+
+def _no_time_stamps() -> list[str | None]:
+    return [None, None, None]
+
+
+def _default_ack_required() -> list[bool]:
+    return [True, True, False]
+
+
 class VirtualObject(models.Model):
     device = models.ForeignKey(
         VirtualBACnetDevice, on_delete=models.CASCADE, related_name="virtual_objects"
@@ -43,6 +55,20 @@ class VirtualObject(models.Model):
     relinquish_default = models.JSONField(null=True, blank=True)
     out_of_service = models.BooleanField(default=False)
     cov_increment = models.FloatField(null=True, blank=True)
+    # Intrinsic alarm reporting (bms.bacnet.local.alarm_spec.AlarmSpec): none without a class.
+    notification_class = models.PositiveIntegerField(null=True, blank=True)
+    high_limit = models.FloatField(null=True, blank=True)  # None: limit disabled
+    low_limit = models.FloatField(null=True, blank=True)
+    deadband = models.FloatField(default=0.0)
+    alarm_values = models.JSONField(default=list, blank=True)  # binary / multi-state
+    time_delay = models.PositiveIntegerField(default=0)  # seconds
+    time_delay_normal = models.PositiveIntegerField(null=True, blank=True)
+    event_enable = models.JSONField(default=_all_transitions)
+    notify_type = models.CharField(max_length=10, default="alarm")  # "alarm" / "event"
+    # The device's event state, stored as it changes (not an edit: updated_at stays).
+    event_state = models.CharField(max_length=20, default="normal")
+    acked_transitions = models.JSONField(default=_all_transitions)
+    event_time_stamps = models.JSONField(default=_no_time_stamps)  # ISO 8601 or None
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -66,3 +92,26 @@ class VirtualObject(models.Model):
     @property
     def commandable(self) -> bool:
         return self.object_type in COMMANDABLE_TYPES
+
+
+class NotificationClass(models.Model):
+    """A notification class object served by device 8888 (bms.bacnet.local.alarm_spec)."""
+
+    instance = models.PositiveIntegerField(unique=True)
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True)
+    priority_to_offnormal = models.PositiveSmallIntegerField(default=100)
+    priority_to_fault = models.PositiveSmallIntegerField(default=100)
+    priority_to_normal = models.PositiveSmallIntegerField(default=200)
+    ack_required = models.JSONField(default=_default_ack_required)
+    # [{"process_id": 1, "device": 9001 | None, "address": "10.0.0.5:47808" | None,
+    #   "confirmed": bool, "transitions": [3 bools], "valid_days": [7 bools, Monday first],
+    #   "from_time": "00:00:00", "to_time": "23:59:59.99"}, ...]
+    recipients = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["instance"]
+
+    def __str__(self) -> str:
+        return f"notification class {self.instance} {self.name}"
