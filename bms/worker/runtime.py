@@ -4,19 +4,18 @@ Theory of operation. `Worker.run(stop)` starts the engine on the configured addr
 the running virtual objects, then supervises a few named loops until `stop` is set or one of
 them fails:
 
-- claim: takes pending tasks (native: polls the BACnetTask table; docker: wakes on Celery
-  messages from Redis, and still polls slowly so a lost message never strands a row) and runs
-  each in its own named task, up to `max_concurrent_tasks` at once;
+- claim: the task runner (`task_runner.TaskRunner`) takes pending tasks (native: polls the
+  BACnetTask table; docker: wakes on Celery messages from Redis, and still polls slowly so a
+  lost message never strands a row) and runs each in its own named task, up to
+  `max_concurrent_tasks` at once;
 - leases: heartbeats the worker and the leases of its running tasks, and returns tasks of dead
   workers to pending;
 - virtual-sync: applies creates, edits and deletes of virtual objects from the database;
-- poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending;
-- monitoring: COV subscriptions, polls and device health of the monitored points
-  (`monitoring.Monitoring`, settings from the database, reloaded periodically).
+- poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending.
 
-External writes to our objects reach `_on_external_writes` before they are acknowledged: the
-writes are stored in one transaction, and only then does the engine send the acks. Live events go
-out after the commit, in kept tasks that are awaited at shutdown.
+External writes to our objects go through the write path (`write_path.WritePath`, the engine's
+batch write hook): stored in one transaction before the engine sends the acks, published live
+after the commit in kept tasks that are awaited at shutdown.
 
 On stop: no more claims; running tasks get `shutdown_timeout` seconds to finish, the rest are
 cancelled and handed back to pending; the engine closes and releases the port.
@@ -29,30 +28,25 @@ import gc
 import logging
 import os
 import socket
-import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.engine import Engine
-from bms.bacnet.errors import BACnetError, WriteRefused
-from bms.bacnet.types import RefusedWrite, WriteEvent
 from bms.tasks import queue
-from bms.tasks.models import BACnetTask
-from bms.virtual.models import VirtualObject
 from bms.worker import events, store
-from bms.worker.db import run_db, run_db_write_path
-from bms.worker.jobs import JOBS, JobSettings
-from bms.worker.monitoring import Monitoring, MonitorOptions
+from bms.worker.db import run_db
+from bms.worker.jobs import JobSettings
 from bms.worker.pg_writes import AsyncWriteStore
+from bms.worker.task_runner import TaskRunner
 from bms.worker.virtual_sync import VirtualSync
+from bms.worker.write_path import STORE_DEADLINE_SECONDS, WritePath
 
 log = logging.getLogger(__name__)
 
 FIRST_POLL_DELAY_SECONDS = 5.0
-STORE_DEADLINE_SECONDS = 2.0  # below the device's hook timeout (2.5 s)
-WRITE_UPDATES_COALESCE_SECONDS = 0.02  # live updates of external writes, sent together
+DOCKER_POLL_SECONDS = 5.0  # the docker backend's safety poll (Celery messages wake it first)
 
 
 @dataclass(frozen=True)
@@ -96,24 +90,28 @@ class Worker:
     def __init__(self, options: WorkerOptions, worker_id: str | None = None) -> None:
         self.options = options
         self.worker_id = worker_id or make_worker_id()
+        self._side_tasks: set[asyncio.Task[None]] = set()
+        self._virtual: VirtualSync | None = None
+        self._virtual_due = asyncio.Event()
+        self._pg_writes = AsyncWriteStore.for_default_database(STORE_DEADLINE_SECONDS)
+        self._writes = WritePath(self._pg_writes, self._side, self._wake_virtual_sync)
         self.engine = Engine(
             options.engine,
-            write_batch_hook=self._on_external_writes,
-            refusal_hook=self._on_refused_write,
+            write_batch_hook=self._writes.store,
+            refusal_hook=self._writes.audit_refusal,
         )
-        self._running: dict[asyncio.Task[None], BACnetTask] = {}
-        self._side_tasks: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
-        self._claiming = True
-        self._virtual: VirtualSync | None = None
-        self._job_settings = JobSettings(options.site, options.discovery_cache_seconds)
-        self._celery_ids: asyncio.Queue[int] = asyncio.Queue()
-        self._virtual_due = asyncio.Event()
-        self._write_updates: list[tuple[VirtualObject, dict[str, Any]]] = []
-        self._write_publisher: asyncio.Task[None] | None = None
-        self._pg_writes = AsyncWriteStore.for_default_database(STORE_DEADLINE_SECONDS)
+        self._tasks = TaskRunner(
+            self.engine,
+            self.worker_id,
+            site=options.site,
+            lease_seconds=options.lease_seconds,
+            poll_interval=(
+                options.poll_interval if options.backend == "native" else DOCKER_POLL_SECONDS
+            ),
+            max_concurrent_tasks=options.max_concurrent_tasks,
+            job_settings=JobSettings(options.site, options.discovery_cache_seconds),
+        )
         self._registration: str | None = None  # with the BBMD, as last heartbeated
-        self.monitoring = Monitoring(self.engine, MonitorOptions.from_settings(options.site))
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -127,6 +125,7 @@ class Worker:
                 await self._pg_writes.connect()
             await self.engine.start()
             self._virtual = VirtualSync(self.engine.device)
+            self._writes.serve(self._virtual)
             await self._virtual.sync_once()
             await self._heartbeat()
             if self.options.freeze_heap:
@@ -145,10 +144,9 @@ class Worker:
 
     async def _supervise(self, stop: asyncio.Event) -> None:
         loops = {
-            self._named(self._claim_loop(), "claim"),
+            self._named(self._tasks.claim_loop(), "claim"),
             self._named(self._lease_loop(), "leases"),
             self._named(self._virtual_loop(), "virtual-sync"),
-            self._named(self.monitoring.run(), "monitoring"),
         }
         if self.options.poll_seconds > 0:
             loops.add(self._named(self._poll_loop(), "poll-schedule"))
@@ -157,7 +155,7 @@ class Worker:
             from bms.worker.celery_consumer import CeleryConsumer
 
             consumer = CeleryConsumer(
-                self.options.broker_url, self.options.site, self._celery_message
+                self.options.broker_url, self.options.site, self._tasks.celery_message
             )
             loops.add(self._named(consumer.run(), "celery-consumer"))
         stopper = self._named(stop.wait(), "stop-signal")
@@ -169,7 +167,7 @@ class Worker:
                     task.result()
                     raise RuntimeError(f"worker loop {task.get_name()} stopped unexpectedly")
         finally:
-            self._claiming = False
+            self._tasks.stop_claiming()
             if consumer is not None:
                 consumer.stop()
             for task in loops | {stopper}:
@@ -177,19 +175,7 @@ class Worker:
             await asyncio.gather(*loops, stopper, return_exceptions=True)
 
     async def _shutdown(self) -> None:
-        self._claiming = False
-        if self._running:
-            log.info(
-                "waiting up to %ss for %d running tasks",
-                self.options.shutdown_timeout,
-                len(self._running),
-            )
-            _done, unfinished = await asyncio.wait(
-                list(self._running), timeout=self.options.shutdown_timeout
-            )
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
+        await self._tasks.finish(self.options.shutdown_timeout)
         if self._side_tasks:
             await asyncio.wait(list(self._side_tasks), timeout=self.options.shutdown_timeout)
         await self.engine.stop()
@@ -200,102 +186,17 @@ class Worker:
     def _named(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         return asyncio.create_task(coroutine, name=name)
 
-    # ---- claiming and running tasks --------------------------------------------------------
+    def _side(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A kept, watched task for work that must not delay an acknowledgement."""
+        task = asyncio.create_task(coroutine, name=name)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_done)
+        return task
 
-    async def _claim_loop(self) -> None:
-        poll = self.options.poll_interval if self.options.backend == "native" else 5.0
-        while self._claiming:
-            if len(self._running) >= self.options.max_concurrent_tasks:
-                await self._sleep_until_woken(poll)
-                continue
-            task = await self._claim_one()
-            if task is None:
-                await self._sleep_until_woken(poll)
-                continue
-            self._start(task)
-
-    async def _claim_one(self) -> BACnetTask | None:
-        lease = self.options.lease_seconds
-        while not self._celery_ids.empty():
-            task_id = self._celery_ids.get_nowait()
-            task = await run_db(queue.claim_by_id, task_id, self.worker_id, lease)
-            if task is not None:
-                log.info("task %s claimed from a Celery message", task_id)
-                return task
-            log.info("Celery message for task %s: not pending any more, skipped", task_id)
-        return await run_db(queue.claim_next, self.worker_id, self.options.site, lease)
-
-    async def _sleep_until_woken(self, seconds: float) -> None:
-        self._wake.clear()
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass  # the poll interval elapsed: look for work again
-
-    def _celery_message(self, task_id: int) -> None:
-        """Called on the loop (the consumer hops threads with call_soon_threadsafe)."""
-        self._celery_ids.put_nowait(task_id)
-        self._wake.set()
-
-    def _start(self, task: BACnetTask) -> None:
-        runner = asyncio.create_task(self._run_task(task), name=f"bacnet-task-{task.id}")
-        self._running[runner] = task
-        runner.add_done_callback(self._finished)
-
-    def _finished(self, runner: asyncio.Task[None]) -> None:
-        self._running.pop(runner, None)
-        self._wake.set()
-        if not runner.cancelled() and runner.exception() is not None:
-            log.error("task runner %s crashed", runner.get_name(), exc_info=runner.exception())
-
-    async def _requeue(self, task: BACnetTask) -> None:
-        try:
-            await run_db(queue.requeue, task)
-            log.info("task %s handed back to pending", task.id)
-        except queue.TaskNotOwned as exc:
-            log.warning("task %s not requeued: %s", task.id, exc)
-
-    async def _run_task(self, task: BACnetTask) -> None:
-        job = JOBS.get(task.task_type)
-        try:
-            await self._publish_task(task)
-            if job is None:
-                raise ValueError(f"unknown task type {task.task_type!r}")
-            result = await job(self.engine, task, self._progress_for(task), self._job_settings)
-        except asyncio.CancelledError:
-            # Shutdown ran out of patience: hand the task back before this runner ends, so
-            # the shutdown that awaits it knows the row is pending again.
-            await self._requeue(task)
-            raise
-        except (BACnetError, LookupError, ValueError, TimeoutError) as exc:
-            await self._finish(task, queue.fail, f"{type(exc).__name__}: {exc}")
-            log.warning("task %s (%s) failed: %s", task.id, task.task_type, exc)
-            return
-        except Exception as exc:
-            await self._finish(task, queue.fail, f"internal error: {type(exc).__name__}: {exc}")
-            raise
-        await self._finish(task, queue.complete, result)
-        log.info("task %s (%s) completed", task.id, task.task_type)
-
-    async def _finish(
-        self, task: BACnetTask, move: Callable[[BACnetTask, Any], None], outcome: Any
-    ) -> None:
-        try:
-            await run_db(move, task, outcome)
-        except queue.TaskNotOwned as exc:
-            log.warning("task %s result dropped, lease lost: %s", task.id, exc)
-            return
-        await self._publish_task(task)
-
-    def _progress_for(self, task: BACnetTask) -> Callable[..., Awaitable[None]]:
-        async def progress(**fields: Any) -> None:
-            await run_db(queue.update_progress, task, **fields)
-            await self._publish_task(task)
-
-        return progress
-
-    async def _publish_task(self, task: BACnetTask) -> None:
-        await run_db(events.task_changed, task)
+    def _side_done(self, task: asyncio.Task[None]) -> None:
+        self._side_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     # ---- leases ----------------------------------------------------------------------------
 
@@ -331,7 +232,7 @@ class Worker:
         while True:
             await asyncio.sleep(self.options.heartbeat_interval)
             await self._heartbeat()
-            for task in list(self._running.values()):
+            for task in self._tasks.running():
                 if not await run_db(
                     queue.heartbeat, task, self.worker_id, self.options.lease_seconds
                 ):
@@ -341,7 +242,7 @@ class Worker:
                 log.warning(
                     "expired leases: requeued %s, failed %s", expired.requeued, expired.failed
                 )
-                self._wake.set()
+                self._tasks.wake()
 
     async def _poll_loop(self) -> None:
         """Trending: a collect of the site every poll_seconds, unless one is already queued."""
@@ -352,7 +253,7 @@ class Worker:
             delay = self.options.poll_seconds
             task = await run_db(store.enqueue_poll_if_idle, self.options.site)
             if task is not None:
-                self._wake.set()
+                self._tasks.wake()
 
     # ---- virtual objects -------------------------------------------------------------------
 
@@ -369,65 +270,3 @@ class Worker:
     def _wake_virtual_sync(self) -> None:
         """Sync the virtual objects now rather than at the next interval."""
         self._virtual_due.set()
-
-    async def _on_external_writes(self, events: list[WriteEvent]) -> None:
-        """Store writes to one object (in order, one transaction) before the engine
-        acknowledges them; raising refuses them all (group commit, see the device services)."""
-        ref = events[0].ref
-        rows = self._virtual.rows_of(ref) if self._virtual is not None else None
-        if rows is None:
-            raise WriteRefused(
-                f"{ref} is not a virtual object", error_class="object", error_code="unknown-object"
-            )
-        stored = None
-        if self._pg_writes is not None:  # PostgreSQL: one statement, awaited on the loop
-            stored = await self._pg_writes.store(events, *rows)
-        if stored is None:  # other databases, or a changed row to merge with (ORM, thread)
-            # The engine refuses the writes after its hook timeout: stop trying before that.
-            deadline = time.monotonic() + STORE_DEADLINE_SECONDS
-            stored = await run_db_write_path(store.store_external_writes, events, *rows, deadline)
-        assert self._virtual is not None
-        if stored.merged:
-            # The row had a newer change (an operator command) that the engine lacks; the
-            # writes went on top of it, and the next sync brings the engine up to the row.
-            self._wake_virtual_sync()
-        else:
-            self._virtual.note_stored(ref, stored.updated_at)
-        for event in events:
-            row = self._virtual.row_after_write(event, stored.updated_at)
-            if row is not None:
-                self._publish_write(row, store.event_payload(event))
-
-    def _publish_write(self, row: VirtualObject, payload: dict[str, Any]) -> None:
-        """Queue the live update; one kept task sends what has queued, on the loop.
-
-        Off the ack path, with no query per write (the row is the sync's, with this write's
-        values), and no thread hop per write (at 200 writes/s those fell behind).
-        """
-        self._write_updates.append((row, payload))
-        if self._write_publisher is None or self._write_publisher.done():
-            self._write_publisher = self._side(self._drain_write_updates(), "publish-writes")
-
-    async def _drain_write_updates(self) -> None:
-        # Waiting a moment lets the writes of the next few milliseconds join the message: at
-        # 200 writes/s a channel-layer message per write cost a fifth of the worker's CPU.
-        while self._write_updates:
-            await asyncio.sleep(WRITE_UPDATES_COALESCE_SECONDS)
-            batch, self._write_updates = self._write_updates, []
-            await events.external_writes(batch)
-
-    async def _on_refused_write(self, refusal: RefusedWrite) -> None:
-        """Audit a write the engine refused (out of range, wrong type, input not writable)."""
-        await run_db(store.record_refused_external_write, refusal)
-
-    def _side(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        """A kept, watched task for work that must not delay an acknowledgement."""
-        task = asyncio.create_task(coroutine, name=name)
-        self._side_tasks.add(task)
-        task.add_done_callback(self._side_done)
-        return task
-
-    def _side_done(self, task: asyncio.Task[None]) -> None:
-        self._side_tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s failed", task.get_name(), exc_info=task.exception())
