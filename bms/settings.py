@@ -2,14 +2,12 @@
 
 The embedded default needs no configuration: SQLite in ./var, a database-backed channel layer, the
 native backend. A deployment sets DATABASE_URL (PostgreSQL), REDIS_URL and friends. Mistakes in
-BACNET_* values are reported by the system checks in bms.checks rather than here, so that one
-`manage.py check` lists all of them at once.
+BACNET_* values are reported by the system checks in bms.worker.checks rather than here, so that
+one `manage.py check` lists all of them at once. Settings import no app code.
 """
 
 from __future__ import annotations
 
-import os
-import platform
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,6 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from bms.env import env_bool, env_choice, env_float, env_int, env_list, env_str
-from bms.tasks.backends.detection import detect_backend
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BMS_VAR_DIR", str(BASE_DIR / "var")))
@@ -228,9 +225,10 @@ else:
 
 # BACnet --------------------------------------------------------------------------------------
 
-BACNET_BACKEND, BACNET_BACKEND_REASON = detect_backend(
-    os.environ, platform.system(), os.path.exists
-)
+# auto, native or docker; auto is resolved where the backend is used, from the broker setting
+# and the machine (bms.tasks.backends.detection.configured_backend), not here: settings import
+# no app code.
+BACNET_BACKEND = env_choice("BACNET_BACKEND", ["auto", "native", "docker"], "auto")
 # Required by the worker and never guessed (a wrong interface silently finds nothing); empty here
 # so the web process starts without it. Example: 192.168.1.10/24 or 127.0.0.1/8:47808.
 BACNET_ADDRESS = env_str("BACNET_ADDRESS", "")
@@ -256,22 +254,6 @@ BACNET_WORKER_ALIVE_SECONDS = env_int("BACNET_WORKER_ALIVE_SECONDS", 30)
 BACNET_POLL_SECONDS = env_int("BACNET_POLL_SECONDS", 0)
 # On SIGTERM/Ctrl-C the worker lets running tasks finish this long, then hands them back.
 BACNET_SHUTDOWN_SECONDS = env_float("BACNET_SHUTDOWN_SECONDS", 10.0)
-# Monitoring (bms.devices.monitoring): what the worker watches and how, unless a device or a
-# point says otherwise. Modes: cov (COV only), poll, auto (COV, polled where it is refused).
-BACNET_MONITOR_DEFAULT = env_bool("BACNET_MONITOR_DEFAULT", False)
-BACNET_MONITOR_DEFAULT_MODE = env_choice(
-    "BACNET_MONITOR_DEFAULT_MODE", ["cov", "poll", "auto"], "auto"
-)
-BACNET_MONITOR_POLL_SECONDS = env_int("BACNET_MONITOR_POLL_SECONDS", 60)
-# The worker reads the monitoring settings again this often.
-BACNET_MONITOR_RELOAD_SECONDS = env_float("BACNET_MONITOR_RELOAD_SECONDS", 10.0)
-BACNET_COV_CONFIRMED = env_bool("BACNET_COV_CONFIRMED", False)
-BACNET_COV_LIFETIME = env_int("BACNET_COV_LIFETIME", 300)  # seconds; renewed a fifth early
-# Device health (bms.bacnet.health): this many failed requests in a row make a device
-# unreachable; unreachable this long, offline; retried with backoff up to the last one.
-BACNET_HEALTH_FAILURES = env_int("BACNET_HEALTH_FAILURES", 3)
-BACNET_OFFLINE_AFTER_SECONDS = env_int("BACNET_OFFLINE_AFTER_SECONDS", 300)
-BACNET_HEALTH_RETRY_MAX_SECONDS = env_int("BACNET_HEALTH_RETRY_MAX_SECONDS", 300)
 
 # Logging -------------------------------------------------------------------------------------
 

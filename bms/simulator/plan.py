@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bms.bacnet.commanding import MAX_INSTANCE
 from bms.simulator.addresses import device_hosts
 
-MAX_DEVICE_INSTANCE = 4194302
 SEGMENTED = "segmented-both"
 NOT_SEGMENTED = "no-segmentation"
 # A common limit of small controllers; a 100-object list (~520 octets) does not fit in it.
@@ -82,10 +82,8 @@ def plan_building(
 
 def _check_instances(devices: int, first_instance: int) -> None:
     last = first_instance + devices - 1
-    if first_instance < 0 or last > MAX_DEVICE_INSTANCE:
-        raise ValueError(
-            f"device instances {first_instance}..{last} are outside 0..{MAX_DEVICE_INSTANCE}"
-        )
+    if first_instance < 0 or last > MAX_INSTANCE:
+        raise ValueError(f"device instances {first_instance}..{last} are outside 0..{MAX_INSTANCE}")
 
 
 def _check_index(name: str, index: int | None) -> None:

@@ -6,3 +6,7 @@ class WorkerConfig(AppConfig):
 
     name = "bms.worker"
     label = "worker"
+
+    def ready(self) -> None:
+        # Wiring only: registers the BACNET_* system checks.
+        from bms.worker import checks  # noqa: F401

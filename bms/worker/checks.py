@@ -1,4 +1,7 @@
-"""System checks for the BACNET_* settings: every mistake listed at start-up, with its fix."""
+"""System checks for the BACNET_* settings: every mistake listed at start-up, with its fix.
+
+Registered by the worker app's ready() (bms.worker.apps), in every process that loads Django.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,10 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from bms.bacnet.commanding import MAX_INSTANCE
 from bms.bacnet.config import parse_address, parse_host_port
 from bms.bacnet.errors import ConfigurationError
 from bms.tasks.sites import SITE_PATTERN
-from bms.worker.monitoring_checks import check_monitoring_settings
-
-MAX_DEVICE_INSTANCE = 4194302
 
 
 @register("bacnet")
@@ -22,7 +23,6 @@ def check_bacnet_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
         *_check_identity(),
         *_check_client(),
         *_check_backend(),
-        *check_monitoring_settings(),
     ]
 
 
@@ -60,11 +60,10 @@ def _check_address_if_set() -> list[CheckMessage]:
 
 def _check_identity() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    if not 0 <= settings.BACNET_DEVICE_ID <= MAX_DEVICE_INSTANCE:
+    if not 0 <= settings.BACNET_DEVICE_ID <= MAX_INSTANCE:
         errors.append(
             Error(
-                f"BACNET_DEVICE_ID={settings.BACNET_DEVICE_ID} is outside "
-                f"0..{MAX_DEVICE_INSTANCE}.",
+                f"BACNET_DEVICE_ID={settings.BACNET_DEVICE_ID} is outside 0..{MAX_INSTANCE}.",
                 id="bms.E002",
             )
         )

@@ -1,10 +1,16 @@
 """Backend auto-detection (seed 000) as a table of environments."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
-from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 
-from bms.tasks.backends.detection import detect_backend
+from bms.tasks.backends.detection import configured_backend, detect_backend
+
+ROOT = Path(__file__).resolve().parents[2]
 
 REDIS = {"REDIS_URL": "redis://127.0.0.1:6379/0"}
 
@@ -26,7 +32,8 @@ def dockerenv_exists(path: str) -> bool:
         ({"DOCKER_ENV": "1", **REDIS}, "Windows", nothing_exists, "docker", "DOCKER_ENV"),
         ({"DOCKER_ENV": "0", **REDIS}, "Windows", nothing_exists, "native", "Windows"),
         (REDIS, "Windows", dockerenv_exists, "docker", "/.dockerenv"),
-        ({}, "Windows", nothing_exists, "native", "Windows"),
+        (REDIS, "Linux", dockerenv_exists, "docker", "Docker container (/.dockerenv exists)"),
+        ({}, "Windows", nothing_exists, "native", "neither CELERY_BROKER_URL"),
         (REDIS, "Linux", nothing_exists, "docker", "Linux host"),
         ({"CELERY_BROKER_URL": "redis://h/1"}, "Linux", nothing_exists, "docker", "Linux host"),
         ({}, "Linux", nothing_exists, "native", "neither CELERY_BROKER_URL nor REDIS_URL"),
@@ -35,7 +42,7 @@ def dockerenv_exists(path: str) -> bool:
         (REDIS, "Darwin", nothing_exists, "docker", "Darwin host"),
         ({}, "Darwin", nothing_exists, "native", "neither CELERY_BROKER_URL"),
         (REDIS, "Haiku", nothing_exists, "docker", "unknown system 'Haiku'"),
-        ({}, "Haiku", nothing_exists, "native", "unknown system 'Haiku'"),
+        ({}, "Haiku", nothing_exists, "native", "neither CELERY_BROKER_URL"),
     ],
 )
 def test_it_picks_the_backend_for_the_environment(env, system, exists, backend, reason_part):
@@ -52,10 +59,34 @@ def test_an_unknown_override_is_a_clear_error():
         detect_backend({"BACNET_BACKEND": "podman"}, "Linux", nothing_exists)
 
 
-def test_start_up_logs_the_backend_and_why(caplog, settings):
-    settings.BACNET_BACKEND, settings.BACNET_BACKEND_REASON = "native", "Windows host: because"
-    with caplog.at_level("INFO", logger="bms.settings"):
-        apps.get_app_config("tasks").ready()
-    assert [r.getMessage() for r in caplog.records] == [
-        "BACnet backend native: Windows host: because"
-    ]
+def test_without_a_broker_auto_is_native_and_claims_no_container():
+    # A machine with /.dockerenv (this one) running `make run`: native, and the reason says why
+    # without calling the machine a Docker deployment.
+    chosen, reason = detect_backend({}, "Linux", dockerenv_exists)
+    assert chosen == "native"
+    assert "no Celery broker" in reason and "Docker" not in reason and "container" not in reason
+
+
+def test_the_configured_backend_resolves_auto_from_the_settings(settings):
+    settings.BACNET_BACKEND, settings.CELERY_BROKER_URL = "auto", ""
+    assert configured_backend()[0] == "native"
+    settings.BACNET_BACKEND = "docker"
+    assert configured_backend() == ("docker", "BACNET_BACKEND=docker set explicitly")
+
+
+def test_loading_django_logs_no_backend_line(tmp_path):
+    """Only the worker logs the backend (once); `make run`'s migrate, collectstatic and other
+    commands printed it once each."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACNET_", "DJANGO_"))}
+    env.update(DEBUG="1", BMS_VAR_DIR=str(tmp_path), BMS_LOG_LEVEL="debug")
+    result = subprocess.run(  # noqa: S603 - our interpreter, our code
+        [sys.executable, str(ROOT / "manage.py"), "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "BACnet backend" not in result.stdout + result.stderr

@@ -140,3 +140,30 @@ def test_sqlite_connections_use_wal_and_wait_for_locks():
         cursor.execute("PRAGMA busy_timeout")
         busy_ms = cursor.fetchone()[0]
     assert (journal, busy_ms) == ("wal", 20000)
+
+
+def test_loading_the_settings_imports_no_app_code(tmp_path):
+    """Settings sit below the apps: importing them must not import an app (which would need the
+    app registry, and forced lazy imports in bms.tasks.backends)."""
+    clean = {k: v for k, v in os.environ.items() if k not in READ_BY_SETTINGS}
+    result = subprocess.run(  # noqa: S603 - our interpreter, our code
+        [
+            sys.executable,
+            "-c",
+            "import sys, bms.settings\n"
+            "print(sorted(m for m in sys.modules if m.startswith('bms')))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**clean, "BMS_VAR_DIR": str(tmp_path / "var"), "SECRET_KEY": "k"},
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.replace("'", '"')) == ["bms", "bms.env", "bms.settings"]
+
+
+def test_bacnet_backend_is_read_as_given_and_resolved_elsewhere(tmp_path):
+    assert settings_for(tmp_path, SECRET_KEY="k")["backend"] == "auto"
+    assert settings_for(tmp_path, SECRET_KEY="k", BACNET_BACKEND="Docker")["backend"] == "docker"

@@ -6,23 +6,15 @@ same row and also sends a Celery message with its id. Nothing here waits on BACn
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from django.conf import settings
-
-if TYPE_CHECKING:
-    from bms.tasks.backends.base import BACnetBackend
+from bms.tasks.backends.base import BACnetBackend
+from bms.tasks.backends.detection import configured_backend
+from bms.tasks.backends.docker import DockerBackend
+from bms.tasks.backends.native import NativeBackend
 
 
 def get_bacnet_backend(name: str | None = None, site: str | None = None) -> BACnetBackend:
-    """The configured backend (settings.BACNET_BACKEND) or the one named."""
-    # Imported here, not at the top: settings import this package (for detection) before the
-    # app registry is ready, and these modules import models.
-    from bms.tasks.backends.docker import DockerBackend
-    from bms.tasks.backends.native import NativeBackend
-
-    chosen = name or settings.BACNET_BACKEND
-    reason = settings.BACNET_BACKEND_REASON if name is None else "chosen by the caller"
+    """The configured backend (settings.BACNET_BACKEND, auto resolved) or the one named."""
+    chosen, reason = configured_backend() if name is None else (name, "chosen by the caller")
     if chosen == "native":
         return NativeBackend(site=site, reason=reason)
     if chosen == "docker":

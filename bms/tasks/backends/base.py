@@ -7,11 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from bms.bacnet.commanding import MAX_INSTANCE, is_instance
 from bms.devices.models import BACnetPoint
 from bms.tasks import queue
 from bms.tasks.models import BACnetTask
-
-MAX_DEVICE_INSTANCE = 4194302  # 4194303 is the wildcard, not a device
 
 
 class BACnetBackend:
@@ -117,8 +116,8 @@ class BACnetBackend:
 
 
 def _device_instance(value: int) -> int:
-    if not 0 <= value <= MAX_DEVICE_INSTANCE:
-        raise ValueError(f"device instance {value} is outside 0..{MAX_DEVICE_INSTANCE}")
+    if not is_instance(value):
+        raise ValueError(f"device instance {value} is outside 0..{MAX_INSTANCE}")
     return value
 
 

@@ -13,13 +13,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.errors import ConfigurationError
+from bms.tasks.backends.detection import configured_backend
 from bms.worker.runtime import Worker, WorkerOptions
 
 log = logging.getLogger(__name__)
 
 
-def worker_options(address: str | None = None) -> WorkerOptions:
-    """Options from settings; BACNET_ADDRESS is required and never guessed."""
+def worker_options(address: str | None = None, backend: str | None = None) -> WorkerOptions:
+    """Options from settings; BACNET_ADDRESS is required and never guessed. The backend is the
+    configured one (auto resolved) unless given."""
     address = address or settings.BACNET_ADDRESS
     if not address:
         raise CommandError(
@@ -42,7 +44,7 @@ def worker_options(address: str | None = None) -> WorkerOptions:
     return WorkerOptions(
         engine=engine,
         site=settings.BACNET_SITE,
-        backend=settings.BACNET_BACKEND,
+        backend=backend or configured_backend()[0],
         lease_seconds=settings.BACNET_TASK_LEASE_SECONDS,
         discovery_cache_seconds=settings.BACNET_DISCOVERY_CACHE_SECONDS,
         poll_seconds=settings.BACNET_POLL_SECONDS,
@@ -59,8 +61,10 @@ class Command(BaseCommand):
         parser.add_argument("--address", help="override BACNET_ADDRESS, e.g. 127.0.0.1/8:47808")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        worker_settings = worker_options(options.get("address"))
-        log.info("BACnet backend: %s (%s)", settings.BACNET_BACKEND, settings.BACNET_BACKEND_REASON)
+        # The one process that logs the backend, once: the one whose behaviour it decides.
+        backend, reason = configured_backend()
+        log.info("BACnet backend: %s (%s)", backend, reason)
+        worker_settings = worker_options(options.get("address"), backend)
         try:
             asyncio.run(_serve(Worker(worker_settings)))
         except ConfigurationError as exc:
