@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from bms.tasks.models import BACnetTask, Worker
+from bms.tasks.models import BACnetTask, WorkerHeartbeat
 
 
 @admin.register(BACnetTask)
@@ -26,7 +26,7 @@ class BACnetTaskAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Worker)
+@admin.register(WorkerHeartbeat)
 class WorkerAdmin(admin.ModelAdmin):
     list_display = ["worker_id", "site", "backend", "hostname", "pid", "heartbeat_at"]
     list_filter = ["site", "backend"]

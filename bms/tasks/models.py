@@ -58,8 +58,11 @@ class BACnetTask(models.Model):
         return self.status in states.FINAL
 
 
-class Worker(models.Model):
-    """A BACnet worker process, as last seen by its own heartbeat (for get_status)."""
+class WorkerHeartbeat(models.Model):
+    """A BACnet worker process, as last seen by its own heartbeat (for get_status).
+
+    The process itself is bms.worker.runtime.Worker; this is its row.
+    """
 
     worker_id = models.CharField(max_length=200, unique=True)
     site = models.CharField(max_length=100, default="default")
@@ -73,6 +76,9 @@ class Worker(models.Model):
     bbmd_registration = models.CharField(max_length=100, blank=True, db_default="")
     started_at = models.DateTimeField(auto_now_add=True)
     heartbeat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "tasks_worker"  # its name before the rename: no data moved
 
     def __str__(self) -> str:
         return f"{self.worker_id} ({self.site})"

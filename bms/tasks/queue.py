@@ -27,7 +27,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from bms.tasks import states
-from bms.tasks.models import BACnetTask, Worker
+from bms.tasks.models import BACnetTask, WorkerHeartbeat
 
 TASK_TYPES = frozenset(code for code, _label in BACnetTask.TASK_TYPES)
 # How many pending ids the SQLite claim tries per query before looking again.
@@ -247,7 +247,7 @@ def worker_heartbeat(
 ) -> None:
     """Record that a worker process is alive, and where it is on the BACnet network (its tasks
     heartbeat separately)."""
-    Worker.objects.update_or_create(
+    WorkerHeartbeat.objects.update_or_create(
         worker_id=worker_id,
         defaults={
             "site": site,
@@ -262,7 +262,7 @@ def worker_heartbeat(
     )
 
 
-def alive_workers(within_seconds: float, site: str | None = None) -> QuerySet[Worker]:
+def alive_workers(within_seconds: float, site: str | None = None) -> QuerySet[WorkerHeartbeat]:
     since = timezone.now() - timedelta(seconds=within_seconds)
-    workers = Worker.objects.filter(heartbeat_at__gte=since)
+    workers = WorkerHeartbeat.objects.filter(heartbeat_at__gte=since)
     return workers.filter(site=site) if site is not None else workers

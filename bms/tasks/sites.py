@@ -14,7 +14,7 @@ from django.conf import settings
 
 from bms.devices.models import BACnetDevice
 from bms.tasks import queue
-from bms.tasks.models import BACnetTask, Worker
+from bms.tasks.models import BACnetTask, WorkerHeartbeat
 
 # The site becomes part of a Celery queue name and is shown in URLs: keep it plain.
 SITE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -28,7 +28,7 @@ class UnknownSite(ValueError):
 
 def known_sites() -> list[str]:
     """This installation's site first, then every other site of a worker or device, sorted."""
-    others = set(Worker.objects.values_list("site", flat=True).distinct())
+    others = set(WorkerHeartbeat.objects.values_list("site", flat=True).distinct())
     others |= set(BACnetDevice.objects.values_list("site", flat=True).distinct())
     others.discard(settings.BACNET_SITE)
     return [settings.BACNET_SITE, *sorted(others)]

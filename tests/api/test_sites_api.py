@@ -12,7 +12,7 @@ from django.test import Client
 
 from bms.devices.models import BACnetDevice
 from bms.tasks import queue
-from bms.tasks.models import BACnetTask, Worker
+from bms.tasks.models import BACnetTask, WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def post(client: Client, url: str, body: object, token: str) -> Any:
 
 def test_sites_lists_the_default_first_with_its_live_workers(client, north, viewer_token):
     BACnetDevice.objects.create(site="east", device_instance=7, address="10.2.0.7")
-    Worker.objects.create(worker_id="gone", site="west", heartbeat_at="2020-01-01T00:00Z")
+    WorkerHeartbeat.objects.create(worker_id="gone", site="west", heartbeat_at="2020-01-01T00:00Z")
     response = client.get("/api/sites", **bearer(viewer_token))
     assert response.status_code == 200
     assert response.json() == [

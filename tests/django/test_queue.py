@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from bms.tasks import queue
-from bms.tasks.models import BACnetTask, Worker
+from bms.tasks.models import BACnetTask, WorkerHeartbeat
 from bms.tasks.queue import TaskNotOwned
 
 pytestmark = pytest.mark.django_db
@@ -172,8 +172,24 @@ def test_alive_workers_are_those_that_heartbeat_recently():
     queue.worker_heartbeat("w-live", "s", backend="native", hostname="h", pid=1)
     queue.worker_heartbeat("w-dead", "s")
     queue.worker_heartbeat("w-elsewhere", "t")
-    Worker.objects.filter(worker_id="w-dead").update(
+    WorkerHeartbeat.objects.filter(worker_id="w-dead").update(
         heartbeat_at=timezone.now() - timedelta(minutes=5)
     )
     assert [w.worker_id for w in queue.alive_workers(30, site="s")] == ["w-live"]
     assert {w.worker_id for w in queue.alive_workers(30)} == {"w-live", "w-elsewhere"}
+
+
+def test_worker_heartbeats_stay_in_the_table_rows_were_written_to_before_the_rename():
+    # A row as the previous version (model `Worker`) wrote it: the renamed model reads it as is.
+    from django.db import connection
+
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tasks_worker (worker_id, site, backend, hostname, pid, bacnet_address, "
+            "bbmd, bbmd_registration, started_at, heartbeat_at) "
+            "VALUES (%s, %s, '', '', NULL, '', '', '', %s, %s)",
+            ["old-1", "default", now, now],
+        )
+    assert WorkerHeartbeat._meta.db_table == "tasks_worker"
+    assert [w.worker_id for w in queue.alive_workers(30)] == ["old-1"]

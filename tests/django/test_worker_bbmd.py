@@ -18,18 +18,18 @@ from django.utils import timezone
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.stack import close_application, open_application
 from bms.tasks.backends import get_bacnet_backend
-from bms.tasks.models import Worker as WorkerRow
+from bms.tasks.models import WorkerHeartbeat
 from bms.worker.runtime import Worker, WorkerOptions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def row_becomes(
-    worker: Worker, test: Callable[[WorkerRow], bool], timeout: float
-) -> WorkerRow:
+    worker: Worker, test: Callable[[WorkerHeartbeat], bool], timeout: float
+) -> WorkerHeartbeat:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        row = await WorkerRow.objects.filter(worker_id=worker.worker_id).afirst()
+        row = await WorkerHeartbeat.objects.filter(worker_id=worker.worker_id).afirst()
         if row is not None and test(row):
             return row
         await asyncio.sleep(0.1)
@@ -99,5 +99,5 @@ def test_an_older_worker_that_does_not_know_the_network_columns_can_still_heartb
             "%s, %s)",
             [timezone.now(), timezone.now()],
         )
-    row = WorkerRow.objects.get(worker_id="old")
+    row = WorkerHeartbeat.objects.get(worker_id="old")
     assert (row.bacnet_address, row.bbmd, row.bbmd_registration) == ("", "", "")

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from bms.devices.models import BACnetDevice
 from bms.tasks import queue
-from bms.tasks.models import BACnetTask, Worker
+from bms.tasks.models import BACnetTask, WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
 JSON = {"HTTP_ACCEPT": "application/json"}
@@ -27,7 +27,9 @@ def test_discovery_offers_the_sites_of_workers_and_devices_with_the_default_firs
     operator_client, north
 ):
     BACnetDevice.objects.create(site="east", device_instance=7, address="10.2.0.7")
-    Worker.objects.create(worker_id="west-1", site="west", heartbeat_at="2020-01-01T00:00Z")
+    WorkerHeartbeat.objects.create(
+        worker_id="west-1", site="west", heartbeat_at="2020-01-01T00:00Z"
+    )
     html = operator_client.get(reverse("web:devices")).content.decode()
     assert site_options(html) == ["default", "east", "north", "west"]
     assert '<option value="default" selected>' in html
