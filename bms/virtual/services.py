@@ -19,10 +19,10 @@ from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local import ObjectSpec
 from bms.bacnet.local.spec import normalize_object_type
 from bms.bacnet.types import COMMANDABLE_TYPES
-from bms.virtual.models import VirtualBACnetDevice, VirtualObject
+from bms.virtual.models import NotificationClass, VirtualBACnetDevice, VirtualObject
 from bms.virtual.signals import announce_device, announce_object
 from bms.virtual.specs import checked_spec
-from bms.virtual.templates import get_template
+from bms.virtual.templates import DEFAULT_NOTIFICATION_CLASS, get_template
 
 T = TypeVar("T")
 IDENTIFIER_CONSTRAINT = "virtualobject_unique_identifier"  # bms.virtual.models
@@ -75,6 +75,8 @@ def create_virtual_device(
             description=description,
             template=device_template.key,
         )
+        if any(t.alarm for t in device_template.objects):
+            ensure_default_notification_class()
         for t in device_template.objects:
             _create_object(
                 device,
@@ -87,11 +89,20 @@ def create_virtual_device(
                 t.state_texts,
                 t.default,
                 t.cov_increment,
+                t.alarm,
             )
         announce_device(device)
         return device
 
     return _allocating(create, taken)
+
+
+def ensure_default_notification_class() -> NotificationClass:
+    """The class the templates' alarms name, created without recipients if missing."""
+    row, _ = NotificationClass.objects.get_or_create(
+        instance=DEFAULT_NOTIFICATION_CLASS, defaults={"name": "Alarms"}
+    )
+    return row
 
 
 ALLOCATION_ATTEMPTS = 8
@@ -169,10 +180,45 @@ def delete_virtual_device(device_id: int) -> int:
 
 # Objects ---------------------------------------------------------------------------------------
 
-OBJECT_CHANGES = frozenset(
-    {"name", "description", "units", "min_value", "max_value", "out_of_service", "cov_increment"}
+# Alarm reporting (bms.bacnet.local.alarm_spec): no notification class, no reporting.
+ALARM_CHANGES = frozenset(
+    {
+        "notification_class",
+        "high_limit",
+        "low_limit",
+        "deadband",
+        "alarm_values",
+        "time_delay",
+        "time_delay_normal",
+        "event_enable",
+        "notify_type",
+    }
 )
-NULLABLE = frozenset({"min_value", "max_value", "cov_increment"})
+OBJECT_CHANGES = (
+    frozenset(
+        {
+            "name",
+            "description",
+            "units",
+            "min_value",
+            "max_value",
+            "out_of_service",
+            "cov_increment",
+        }
+    )
+    | ALARM_CHANGES
+)
+NULLABLE = frozenset(
+    {
+        "min_value",
+        "max_value",
+        "cov_increment",
+        "notification_class",
+        "high_limit",
+        "low_limit",
+        "time_delay_normal",
+    }
+)
 
 
 def create_virtual_object(
@@ -230,6 +276,7 @@ def _create_object(
     state_texts: Sequence[str],
     present_value: Any,
     cov_increment: float | None,
+    alarm: dict[str, Any] | None = None,
 ) -> VirtualObject:
     commandable = object_type in COMMANDABLE_TYPES
     row = VirtualObject(
@@ -246,6 +293,7 @@ def _create_object(
         priority_array=[None] * PRIORITY_LEVELS if commandable else None,
         relinquish_default=present_value if commandable else None,
         cov_increment=cov_increment,
+        **(alarm or {}),
     )
     spec = _checked(row)
     row.present_value = spec.present_value

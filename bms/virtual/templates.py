@@ -9,8 +9,11 @@ Multi-state values count from 1, so default 1 is the first state text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bms.bacnet.types import PresentValue
+
+DEFAULT_NOTIFICATION_CLASS = 1  # created with the first device whose template alarms
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class ObjectTemplate:
     max_value: float | None = None
     state_texts: tuple[str, ...] = ()
     cov_increment: float | None = None
+    # VirtualObject alarm columns (notification_class, high_limit, ...), None: no alarms.
+    alarm: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,13 @@ TEMPLATES: dict[str, DeviceTemplate] = {
                     -10.0,
                     50.0,
                     cov_increment=0.1,
+                    alarm={
+                        "notification_class": DEFAULT_NOTIFICATION_CLASS,
+                        "high_limit": 30.0,
+                        "low_limit": 15.0,
+                        "deadband": 0.5,
+                        "time_delay": 60,
+                    },
                 ),
                 ObjectTemplate(
                     "analog-input",
