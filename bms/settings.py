@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "bms.tasks",
     "bms.virtual",
     "bms.devices",
+    "bms.alarms",
     "bms.worker",
     # ninja in the apps so /api/docs serves Swagger UI from our static files, not a CDN.
     "ninja",

@@ -1,0 +1,102 @@
+"""Alarms and events: what went wrong where, when it changed, and who acknowledged it.
+
+An `Alarm` is one event source as it stands now: a virtual object served by device 8888, an
+object of a remote device, or a BMS rule (named). Each change of its event state is an
+`AlarmTransition` with its time stamp, priority, message and notify type; an acknowledgement is
+stored on the transition it acknowledges (who, when, from where, with what comment).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from bms.devices.models import BACnetPoint
+from bms.virtual.models import VirtualObject
+
+SOURCE_KINDS = [("virtual", "virtual object"), ("remote", "remote object"), ("rule", "BMS rule")]
+TRANSITIONS = [
+    ("to-offnormal", "to off-normal"),
+    ("to-fault", "to fault"),
+    ("to-normal", "to normal"),
+]
+
+
+def _all_acked() -> list[bool]:
+    return [True, True, True]
+
+
+class Alarm(models.Model):
+    """One event source and its current state (one row per source)."""
+
+    source_kind = models.CharField(max_length=10, choices=SOURCE_KINDS)
+    # Exactly one of these names the source, as source_kind says.
+    virtual_object = models.OneToOneField(
+        VirtualObject, null=True, blank=True, on_delete=models.CASCADE, related_name="alarm"
+    )
+    point = models.OneToOneField(
+        BACnetPoint, null=True, blank=True, on_delete=models.CASCADE, related_name="alarm"
+    )
+    rule = models.CharField(max_length=120, blank=True)
+    # The BACnet event-initiating object (device 8888's, a remote device's); empty for a rule.
+    device_instance = models.PositiveIntegerField(null=True, blank=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    instance = models.PositiveIntegerField(null=True, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    event_state = models.CharField(max_length=20, default="normal")
+    event_type = models.CharField(max_length=40, blank=True)  # "out-of-range", ...
+    acked_transitions = models.JSONField(default=_all_acked)  # to-offnormal, to-fault, to-normal
+    priority = models.PositiveSmallIntegerField(default=255)  # of the last transition
+    notify_type = models.CharField(max_length=10, default="alarm")
+    notification_class = models.PositiveIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    last_transition_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_transition_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule"], condition=~models.Q(rule=""), name="alarm_unique_rule"
+            ),
+        ]
+        indexes = [models.Index(fields=["event_state", "priority"])]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.rule} {self.event_state}"
+
+    @property
+    def unacknowledged(self) -> bool:
+        return not all(self.acked_transitions)
+
+
+class AlarmTransition(models.Model):
+    """One change of an alarm's event state, and its acknowledgement once given."""
+
+    alarm = models.ForeignKey(Alarm, on_delete=models.CASCADE, related_name="transitions")
+    from_state = models.CharField(max_length=20)
+    to_state = models.CharField(max_length=20)
+    transition = models.CharField(max_length=14, choices=TRANSITIONS)
+    time_stamp = models.DateTimeField()  # when the source says it happened
+    priority = models.PositiveSmallIntegerField()
+    notify_type = models.CharField(max_length=10)
+    event_type = models.CharField(max_length=40, blank=True)
+    ack_required = models.BooleanField(default=False)
+    message = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    acked_at = models.DateTimeField(null=True, blank=True)
+    acked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A BACnet acknowledgement: the peer's acknowledgment-source text, address and process.
+    ack_source = models.CharField(max_length=255, blank=True)
+    ack_address = models.CharField(max_length=80, blank=True)
+    ack_process_id = models.PositiveBigIntegerField(null=True, blank=True)
+    ack_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-time_stamp", "-id"]
+        indexes = [models.Index(fields=["alarm", "transition", "-time_stamp"])]
+
+    def __str__(self) -> str:
+        return f"{self.alarm} {self.from_state} -> {self.to_state} at {self.time_stamp}"
