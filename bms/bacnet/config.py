@@ -5,10 +5,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from bms.bacnet.clock import site_zone
 from bms.bacnet.commanding import MAX_INSTANCE, is_instance
 from bms.bacnet.errors import ConfigurationError
 
 DEFAULT_PORT = 47808
+MAX_PASSWORD = 20  # DCC and ReinitializeDevice passwords: CharacterString (SIZE(1..20))
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class EngineConfig:
     # Be this subnet's BBMD and accept foreign devices (the simulator's, for a building on
     # another subnet than the worker).
     accept_foreign_devices: bool = False
+    # DeviceCommunicationControl and ReinitializeDevice need it; empty: both always refused.
+    device_password: str = ""
+    # The site's IANA time zone: local-date/local-time, utc-offset, and the schedules.
+    time_zone: str = "UTC"
 
     def __post_init__(self) -> None:
         parse_address(self.address)
@@ -66,6 +72,11 @@ class EngineConfig:
             parse_host_port(self.foreign_bbmd, what="BBMD address")
         if self.foreign_bbmd and self.accept_foreign_devices:
             raise ConfigurationError("a device is either a foreign device or a BBMD, not both")
+        if len(self.device_password) > MAX_PASSWORD:
+            raise ConfigurationError(
+                f"the device password is longer than {MAX_PASSWORD} characters"
+            )
+        site_zone(self.time_zone)
         if not 1 <= self.foreign_ttl <= 65535:
             raise ConfigurationError(
                 f"foreign-device time-to-live {self.foreign_ttl} is outside 1..65535 seconds"

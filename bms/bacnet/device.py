@@ -17,6 +17,8 @@ from bacpypes3.local.device import DeviceObject
 from bacpypes3.primitivedata import ObjectIdentifier
 
 from bms.bacnet.config import EngineConfig
+from bms.bacnet.device_management import ClockProperties, DeviceManagement
+from bms.bacnet.device_schedules import DeviceSchedules
 from bms.bacnet.device_services import HOOK_TIMEOUT_SECONDS, DeviceServices, WriteBatchHook
 from bms.bacnet.errors import ConfigurationError, InvalidValueError, LocalError
 from bms.bacnet.event_services import AckHook, TransitionHook
@@ -32,6 +34,7 @@ from bms.bacnet.local.alarm_spec import NotificationClassSpec
 from bms.bacnet.local.attributes import StaticAttributeReads
 from bms.bacnet.local.reporting import build_notification_class, detach_reporting
 from bms.bacnet.local.spec import normalize_object_type
+from bms.bacnet.schedule_services import ScheduleServices
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import POINT_TYPES, ObjectRef, PresentValue
 
@@ -49,7 +52,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SERVED_OBJECT_TYPES = ("device", "network-port", "notification-class", *sorted(POINT_TYPES))
+SERVED_OBJECT_TYPES = (
+    "device",
+    "network-port",
+    "notification-class",
+    "schedule",
+    "calendar",
+    *sorted(POINT_TYPES),
+)
 
 
 class DuplicateObjectError(ConfigurationError):
@@ -60,8 +70,9 @@ class UnknownObjectError(LocalError, KeyError):
     """No local object with that identifier."""
 
 
-class LocalDeviceObject(StaticAttributeReads, DeviceObject):  # type: ignore[misc]
-    """bacpypes3's local device object, reporting the object types we actually serve.
+class LocalDeviceObject(StaticAttributeReads, ClockProperties, DeviceObject):  # type: ignore[misc]
+    """bacpypes3's local device object, reporting the object types we actually serve, its
+    clock properties from the device clock (device_management).
 
     Every transaction reads six properties of it (its APDU limits), hence the static reads.
     """
@@ -78,7 +89,7 @@ class LocalDeviceObject(StaticAttributeReads, DeviceObject):  # type: ignore[mis
         """bacpypes3 sets it while building the object; the getter is the truth."""
 
 
-class DeviceApplication(DeviceServices, Application):  # type: ignore[misc]
+class DeviceApplication(ScheduleServices, DeviceManagement, DeviceServices, Application):  # type: ignore[misc]
     """A plain device Application (tests, tools); the engine defines its own the same way."""
 
 
@@ -95,6 +106,8 @@ class LocalDevice:
         if not isinstance(app, DeviceServices):
             raise TypeError("the application class must inherit DeviceServices")
         self._specs: dict[ObjectRef, ObjectSpec] = {}
+        # Schedule and calendar objects (device_schedules).
+        self.schedules = DeviceSchedules(app, self._bump_database_revision)
         app.hook_timeout = hook_timeout
 
     def set_write_batch_hook(self, write_batch_hook: WriteBatchHook | None) -> None:
@@ -247,6 +260,7 @@ async def serve_device(
     app = await open_application(
         config, app_class=DeviceApplication, device_class=LocalDeviceObject
     )
+    app.configure_management(password=config.device_password, time_zone=config.time_zone)
     device = LocalDevice(app, hook_timeout=hook_timeout)
     try:
         for spec in objects:

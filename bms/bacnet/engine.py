@@ -22,7 +22,9 @@ from bms.bacnet.capabilities import CapabilityCache
 from bms.bacnet.client import Client
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.device import LocalDevice, LocalDeviceObject
+from bms.bacnet.device_management import DeviceManagement, ManagementHooks
 from bms.bacnet.device_services import DeviceServices, RefusalHook, WriteBatchHook
+from bms.bacnet.schedule_services import ScheduleServices
 from bms.bacnet.stack import close_application, foreign_registration, open_application
 
 log = logging.getLogger(__name__)
@@ -30,8 +32,9 @@ log = logging.getLogger(__name__)
 NOTIFICATIONS_SHUTDOWN_SECONDS = 3.0  # event notifications under way get this long at stop
 
 
-class EngineApplication(DeviceServices, Application):  # type: ignore[misc]
-    """bacpypes3's Application plus our device-side services (write hook, validation)."""
+class EngineApplication(ScheduleServices, DeviceManagement, DeviceServices, Application):  # type: ignore[misc]
+    """bacpypes3's Application plus our device-side services (write hook, validation,
+    schedule writes, device management)."""
 
 
 class Engine:
@@ -44,12 +47,14 @@ class Engine:
         write_batch_hook: WriteBatchHook | None = None,
         refusal_hook: RefusalHook | None = None,
         stored_properties: frozenset[str] | None = None,
+        management: ManagementHooks | None = None,
     ) -> None:
         self.config = config
         self._write_batch_hook = write_batch_hook
         self._refusal_hook = refusal_hook
         # What write_batch_hook stores; peers' writes to any other property are refused.
         self._stored_properties = stored_properties
+        self._management = management or ManagementHooks()
         self._app: EngineApplication | None = None
         self._client: Client | None = None
         self._device: LocalDevice | None = None
@@ -67,6 +72,7 @@ class Engine:
         self._device.set_write_batch_hook(self._write_batch_hook)
         self._app.refusal_hook = self._refusal_hook
         self._app.stored_properties = self._stored_properties
+        self._management.install(self._app, self.config)
 
     async def stop(self) -> None:
         if self._app is None:
