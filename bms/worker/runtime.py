@@ -36,6 +36,7 @@ from bms.bacnet.config import EngineConfig
 from bms.bacnet.engine import Engine
 from bms.tasks import queue
 from bms.worker import events, store
+from bms.worker.alarm_source import AlarmSource
 from bms.worker.db import run_db
 from bms.worker.jobs import JobSettings
 from bms.worker.pg_writes import AsyncWriteStore
@@ -92,6 +93,7 @@ class Worker:
         self.worker_id = worker_id or make_worker_id()
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._virtual: VirtualSync | None = None
+        self._alarms = AlarmSource(self._side)  # device 8888's alarms, recorded
         self._virtual_due = asyncio.Event()
         self._pg_writes = AsyncWriteStore.for_default_database(STORE_DEADLINE_SECONDS)
         self._writes = WritePath(self._pg_writes, self._side, self._wake_virtual_sync)
@@ -125,6 +127,7 @@ class Worker:
                 await self._pg_writes.connect()
             await self.engine.start()
             self._virtual = VirtualSync(self.engine.device)
+            self._alarms.serve(self.engine.device)
             self._writes.serve(self._virtual)
             await self._virtual.sync_once()
             await self._heartbeat()

@@ -18,9 +18,10 @@ from typing import Any
 
 from bms.bacnet.device import LocalDevice, ObjectSpec
 from bms.bacnet.errors import BACnetError
+from bms.bacnet.local.alarm_spec import AlarmSpec, NotificationClassSpec
 from bms.bacnet.types import ObjectRef, WriteEvent
-from bms.virtual.models import VirtualObject
-from bms.virtual.specs import spec_for  # the same spec the services validate with
+from bms.virtual.models import NotificationClass, VirtualObject
+from bms.virtual.specs import notification_class_spec, spec_for  # as the services validate
 from bms.worker import store
 from bms.worker.db import run_db
 
@@ -52,13 +53,35 @@ def _definition(spec: ObjectSpec) -> tuple[Any, ...]:
         spec.inactive_text,
         spec.cov_increment,
         spec.relinquish_default,
+        _alarm_definition(spec.alarm),
     )
+
+
+def _alarm_definition(alarm: AlarmSpec | None) -> AlarmSpec | None:
+    """The alarm settings without the device's own state (which the device keeps itself)."""
+    if alarm is None:
+        return None
+    return dataclasses.replace(
+        alarm, event_state="normal", acked_transitions=(True,) * 3, event_time_stamps=(None,) * 3
+    )
+
+
+def notification_class_specs() -> dict[int, NotificationClassSpec]:
+    """The stored notification classes the device can serve (an invalid one is logged)."""
+    specs = {}
+    for row in NotificationClass.objects.all():
+        try:
+            specs[row.instance] = notification_class_spec(row)
+        except BACnetError as exc:
+            log.error("notification class %s is invalid and not served: %s", row.instance, exc)
+    return specs
 
 
 class VirtualSync:
     def __init__(self, device: LocalDevice) -> None:
         self._device = device
         self._known: dict[ObjectRef, _Known] = {}
+        self._classes: dict[int, NotificationClassSpec] = {}
 
     @property
     def refs(self) -> set[ObjectRef]:
@@ -98,13 +121,35 @@ class VirtualSync:
     async def sync_once(self) -> int:
         """Apply the database's running virtual objects to the engine; returns changes made."""
         rows = await run_db(store.running_virtual_objects)
+        classes = await run_db(notification_class_specs)
         desired = {ObjectRef(row.object_type, row.instance): row for row in rows}
-        changes = 0
+        # Classes first: an object that names a class finds it served (it also works without).
+        changes = self._apply_classes(classes)
         for ref in set(self._known) - set(desired):
             self._remove(ref)
             changes += 1
         for ref, row in desired.items():
             changes += self._apply(ref, row)
+        return changes
+
+    def _apply_classes(self, desired: dict[int, NotificationClassSpec]) -> int:
+        changes = 0
+        for instance, spec in self._classes.items():
+            if desired.get(instance) != spec:
+                self._device.remove_notification_class(instance)
+                changes += 1
+        served = {i: s for i, s in self._classes.items() if desired.get(i) == s}
+        for instance, spec in desired.items():
+            if instance in served:
+                continue
+            try:
+                self._device.add_notification_class(spec)
+            except BACnetError as exc:
+                log.error("notification class %s not served: %s", instance, exc)
+                continue
+            served[instance] = spec
+            changes += 1
+        self._classes = served
         return changes
 
     def _apply(self, ref: ObjectRef, row: VirtualObject) -> int:
