@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "bms.virtual",
     "bms.devices",
     "bms.history",
+    "bms.schedules",
     "bms.alarms",
     "bms.worker",
     # ninja in the apps so /api/docs serves Swagger UI from our static files, not a CDN.
@@ -238,6 +239,9 @@ BACNET_DEVICE_ID = env_int("BACNET_DEVICE_ID", 8888)
 BACNET_DEVICE_NAME = env_str("BACNET_DEVICE_NAME", "Django_BMS")
 BACNET_TIMEOUT = env_float("BACNET_TIMEOUT", 3.0)
 BACNET_RETRIES = env_int("BACNET_RETRIES", 1)
+# DeviceCommunicationControl and ReinitializeDevice sent to our device need this password (at
+# most 20 characters); empty: both are always refused (bms.bacnet.device_management).
+BACNET_DEVICE_PASSWORD = env_str("BACNET_DEVICE_PASSWORD", "")
 # A worker on another IP subnet than its devices registers with their BBMD as a foreign device
 # ("192.168.2.1" or "192.168.2.1:47808"); its Who-Is then reach them through the BBMD.
 BACNET_FOREIGN_BBMD = env_str("BACNET_FOREIGN_BBMD", "")
