@@ -21,7 +21,7 @@ Property-level failures inside a read (a missing optional property) come back as
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bacpypes3.pdu import Address, GlobalBroadcast
@@ -37,16 +37,18 @@ from bms.bacnet.boundary import (
 )
 from bms.bacnet.capabilities import APDU_OVERHEAD, CapabilityCache
 from bms.bacnet.config import EngineConfig
-from bms.bacnet.cov import CovCallback, CovSubscription, CovSubscriptions
+from bms.bacnet.cov import (
+    CANCEL_DEADLINE_SECONDS,
+    CovCallback,
+    CovSubscription,
+    CovSubscriptions,
+)
 from bms.bacnet.errors import BACnetError, InvalidValueError, LocalError, RemoteError
 from bms.bacnet.object_properties import ObjectProperties, read_all
-from bms.bacnet.requester import Peer, Requester, parse_peer
+from bms.bacnet.point_reads import missing_property, object_failure, point_info, point_properties
+from bms.bacnet.requester import OutcomeListener, Peer, Requester, parse_peer
 from bms.bacnet.stack import foreign_registration
 from bms.bacnet.types import (
-    ANALOG_TYPES,
-    BINARY_TYPES,
-    INPUT_TYPES,
-    MULTISTATE_TYPES,
     POINT_TYPES,
     DeviceInfo,
     IAmRecord,
@@ -77,9 +79,6 @@ DEVICE_INFO_FIELDS = {
 # What an I-Am already carries; read_device_info given the I-Am does not read these again.
 I_AM_FIELDS = ("max-apdu-length-accepted", "segmentation-supported", "vendor-identifier")
 DEVICE_INFO_WITHOUT_I_AM = tuple(p for p in DEVICE_INFO_FIELDS if p not in I_AM_FIELDS)
-
-# Property-level errors that just mean "this optional property isn't there".
-MISSING_PROPERTY_CODES = frozenset({"unknown-property", "read-access-denied"})
 
 
 class Client:
@@ -144,6 +143,17 @@ class Client:
         for record in records:
             self.capabilities.seed_from_i_am(record)
         return records
+
+    def watch_i_ams(self, listener: discovery.IAmListener) -> Callable[[], None]:
+        """Call `listener(record, answering)` for every I-Am heard until the returned function
+        is called (`answering`: one of our Who-Is was collecting answers then)."""
+        watch = discovery.IAmWatch(self._requester.app, listener)
+        watch.start()
+        return watch.stop
+
+    def observe_outcomes(self, listener: OutcomeListener | None) -> None:
+        """Tell `listener(peer key, None or the timeout)` each request's outcome (None: stop)."""
+        self._requester.on_outcome = listener
 
     def _check_broadcasts_can_leave(self) -> None:
         """A foreign device's broadcasts go through its BBMD: without a registration bacpypes3
@@ -337,69 +347,25 @@ class Client:
             self.peer(address), as_ref(ref), callback, confirmed=confirmed, lifetime=lifetime
         )
 
-    async def close(self) -> None:
-        """Cancel our subscriptions (telling the peers) and stop our background tasks."""
-        failures = await self._cov.cancel_all()
+    async def close(self, cancel_deadline: float = CANCEL_DEADLINE_SECONDS) -> None:
+        """Cancel our subscriptions (telling the peers, for at most `cancel_deadline` seconds)
+        and stop our background tasks."""
+        outcome = await self._cov.cancel_all(deadline=cancel_deadline)
         await self._requester.stop()
-        for failure in failures:
-            log.warning("COV subscription not cancelled at the peer: %s", failure)
-
-
-# --- what the point reads ask for, and what they make of the answers (pure) -----------------
-
-
-def point_properties(ref: ObjectRef) -> tuple[str, ...]:
-    """What read_points asks of one object."""
-    properties = ["object-name", "description", "present-value", "status-flags"]
-    if ref.object_type in ANALOG_TYPES:
-        properties.append("units")
-    elif ref.object_type in MULTISTATE_TYPES:
-        properties.append("state-text")
-    elif ref.object_type in BINARY_TYPES:
-        properties += ["inactive-text", "active-text"]
-    if ref.object_type not in INPUT_TYPES:
-        # The length of the priority array is enough to know the point is commandable.
-        properties.append("priority-array[0]")
-    return tuple(properties)
-
-
-def missing_property(error: BACnetError) -> bool:
-    """Whether `error` only says that an optional property is not there."""
-    return isinstance(error, RemoteError) and error.error_code in MISSING_PROPERTY_CODES
-
-
-def object_failure(values: dict[str, Any]) -> BACnetError | None:
-    """The error if the object itself could not be read (rather than one optional property)."""
-    for key in ("object-name", "present-value"):
-        value = values.get(key)
-        if isinstance(value, BACnetError) and not missing_property(value):
-            return value
-    if not values:
-        return RemoteError("no answer for this object")
-    return None
-
-
-def point_info(ref: ObjectRef, values: dict[str, Any]) -> PointInfo:
-    def ok(key: str) -> Any:
-        value = values.get(key)
-        return None if isinstance(value, BACnetError) else value
-
-    if ref.object_type in BINARY_TYPES:
-        texts = (ok("inactive-text"), ok("active-text"))
-        state_texts = tuple(str(t) for t in texts) if all(t is not None for t in texts) else ()
-    else:
-        state_texts = tuple(str(t) for t in ok("state-text") or ())
-    units = ok("units") if ref.object_type in ANALOG_TYPES else None
-    return PointInfo(
-        ref=ref,
-        name=ok("object-name") or "",
-        description=ok("description") or "",
-        units=None if units is None else str(units),
-        state_texts=state_texts,
-        present_value=ok("present-value"),
-        status_flags=ok("status-flags"),
-        commandable=ok("priority-array[0]") is not None,
-    )
+        if outcome.failures:
+            log.warning(
+                "%d COV subscriptions not cancelled at the peer (first: %s)",
+                len(outcome.failures),
+                outcome.failures[0],
+            )
+        if outcome.left:
+            log.warning(
+                "%d of %d COV subscriptions not cancelled within %gs; the peers drop them "
+                "when their lifetime ends",
+                outcome.left,
+                outcome.left + outcome.cancelled + len(outcome.failures),
+                cancel_deadline,
+            )
 
 
 __all__ = [

@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from bacpypes3.apdu import (
@@ -35,6 +36,8 @@ CovCallback = Callable[[CovNotification], Any]
 RenewalCallback = Callable[["CovSubscription", "BACnetError | None"], None]
 
 MAX_PROCESS_ID = 4194303
+CANCEL_CONCURRENCY = 32  # cancellations in flight at shutdown (the requester bounds each peer)
+CANCEL_DEADLINE_SECONDS = 5.0  # the longest a shutdown waits for them
 
 
 class CovSubscriptions:
@@ -109,15 +112,53 @@ class CovSubscriptions:
     def request_bound(self) -> float:
         return self._requester.request_bound()
 
-    async def cancel_all(self) -> list[BACnetError]:
-        """Cancel every live subscription; the peers' refusals are returned, not raised."""
-        failures = []
-        for subscription in list(self._live):
-            try:
-                await subscription.cancel()
-            except BACnetError as exc:
-                failures.append(exc)
-        return failures
+    async def cancel_all(
+        self,
+        *,
+        concurrency: int = CANCEL_CONCURRENCY,
+        deadline: float = CANCEL_DEADLINE_SECONDS,
+    ) -> CancelOutcome:
+        """Cancel every live subscription, `concurrency` at a time, for at most `deadline`
+        seconds: one at a time, 10,000 subscriptions would outlast any shutdown. What is not
+        cancelled by then is dropped here (the peers let it expire); the peers' refusals are
+        returned, not raised."""
+        outcome = CancelOutcome()
+        slots = asyncio.Semaphore(concurrency)
+
+        async def cancel_one(sub: CovSubscription) -> None:
+            async with slots:
+                try:
+                    await sub.cancel()
+                except BACnetError as exc:
+                    outcome.failures.append(exc)
+                else:
+                    outcome.cancelled += 1
+
+        tasks = [
+            asyncio.create_task(cancel_one(sub), name=f"cov-cancel {sub.peer.key} {sub.ref}")
+            for sub in list(self._live)
+        ]
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=deadline)
+            outcome.left = len(pending)  # waiting for a slot, or for the peer's answer
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+            for task in done:
+                task.result()  # a bug in cancelling, not a peer's refusal: raise it
+        for sub in list(self._live):  # those that never got a slot
+            await sub.drop()
+        return outcome
+
+
+@dataclass
+class CancelOutcome:
+    """What `cancel_all` did: cancelled at the peer, refused by it, left to expire there."""
+
+    cancelled: int = 0
+    failures: list[BACnetError] = field(default_factory=list)
+    left: int = 0
 
 
 class CovSubscription:
@@ -185,6 +226,15 @@ class CovSubscription:
     def _tell_renewal(self, error: BACnetError | None) -> None:
         if self.on_renewal is not None:
             self.on_renewal(self, error)
+
+    async def renew_now(self) -> None:
+        """Subscribe again at once (the peer restarted and forgot us); the renewal task keeps
+        its own schedule."""
+        if not self.active:
+            return
+        await self._owner.send_subscribe(self)
+        self.renewals += 1
+        self.last_error = None
 
     async def cancel(self) -> None:
         """Stop renewing and tell the peer to stop notifying."""

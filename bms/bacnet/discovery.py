@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import math
+from collections.abc import Callable
 from typing import Any
 
 from bacpypes3.apdu import IAmRequest, WhoIsRequest
@@ -76,6 +77,36 @@ class IAmCollector:
         if self.last_answer is not None:
             left = min(left, self.last_answer + quiet - now)
         return left
+
+
+IAmListener = Callable[[IAmRecord, bool], None]
+
+
+class IAmWatch:
+    """Hears every I-Am, asked for or not: a device announces itself when it starts, which is
+    how a subscriber learns that the device forgot its COV subscriptions.
+
+    Registered in bacpypes3's `_who_is_futures` like IAmCollector, for as long as it is wanted.
+    The listener is told whether one of our own Who-Is was collecting answers at the time
+    (then the I-Am is most likely an answer, not an announcement).
+    """
+
+    def __init__(self, app: Any, listener: IAmListener) -> None:
+        self._app = app
+        self._listener = listener
+
+    def start(self) -> None:
+        if not hasattr(self._app, "_who_is_futures"):
+            self._app._who_is_futures = []
+        self._app._who_is_futures.append(self)
+
+    def stop(self) -> None:
+        if self in getattr(self._app, "_who_is_futures", ()):
+            self._app._who_is_futures.remove(self)
+
+    def match(self, apdu: IAmRequest) -> None:
+        answering = any(isinstance(f, IAmCollector) for f in self._app._who_is_futures)
+        self._listener(i_am_record(apdu), answering)
 
 
 async def who_is(

@@ -65,10 +65,10 @@ class DeviceHealth:
     def reachable(self) -> bool:
         return self.status == ONLINE
 
-    def answered(self, now: float) -> HealthChange | None:
+    def answered(self, now: float, reason: str = "answered") -> HealthChange | None:
         self.failures = 0
         self.retries = 0
-        return self._move(ONLINE, "answered", now)
+        return self._move(ONLINE, reason, now)
 
     def request_failed(self, now: float, reason: str) -> HealthChange | None:
         self.failures += 1

@@ -10,6 +10,9 @@
   fires first, and both count as the attempt timing out;
 - turning bacpypes3's errors into bms.bacnet.errors, whether bacpypes3 raised them (they are
   BaseExceptions, `except Exception` misses them) or returned them.
+Each call's outcome goes to `on_outcome` when one is set (the worker's device health): None for
+an answer of any kind (a value, or the peer's error, reject or abort), the BACnetTimeoutError
+when every attempt went unanswered; a local failure (our encoding) says nothing of the peer.
 It also owns the client's asyncio tasks: fan-outs run as named, kept tasks (`gather`) and
 background tasks are kept (`keep`) until `stop` cancels them.
 """
@@ -28,10 +31,13 @@ from bacpypes3.pdu import Address
 
 from bms.bacnet.boundary import bacnet_error, check_returned, object_identifier
 from bms.bacnet.config import EngineConfig
-from bms.bacnet.errors import BACnetTimeoutError, InvalidValueError, LocalError
+from bms.bacnet.errors import BACnetTimeoutError, InvalidValueError, LocalError, RemoteError
 from bms.bacnet.types import ObjectRef
 
 log = logging.getLogger(__name__)
+
+# Told of each request's outcome: the peer's address key, and None (it answered) or the error.
+OutcomeListener = Callable[[str, "BACnetTimeoutError | None"], None]
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class Requester:
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._total = asyncio.Semaphore(config.max_in_flight_total)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.on_outcome: OutcomeListener | None = None
 
     def request_bound(self) -> float:
         """The longest a single confirmed request can take, retries included."""
@@ -79,12 +86,24 @@ class Requester:
         async with self._limit(peer.key), self._total:
             for attempt in range(1, attempts + 1):
                 try:
-                    return await self._attempt(what, send)
+                    result = await self._attempt(what, send)
                 except BACnetTimeoutError:
                     log.debug("%s: no answer (attempt %d/%d)", what, attempt, attempts)
-        raise BACnetTimeoutError(
+                except RemoteError:
+                    self._tell(peer, None)  # an error PDU is an answer too
+                    raise
+                else:
+                    self._tell(peer, None)
+                    return result
+        error = BACnetTimeoutError(
             f"{what}: no answer after {attempts} attempt(s) of {self.config.timeout:g}s"
         )
+        self._tell(peer, error)
+        raise error
+
+    def _tell(self, peer: Peer, error: BACnetTimeoutError | None) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(peer.key, error)
 
     async def _attempt(self, what: str, send: Callable[[], Awaitable[Any]]) -> Any:
         """One try; BACnetTimeoutError for our timeout or the stack's no-response abort."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
+from bms.bacnet.cov import CANCEL_DEADLINE_SECONDS
 from bms.bacnet.errors import ErrorResponse, InvalidValueError
+from bms.bacnet.stack import close_application
 from bms.bacnet.types import CovNotification, ObjectRef
-from tests.bacnet.client_peers import local_object
+from tests.bacnet.client_peers import local_object, many_analog_values, refs_of, track_in_flight
 
 AI = ObjectRef("analog-input", 1)
 WAIT = 2.0  # seconds to wait for a notification that should come within milliseconds
@@ -144,3 +147,43 @@ async def test_close_cancels_the_subscriptions_and_their_renewal_tasks(rig):
     await client.close()
     assert not subscription.active
     assert renew_task.done()
+
+
+# ---- cancelling at shutdown: concurrent, bounded, never past the deadline
+
+
+def subscriptions_held(peer: Any) -> int:
+    return sum(len(d.cov_subscriptions) for d in peer._cov_detections.values())
+
+
+async def test_closing_cancels_200_subscriptions_concurrently_at_the_peer(rig):
+    objects = many_analog_values(200)
+    peer = await rig.peer(2, 1001, objects)
+    client = await rig.client(timeout=2.0)
+    for ref in refs_of(objects):
+        await client.subscribe_cov(rig.address(2), ref, lambda _n: None, lifetime=300)
+    assert subscriptions_held(peer) == 200
+    in_flight = track_in_flight(rig.client_app)
+
+    started = time.monotonic()
+    await client.close()
+    elapsed = time.monotonic() - started
+    assert subscriptions_held(peer) == 0  # every one cancelled at the peer
+    assert in_flight["max"] > 1  # several at once, not one after another
+    assert elapsed < CANCEL_DEADLINE_SECONDS
+
+
+async def test_closing_never_waits_past_the_deadline_for_a_silent_peer(rig, caplog):
+    objects = many_analog_values(40)
+    peer = await rig.peer(3, 1002, objects)
+    client = await rig.client(timeout=2.0, retries=1)  # a cancel could take 4 s each
+    for ref in refs_of(objects):
+        await client.subscribe_cov(rig.address(3), ref, lambda _n: None, lifetime=300)
+    close_application(peer)  # the device is gone: no cancellation will be answered
+    rig.apps.remove(peer)
+    await asyncio.sleep(0)
+
+    started = time.monotonic()
+    await client.close(cancel_deadline=1.0)
+    assert time.monotonic() - started < 2.0
+    assert "40 of 40 COV subscriptions not cancelled within 1s" in caplog.text
