@@ -4,13 +4,18 @@ A point's setting falls back to its device's, and a device's to the site's defau
 settings: `monitored` None, `monitor_mode` "" and `poll_seconds` None mean "inherit". What the
 worker learns (COV refusals, device health) is stored here too, so a restart starts from it.
 
-Service API (pages and API call these; the worker picks changes up at its next reload,
-BACNET_MONITOR_RELOAD_SECONDS):
+Every change of settings bumps the site's MonitoringRevision and stamps the changed devices
+with it, in the change's own transaction (`bump_revision`): the worker reads that one row each
+second and reloads only the stamped devices, so a change reaches it within about a second and
+costs no read of the site's other points.
+
+Service API (pages and API call these):
 - `set_device_monitoring(device, monitored=, mode=, poll_seconds=)`, `set_point_monitoring(...)`:
   change the settings (pass None / "" to inherit again); bad values raise MonitoringError;
 - `effective(point, device, defaults)`: the setting a point is watched with;
 - `watch_counts(devices)`: per device, how many points are watched by COV and how many polled;
 - `forget_cov_refusals(device)`: try COV again at the next reload;
+- `bump_revision(site, device_ids)`, `site_revision(site)`: the change signal above;
 - `record_cov_refusal`, `record_health_change`: what the worker learnt.
 """
 
@@ -22,13 +27,15 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from bms.bacnet import cov_plan
-from bms.devices.models import BACnetDevice, BACnetPoint, DeviceHealthEvent
+from bms.devices.models import BACnetDevice, BACnetPoint, DeviceHealthEvent, MonitoringRevision
 
 UNSET: Any = object()  # a keyword not given: leave that setting as it is
 MIN_POLL_SECONDS = 1
+MAX_POLL_SECONDS = 7 * 24 * 3600  # a week: slower is not monitoring (and fits the column)
 
 
 class MonitoringError(ValueError):
@@ -66,6 +73,18 @@ def effective(point: BACnetPoint, device: BACnetDevice, defaults: MonitorDefault
     )
 
 
+def device_effective(device: BACnetDevice, defaults: MonitorDefaults) -> Effective:
+    """The setting of a point of `device` that sets nothing of its own."""
+    return effective(BACnetPoint(device=device), device, defaults)
+
+
+def watched_by(point: BACnetPoint, device: BACnetDevice, setting: Effective) -> str | None:
+    """ "cov", "poll", or None: not monitored, or COV only and the device refuses it."""
+    if not setting.monitored:
+        return None
+    return cov_plan.way(setting.mode, cov_plan.is_refused(device.cov_refused, point.object_type))
+
+
 def _first(*values: Any) -> Any:
     return next(value for value in values if value is not None)
 
@@ -78,7 +97,9 @@ def set_device_monitoring(
     poll_seconds: int | None = UNSET,
 ) -> BACnetDevice:
     _apply(device, monitored, mode, poll_seconds)
-    device.save(update_fields=["monitored", "monitor_mode", "poll_seconds"])
+    with transaction.atomic():
+        device.save(update_fields=["monitored", "monitor_mode", "poll_seconds"])
+        device.monitor_revision = bump_revision(device.site, [device.id])
     return device
 
 
@@ -90,7 +111,10 @@ def set_point_monitoring(
     poll_seconds: int | None = UNSET,
 ) -> BACnetPoint:
     _apply(point, monitored, mode, poll_seconds)
-    point.save(update_fields=["monitored", "monitor_mode", "poll_seconds"])
+    site = BACnetDevice.objects.filter(id=point.device_id).values_list("site", flat=True).get()
+    with transaction.atomic():
+        point.save(update_fields=["monitored", "monitor_mode", "poll_seconds"])
+        bump_revision(site, [point.device_id])
     return point
 
 
@@ -113,9 +137,11 @@ def _apply(row: BACnetDevice | BACnetPoint, monitored: Any, mode: Any, poll_seco
 def check_poll_seconds(value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_POLL_SECONDS:
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if not whole or not MIN_POLL_SECONDS <= value <= MAX_POLL_SECONDS:
         raise MonitoringError(
-            f"poll interval must be a whole number of seconds >= {MIN_POLL_SECONDS}, not {value!r}"
+            f"poll interval must be a whole number of seconds >= {MIN_POLL_SECONDS} and <= "
+            f"{MAX_POLL_SECONDS}, not {value!r}"
         )
     return value
 
@@ -133,16 +159,43 @@ def watch_counts(
     for point in rows.iterator(chunk_size=5000):
         device = by_id[point.device_id]
         setting = effective(point, device, defaults)
-        if not setting.monitored:
-            continue
-        refused = cov_plan.is_refused(device.cov_refused, point.object_type)
-        counts[device.id][cov_plan.way(setting.mode, refused) or "unwatched"] += 1
+        if setting.monitored:
+            counts[device.id][watched_by(point, device, setting) or "unwatched"] += 1
     return counts
 
 
 def forget_cov_refusals(device: BACnetDevice) -> None:
     device.cov_refused = {}
-    device.save(update_fields=["cov_refused"])
+    with transaction.atomic():
+        device.save(update_fields=["cov_refused"])
+        device.monitor_revision = bump_revision(device.site, [device.id])
+
+
+def bump_revision(site: str, device_ids: Iterable[int]) -> int:
+    """The site's next monitoring revision, stamped on `device_ids`; returns it.
+
+    Call it in the transaction of the change it announces. The UPDATE locks the site's row
+    until that transaction ends, so revisions commit in order: once the worker reads revision
+    n, every change stamped n or lower is committed and visible to it.
+    """
+    with transaction.atomic():
+        if not MonitoringRevision.objects.filter(site=site).update(revision=F("revision") + 1):
+            try:
+                with transaction.atomic():
+                    MonitoringRevision.objects.create(site=site, revision=1)
+            except IntegrityError:  # created meanwhile by another change
+                MonitoringRevision.objects.filter(site=site).update(revision=F("revision") + 1)
+        revision: int = (
+            MonitoringRevision.objects.filter(site=site).values_list("revision", flat=True).get()
+        )
+        BACnetDevice.objects.filter(id__in=list(device_ids)).update(monitor_revision=revision)
+    return revision
+
+
+def site_revision(site: str) -> int:
+    """The site's monitoring revision (0 before the first change): one indexed row."""
+    revision = MonitoringRevision.objects.filter(site=site).values_list("revision", flat=True)
+    return next(iter(revision), 0)
 
 
 def record_cov_refusal(device_id: int, key: str, reason: str, at: datetime) -> None:

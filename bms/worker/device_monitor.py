@@ -12,9 +12,13 @@ so a device that times out delays nobody else. Its loop:
   it), and the device is probed with one small read after a backoff delay; the first answer
   makes it online, and the next round subscribes everything again.
 
-Health (bms.bacnet.health) moves on what requests do: a failed poll or subscription counts a
-failure, a failed COV renewal makes the device unreachable at once, any answer or notification
-makes it online. Each change goes to `on_health` (stored as an event, published live).
+Health lives in the site's HealthBook (bms.worker.health_book), fed by every request the
+client makes (this monitor's, and the jobs'): the monitor tells it what only it sees (a
+notification, a failed COV renewal) and is woken when its device changes state.
+An unsolicited I-Am (`device_announced`: the device restarted and forgot its subscriptions)
+renews every subscription of the device at once, at most once per I_AM_RESUBSCRIBE_SECONDS
+(a later one waits for the end of that window, it is not lost): another tool's Who-Is makes
+every device answer, and must not cost a resubscription of the whole building each time.
 COV notifications and polled values go to the ReadingBatcher (group commit).
 """
 
@@ -23,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bms.bacnet import cov_plan
@@ -31,16 +34,18 @@ from bms.bacnet.cov import CovSubscription
 from bms.bacnet.cov_plan import WatchedPoint
 from bms.bacnet.engine import Engine
 from bms.bacnet.errors import BACnetError, LocalError
-from bms.bacnet.health import DeviceHealth, HealthChange, HealthPolicy
+from bms.bacnet.health import DeviceHealth
 from bms.bacnet.types import CovNotification, ObjectRef
 from bms.worker.db import run_db
+from bms.worker.health_book import HealthBook
 from bms.worker.reading_batch import ReadingBatcher
 from bms.worker.store.monitoring import DeviceWatch, ReadingRow, save_cov_refusal
 
 log = logging.getLogger(__name__)
 
-HEALTH_TICK_SECONDS = 1.0  # how often an idle loop looks at the clock (offline after ...)
+IDLE_SECONDS = 1.0  # the longest an idle loop sleeps (to apply new settings, polls due)
 SUBSCRIBE_RETRY_SECONDS = 60.0  # a subscription that failed without a refusal, tried again
+I_AM_RESUBSCRIBE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -49,44 +54,51 @@ class CovOptions:
     lifetime: int
 
 
-HealthSink = Callable[[int, HealthChange], Awaitable[None]]
-
-
 class DeviceMonitor:
     def __init__(
         self,
         engine: Engine,
         watch: DeviceWatch,
         cov: CovOptions,
-        policy: HealthPolicy,
+        book: HealthBook,
         batcher: ReadingBatcher,
-        on_health: HealthSink,
     ) -> None:
         self._engine = engine
         self._cov = cov
         self._batcher = batcher
-        self._on_health = on_health
+        self._book = book
         self.device_id = watch.device_id
-        self.health = DeviceHealth(policy, watch.health, watch.health_since)
         self._watch = watch
         self._subs: dict[int, CovSubscription] = {}
         self._poll_due: dict[int, float] = {}  # point id -> monotonic time of its next poll
         self._retry_subscribe: dict[int, float] = {}  # point id -> when to try COV again
         self._renewal_errors: list[BACnetError] = []
-        self._heard = False  # a notification came while the device was thought unreachable
         self._dropping: set[asyncio.Task[None]] = set()  # refused renewals being dropped
         self._warned_unwatched: set[int] = set()
+        self._resubscribe_due: float | None = None  # monotonic; set by an I-Am
+        self._last_resubscribe = -I_AM_RESUBSCRIBE_SECONDS
         self._wake = asyncio.Event()
         self.polls = 0  # poll requests made (for tests and the benchmark)
+        self.resubscriptions = 0  # renewals of every subscription after an I-Am (for tests)
+        book.listen(self.device_id, self._wake.set)
+
+    @property
+    def health(self) -> DeviceHealth:
+        return self._book.health(self.device_id)
 
     # ---- what the service tells it
 
     def update(self, watch: DeviceWatch) -> None:
         """New settings from the database (the loop applies them on its next round)."""
-        if watch.health != self.health.status:
-            # Someone else moved it (a discovery): adopt the stored state and its clock.
-            self.health = DeviceHealth(self.health.policy, watch.health, watch.health_since)
         self._watch = watch
+        self._wake.set()
+
+    def device_announced(self) -> None:
+        """The device sent an I-Am of its own: renew its subscriptions now (or at the end of
+        the current window; see the module's docstring)."""
+        due = max(time.monotonic(), self._last_resubscribe + I_AM_RESUBSCRIBE_SECONDS)
+        if self._resubscribe_due is None or due < self._resubscribe_due:
+            self._resubscribe_due = due
         self._wake.set()
 
     @property
@@ -102,17 +114,20 @@ class DeviceMonitor:
     async def run(self) -> None:
         """Until cancelled; live subscriptions stay with the client, which cancels them at the
         peers when the engine stops (or `cancel_subscriptions` does, for this device alone)."""
-        while True:
-            await self._note_events()
-            if self.health.reachable:
-                await self._round()
-                await self._sleep(self._until_next_poll())
-            else:
-                await self._drop_subscriptions()
-                await self._sleep(self.health.retry_delay())
-                await self._note_events()
-                if not self.health.reachable:
-                    await self._probe()
+        try:
+            while True:
+                self._note_renewal_errors()
+                if self.health.reachable:
+                    await self._round()
+                    await self._sleep(self._until_next_poll())
+                else:
+                    await self._drop_subscriptions()
+                    await self._sleep(self.health.retry_delay())
+                    self._note_renewal_errors()
+                    if not self.health.reachable:
+                        await self._probe()
+        finally:
+            self._book.unlisten(self.device_id)
 
     async def cancel_subscriptions(self) -> None:
         """Tell the device to stop notifying (its points are no longer monitored)."""
@@ -129,6 +144,7 @@ class DeviceMonitor:
                     point.ref,
                 )
         await self._cancel_unwanted({p.point_id for p in by_cov})
+        await self._resubscribe_if_announced()
         await self._subscribe_missing(by_cov)
         if not self.health.reachable:
             return
@@ -144,52 +160,48 @@ class DeviceMonitor:
 
     def _until_next_poll(self) -> float:
         now = time.monotonic()
-        nearest = min(self._poll_due.values(), default=now + HEALTH_TICK_SECONDS)
-        return min(HEALTH_TICK_SECONDS, nearest - now)
+        nearest = min(self._poll_due.values(), default=now + IDLE_SECONDS)
+        return min(IDLE_SECONDS, nearest - now)
 
     # ---- health
 
-    async def _note(self, change: HealthChange | None) -> None:
-        if change is not None:
-            log.log(
-                logging.INFO if change.new == "online" else logging.WARNING,
-                "device %s: %s -> %s (%s)",
-                self._watch.instance,
-                change.old,
-                change.new,
-                change.reason,
-            )
-            await self._on_health(self.device_id, change)
-
-    async def _note_events(self) -> None:
-        """What happened since the last round: renewals that failed, notifications, time."""
-        now = time.time()
+    def _note_renewal_errors(self) -> None:
+        """Renewals that failed since the last round: the device went silent."""
         errors, self._renewal_errors = self._renewal_errors, []
         for error in errors:
-            await self._note(self.health.cov_silent(now, str(error)))
-        if self._heard:
-            self._heard = False
-            await self._note(self.health.answered(now))
-        await self._note(self.health.tick(now))
-
-    async def _answered(self) -> None:
-        await self._note(self.health.answered(time.time()))
-
-    async def _failed(self, error: BACnetError) -> None:
-        await self._note(self.health.request_failed(time.time(), str(error)))
+            self._book.cov_silent(self.device_id, str(error))
 
     async def _probe(self) -> None:
-        """One small read of an unreachable device: any answer brings it back."""
+        """One small read of an unreachable device: any answer brings it back (the client
+        tells the book the outcome, an error PDU counting as an answer)."""
         ref = ObjectRef("device", self._watch.instance)
         try:
             await self._engine.client.read_property(self._watch.address, ref, "object-name")
         except BACnetError as exc:
-            if isinstance(exc, LocalError):
-                await self._failed(exc)
-                return
-        await self._answered()  # an error PDU is an answer too
+            log.debug("device %s: probe: %s", self._watch.instance, exc)
 
     # ---- COV
+
+    async def _resubscribe_if_announced(self) -> None:
+        due = self._resubscribe_due
+        if due is None or due > time.monotonic():
+            return
+        self._resubscribe_due = None
+        self._last_resubscribe = time.monotonic()
+        self._retry_subscribe.clear()  # what failed before the restart may work now
+        self.resubscriptions += 1
+        log.info(
+            "device %s announced itself: renewing its %d subscriptions",
+            self._watch.instance,
+            len(self._subs),
+        )
+        for sub in list(self._subs.values()):
+            if not self.health.reachable:
+                return
+            try:
+                await sub.renew_now()
+            except BACnetError as exc:
+                self._on_renewal(sub, exc)
 
     async def _subscribe_missing(self, points: list[WatchedPoint]) -> None:
         now = time.monotonic()
@@ -218,14 +230,9 @@ class DeviceMonitor:
         self._subs[point.point_id] = sub
         self._retry_subscribe.pop(point.point_id, None)
         self._poll_due.pop(point.point_id, None)
-        await self._answered()
 
     async def _subscribe_failed(self, point: WatchedPoint, error: BACnetError) -> None:
         key = cov_plan.refusal_key(error, point.ref.object_type)
-        if isinstance(error, LocalError):
-            await self._failed(error)
-        else:
-            await self._answered()
         if key is None:
             log.warning("device %s: COV of %s failed: %s", self._watch.instance, point.ref, error)
             self._retry_subscribe[point.point_id] = time.monotonic() + SUBSCRIBE_RETRY_SECONDS
@@ -249,15 +256,11 @@ class DeviceMonitor:
                 )
             )
         if not self.health.reachable:
-            self._heard = True
-            self._wake.set()
+            self._book.answered(self.device_id, "sent a COV notification")
 
     def _on_renewal(self, sub: CovSubscription, error: BACnetError | None) -> None:
         if error is None:
-            if not self.health.reachable:
-                self._heard = True
-                self._wake.set()
-            return
+            return  # the client told the book of the answer
         if isinstance(error, LocalError):
             self._renewal_errors.append(error)
         else:
@@ -323,7 +326,7 @@ class DeviceMonitor:
                 self._watch.address, [p.ref for p in due]
             )
         except BACnetError as exc:
-            await self._failed(exc)
+            log.debug("device %s: poll failed: %s", self._watch.instance, exc)
             return
         for point in due:
             read = values.get(point.ref)
@@ -332,7 +335,3 @@ class DeviceMonitor:
                 self._batcher.add(
                     ReadingRow(point.point_id, point.device_id, point.ref, value, flags, "poll")
                 )
-        if values:
-            await self._answered()
-        else:
-            await self._failed(LocalError(f"no value of {len(due)} points read"))

@@ -97,16 +97,18 @@ def make_device_rows(devices: list[PeerDevice], **monitoring: Any) -> dict[int, 
     return rows
 
 
-def options(**health: Any) -> MonitorOptions:
+def options(
+    *, reload_seconds: float = 0.5, lifetime: int = LIFETIME, **health: Any
+) -> MonitorOptions:
     policy = {"failures_to_unreachable": 2, "offline_after": 3.0, "retry_first": 0.5}
     policy.update(health)
     policy.setdefault("retry_max", 1.0)
     return MonitorOptions(
         site="default",
         defaults=MonitorDefaults(monitored=False, mode="auto", poll_seconds=60),
-        cov=CovOptions(confirmed=False, lifetime=LIFETIME),
+        cov=CovOptions(confirmed=False, lifetime=lifetime),
         health=HealthPolicy(**policy),
-        reload_seconds=0.5,
+        reload_seconds=reload_seconds,
     )
 
 

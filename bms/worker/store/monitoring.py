@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from bms.bacnet.types import ObjectRef, PresentValue
 from bms.devices import monitoring
 from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.worker import events
+from bms.worker.health_book import StoredHealth
 from bms.worker.store.readings import save_readings
 
 
@@ -29,6 +31,7 @@ class DeviceWatch:
     health: str
     health_since: float  # seconds since the epoch
     cov_refused: dict[str, Any]
+    revision: int = 0  # the device's monitor_revision when loaded
     points: list[WatchedPoint] = field(default_factory=list)
 
 
@@ -44,9 +47,22 @@ class ReadingRow:
     source: str  # "cov" or "poll"
 
 
-def load_watches(site: str, defaults: monitoring.MonitorDefaults) -> list[DeviceWatch]:
-    """Every device of the site with its monitored points (settings resolved), in two queries."""
-    devices = {d.id: d for d in BACnetDevice.objects.filter(site=site)}
+def device_states(site: str) -> dict[int, tuple[int, str]]:
+    """{device id: (monitor revision, address)} of the site's devices: one query, no points.
+    A device whose pair moved (or that is new or gone) is the only one reloaded."""
+    rows = BACnetDevice.objects.filter(site=site).values_list("id", "monitor_revision", "address")
+    return {device_id: (revision, address) for device_id, revision, address in rows}
+
+
+def load_watches(
+    site: str, defaults: monitoring.MonitorDefaults, device_ids: Collection[int] | None = None
+) -> list[DeviceWatch]:
+    """The site's devices (or those of `device_ids`) with their monitored points, settings
+    resolved, in two queries."""
+    rows = BACnetDevice.objects.filter(site=site)
+    if device_ids is not None:
+        rows = rows.filter(id__in=list(device_ids))
+    devices = {d.id: d for d in rows}
     watches = {
         device.id: DeviceWatch(
             device_id=device.id,
@@ -55,6 +71,7 @@ def load_watches(site: str, defaults: monitoring.MonitorDefaults) -> list[Device
             health=device.health,
             health_since=_epoch(device.health_changed_at),
             cov_refused=dict(device.cov_refused),
+            revision=device.monitor_revision,
         )
         for device in devices.values()
     }
@@ -117,6 +134,14 @@ def save_health_change(device_id: int, change: HealthChange) -> BACnetDevice | N
     return monitoring.record_health_change(device_id, change.old, change.new, change.reason, at)
 
 
+def stored_health(device_id: int) -> StoredHealth | None:
+    row = BACnetDevice.objects.filter(id=device_id).values_list("health", "health_changed_at")
+    found = next(iter(row), None)
+    if found is None:
+        return None
+    return StoredHealth(found[0], _epoch(found[1]))
+
+
 def mark_discovery(
     site: str,
     answered: set[int],
@@ -145,6 +170,8 @@ def mark_discovery(
             stored = monitoring.record_health_change(device.id, device.health, new, reason, now)
             if stored is not None:
                 changed.append(stored)
+    if changed:  # the worker's monitoring adopts the new health at once
+        monitoring.bump_revision(site, [device.id for device in changed])
     events.devices_changed([d for d in changed if d.device_instance not in answered])
     return changed
 

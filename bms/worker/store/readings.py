@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bms.bacnet.types import ObjectRef, PointInfo, PresentValue
+from bms.devices import monitoring
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
 
 
@@ -84,6 +85,8 @@ def save_points(device: BACnetDevice, points: list[PointInfo]) -> int:
             BACnetReading(point=row, value=row.last_value, timestamp=now, source="poll")
             for row in rows
         )
+        if to_create:  # new points may be monitored (defaults): the worker's monitoring looks
+            monitoring.bump_revision(device.site, [device.id])
     return len(rows)
 
 
