@@ -16,7 +16,7 @@ import pytest
 from django.test import Client
 
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
-from tests.django.conftest import run_in_threads
+from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CLIENTS = 8

@@ -12,7 +12,7 @@ from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.tasks import queue
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualBACnetDevice
-from tests.django.conftest import run_in_threads
+from tests.threads import run_in_threads
 
 
 def run(*args: str) -> str:

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 
 from bms.tasks import queue
 from bms.tasks.models import BACnetTask
-from tests.django.conftest import run_in_threads
+from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

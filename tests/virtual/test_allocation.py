@@ -14,7 +14,7 @@ from django.db import IntegrityError
 
 from bms.virtual import services
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
-from tests.django.conftest import run_in_threads
+from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 8

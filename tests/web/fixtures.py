@@ -16,12 +16,6 @@ from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, WriteAu
 from bms.tasks import queue
 from bms.virtual.services import create_virtual_device
 
-# Reused from the Django tests: SQLite on a file, so threads and subprocesses share it.
-from tests.django.conftest import (  # noqa: F401
-    django_db_modify_db_settings,
-    redis_url,
-)
-
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test accounts only
 
 
