@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import transaction
 
 from bms.devices import monitoring
 from bms.devices.models import BACnetDevice, BACnetPoint, DeviceHealthEvent
@@ -98,3 +99,37 @@ def test_a_health_change_is_stored_with_an_event_and_keeps_online_in_step(device
     # A change from a state the device is no longer in is not recorded.
     assert monitoring.record_health_change(device.id, "online", "offline", "late", at) is None
     assert DeviceHealthEvent.objects.count() == 1
+
+
+# ---- the revision that tells the worker what changed
+
+
+def test_each_change_of_settings_bumps_the_site_revision_and_stamps_its_device(device):
+    other = BACnetDevice.objects.create(device_instance=1002, address="127.0.0.3")
+    assert monitoring.site_revision("default") == 0
+    monitoring.set_device_monitoring(device, monitored=True)
+    assert monitoring.site_revision("default") == 1
+    point = device.points.get(object_type="binary-value", instance=1)
+    monitoring.set_point_monitoring(point, mode="poll")
+    monitoring.forget_cov_refusals(device)
+    assert monitoring.site_revision("default") == 3
+    device.refresh_from_db()
+    other.refresh_from_db()
+    assert (device.monitor_revision, other.monitor_revision) == (3, 0)
+    assert monitoring.site_revision("north") == 0  # each site counts its own
+
+
+def test_a_refused_setting_bumps_nothing(device):
+    with pytest.raises(MonitoringError):
+        monitoring.set_device_monitoring(device, poll_seconds=0)
+    assert monitoring.site_revision("default") == 0
+    assert BACnetDevice.objects.get(id=device.id).monitor_revision == 0
+
+
+def test_a_failed_save_leaves_the_revision_where_it_was(device):
+    # The bump shares the change's transaction: both happen or neither.
+    with pytest.raises(RuntimeError), transaction.atomic():
+        monitoring.set_device_monitoring(device, monitored=True)
+        raise RuntimeError("the request failed after the change")
+    assert monitoring.site_revision("default") == 0
+    assert BACnetDevice.objects.get(id=device.id).monitored is None
