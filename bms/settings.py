@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "bms.tasks",
     "bms.virtual",
     "bms.devices",
+    "bms.history",
+    "bms.schedules",
     "bms.alarms",
     "bms.worker",
     # ninja in the apps so /api/docs serves Swagger UI from our static files, not a CDN.
@@ -237,6 +239,9 @@ BACNET_DEVICE_ID = env_int("BACNET_DEVICE_ID", 8888)
 BACNET_DEVICE_NAME = env_str("BACNET_DEVICE_NAME", "Django_BMS")
 BACNET_TIMEOUT = env_float("BACNET_TIMEOUT", 3.0)
 BACNET_RETRIES = env_int("BACNET_RETRIES", 1)
+# DeviceCommunicationControl and ReinitializeDevice sent to our device need this password (at
+# most 20 characters); empty: both are always refused (bms.bacnet.device_management).
+BACNET_DEVICE_PASSWORD = env_str("BACNET_DEVICE_PASSWORD", "")
 # A worker on another IP subnet than its devices registers with their BBMD as a foreign device
 # ("192.168.2.1" or "192.168.2.1:47808"); its Who-Is then reach them through the BBMD.
 BACNET_FOREIGN_BBMD = env_str("BACNET_FOREIGN_BBMD", "")
@@ -255,6 +260,17 @@ BACNET_WORKER_ALIVE_SECONDS = env_int("BACNET_WORKER_ALIVE_SECONDS", 30)
 BACNET_POLL_SECONDS = env_int("BACNET_POLL_SECONDS", 0)
 # On SIGTERM/Ctrl-C the worker lets running tasks finish this long, then hands them back.
 BACNET_SHUTDOWN_SECONDS = env_float("BACNET_SHUTDOWN_SECONDS", 10.0)
+# History (bms.history): raw readings are kept this many days, rolled up into 1-minute,
+# 15-minute and hourly buckets kept as long (0 days: for ever). The worker queues a "history"
+# task (roll-up and retention, at most BMS_HISTORY_MAX_ROWS rows per level and step) this
+# often (0 = never); a bucket is rolled up GRACE seconds after it ends.
+BMS_HISTORY_RAW_DAYS = env_int("BMS_HISTORY_RAW_DAYS", 30)
+BMS_HISTORY_1MIN_DAYS = env_int("BMS_HISTORY_1MIN_DAYS", 90)
+BMS_HISTORY_15MIN_DAYS = env_int("BMS_HISTORY_15MIN_DAYS", 2 * 365)
+BMS_HISTORY_1H_DAYS = env_int("BMS_HISTORY_1H_DAYS", 0)
+BMS_HISTORY_SECONDS = env_int("BMS_HISTORY_SECONDS", 60)
+BMS_HISTORY_MAX_ROWS = env_int("BMS_HISTORY_MAX_ROWS", 50_000)
+BMS_HISTORY_GRACE_SECONDS = env_int("BMS_HISTORY_GRACE_SECONDS", 120)
 
 # Logging -------------------------------------------------------------------------------------
 
