@@ -82,8 +82,8 @@ def notification_class(port: int) -> NotificationClassSpec:
     )
 
 
-@pytest.fixture
-async def rig(bacnet_port: int) -> AsyncIterator[Rig]:
+@pytest.fixture(name="rig")
+async def alarm_rig(bacnet_port: int) -> AsyncIterator[Rig]:
     transitions: list[EventTransition] = []
     acks: list[AlarmAcknowledgement] = []
 
