@@ -260,6 +260,23 @@ BACNET_WORKER_ALIVE_SECONDS = env_int("BACNET_WORKER_ALIVE_SECONDS", 30)
 BACNET_POLL_SECONDS = env_int("BACNET_POLL_SECONDS", 0)
 # On SIGTERM/Ctrl-C the worker lets running tasks finish this long, then hands them back.
 BACNET_SHUTDOWN_SECONDS = env_float("BACNET_SHUTDOWN_SECONDS", 10.0)
+# Monitoring (bms.devices.monitoring): what the worker watches and how, unless a device or a
+# point says otherwise. Modes: cov (COV only), poll, auto (COV, polled where it is refused).
+BACNET_MONITOR_DEFAULT = env_bool("BACNET_MONITOR_DEFAULT", False)
+BACNET_MONITOR_DEFAULT_MODE = env_choice(
+    "BACNET_MONITOR_DEFAULT_MODE", ["cov", "poll", "auto"], "auto"
+)
+BACNET_MONITOR_POLL_SECONDS = env_int("BACNET_MONITOR_POLL_SECONDS", 60)
+# Changes of monitoring settings reach the worker within a second (a revision per site); this
+# often it also looks for devices added, readdressed or deleted (device rows only, no points).
+BACNET_MONITOR_RELOAD_SECONDS = env_float("BACNET_MONITOR_RELOAD_SECONDS", 10.0)
+BACNET_COV_CONFIRMED = env_bool("BACNET_COV_CONFIRMED", False)
+BACNET_COV_LIFETIME = env_int("BACNET_COV_LIFETIME", 300)  # seconds; renewed a fifth early
+# Device health (bms.bacnet.health): this many failed requests in a row make a device
+# unreachable; unreachable this long, offline; retried with backoff up to the last one.
+BACNET_HEALTH_FAILURES = env_int("BACNET_HEALTH_FAILURES", 3)
+BACNET_OFFLINE_AFTER_SECONDS = env_int("BACNET_OFFLINE_AFTER_SECONDS", 300)
+BACNET_HEALTH_RETRY_MAX_SECONDS = env_int("BACNET_HEALTH_RETRY_MAX_SECONDS", 300)
 # History (bms.history): raw readings are kept this many days, rolled up into 1-minute,
 # 15-minute and hourly buckets kept as long (0 days: for ever). The worker queues a "history"
 # task (roll-up and retention, at most BMS_HISTORY_MAX_ROWS rows per level and step) this
