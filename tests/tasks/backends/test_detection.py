@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from bms.tasks.backends.detection import configured_backend, detect_backend
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 REDIS = {"REDIS_URL": "redis://127.0.0.1:6379/0"}
 

@@ -15,7 +15,7 @@ from django.db import connection
 
 from bms.tasks.backends.docker import RUN_TASK_NAME, celery_queue
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
 
