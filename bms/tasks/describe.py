@@ -67,6 +67,16 @@ def _write_point(task: BACnetTask, result: dict[str, Any]) -> str:
     return f"{done}; it now reads {_shown(reads)}"
 
 
+def _history(task: BACnetTask, result: dict[str, Any]) -> str:
+    buckets = ", ".join(f"{count} of {name}" for name, count in result["buckets"].items())
+    deleted = sum(result["deleted"].values())
+    text = (
+        f"rolled up {_count(result['readings_rolled_up'], 'reading')} into buckets ({buckets}); "
+        f"dropped {_count(deleted, 'expired row')}{_took(task)}"
+    )
+    return f"{text}; more to do" if result.get("more") else text
+
+
 def _fields(task: BACnetTask, result: dict[str, Any]) -> str:
     parts = []
     for key, value in result.items():
@@ -101,4 +111,5 @@ _DESCRIBERS: dict[str, Callable[[BACnetTask, dict[str, Any]], str]] = {
     "collect": _collect,
     "read_points": _read_points,
     "write_point": _write_point,
+    "history": _history,
 }

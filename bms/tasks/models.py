@@ -14,6 +14,7 @@ class BACnetTask(models.Model):
         ("read_points", "Read Points"),
         ("write_point", "Write Point"),
         ("read_object", "Read Object Properties"),
+        ("history", "History Roll-up and Retention"),
     ]
 
     STATUS_CHOICES = [

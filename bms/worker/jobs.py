@@ -19,6 +19,7 @@ from bms.bacnet.engine import Engine
 from bms.bacnet.errors import BACnetError
 from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, PointInfo, PresentValue
 from bms.devices.models import BACnetDevice
+from bms.history import maintenance
 from bms.realtime.payloads import reading_payload
 from bms.tasks.models import BACnetTask
 from bms.worker import events, store
@@ -295,12 +296,21 @@ async def write_point(
     }
 
 
+async def history_upkeep(
+    engine: Engine, task: BACnetTask, progress: Progress, cfg: JobSettings
+) -> dict[str, Any]:
+    """A bounded roll-up and retention step of the history (no BACnet)."""
+    await progress(message="rolling up readings and dropping expired history")
+    return await run_db(maintenance.run_once)
+
+
 JOBS: dict[str, Job] = {
     "discover": discover,
     "collect": collect,
     "read_points": read_points,
     "write_point": write_point,
     "read_object": read_object,
+    "history": history_upkeep,
 }
 
 

@@ -11,6 +11,8 @@ them fails:
 - leases: heartbeats the worker and the leases of its running tasks, and returns tasks of dead
   workers to pending;
 - virtual-sync: applies creates, edits and deletes of virtual objects from the database;
+- history-schedule (when BMS_HISTORY_SECONDS > 0): queues a `history` task (roll-up and
+  retention of readings, bms.history.maintenance), one at a time;
 - poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending.
 
 External writes to our objects go through the write path (`write_path.WritePath`, the engine's
@@ -40,6 +42,7 @@ from bms.worker.alarm_source import AlarmSource
 from bms.worker.db import run_db
 from bms.worker.jobs import JobSettings
 from bms.worker.pg_writes import AsyncWriteStore
+from bms.worker.store import history as store_history
 from bms.worker.task_runner import TaskRunner
 from bms.worker.virtual_sync import VirtualSync
 from bms.worker.write_path import STORE_DEADLINE_SECONDS, WritePath
@@ -63,6 +66,7 @@ class WorkerOptions:
     shutdown_timeout: float = 10.0
     broker_url: str = ""
     poll_seconds: float = 0.0  # queue a collect this often (0 = only on request)
+    history_seconds: float = 0.0  # queue the history's upkeep this often (0 = never)
     # A process of its own (the management command): freeze the start-up heap (settle_heap).
     freeze_heap: bool = False
 
@@ -153,6 +157,8 @@ class Worker:
         }
         if self.options.poll_seconds > 0:
             loops.add(self._named(self._poll_loop(), "poll-schedule"))
+        if self.options.history_seconds > 0:
+            loops.add(self._named(self._history_loop(), "history-schedule"))
         consumer = None
         if self.options.backend == "docker":
             from bms.worker.celery_consumer import CeleryConsumer
@@ -255,6 +261,15 @@ class Worker:
             await asyncio.sleep(delay)
             delay = self.options.poll_seconds
             task = await run_db(store.enqueue_poll_if_idle, self.options.site)
+            if task is not None:
+                self._tasks.wake()
+
+    async def _history_loop(self) -> None:
+        """The history's upkeep every history_seconds (the first after one interval: a worker
+        that starts and stops again soon has nothing to roll up)."""
+        while True:
+            await asyncio.sleep(self.options.history_seconds)
+            task = await run_db(store_history.enqueue_history_if_idle, self.options.site)
             if task is not None:
                 self._tasks.wake()
 

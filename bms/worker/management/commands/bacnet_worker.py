@@ -48,6 +48,7 @@ def worker_options(address: str | None = None, backend: str | None = None) -> Wo
         lease_seconds=settings.BACNET_TASK_LEASE_SECONDS,
         discovery_cache_seconds=settings.BACNET_DISCOVERY_CACHE_SECONDS,
         poll_seconds=settings.BACNET_POLL_SECONDS,
+        history_seconds=settings.BMS_HISTORY_SECONDS,
         shutdown_timeout=settings.BACNET_SHUTDOWN_SECONDS,
         broker_url=getattr(settings, "CELERY_BROKER_URL", "") or "",
         freeze_heap=True,

@@ -1,0 +1,53 @@
+"""The history's upkeep as the worker runs it: queued by the schedule one at a time (hidden
+with the scheduled polls on the tasks page), run as a "history" task whose result reads as a
+sentence."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from bms.history.models import ReadingRollup
+from bms.tasks import describe, states
+from bms.tasks.models import BACnetTask
+from bms.worker import jobs
+from bms.worker.store.history import enqueue_history_if_idle
+from tests.history.helpers import make_points, store
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def no_progress(**fields: Any) -> None:
+    pass
+
+
+def test_the_schedule_queues_one_upkeep_at_a_time_on_any_site():
+    first = enqueue_history_if_idle("default")
+    assert first is not None and first.task_type == "history"
+    assert describe.is_scheduled(first) and describe.requested_by(first) == "schedule"
+    assert enqueue_history_if_idle("default") is None
+    assert enqueue_history_if_idle("north") is None  # one history for every site
+    BACnetTask.objects.filter(pk=first.pk).update(status=states.COMPLETED)
+    assert enqueue_history_if_idle("north") is not None
+
+
+async def test_the_history_task_rolls_up_and_says_what_it_did():
+    (point,) = await sync_to_async(make_points)(1)
+    start = timezone.now() - timedelta(hours=2)
+    await sync_to_async(store)(
+        point, [(float(n), start + timedelta(seconds=30 * n)) for n in range(60)]
+    )
+    task = await sync_to_async(enqueue_history_if_idle)("default")
+    assert task is not None
+    settings = jobs.JobSettings(site="default", discovery_cache_seconds=0)
+    result = await jobs.JOBS["history"](None, task, no_progress, settings)  # type: ignore[arg-type]
+    assert result["readings_rolled_up"] == 60
+    assert await sync_to_async(ReadingRollup.objects.filter(resolution=60).count)() == 30
+    task.result = result
+    text = describe.result_text(task)
+    assert text.startswith("rolled up 60 readings into buckets (30 of 1 min, ")
+    assert "dropped 0 expired rows" in text
