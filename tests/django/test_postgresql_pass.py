@@ -1,4 +1,4 @@
-"""Run the Django tests a second time, on PostgreSQL, from the one `pytest` run CI makes.
+"""Run the database-bound tests a second time, on PostgreSQL, from the one `pytest` run CI makes.
 
 Why a subprocess: Django binds the database at setup, once per process, and the queue's claim
 takes a different path per database (SKIP LOCKED vs a conditional UPDATE). Rerunning the same
@@ -6,7 +6,7 @@ tests with DATABASE_URL pointing at PostgreSQL covers both paths with identical 
 second DATABASES alias would instead need `.using()` threaded through every function under test.
 PostgreSQL-only tests (fixture `on_postgresql`) skip in the SQLite pass and run here.
 
-Each test of this pass is reported on its own, as `tests/django/test_x.py::test_y[postgresql]`
+Each test of this pass is reported on its own, as `tests/tasks/test_x.py::test_y[postgresql]`
 (tests/second_pass.py), and this test fails naming the tests that failed.
 """
 
@@ -18,16 +18,25 @@ from django.db import connection
 from tests.second_pass import run_second_pass
 
 # What the PostgreSQL pass reruns: the tests of the database-bound code (queue, worker store,
-# models, commands) and the rest of what was once tests/django. The one list: a path that moves
+# models, commands) and of the settings. The one list: a path that moves
 # must move here too (a missing path stops the pass with pytest's "file or directory not found").
 PASS_PATHS = [
-    "tests/django",
+    "tests/test_admin.py",
+    "tests/test_deploy_settings.py",
+    "tests/test_env.py",
+    "tests/test_settings.py",
+    "tests/devices/test_models.py",
     "tests/tasks/test_queue.py",
     "tests/tasks/test_queue_concurrency.py",
     "tests/tasks/test_states.py",
     "tests/tasks/test_bacnet_task_command.py",
     "tests/tasks/backends",
     "tests/virtual/test_bacnet_virtual_command.py",
+    "tests/virtual/test_commands.py",
+    "tests/virtual/test_templates.py",
+    "tests/worker/test_heartbeat_bbmd.py",
+    "tests/worker/test_pg_writes.py",
+    "tests/worker/test_store.py",
     # Object instances allocated by simultaneous creations: they only overlap on PostgreSQL.
     "tests/api/test_concurrent_creation.py",
     "tests/virtual/test_allocation.py",

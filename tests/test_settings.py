@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # The variables settings read; each case starts from none of them.
 READ_BY_SETTINGS = (
     "DATABASE_URL",
