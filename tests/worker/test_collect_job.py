@@ -1,5 +1,5 @@
 """The collect job in-process: an Engine against a simulated building on loopback, into the
-test database (SQLite here; the PostgreSQL pass runs tests/django, the subprocess tests both)."""
+test database (SQLite here; the subprocess tests run on both databases)."""
 
 from __future__ import annotations
 
