@@ -19,6 +19,7 @@ from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.realtime import publish
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualObject
+from bms.worker.db_health import DATABASE_ERRORS, first_line
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,8 @@ def _reported(fn: Callable[P, None]) -> Callable[P, None]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             fn(*args, **kwargs)
-        except Exception:
-            log.exception("live update %s not delivered (the data is stored)", fn.__name__)
+        except Exception as exc:
+            _not_delivered(f"live update {fn.__name__}", exc)
 
     return wrapper
 
@@ -65,17 +66,26 @@ async def point_readings(by_device: Mapping[int, list[dict[str, Any]]]) -> None:
     """Live updates of a collect wave's stored values (payloads.reading_payload dicts)."""
     try:
         await publish.apublish_point_readings(by_device)
-    except Exception:
-        log.exception(
-            "live updates of %d devices' values not delivered (they are stored)", len(by_device)
-        )
+    except Exception as exc:
+        _not_delivered(f"live updates of {len(by_device)} devices' values", exc)
 
 
 async def external_writes(batch: list[tuple[VirtualObject, dict[str, Any]]]) -> None:
     """Live updates of stored external writes, in the order they were acknowledged."""
     try:
         await publish.apublish_external_writes(batch)
-    except Exception:
-        log.exception(
-            "live updates of %d external writes not delivered (they are stored)", len(batch)
+    except Exception as exc:
+        _not_delivered(f"live updates of {len(batch)} external writes", exc)
+
+
+def _not_delivered(what: str, error: Exception) -> None:
+    """A lost database connection (the worker is riding out an outage, see db_health) is one
+    line; anything else is a bug or a broken channel layer, with its traceback."""
+    if isinstance(error, DATABASE_ERRORS):
+        log.warning(
+            "%s not delivered (the data is stored): database unavailable: %s",
+            what,
+            first_line(error),
         )
+    else:
+        log.exception("%s not delivered (the data is stored)", what)

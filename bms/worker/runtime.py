@@ -11,13 +11,18 @@ them fails:
 - leases: heartbeats the worker and the leases of its running tasks, and returns tasks of dead
   workers to pending;
 - virtual-sync: applies creates, edits and deletes of virtual objects from the database;
-- history-schedule (when BMS_HISTORY_SECONDS > 0): queues a `history` task (roll-up and
-  retention of readings, bms.history.maintenance), one at a time;
 - poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending.
 
 External writes to our objects go through the write path (`write_path.WritePath`, the engine's
 batch write hook): stored in one transaction before the engine sends the acks, published live
 after the commit in kept tasks that are awaited at shutdown.
+
+The database may go away (a restart, a failover): the worker stays up. Every loop above that
+meets a lost connection waits for `database-watch` (`db_health.DatabaseHealth`), which probes
+with a bounded backoff and logs the outage once when it starts and once when it ends; then the
+loop starts again. Meanwhile the device answers reads from memory and refuses writes with
+device / operational-problem (an ack promises a stored value), and the task runner hands back
+or settles the tasks the outage interrupted once the database is back.
 
 On stop: no more claims; running tasks get `shutdown_timeout` seconds to finish, the rest are
 cancelled and handed back to pending; the engine closes and releases the port.
@@ -30,7 +35,7 @@ import gc
 import logging
 import os
 import socket
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +43,10 @@ from bms.bacnet.config import EngineConfig
 from bms.bacnet.engine import Engine
 from bms.tasks import queue
 from bms.worker import events, store
-from bms.worker.alarm_source import AlarmSource
 from bms.worker.db import run_db
+from bms.worker.db_health import DATABASE_ERRORS, DatabaseHealth, ping
 from bms.worker.jobs import JobSettings
 from bms.worker.pg_writes import AsyncWriteStore
-from bms.worker.store import history as store_history
 from bms.worker.task_runner import TaskRunner
 from bms.worker.virtual_sync import VirtualSync
 from bms.worker.write_path import STORE_DEADLINE_SECONDS, WritePath
@@ -66,7 +70,6 @@ class WorkerOptions:
     shutdown_timeout: float = 10.0
     broker_url: str = ""
     poll_seconds: float = 0.0  # queue a collect this often (0 = only on request)
-    history_seconds: float = 0.0  # queue the history's upkeep this often (0 = never)
     # A process of its own (the management command): freeze the start-up heap (settle_heap).
     freeze_heap: bool = False
 
@@ -97,14 +100,15 @@ class Worker:
         self.worker_id = worker_id or make_worker_id()
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._virtual: VirtualSync | None = None
-        self._alarms = AlarmSource(self._side)  # device 8888's alarms, recorded
         self._virtual_due = asyncio.Event()
+        self._db = DatabaseHealth(self._ping)
         self._pg_writes = AsyncWriteStore.for_default_database(STORE_DEADLINE_SECONDS)
-        self._writes = WritePath(self._pg_writes, self._side, self._wake_virtual_sync)
+        self._writes = WritePath(self._pg_writes, self._side, self._wake_virtual_sync, self._db)
         self.engine = Engine(
             options.engine,
             write_batch_hook=self._writes.store,
             refusal_hook=self._writes.audit_refusal,
+            stored_properties=store.STORED_PROPERTIES,  # an ack promises the value is kept
         )
         self._tasks = TaskRunner(
             self.engine,
@@ -116,6 +120,7 @@ class Worker:
             ),
             max_concurrent_tasks=options.max_concurrent_tasks,
             job_settings=JobSettings(options.site, options.discovery_cache_seconds),
+            health=self._db,
         )
         self._registration: str | None = None  # with the BBMD, as last heartbeated
 
@@ -131,7 +136,6 @@ class Worker:
                 await self._pg_writes.connect()
             await self.engine.start()
             self._virtual = VirtualSync(self.engine.device)
-            self._alarms.serve(self.engine.device)
             self._writes.serve(self._virtual)
             await self._virtual.sync_once()
             await self._heartbeat()
@@ -151,14 +155,13 @@ class Worker:
 
     async def _supervise(self, stop: asyncio.Event) -> None:
         loops = {
-            self._named(self._tasks.claim_loop(), "claim"),
-            self._named(self._lease_loop(), "leases"),
-            self._named(self._virtual_loop(), "virtual-sync"),
+            self._loop(self._tasks.claim_loop, "claim"),
+            self._loop(self._lease_loop, "leases"),
+            self._loop(self._virtual_loop, "virtual-sync"),
+            self._named(self._db.watch(), "database-watch"),
         }
         if self.options.poll_seconds > 0:
-            loops.add(self._named(self._poll_loop(), "poll-schedule"))
-        if self.options.history_seconds > 0:
-            loops.add(self._named(self._history_loop(), "history-schedule"))
+            loops.add(self._loop(self._poll_loop, "poll-schedule"))
         consumer = None
         if self.options.backend == "docker":
             from bms.worker.celery_consumer import CeleryConsumer
@@ -194,6 +197,25 @@ class Worker:
 
     def _named(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         return asyncio.create_task(coroutine, name=name)
+
+    def _loop(self, loop: Callable[[], Coroutine[Any, Any, None]], name: str) -> asyncio.Task[Any]:
+        """A supervised loop that outlives the database: when a query meets a lost connection,
+        the loop waits for the database to come back (see db_health) and starts again."""
+        return self._named(self._outliving_the_database(loop, name), name)
+
+    async def _outliving_the_database(
+        self, loop: Callable[[], Coroutine[Any, Any, None]], name: str
+    ) -> None:
+        while True:
+            try:
+                await loop()
+                return  # the supervisor says a loop that ends on its own is a bug
+            except DATABASE_ERRORS as exc:
+                self._db.lost(name, exc)
+                await self._db.until_available()
+
+    async def _ping(self) -> None:
+        await run_db(ping)
 
     def _side(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """A kept, watched task for work that must not delay an acknowledgement."""
@@ -261,15 +283,6 @@ class Worker:
             await asyncio.sleep(delay)
             delay = self.options.poll_seconds
             task = await run_db(store.enqueue_poll_if_idle, self.options.site)
-            if task is not None:
-                self._tasks.wake()
-
-    async def _history_loop(self) -> None:
-        """The history's upkeep every history_seconds (the first after one interval: a worker
-        that starts and stops again soon has nothing to roll up)."""
-        while True:
-            await asyncio.sleep(self.options.history_seconds)
-            task = await run_db(store_history.enqueue_history_if_idle, self.options.site)
             if task is not None:
                 self._tasks.wake()
 
