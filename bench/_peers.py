@@ -24,15 +24,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bacpypes3.apdu import ErrorRejectAbortNack  # noqa: E402
-from bacpypes3.app import Application  # noqa: E402
-from bacpypes3.basetypes import ErrorType  # noqa: E402
-from bacpypes3.pdu import Address  # noqa: E402
-from bacpypes3.primitivedata import ObjectIdentifier  # noqa: E402
+from bacpypes3.apdu import ErrorRejectAbortNack
+from bacpypes3.app import Application
+from bacpypes3.basetypes import ErrorType
+from bacpypes3.pdu import Address
+from bacpypes3.primitivedata import ObjectIdentifier
 
-from bms.bacnet.config import EngineConfig  # noqa: E402
-from bms.bacnet.stack import close_application, open_application  # noqa: E402
-from bms.bacnet.types import ObjectRef  # noqa: E402
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.stack import close_application, open_application
+from bms.bacnet.types import ObjectRef
 
 # ---- the objects both servers serve ---------------------------------------------------------
 

@@ -27,14 +27,14 @@ from _common import emit, free_udp_port, parser, print_table, rss_mb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bacpypes3.pdu import Address  # noqa: E402
-from bacpypes3.primitivedata import ObjectIdentifier  # noqa: E402
+from bacpypes3.pdu import Address
+from bacpypes3.primitivedata import ObjectIdentifier
 
-from bms.bacnet.config import EngineConfig  # noqa: E402
-from bms.bacnet.device import ObjectSpec, serve_device  # noqa: E402
-from bms.bacnet.malformed import malformed_datagrams  # noqa: E402
-from bms.bacnet.stack import close_application, open_application  # noqa: E402
-from tests.bacnet.fuzzing import capture_logs, send_mutations  # noqa: E402
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.device import ObjectSpec, serve_device
+from bms.bacnet.malformed import malformed_datagrams
+from bms.bacnet.stack import close_application, open_application
+from tests.bacnet.fuzzing import capture_logs, send_mutations
 
 READS = 100  # ReadProperty requests after the campaign
 

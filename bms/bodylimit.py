@@ -108,12 +108,12 @@ def bounded_web_request(limit: int) -> type[WebRequest]:
         received = 0
         refused = False
 
-        def gotLength(self, length: int | None) -> None:  # noqa: N802 - Twisted's name
+        def gotLength(self, length: int | None) -> None:  # Twisted's name
             super().gotLength(length)
             if length is not None and length > limit:
                 self.refuse()
 
-        def handleContentChunk(self, data: bytes) -> None:  # noqa: N802 - Twisted's name
+        def handleContentChunk(self, data: bytes) -> None:  # Twisted's name
             if self.refused:
                 return
             self.received += len(data)
@@ -122,7 +122,7 @@ def bounded_web_request(limit: int) -> type[WebRequest]:
                 return
             super().handleContentChunk(data)
 
-        def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:  # noqa: N802
+        def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
             if not self.refused:
                 super().requestReceived(command, path, version)
 

@@ -264,7 +264,7 @@ async def supervise(
     stop: asyncio.Event,
     env: dict[str, str],
     watchers: set[asyncio.Task[None]],
-    backoff: Backoff = Backoff(),  # noqa: B008 (frozen: one shared default is fine)
+    backoff: Backoff = Backoff(),  # frozen: one shared default is fine
 ) -> int:
     """Until `stop`: start again, after its backoff delay, each child that exits on its own.
 

@@ -29,7 +29,7 @@ def shell_env(var: Path) -> dict[str, str]:
 
 def bms(var: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     """`bms <args>` as the README shows it, from the project directory."""
-    return subprocess.run(  # noqa: S603 - our interpreter, our code
+    return subprocess.run(  # our interpreter, our code
         [sys.executable, "-m", "bms.manage", *args],
         cwd=ROOT,
         env={**shell_env(var), **extra},

@@ -142,7 +142,7 @@ def _run(
     command: list[str], cwd: Path, env: dict[str, str], timeout: float
 ) -> tuple[int | None, str]:
     try:
-        done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        done = subprocess.run(  # our own interpreter and arguments
             command,
             cwd=cwd,
             env=env,

@@ -24,7 +24,7 @@ from tests.make_run import ROOT, bms, make_var
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "a viewer's long passphrase"  # noqa: S105 - a test account
+PASSWORD = "a viewer's long passphrase"  # a test account
 LIMIT = 1_000_000
 MB = 1024 * 1024
 
@@ -67,7 +67,7 @@ def start_web(var: Path, tmp: Path, **extra: str) -> Web:
     port = free_tcp_port()
     output = tmp / "web.log"
     with output.open("wb") as sink:
-        process = subprocess.Popen(  # noqa: S603 - our interpreter, our code
+        process = subprocess.Popen(  # our interpreter, our code
             run.web_command(port, env), cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
         )
     wait_listening(port, process)
@@ -108,7 +108,7 @@ def signed_in_opener(web: Web) -> tuple[urllib.request.OpenerDirector, str]:
 def test_requests_print_no_access_log_by_default(web):
     before = web.printed()
     for path in ("/accounts/login/", "/static/web/app.css", "/accounts/login/"):
-        urllib.request.urlopen(web.url + path).close()  # noqa: S310 - our loopback server
+        urllib.request.urlopen(web.url + path).close()  # our loopback server
     printed = web.printed()[len(before) :]
     assert "GET" not in printed and "/accounts/login/" not in printed
 
@@ -132,7 +132,7 @@ def test_the_access_log_can_be_turned_on(tmp_path):
     var = tmp_path / "var"
     server = start_web(var, tmp_path, BMS_ACCESS_LOG="1")
     try:
-        urllib.request.urlopen(server.url + "/accounts/login/").close()  # noqa: S310
+        urllib.request.urlopen(server.url + "/accounts/login/").close()
         assert re.search(r'"GET /accounts/login/" 200', server.printed())
     finally:
         stop(server)
@@ -201,7 +201,7 @@ def test_a_body_within_the_limit_still_reaches_the_app(web):
         headers={"Content-Type": "application/json"},
     )
     with pytest.raises(urllib.error.HTTPError) as answered:
-        urllib.request.urlopen(request)  # noqa: S310
+        urllib.request.urlopen(request)
     answered.value.close()  # the error holds the response and its socket open
     # Django answered (its security headers are on it): a refusal of the anonymous writer.
     assert answered.value.code in (401, 403)

@@ -38,7 +38,7 @@ def test_kept_secrets_are_private_and_survive_restarts(tmp_path):
 
 
 def test_an_admin_password_starting_with_a_dash_is_set_not_read_as_an_option(made_var):
-    password = "-9wiQx3_dash-first-password-kept-in-var"  # noqa: S105 - a test account
+    password = "-9wiQx3_dash-first-password-kept-in-var"  # a test account
     env = {**shell_env(made_var), "SECRET_KEY": (made_var / "secret_key").read_text()}
     asyncio.run(run.create_admin(env, password))
     check = bms(
@@ -61,7 +61,7 @@ def test_readme_commands_work_on_the_make_run_instance_without_a_secret_key(made
         "alice",
         "--role",
         "operator",
-        BMS_PASSWORD="a long enough passphrase for alice",  # noqa: S106 - a test account
+        BMS_PASSWORD="a long enough passphrase for alice",  # a test account
     )
     assert (created.returncode, created.stdout.strip()) == (0, "operator alice created")
     token = bms(made_var, "bms_token", "--username", "alice")
@@ -76,7 +76,7 @@ def test_a_deployment_database_still_needs_its_own_secret_key(made_var):
 
 def test_make_run_starts_without_django_settings(tmp_path):
     """`python -m bms.run` imports nothing that needs configured settings before it sets them."""
-    result = subprocess.run(  # noqa: S603 - our interpreter, our code
+    result = subprocess.run(  # our interpreter, our code
         [sys.executable, "-c", "import bms.run"],
         cwd=ROOT,
         env=shell_env(tmp_path / "var"),

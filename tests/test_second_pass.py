@@ -61,7 +61,7 @@ def outer_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedP
     (tmp_path / "pytest.ini").write_text(INI)
     env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
     env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(  # noqa: S603 - our own interpreter and arguments
+    return subprocess.run(  # our own interpreter and arguments
         [sys.executable, "-m", "pytest", "outer", f"--junitxml={tmp_path / 'report.xml'}"],
         cwd=tmp_path,
         env=env,

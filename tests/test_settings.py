@@ -43,7 +43,7 @@ print(json.dumps({
 
 def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in READ_BY_SETTINGS}
-    return subprocess.run(  # noqa: S603 - our interpreter, our code
+    return subprocess.run(  # our interpreter, our code
         [sys.executable, "-c", PRINT_SETTINGS],
         cwd=ROOT,
         capture_output=True,
@@ -146,7 +146,7 @@ def test_loading_the_settings_imports_no_app_code(tmp_path):
     """Settings sit below the apps: importing them must not import an app (which would need the
     app registry, and forced lazy imports in bms.tasks.backends)."""
     clean = {k: v for k, v in os.environ.items() if k not in READ_BY_SETTINGS}
-    result = subprocess.run(  # noqa: S603 - our interpreter, our code
+    result = subprocess.run(  # our interpreter, our code
         [
             sys.executable,
             "-c",

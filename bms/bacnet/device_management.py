@@ -331,35 +331,35 @@ class ClockProperties:
         return app.clock if isinstance(app, DeviceManagement) else DeviceClock(site_zone("UTC"))
 
     @property
-    def localDate(self) -> Date:  # noqa: N802 (bacpypes3's property name)
+    def localDate(self) -> Date:  # bacpypes3's property name
         now = self._device_clock().local_now()
         return Date((now.year - 1900, now.month, now.day, now.isoweekday()))
 
     @localDate.setter
-    def localDate(self, value: Any) -> None:  # noqa: N802
+    def localDate(self, value: Any) -> None:
         """bacpypes3 sets it while building the object; the clock is the truth."""
 
     @property
-    def localTime(self) -> Time:  # noqa: N802
+    def localTime(self) -> Time:
         now = self._device_clock().local_now()
         return Time((now.hour, now.minute, now.second, now.microsecond // 10_000))
 
     @localTime.setter
-    def localTime(self, value: Any) -> None:  # noqa: N802
+    def localTime(self, value: Any) -> None:
         """bacpypes3 sets it while building the object; the clock is the truth."""
 
     @property
-    def utcOffset(self) -> Integer:  # noqa: N802
+    def utcOffset(self) -> Integer:
         return Integer(self._device_clock().utc_offset_minutes())
 
     @utcOffset.setter
-    def utcOffset(self, value: Any) -> None:  # noqa: N802
+    def utcOffset(self, value: Any) -> None:
         """The site's time zone (a setting) is the truth."""
 
     @property
-    def daylightSavingsStatus(self) -> Boolean:  # noqa: N802
+    def daylightSavingsStatus(self) -> Boolean:
         return Boolean(self._device_clock().daylight_saving())
 
     @daylightSavingsStatus.setter
-    def daylightSavingsStatus(self, value: Any) -> None:  # noqa: N802
+    def daylightSavingsStatus(self, value: Any) -> None:
         """The site's time zone (a setting) is the truth."""

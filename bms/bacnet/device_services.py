@@ -109,7 +109,7 @@ class _PendingWrite:
     done: asyncio.Future[None]
 
 
-class _PlanRefused(Exception):  # noqa: N818 (carries the write's own ExecutionError)
+class _PlanRefused(Exception):  # carries the write's own ExecutionError
     """The write's own validation refused it (carried to its writer, who audits it)."""
 
     def __init__(self, error: ExecutionError) -> None:

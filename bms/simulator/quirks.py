@@ -42,7 +42,7 @@ class SimulatedApplication(Application):  # type: ignore[misc]
 class NoRpmApplication(SimulatedApplication):
     """A device that knows ReadProperty but not ReadPropertyMultiple."""
 
-    async def do_ReadPropertyMultipleRequest(self, apdu: Any) -> None:  # noqa: N802
+    async def do_ReadPropertyMultipleRequest(self, apdu: Any) -> None:
         # Application.indication turns this into Reject(unrecognized-service).
         raise UnrecognizedService("ReadPropertyMultiple is not supported by this device")
 

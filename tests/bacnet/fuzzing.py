@@ -133,7 +133,7 @@ class LogBytes(logging.Handler):
         self.records.append(record)
 
 
-class capture_logs:  # noqa: N801 (a context manager used like a function)
+class capture_logs:  # a context manager used like a function
     """Attach a LogBytes to the root logger at INFO for the duration of a `with`."""
 
     def __enter__(self) -> LogBytes:

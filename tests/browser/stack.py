@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.conftest import _free_udp_port
 from tests.worker.conftest import ROOT, Process, manage, process_env
 
-PASSWORD = "browser-test-password"  # noqa: S105 - throwaway accounts in a temporary database
+PASSWORD = "browser-test-password"  # throwaway accounts in a temporary database
 FIRST_INSTANCE = 3000
 SIMULATED_DEVICES = 3
 
@@ -149,7 +149,7 @@ def wait_for_http(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=2) as response:  # loopback
                 if response.status == 200:
                     return
         # A busy machine answers late: a read that timed out is tried again, like a refusal.

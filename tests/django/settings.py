@@ -10,4 +10,4 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
 # Deterministic whatever the machine: tests that need docker ask for it explicitly.
 os.environ.setdefault("BACNET_BACKEND", "native")
 
-from bms.settings import *  # noqa: E402, F403
+from bms.settings import *  # noqa: F403

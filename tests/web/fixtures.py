@@ -16,7 +16,7 @@ from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, WriteAu
 from bms.tasks import queue
 from bms.virtual.services import create_virtual_device
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 - test accounts only
+PASSWORD = "correct horse battery staple"  # test accounts only
 
 
 @pytest.fixture(autouse=True)

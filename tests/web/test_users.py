@@ -14,7 +14,7 @@ from tests.web.fixtures import PASSWORD, signed_in
 
 pytestmark = pytest.mark.django_db
 
-NEW_PASSWORD = "a long and unusual passphrase 42"  # noqa: S105 - test account
+NEW_PASSWORD = "a long and unusual passphrase 42"  # test account
 
 
 def can_sign_in(username: str, password: str) -> bool:

@@ -39,7 +39,7 @@ LIFETIME = 4  # seconds: renewed after ~2.5 s with the engine's 0.5 s timeout
 class NoCovApplication(Application):  # type: ignore[misc]
     """A device that predates COV: it rejects SubscribeCOV as an unknown service."""
 
-    async def do_SubscribeCOVRequest(self, apdu: Any) -> None:  # noqa: N802
+    async def do_SubscribeCOVRequest(self, apdu: Any) -> None:
         raise UnrecognizedService("SubscribeCOV is not implemented here")
 
 

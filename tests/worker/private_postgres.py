@@ -86,6 +86,6 @@ class PrivatePostgres:
 
     def _run(self, program: str, *args: str) -> None:
         command = [*self._as_postgres, str(BIN / program), *args]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60)  # noqa: S603
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr.strip()}")

@@ -41,7 +41,7 @@ def env(tmp_path, redis_url, unique_site):
 
 
 def bms(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - the installed console script
+    return subprocess.run(  # the installed console script
         [str(BIN / "bms"), *args],
         cwd=ROOT,
         env=env,
@@ -77,7 +77,7 @@ def test_a_queued_task_reaches_celery_through_redis_and_a_stock_worker_refuses_i
 
     log = tmp_path / "celery.log"
     with log.open("w") as sink:
-        worker = subprocess.Popen(  # noqa: S603
+        worker = subprocess.Popen(
             [
                 str(BIN / "celery"),
                 "-A",
