@@ -88,7 +88,9 @@ def test_each_failure_of_the_second_pass_is_reported_by_its_own_name(
         "inner/test_inner.py::test_one_parameter_fails[2]"
     ) in output
     assert " 3 failed, 2 passed, 1 skipped in " in output.splitlines()[-1]
-    assert "[100%]" in output and "[600%]" not in output  # progress counts the replayed tests
+    # progress counts the replayed tests
+    assert "[100%]" in output
+    assert "[600%]" not in output
 
 
 @pytest.mark.slow

@@ -127,7 +127,8 @@ def test_without_debug_a_secret_key_is_required(tmp_path):
 )
 def test_a_malformed_variable_stops_start_up_naming_it(tmp_path, env, message):
     result = load_settings(tmp_path, SECRET_KEY="k", **env)
-    assert result.returncode != 0 and message in result.stderr
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 @pytest.mark.django_db

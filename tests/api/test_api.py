@@ -73,7 +73,8 @@ def test_unknown_ids_are_404_with_a_message(client, db, viewer_token):
 def test_readings_come_oldest_first_in_pages(client, building, viewer_token):
     url = f"/api/points/{building['ai'].id}/readings"
     first = client.get(url + "?limit=4", **bearer(viewer_token)).json()
-    assert first["count"] == 10 and len(first["items"]) == 4
+    assert first["count"] == 10
+    assert len(first["items"]) == 4
     values = [r["value"] for r in first["items"]]
     assert values == sorted(values, reverse=True)  # older readings had higher values
     rest = client.get(url + "?limit=100&offset=4", **bearer(viewer_token)).json()
@@ -120,7 +121,8 @@ def test_an_operator_creates_a_discovery_task(client, db, operator_token):
     assert body["status"] == "pending"
     assert body["status_url"] == f"/api/task-status/{body['task_id']}/"
     task = BACnetTask.objects.get(id=body["task_id"])
-    assert task.parameters["low"] == 1 and task.parameters["high"] == 9
+    assert task.parameters["low"] == 1
+    assert task.parameters["high"] == 9
 
 
 def test_viewers_cannot_create_tasks(client, db, viewer_token):
@@ -131,7 +133,7 @@ def test_viewers_cannot_create_tasks(client, db, viewer_token):
 
 
 @pytest.mark.parametrize(
-    "body, status, words",
+    ("body", "status", "words"),
     [
         ({"type": "reboot"}, 422, "type"),
         ({"type": "discover", "parameters": {"low": 5}}, 400, "both low and high"),
@@ -162,7 +164,8 @@ def test_tasks_are_listed_with_filters_and_paging(client, db, operator_token):
     for kind in ("discover", "collect", "collect"):
         post(client, "/api/tasks", {"type": kind}, operator_token)
     page = client.get("/api/tasks?type=collect&limit=1", **bearer(operator_token)).json()
-    assert page["count"] == 2 and len(page["items"]) == 1
+    assert page["count"] == 2
+    assert len(page["items"]) == 1
     assert page["items"][0]["type"] == "collect"
     none = client.get("/api/tasks?status=failed", **bearer(operator_token)).json()
     assert none["count"] == 0
@@ -244,11 +247,12 @@ def test_a_write_through_the_tasks_endpoint_is_validated_the_same(client, buildi
         "parameters": {"point_id": building["ao"].id, "value": "hot", "priority": 8},
     }
     response = post(client, "/api/tasks", body, operator_token)
-    assert response.status_code == 400 and "number" in response.json()["detail"]
+    assert response.status_code == 400
+    assert "number" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(
-    "point, body, words",
+    ("point", "body", "words"),
     [
         ("ao", {"value": 1, "priority": 17}, "1..16"),
         ("ao", {"value": 1, "priority": 0}, "1..16"),
@@ -288,7 +292,8 @@ def test_relinquish_writes_null(client, building, operator_token):
         operator_token,
     )
     task = BACnetTask.objects.get(id=response.json()["task_id"])
-    assert task.parameters["value"] is None and task.parameters["relinquish"] is True
+    assert task.parameters["value"] is None
+    assert task.parameters["relinquish"] is True
 
 
 def test_viewers_cannot_write_points(client, building, viewer_token):
@@ -299,6 +304,7 @@ def test_viewers_cannot_write_points(client, building, viewer_token):
 def test_docs_need_sign_in_and_serve_swagger_locally(client, viewer_client):
     assert client.get("/api/docs").status_code == 302
     html = viewer_client.get("/api/docs").content.decode()
-    assert "cdn." not in html and "/static/ninja/" in html
+    assert "cdn." not in html
+    assert "/static/ninja/" in html
     schema = viewer_client.get("/api/openapi.json").json()
     assert "/api/points/{point_pk}/write" in schema["paths"]

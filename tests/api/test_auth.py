@@ -68,13 +68,15 @@ def post_task(client, **headers):
 
 def test_an_anonymous_write_is_401_not_a_csrf_failure(db):
     response = post_task(csrf_client())
-    assert response.status_code == 401 and response.json() == {"detail": "Unauthorized"}
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Unauthorized"}
     assert not BACnetTask.objects.exists()
 
 
 def test_a_write_with_a_mistyped_token_is_401_not_a_csrf_failure(db, operator_token):
     response = post_task(csrf_client(), HTTP_AUTHORIZATION=f"Bearer {operator_token}x")
-    assert response.status_code == 401 and response.json() == {"detail": "Unauthorized"}
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Unauthorized"}
     assert not BACnetTask.objects.exists()
 
 
@@ -87,7 +89,8 @@ def test_a_signed_in_browser_still_needs_its_csrf_token(operator):
     client = csrf_client()
     client.force_login(operator)
     response = post_task(client)
-    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
     assert not BACnetTask.objects.exists()
 
 
@@ -109,12 +112,14 @@ def test_the_schema_and_docs_are_read_with_a_token(client, viewer_token, url):
 @pytest.mark.parametrize("url", ["/api/openapi.json", "/api/docs"])
 def test_the_schema_and_docs_refuse_a_wrong_token_with_401(client, db, url):
     response = client.get(url, HTTP_AUTHORIZATION="Bearer bms_nope")
-    assert response.status_code == 401 and response.json() == {"detail": "Unauthorized"}
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Unauthorized"}
 
 
 def test_the_schema_sends_a_browser_without_a_session_to_sign_in(client, db):
     response = client.get("/api/openapi.json")
-    assert response.status_code == 302 and "login" in response["Location"]
+    assert response.status_code == 302
+    assert "login" in response["Location"]
 
 
 def test_guessing_tokens_at_the_schema_counts_toward_the_lockout(client, operator_token):

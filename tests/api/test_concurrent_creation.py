@@ -44,9 +44,11 @@ def test_eight_concurrent_creations_all_succeed_with_distinct_identifiers(operat
     assert [r.status_code for r in responses] == [201] * CLIENTS, [r.content for r in responses]
     assert VirtualBACnetDevice.objects.count() == CLIENTS
     identifiers = Counter(VirtualObject.objects.values_list("object_type", "instance"))
-    assert identifiers and set(identifiers.values()) == {1}
+    assert identifiers
+    assert set(identifiers.values()) == {1}
     per_device = {r.json()["device_id"]: len(r.json()["objects"]) for r in responses}
-    assert len(set(per_device.values())) == 1 and 0 not in per_device.values()
+    assert len(set(per_device.values())) == 1
+    assert 0 not in per_device.values()
 
 
 def test_the_same_device_id_created_at_once_is_one_201_and_the_rest_409(operator_token):

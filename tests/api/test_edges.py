@@ -32,10 +32,11 @@ def test_times_without_a_zone_are_read_in_the_site_zone(client, building, viewer
         "&until=2100-01-01T00:00:00Z"
     )
     response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {viewer_token}")
-    assert response.status_code == 200 and response.json()["count"] == 10
+    assert response.status_code == 200
+    assert response.json()["count"] == 10
 
 
-@pytest.mark.parametrize("point, value", [("ao", HUGE), ("msv", 10**30)])
+@pytest.mark.parametrize(("point", "value"), [("ao", HUGE), ("msv", 10**30)])
 def test_numbers_too_large_for_bacnet_are_400_with_a_short_message(
     client, building, operator_token, point, value
 ):
@@ -59,7 +60,8 @@ def test_an_infinite_value_typed_into_a_page_is_refused_and_audited(operator_cli
         {"value": "1e999", "priority": "8"},
         HTTP_ACCEPT="application/json",
     )
-    assert response.status_code == 400 and "finite" in response.json()["error"]
+    assert response.status_code == 400
+    assert "finite" in response.json()["error"]
     assert operator_client.get(reverse("web:audit")).status_code == 200
 
 

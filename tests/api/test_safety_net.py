@@ -53,7 +53,7 @@ def test_an_integrity_error_that_escapes_a_service_is_409_and_logged(
 
 
 @pytest.mark.parametrize(
-    "error, words",
+    ("error", "words"),
     [
         (
             DataError("value too long for type character varying(100)"),

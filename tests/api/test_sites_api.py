@@ -100,7 +100,8 @@ def test_an_instance_known_on_two_sites_needs_the_site(client, north, building, 
     assert refused.status_code == 400
     assert "several sites (default, north): give the site" in refused.json()["detail"]
     chosen = post(client, "/api/tasks", {**body, "site": "default"}, operator_token)
-    assert chosen.status_code == 202 and chosen.json()["site"] == "default"
+    assert chosen.status_code == 202
+    assert chosen.json()["site"] == "default"
     assert BACnetTask.objects.count() == before + 1
 
 
@@ -133,7 +134,8 @@ def test_tasks_carry_their_site_and_filter_by_it(client, north, operator_token):
     north_task = queue.enqueue("collect", {}, site="north")
     queue.enqueue("collect", {})
     page = client.get("/api/tasks?site=north", **bearer(operator_token)).json()
-    assert page["count"] == 1 and page["items"][0]["id"] == north_task.id
+    assert page["count"] == 1
+    assert page["items"][0]["id"] == north_task.id
     assert page["items"][0]["site"] == "north"
     one = client.get(f"/api/tasks/{north_task.id}", **bearer(operator_token)).json()
     assert one["site"] == "north"

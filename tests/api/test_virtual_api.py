@@ -29,7 +29,8 @@ def test_create_read_update_delete_a_virtual_device(client, db, operator_token):
     assert created.status_code == 201
     assert [o["name"] for o in created.json()["objects"]] == ["Temperature_Setpoint", "Fan_Control"]
     read = call(client, "get", "/api/virtual-devices/5001", operator_token).json()
-    assert read["device_name"] == "HVAC 5" and read["is_running"] is True
+    assert read["device_name"] == "HVAC 5"
+    assert read["is_running"] is True
     patched = call(
         client,
         "patch",
@@ -37,13 +38,15 @@ def test_create_read_update_delete_a_virtual_device(client, db, operator_token):
         operator_token,
         {"is_running": False, "device_name": "HVAC five"},
     )
-    assert patched.status_code == 200 and patched.json()["is_running"] is False
+    assert patched.status_code == 200
+    assert patched.json()["is_running"] is False
     assert call(client, "delete", "/api/virtual-devices/5001", operator_token).status_code == 204
-    assert not VirtualBACnetDevice.objects.exists() and not VirtualObject.objects.exists()
+    assert not VirtualBACnetDevice.objects.exists()
+    assert not VirtualObject.objects.exists()
 
 
 @pytest.mark.parametrize(
-    "body, status, words",
+    ("body", "status", "words"),
     [
         (
             {"device_id": 2001, "device_name": "dup", "template": "hvac_controller"},
@@ -114,13 +117,15 @@ def test_objects_can_be_added_edited_and_removed(client, building, operator_toke
     )
     assert created.status_code == 201, created.content
     obj = created.json()
-    assert obj["commandable"] and obj["priority_array"] == [None] * 16
+    assert obj["commandable"]
+    assert obj["priority_array"] == [None] * 16
     assert obj["relinquish_default"] == 12.5
     url = f"/api/virtual-objects/{obj['id']}"
     patched = call(
         client, "patch", url, operator_token, {"description": "spare", "out_of_service": True}
     )
-    assert patched.json()["description"] == "spare" and patched.json()["out_of_service"]
+    assert patched.json()["description"] == "spare"
+    assert patched.json()["out_of_service"]
     listed = call(client, "get", "/api/virtual-devices/2001/objects", operator_token).json()
     assert obj["id"] in [o["id"] for o in listed]
     assert call(client, "delete", url, operator_token).status_code == 204
@@ -128,7 +133,7 @@ def test_objects_can_be_added_edited_and_removed(client, building, operator_toke
 
 
 @pytest.mark.parametrize(
-    "body, status",
+    ("body", "status"),
     [
         ({"object_type": "toaster", "name": "T"}, 400),
         ({"object_type": "analog-value", "name": "Has space"}, 422),
@@ -146,7 +151,7 @@ def test_bad_objects_are_refused(client, building, operator_token, body, status)
 
 # Issue 10: objects the worker would refuse to serve were stored with 201/200 and never appeared.
 @pytest.mark.parametrize(
-    "body, words",
+    ("body", "words"),
     [
         (
             {"object_type": "analog-value", "name": "A", "min_value": 10, "max_value": 0},
@@ -180,7 +185,7 @@ def test_an_object_the_worker_could_not_serve_is_400_and_not_stored(
 
 
 @pytest.mark.parametrize(
-    "body, words",
+    ("body", "words"),
     [
         ({"min_value": 200}, "min_value 200 is above max_value 100"),
         ({"cov_increment": -0.5}, "cov_increment"),

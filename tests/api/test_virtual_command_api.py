@@ -42,7 +42,8 @@ def test_relinquish_returns_to_the_next_priority_or_the_default(client, building
     response = call(
         client, "post", url("Mode"), operator_token, {"priority": 3, "relinquish": True}
     )
-    assert response.status_code == 200 and response.json()["present_value"] == 4
+    assert response.status_code == 200
+    assert response.json()["present_value"] == 4
     response = call(
         client, "post", url("Mode"), operator_token, {"priority": 10, "relinquish": True}
     )
@@ -68,7 +69,7 @@ def test_an_input_takes_a_plain_value(client, building, operator_token):
 
 
 @pytest.mark.parametrize(
-    "name, body, status, words",
+    ("name", "body", "status", "words"),
     [
         ("Damper_Position", {"value": 150, "priority": 8}, 400, "out of range"),
         ("Damper_Position", {"value": "lots", "priority": 8}, 400, "finite number"),
@@ -116,7 +117,8 @@ def test_unknown_objects_and_anonymous_callers(client, building, operator_token)
     missing = call(
         client, "post", "/api/virtual-objects/999999/command", operator_token, {"value": 1}
     )
-    assert missing.status_code == 404 and "no virtual object" in missing.json()["detail"]
+    assert missing.status_code == 404
+    assert "no virtual object" in missing.json()["detail"]
     anonymous: Any = client.post(
         url("Damper_Position"), data=json.dumps({"value": 1}), content_type="application/json"
     )

@@ -143,7 +143,8 @@ async def test_close_cancels_the_subscriptions_and_their_renewal_tasks(rig):
     client = await rig.client()
     subscription = await client.subscribe_cov(rig.address(2), AI, print, lifetime=30)
     renew_task = subscription._renew_task
-    assert renew_task is not None and renew_task.get_name().startswith("cov-renew")
+    assert renew_task is not None
+    assert renew_task.get_name().startswith("cov-renew")
     await client.close()
     assert not subscription.active
     assert renew_task.done()

@@ -120,7 +120,8 @@ async def test_device_info_reads_the_device_object_in_one_rpm(three_peers):
     assert info.vendor_name == "BMS open source"
     assert info.vendor_id == 999
     assert info.model_name == "BMS"
-    assert info.protocol_revision is not None and info.protocol_revision >= 1
+    assert info.protocol_revision is not None
+    assert info.protocol_revision >= 1
     assert info.max_apdu == 1476
     assert info.segmentation == "segmented-both"
     assert "read-property-multiple" in info.services_supported
@@ -147,12 +148,12 @@ async def test_device_info_takes_what_the_i_am_said_instead_of_reading_it_again(
         record.vendor_id,
     )
     assert (info.max_apdu, info.segmentation, info.vendor_id) == (1476, "segmented-both", 999)
-    assert info.name == "peer-1001" and "read-property-multiple" in info.services_supported
+    assert info.name == "peer-1001"
+    assert "read-property-multiple" in info.services_supported
     # Another device's I-Am is not taken for this one: everything is read.
     other = await client.read_device_info(three_peers.address(3), 1002, i_am=record)
-    assert other.device_instance == 1002 and len(asked) == (
-        len(DEVICE_INFO_WITHOUT_I_AM) + len(DEVICE_INFO_FIELDS)
-    )
+    assert other.device_instance == 1002
+    assert len(asked) == (len(DEVICE_INFO_WITHOUT_I_AM) + len(DEVICE_INFO_FIELDS))
 
 
 async def test_device_info_leaves_properties_the_device_lacks_empty(rig):

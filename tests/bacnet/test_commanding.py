@@ -136,7 +136,8 @@ def test_anything_else_is_not_a_priority(priority):
 
 
 def test_instances_are_0_to_4194302():
-    assert checked_instance(0) == 0 and checked_instance(MAX_INSTANCE) == MAX_INSTANCE
+    assert checked_instance(0) == 0
+    assert checked_instance(MAX_INSTANCE) == MAX_INSTANCE
     for refused in (-1, MAX_INSTANCE + 1, True, 1.0):
         with pytest.raises(InvalidValueError, match="device id .* is outside 0..4194302"):
             checked_instance(refused, what="device id")

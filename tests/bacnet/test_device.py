@@ -199,9 +199,11 @@ async def test_protocol_services_supported_lists_what_we_serve(rig: Rig) -> None
         "confirmed-cov-notification",
         "unconfirmed-cov-notification",
     } <= services
-    assert "read-range" not in services and "atomic-read-file" not in services
+    assert "read-range" not in services
+    assert "atomic-read-file" not in services
     # served since issue 14 (event_services); receiving event notifications is not (yet)
-    assert "acknowledge-alarm" in services and "confirmed-event-notification" not in services
+    assert "acknowledge-alarm" in services
+    assert "confirmed-event-notification" not in services
 
 
 async def test_read_property_returns_every_object_as_specified(rig: Rig) -> None:
@@ -375,7 +377,8 @@ async def test_write_hook_sees_the_write_before_it_is_acknowledged(rig: Rig) -> 
     assert event.priority == 8
     assert event.source_address == f"127.0.0.3:{rig.port}"
     assert event.effective_value == 30.0
-    assert event.priority_array[7] == 30.0 and len(event.priority_array) == 16
+    assert event.priority_array[7] == 30.0
+    assert len(event.priority_array) == 16
 
 
 async def test_hook_refusal_leaves_the_value_and_sends_its_error(rig: Rig) -> None:
@@ -387,7 +390,8 @@ async def test_hook_refusal_leaves_the_value_and_sends_its_error(rig: Rig) -> No
         "property:write-access-denied"
     )
     snap = rig.device.snapshot("AO:1")
-    assert snap.present_value == 20.0 and snap.priority_array[7] is None
+    assert snap.present_value == 20.0
+    assert snap.priority_array[7] is None
 
 
 async def test_hook_crash_leaves_the_value_and_sends_an_error(rig: Rig) -> None:
@@ -511,7 +515,8 @@ async def test_a_failing_batch_store_refuses_every_write_in_the_batch(rig: Rig) 
     assert await asyncio.gather(*queued) == ["device:operational-problem"] * 3
     assert batches == [[10.0], [11.0, 12.0, 13.0]]
     snap = rig.device.snapshot("AO:1")
-    assert snap.present_value == 10.0 and snap.priority_array[7] == 10.0
+    assert snap.present_value == 10.0
+    assert snap.priority_array[7] == 10.0
     assert await rig.read("AO:1", "present-value") == 10.0
 
 

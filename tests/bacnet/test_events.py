@@ -147,7 +147,8 @@ async def test_time_delay_holds_the_transition_back(rig: Rig) -> None:
     started = time.monotonic()
     rig.device.set_present_value("AI:4", 31.0)
     notified = await next_notification(rig.client)
-    assert notified.object_id == ("analog-input", 4) and notified.to_state == "high-limit"
+    assert notified.object_id == ("analog-input", 4)
+    assert notified.to_state == "high-limit"
     assert time.monotonic() - started >= 1.0
 
 

@@ -26,7 +26,8 @@ async def raise_high_limit(rig: Rig) -> BACnetTimeStamp:
     rig.device.set_present_value("AI:1", 35.0)
     await next_notification(rig.client)
     alarm = rig.device.get("AI:1").alarm
-    assert alarm is not None and alarm.event_time_stamps[0] is not None
+    assert alarm is not None
+    assert alarm.event_time_stamps[0] is not None
     return rusty_stamp(alarm.event_time_stamps[0])
 
 

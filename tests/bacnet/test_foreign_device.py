@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
-    "bbmd, ttl, message",
+    ("bbmd", "ttl", "message"),
     [
         ("192.168.2", 300, "bad BBMD address"),
         ("192.168.2.1:0", 300, "bad port"),
@@ -58,7 +58,8 @@ def test_across_subnets_only_the_foreign_device_discovers_and_reads_the_devices(
         )
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found["normal"] == [] and found["normal_registration"] is None  # another subnet
+    assert found["normal"] == []
+    assert found["normal_registration"] is None  # another subnet
     assert found["foreign"] == [900, 905, 906, 907]
     assert found["foreign_registration"] == "registered"
     assert found["read_across"] == "device-905"

@@ -17,7 +17,8 @@ def test_one_failed_request_is_not_enough_but_n_in_a_row_make_it_unreachable():
     assert change is not None
     assert (change.old, change.new, change.at) == (ONLINE, UNREACHABLE, 3.0)
     assert "3 requests failed: no answer" in change.reason
-    assert health.status == UNREACHABLE and health.since == 3.0
+    assert health.status == UNREACHABLE
+    assert health.since == 3.0
 
 
 def test_an_answer_between_failures_starts_the_count_again():
@@ -33,7 +34,8 @@ def test_an_answer_between_failures_starts_the_count_again():
 def test_a_failed_cov_renewal_makes_it_unreachable_at_once():
     health = DeviceHealth(POLICY)
     change = health.cov_silent(10.0, "no answer")
-    assert change is not None and change.new == UNREACHABLE
+    assert change is not None
+    assert change.new == UNREACHABLE
     assert change.reason == "COV renewal failed: no answer"
 
 
@@ -41,10 +43,12 @@ def test_unreachable_longer_than_the_limit_becomes_offline_and_an_answer_brings_
     health = DeviceHealth(POLICY, UNREACHABLE, since=100.0)
     assert health.tick(159.0) is None
     offline = health.tick(160.0)
-    assert offline is not None and (offline.old, offline.new) == (UNREACHABLE, OFFLINE)
+    assert offline is not None
+    assert (offline.old, offline.new) == (UNREACHABLE, OFFLINE)
     assert health.tick(500.0) is None  # offline stays offline
     back = health.answered(501.0)
-    assert back is not None and (back.old, back.new, back.reason) == (OFFLINE, ONLINE, "answered")
+    assert back is not None
+    assert (back.old, back.new, back.reason) == (OFFLINE, ONLINE, "answered")
     assert health.reachable
 
 
@@ -62,7 +66,8 @@ def test_retries_of_an_unreachable_device_back_off_up_to_the_limit():
 def test_a_device_that_missed_a_discovery_is_unreachable_with_that_reason():
     health = DeviceHealth(POLICY)
     change = health.missed_discovery(5.0)
-    assert change is not None and change.reason == "did not answer discovery"
+    assert change is not None
+    assert change.reason == "did not answer discovery"
     assert health.missed_discovery(6.0) is None
 
 

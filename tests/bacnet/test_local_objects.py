@@ -134,7 +134,8 @@ async def test_local_update_of_a_commandable_uses_priority_16_by_default() -> No
     obj = build_object(ObjectSpec("BO", 1, "b"))
     obj.set_local_value("active")
     snap = obj.snapshot()
-    assert snap.present_value == "active" and snap.priority_array[15] == "active"
+    assert snap.present_value == "active"
+    assert snap.priority_array[15] == "active"
     obj.set_local_value(None)
     assert obj.snapshot().present_value == "inactive"
     with pytest.raises(InvalidValueError):
@@ -146,7 +147,8 @@ async def test_current_spec_carries_live_state_for_persisting() -> None:
     obj = build_object(spec)
     obj.set_local_value(7.0, priority=9)
     saved = current_spec(spec, obj)
-    assert saved.priority_array[8] == 7.0 and saved.present_value == 7.0
+    assert saved.priority_array[8] == 7.0
+    assert saved.present_value == 7.0
     restored = build_object(saved)
     assert restored.snapshot() == obj.snapshot()
 

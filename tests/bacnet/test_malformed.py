@@ -220,7 +220,8 @@ def _raised(call: object) -> BaseException:
 def test_classify_names_the_bacpypes3_layer_that_refused_the_datagram() -> None:
     bvll = _raised(lambda: LPDU.decode(PDU(bytes.fromhex("810a0009"))))
     npdu = _raised(lambda: NPDU.decode(PDU(bytes.fromhex("01"))))  # a short read in PDU.get
-    assert isinstance(bvll, DecodingError) and isinstance(npdu, DecodingError)
+    assert isinstance(bvll, DecodingError)
+    assert isinstance(npdu, DecodingError)
     assert classify(bvll.__traceback__) == "link"
     assert classify(npdu.__traceback__) == "network"
 

@@ -98,7 +98,8 @@ def test_install_points_bacpypes3_at_the_cache_and_keeps_the_rest_of_inspect() -
     assert constructeddata.inspect.getattr_static is speedups.cached_getattr_static
     assert constructeddata.inspect.isclass is inspect.isclass
     decoded = basetypes.ReadAccessResultElement(propertyIdentifier="presentValue")
-    assert decoded.propertyArrayIndex is None and decoded.readResult is None
+    assert decoded.propertyArrayIndex is None
+    assert decoded.readResult is None
 
 
 class Described:

@@ -140,4 +140,5 @@ def test_viewers_do_not_reach_user_management(page: Any, stack: Stack):
     sign_in(page, "vera")
     assert page.locator("header nav a:text('Users')").count() == 0
     response = page.goto("/users/")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403

@@ -17,7 +17,7 @@ def write(point: BACnetPoint, value, priority=8, relinquish=False):
 
 
 @pytest.mark.parametrize(
-    "point, value, checked",
+    ("point", "value", "checked"),
     [
         ("bo", "1", "active"),  # was refused: remote binaries took only active/inactive
         ("bo", "on", "active"),

@@ -49,8 +49,10 @@ def assert_matches(buckets: list[Bucket], summaries: dict[int, dict[str, Any]]) 
         assert bucket.count == want["count"]
         assert bucket.numeric_count == want["numeric_count"]
         assert math.isclose(bucket.total, want["total"], rel_tol=1e-9, abs_tol=1e-6)
-        assert bucket.minimum == want["minimum"] and bucket.maximum == want["maximum"]
-        assert bucket.last == want["last"] and bucket.last_at == want["last_at"]
+        assert bucket.minimum == want["minimum"]
+        assert bucket.maximum == want["maximum"]
+        assert bucket.last == want["last"]
+        assert bucket.last_at == want["last_at"]
 
 
 @given(readings, st.sampled_from([1, 60, 900, 3600]))

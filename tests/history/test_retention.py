@@ -35,7 +35,8 @@ def test_old_raw_readings_and_buckets_are_dropped_and_nothing_newer(short_retent
     five_days_every_ten_minutes()
     maintain(NOW, rows=100)  # small steps: several runs, each bounded
     oldest_raw = BACnetReading.objects.order_by("timestamp").first()
-    assert oldest_raw is not None and oldest_raw.timestamp == NOW - timedelta(days=2)
+    assert oldest_raw is not None
+    assert oldest_raw.timestamp == NOW - timedelta(days=2)
     assert BACnetReading.objects.count() == 2 * 144  # two days of readings every 10 min, kept
     for resolution, days in ((60, 3), (900, 4)):
         buckets = ReadingRollup.objects.filter(resolution=resolution).order_by("start")

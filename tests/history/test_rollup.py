@@ -97,7 +97,8 @@ def test_a_minute_with_more_readings_than_a_step_may_read_is_rolled_up_whole():
     for point in points:
         store(point, [(float(n), at + timedelta(milliseconds=n)) for n in range(30)])
     step = roll_up(60, NOW, 10)
-    assert step.rows_read == 60 and step.buckets == 2
+    assert step.rows_read == 60
+    assert step.buckets == 2
     assert [b.count for b in stored(60, points[0].pk)] == [30]
 
 

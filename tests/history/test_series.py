@@ -70,7 +70,8 @@ def test_a_point_that_changes_rarely_is_answered_from_raw_readings_over_a_week()
     (point,) = make_points(1)
     store(point, ((float(n), NOW - timedelta(hours=n * 10)) for n in range(1, 16)))
     found = series((point.pk, None), NOW - timedelta(days=7), NOW, 1000, NOW)
-    assert found.resolution == 0 and len(found.buckets) == 15
+    assert found.resolution == 0
+    assert len(found.buckets) == 15
 
 
 def test_backwards_ranges_and_widths_out_of_bounds_are_refused():

@@ -62,7 +62,8 @@ async def test_a_published_task_reaches_a_signed_in_page(viewer):
     await sync_to_async(publish.publish_task)(task)
     message = await communicator.receive_json_from(timeout=3)
     assert message["type"] == "task"
-    assert message["task"]["id"] == task.id and message["task"]["status"] == "pending"
+    assert message["task"]["id"] == task.id
+    assert message["task"]["status"] == "pending"
     assert message["task"]["parameters"] == {"low": 1, "high": 2}
     assert message["task"]["site"] == task.site  # task tables filter and label rows by it
     await communicator.disconnect()
@@ -98,9 +99,12 @@ async def test_the_virtual_device_consumer_sends_seed_external_writes(viewer, bu
     await sync_to_async(publish.publish_external_write)(obj, event)
     message = await communicator.receive_json_from(timeout=3)
     assert message["type"] == "external_write"
-    assert message["device_id"] == 2001 and message["property"] == "present-value"
-    assert message["new_value"] == 35.0 and message["timestamp"]
-    assert message["priority"] == 8 and message["address"] == "127.0.0.9:47808"
+    assert message["device_id"] == 2001
+    assert message["property"] == "present-value"
+    assert message["new_value"] == 35.0
+    assert message["timestamp"]
+    assert message["priority"] == 8
+    assert message["address"] == "127.0.0.9:47808"
     assert message["object"]["object_type"] == "analog-output"
     assert message["priority_array"][7] == 35.0
     await communicator.disconnect()

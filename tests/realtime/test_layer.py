@@ -97,7 +97,8 @@ async def test_delivery_takes_about_one_poll_interval(viewer):
 async def test_the_poller_stops_when_the_last_page_leaves(viewer):
     layer = get_channel_layer()
     communicator = await listening(viewer, "tasks")
-    assert layer._poller is not None and not layer._poller.done()
+    assert layer._poller is not None
+    assert not layer._poller.done()
     await communicator.disconnect()
     await asyncio.sleep(layer.poll_interval * 4)
     assert layer._poller.done()

@@ -68,7 +68,8 @@ async def test_an_operators_command_carries_its_reading_once_committed(viewer, b
     stored = await sync_to_async(stored_reading)(obj)
     assert message["reading"] == stored
     assert (stored["value"], stored["source"]) == (42.5, "operator_write")
-    assert message["object"]["id"] == obj.id and message["object"]["present_value"] == 42.5
+    assert message["object"]["id"] == obj.id
+    assert message["object"]["present_value"] == 42.5
     await page.disconnect()
 
 

@@ -60,7 +60,8 @@ async def test_change_values_walks_analog_inputs_within_their_bounds(bacnet_port
     walks = {spec.name: spec.template.walk for spec in device_points(30)}
     for obj in inputs:
         walk = walks[str(obj.objectName)]
-        assert walk is not None and walk.low <= float(obj.presentValue) <= walk.high
+        assert walk is not None
+        assert walk.low <= float(obj.presentValue) <= walk.high
 
 
 async def test_the_same_seed_gives_the_same_values(bacnet_port: int) -> None:

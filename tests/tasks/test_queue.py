@@ -36,7 +36,8 @@ def test_claim_takes_the_oldest_pending_task_of_its_site_and_leases_it():
     queue.enqueue("collect", site="b")
     before = timezone.now()
     claimed = queue.claim_next("w1", "a", lease_seconds=30)
-    assert claimed is not None and claimed.id == first.id
+    assert claimed is not None
+    assert claimed.id == first.id
     assert (claimed.status, claimed.worker_id, claimed.attempts) == ("running", "w1", 1)
     assert claimed.started_at >= before
     assert claimed.lease_expires_at - claimed.started_at == timedelta(seconds=30)

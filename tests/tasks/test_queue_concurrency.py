@@ -76,7 +76,8 @@ def test_a_row_locked_by_another_connection_is_skipped_not_waited_for(on_postgre
         started = time.monotonic()
         claimed = queue.claim_next("w-main", "lock", lease_seconds=60)
         assert time.monotonic() - started < 2, "claim waited on the lock instead of skipping"
-        assert claimed is not None and claimed.id == second.id
+        assert claimed is not None
+        assert claimed.id == second.id
         assert queue.claim_next("w-main", "lock", lease_seconds=60) is None
     finally:
         release.set()

@@ -45,7 +45,8 @@ def test_an_unknown_status_is_an_error_not_a_refusal():
 def test_an_expired_lease_requeues_while_attempts_remain():
     outcome = on_lease_expired(attempts=2, max_attempts=3, worker_id="w1")
     assert outcome.status == states.PENDING
-    assert "w1" in outcome.reason and "attempt 2 of 3" in outcome.reason
+    assert "w1" in outcome.reason
+    assert "attempt 2 of 3" in outcome.reason
 
 
 def test_an_expired_lease_on_the_last_attempt_fails_with_the_reason():

@@ -27,7 +27,8 @@ def test_a_write_names_who_asked_from_the_moment_it_is_created(building):
     finally:
         post_save.disconnect(on_save, sender=BACnetTask)
     assert len(saved) == 1  # one insert, no second save to add the writer
-    assert saved[0]["created"] and (saved[0]["user"], saved[0]["source"]) == ("otto", "api")
+    assert saved[0]["created"]
+    assert (saved[0]["user"], saved[0]["source"]) == ("otto", "api")
     task = BACnetTask.objects.get(pk=task.pk)
     assert (task.parameters["value"], task.parameters["user"]) == ("active", "otto")
 

@@ -45,7 +45,8 @@ def test_a_binary_alarm_value_is_read_in_our_vocabulary():
     row = services.create_virtual_object(device, "BI", "Door_Open")
     services.update_virtual_object(row, notification_class=1, alarm_values=["on"])
     alarm = spec_for(VirtualObject.objects.get(pk=row.pk)).alarm
-    assert alarm is not None and alarm.alarm_values == ("active",)
+    assert alarm is not None
+    assert alarm.alarm_values == ("active",)
     with pytest.raises(services.VirtualDeviceError, match="exactly one alarm value"):
         services.update_virtual_object(row, alarm_values=["on", "off"])
 
@@ -67,7 +68,8 @@ def test_a_notification_class_is_edited_and_served_as_stored():
     )
     update_notification_class(row, ack_required=[True, False, False])
     spec = notification_class_spec(NotificationClass.objects.get(instance=8))
-    assert spec.priorities == (5, 100, 200) and spec.ack_required == (True, False, False)
+    assert spec.priorities == (5, 100, 200)
+    assert spec.ack_required == (True, False, False)
     (recipient,) = spec.recipients
     assert (recipient.device, recipient.confirmed, str(recipient.to_time)) == (
         9001,

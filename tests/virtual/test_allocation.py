@@ -65,7 +65,8 @@ def test_devices_created_at_once_from_one_template_all_get_their_objects(db):
     )
     assert all(isinstance(device, VirtualBACnetDevice) for device in made), made
     counts = {d.device_id: d.virtual_objects.count() for d in made}
-    assert len(set(counts.values())) == 1 and 0 not in counts.values()
+    assert len(set(counts.values())) == 1
+    assert 0 not in counts.values()
 
 
 def test_an_allocation_that_keeps_conflicting_gives_up_after_the_bound(db):

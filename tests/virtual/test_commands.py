@@ -30,7 +30,7 @@ def command(
 
 
 @pytest.mark.parametrize(
-    "name, value, priority, stored",
+    ("name", "value", "priority", "stored"),
     [
         ("Damper_Position", 42.5, 8, 42.5),
         ("Damper_Position", 0, 8, 0.0),  # limits are inclusive; ints become reals
@@ -64,7 +64,7 @@ def test_accepted_commands_store_the_value_as_the_device_would(ahu, name, value,
 
 
 @pytest.mark.parametrize(
-    "name, value, priority, relinquish, words",
+    ("name", "value", "priority", "relinquish", "words"),
     [
         ("Damper_Position", 100.5, 8, False, "out of range: Damper_Position takes 0..100"),
         ("Damper_Position", -1, 8, False, "out of range"),

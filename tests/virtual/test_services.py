@@ -44,7 +44,7 @@ def test_a_stored_object_is_one_the_worker_can_serve(device):
 
 
 @pytest.mark.parametrize(
-    "kwargs, words",
+    ("kwargs", "words"),
     [
         ({"object_type": "toaster"}, "unsupported object type 'toaster'"),
         ({"object_type": "AV", "min_value": 1.0, "max_value": 0.0}, "min_value 1 is above"),

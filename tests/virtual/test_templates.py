@@ -52,7 +52,8 @@ def test_every_template_default_fits_its_own_limits_and_states():
             if spec.object_type.startswith("multi-state"):
                 assert 1 <= spec.default <= len(spec.state_texts), spec
             if spec.object_type.startswith("binary"):
-                assert spec.default in ("inactive", "active") and len(spec.state_texts) == 2
+                assert spec.default in ("inactive", "active")
+                assert len(spec.state_texts) == 2
 
 
 def test_an_unknown_template_names_the_known_ones():

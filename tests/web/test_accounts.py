@@ -25,7 +25,8 @@ def test_roles_rank_admin_over_operator_over_viewer(viewer, operator, admin_user
 
 def test_a_user_without_a_group_only_reads():
     user = User.objects.create_user("nobody", password="x")
-    assert role_of(user) == "viewer" and not can_operate(user)
+    assert role_of(user) == "viewer"
+    assert not can_operate(user)
 
 
 def test_createadmin_is_idempotent_and_updates_the_password(capsys):
@@ -33,7 +34,9 @@ def test_createadmin_is_idempotent_and_updates_the_password(capsys):
     call_command("bms_createadmin", "--username", "root", "--password", "second passphrase")
     user = User.objects.get(username="root")
     assert User.objects.filter(username="root").count() == 1
-    assert user.check_password("second passphrase") and user.is_superuser and user.is_staff
+    assert user.check_password("second passphrase")
+    assert user.is_superuser
+    assert user.is_staff
     assert role_of(user) == "admin"
     assert "admin root updated" in capsys.readouterr().out
 

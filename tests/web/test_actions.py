@@ -50,12 +50,14 @@ def test_discover_queues_a_task_and_answers_with_its_id(operator_client, db):
     )
     assert response.status_code == 202
     task = BACnetTask.objects.get(id=response.json()["task_id"])
-    assert task.task_type == "discover" and task.status == "pending"
-    assert task.parameters["low"] == 100 and task.parameters["high"] == 200
+    assert task.task_type == "discover"
+    assert task.status == "pending"
+    assert task.parameters["low"] == 100
+    assert task.parameters["high"] == 200
 
 
 @pytest.mark.parametrize(
-    "data, reason",
+    ("data", "reason"),
     [
         ({"low": "100"}, "both ends"),
         ({"low": "300", "high": "200"}, "above its end"),
@@ -123,11 +125,12 @@ def test_relinquish_sends_no_value(operator_client, building):
         url, {"value": "active", "priority": "8", "relinquish": "on"}, **JSON
     )
     task = BACnetTask.objects.get(id=response.json()["task_id"])
-    assert task.parameters["relinquish"] is True and task.parameters["value"] is None
+    assert task.parameters["relinquish"] is True
+    assert task.parameters["value"] is None
 
 
 @pytest.mark.parametrize(
-    "point, data, reason",
+    ("point", "data", "reason"),
     [
         ("ao", {"value": "hot", "priority": "8"}, "takes a finite number (got 'hot')"),
         ("ao", {"value": "5", "priority": "17"}, "less than or equal to 16"),
@@ -152,7 +155,9 @@ def test_a_refused_write_is_in_the_audit_log(operator_client, building):
     url = reverse("web:point_write", args=[building["ai"].id])
     operator_client.post(url, {"value": "5", "priority": "8"}, **JSON)
     audit = WriteAudit.objects.get(point=building["ai"])
-    assert not audit.accepted and audit.who == "otto" and "not commandable" in audit.reason
+    assert not audit.accepted
+    assert audit.who == "otto"
+    assert "not commandable" in audit.reason
     assert audit.source == "operator"
     html = operator_client.get(reverse("web:audit")).content.decode()
     assert "not commandable" in html

@@ -58,11 +58,16 @@ def test_audit_rows_link_their_subject_and_format_values_by_its_type(viewer_clie
     rows = audit_rows(viewer_client.get(reverse("web:audit")).content.decode())
     refused, unknown, operator = rows
     assert '<a href="/virtual/2001/">analog-output,1</a>' in refused
-    assert ">0.00<" in refused and ">150.00<" in refused  # analog: two decimals
+    # analog: two decimals
+    assert ">0.00<" in refused
+    assert ">150.00<" in refused
     assert 'refused</span> <span class="small">present-value: value-out-of-range' in refused
-    assert "<a " not in unknown and ">analog-value,9<" in unknown
+    assert "<a " not in unknown
+    assert ">analog-value,9<" in unknown
     assert f'<a href="/points/{building["ao"].id}/">1001:analog-output,1</a>' in operator
-    assert ">Operator<" in operator and ">50.00<" in operator and ">8<" in operator
+    assert ">Operator<" in operator
+    assert ">50.00<" in operator
+    assert ">8<" in operator
 
 
 def test_the_first_audit_page_is_live_and_later_pages_are_not(viewer_client, building):

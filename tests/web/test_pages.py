@@ -56,7 +56,8 @@ def test_pages_load_nothing_from_other_sites(viewer_client, building):
 
 def test_the_devices_page_shows_backend_status_devices_and_recent_tasks(viewer_client, building):
     html = viewer_client.get(reverse("web:devices")).content.decode()
-    assert "native" in html and "BACNET_BACKEND=native" in html
+    assert "native" in html
+    assert "BACNET_BACKEND=native" in html
     assert "none" in html  # no worker alive
     assert f'data-device-id="{building["device"].id}"' in html
     assert f'data-task-id="{building["task"].id}"' in html
@@ -73,7 +74,7 @@ def test_the_devices_page_counts_devices_online_devices_and_points(viewer_client
 
 
 @pytest.mark.parametrize(
-    "registration, badge", [("registered", "completed"), ("pending", "failed")]
+    ("registration", "badge"), [("registered", "completed"), ("pending", "failed")]
 )
 def test_the_devices_page_shows_each_workers_address_and_bbmd_registration(
     viewer_client,
@@ -89,7 +90,8 @@ def test_the_devices_page_shows_each_workers_address_and_bbmd_registration(
         bbmd_registration=registration,
     )
     html = viewer_client.get(reverse("web:devices")).content.decode()
-    assert "BACnet 127.0.0.1/8:47808" in html and "BACnet 10.1.1.20/24:47808" in html
+    assert "BACnet 127.0.0.1/8:47808" in html
+    assert "BACnet 10.1.1.20/24:47808" in html
     assert html.count("data-bbmd-registration") == 1  # only the foreign device has a BBMD
     assert (
         f'BBMD 10.1.2.1</span> <span class="badge {badge}" data-bbmd-registration>'

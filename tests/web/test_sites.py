@@ -46,7 +46,8 @@ def test_discovery_is_queued_for_the_chosen_site(operator_client, north):
     response = operator_client.post(reverse("web:discover"), {"site": "north"}, **JSON)
     assert response.status_code == 202
     body = response.json()
-    assert body["site"] == "north" and "for site north" in body["message"]
+    assert body["site"] == "north"
+    assert "for site north" in body["message"]
     assert BACnetTask.objects.get(id=body["task_id"]).site == "north"
 
 
@@ -170,7 +171,8 @@ def test_the_devices_table_shows_each_devices_site_with_several_sites(
         str(north["device"].id): "north",
     }
     table = re.search(r'<table class="grid" id="device-table"[^>]*>', html)
-    assert table and "data-show-site" in table.group(0)  # live.js adds the cell to new rows
+    assert table
+    assert "data-show-site" in table.group(0)  # live.js adds the cell to new rows
 
 
 def test_the_devices_page_filters_its_devices_and_tasks_by_site(viewer_client, building, north):

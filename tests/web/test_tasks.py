@@ -53,12 +53,15 @@ def test_the_tasks_page_names_who_asked_and_says_the_result_in_words(
 def test_scheduled_polls_are_hidden_unless_asked_for(viewer_client, asked_and_polled):
     asked, polls = asked_and_polled
     plain = rows(viewer_client.get(reverse("web:tasks")).content.decode())
-    assert asked.id in plain and not any(p.id in plain for p in polls)
+    assert asked.id in plain
+    assert not any(p.id in plain for p in polls)
     with_polls = rows(viewer_client.get(reverse("web:tasks") + "?polls=1").content.decode())
-    assert all("schedule" in with_polls[p.id] for p in polls) and asked.id in with_polls
+    assert all("schedule" in with_polls[p.id] for p in polls)
+    assert asked.id in with_polls
 
 
 def test_the_devices_page_lists_recent_tasks_but_no_polls(viewer_client, asked_and_polled):
     asked, polls = asked_and_polled
     shown = rows(viewer_client.get(reverse("web:devices")).content.decode())
-    assert asked.id in shown and not any(p.id in shown for p in polls)
+    assert asked.id in shown
+    assert not any(p.id in shown for p in polls)

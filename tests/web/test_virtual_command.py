@@ -34,7 +34,8 @@ def test_operators_see_a_command_form_fitting_each_object(operator_client, build
     page = operator_client.get(reverse("web:virtual", args=[2001])).content.decode()
     damper = row_html(page, "Damper_Position")
     assert f'action="{command_url("Damper_Position")}"' in damper
-    assert 'placeholder="0–100"' in damper and 'name="priority"' in damper
+    assert 'placeholder="0–100"' in damper
+    assert 'name="priority"' in damper
     assert 'name="relinquish"' in damper
     enable = row_html(page, "Enable")
     assert '<option value="active" >active (Enabled)</option>' in enable
@@ -43,13 +44,15 @@ def test_operators_see_a_command_form_fitting_each_object(operator_client, build
     assert '<option value="1" selected>1 · Off</option>' in mode
     assert '<option value="5" >5 · Auto</option>' in mode
     supply = row_html(page, "Supply_Air_Temperature")  # an input: a value, no priority
-    assert "<form" in supply and 'name="priority"' not in supply
+    assert "<form" in supply
+    assert 'name="priority"' not in supply
     assert 'name="relinquish"' not in supply
 
 
 def test_viewers_see_state_texts_and_no_command_forms(viewer_client, building):
     page = viewer_client.get(reverse("web:virtual", args=[2001])).content.decode()
-    assert "web:virtual_command" not in page and "/command/" not in page
+    assert "web:virtual_command" not in page
+    assert "/command/" not in page
     assert "<th>Command</th>" not in page
     assert "inactive (Disabled)" in row_html(page, "Enable")
     assert "1 · Off" in row_html(page, "Mode")
@@ -70,7 +73,8 @@ def test_an_operator_commands_an_output_and_gets_json_for_the_page(operator_clie
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["message"] == "Damper_Position: commanded at priority 8, now 42.50"
-    assert body["present_value"] == 42.5 and body["priority_array"][7] == 42.5
+    assert body["present_value"] == 42.5
+    assert body["priority_array"][7] == 42.5
     audit = WriteAudit.objects.get(virtual_object=obj("Damper_Position"))
     assert (audit.source, audit.who, audit.priority, audit.accepted) == (
         "operator",
@@ -100,7 +104,7 @@ def test_an_input_is_set_without_a_priority(operator_client, building):
 
 
 @pytest.mark.parametrize(
-    "name, data, words",
+    ("name", "data", "words"),
     [
         ("Damper_Position", {"value": "120", "priority": "8"}, "out of range"),
         ("Damper_Position", {"value": "12", "priority": "20"}, "priority must be 1..16"),
@@ -130,7 +134,8 @@ def test_a_form_posted_without_js_redirects_back_with_a_message(operator_client,
     assert response.redirect_chain == [(reverse("web:virtual", args=[2001]), 302)]
     assert b"Valve_Position: commanded at priority 8, now 30.00" in response.content
     refused = operator_client.post(command_url("Valve_Position"), {"value": "300", "priority": "8"})
-    assert refused.status_code == 400 and b"out of range" in refused.content
+    assert refused.status_code == 400
+    assert b"out of range" in refused.content
 
 
 def test_viewers_get_403_and_nothing_changes(viewer_client, building):

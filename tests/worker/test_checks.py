@@ -117,6 +117,8 @@ def test_manage_check_names_a_bad_health_setting_instead_of_a_value_error(tmp_pa
     )
     assert done.returncode != 0
     output = done.stdout + done.stderr
-    assert "bms.E024" in output and "BACNET_HEALTH_FAILURES=0 must be >= 1" in output
-    assert "bms.E026" in output and "BACNET_HEALTH_RETRY_MAX_SECONDS=2 must be >= 5" in output
+    assert "bms.E024" in output
+    assert "BACNET_HEALTH_FAILURES=0 must be >= 1" in output
+    assert "bms.E026" in output
+    assert "BACNET_HEALTH_RETRY_MAX_SECONDS=2 must be >= 5" in output
     assert "ValueError" not in output

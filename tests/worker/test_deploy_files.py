@@ -243,14 +243,14 @@ def test_both_compose_files_and_their_merge_follow_the_compose_spec(
 def test_the_worker_shares_the_host_network(compose: dict[str, Any]) -> None:
     worker = compose["services"]["worker"]
     assert worker["network_mode"] == "host"
-    assert "networks" not in worker and "ports" not in worker
+    assert "networks" not in worker
+    assert "ports" not in worker
     assert worker["command"] == ["python", "manage.py", "bacnet_worker"]
     # Host networking cannot resolve service names: it reaches the stores on the host loopback,
     # where they must be published (on loopback only).
     env = worker["environment"]
-    assert "@127.0.0.1:" in env["DATABASE_URL"] and env["REDIS_URL"].startswith(
-        "redis://127.0.0.1:"
-    )
+    assert "@127.0.0.1:" in env["DATABASE_URL"]
+    assert env["REDIS_URL"].startswith("redis://127.0.0.1:")
     for store in ("postgres", "redis"):
         published = compose["services"][store]["ports"]
         assert published and all(port.startswith("127.0.0.1:") for port in published), published
@@ -266,7 +266,8 @@ def test_the_web_app_queues_through_celery_and_the_worker_consumes_it(
         assert env["BACNET_SITE"] == services["web"]["environment"]["BACNET_SITE"]
         assert env["REDIS_URL"].endswith(":6379/0") or "BMS_REDIS_PORT" in env["REDIS_URL"]
     web = services["web"]
-    assert web["command"][0] == "daphne" and web["command"][-1] == "bms.asgi:application"
+    assert web["command"][0] == "daphne"
+    assert web["command"][-1] == "bms.asgi:application"
     assert "application" in (ROOT / "bms" / "asgi.py").read_text()
     for name in ("web", "worker"):
         assert (
@@ -281,7 +282,8 @@ def test_on_windows_no_worker_container_starts_and_the_web_app_uses_native(
     assert services["worker"]["deploy"]["replicas"] == 0
     assert services["web"]["environment"]["BACNET_BACKEND"] == "native"
     # The native worker connects to the database and Redis the base file publishes on loopback.
-    assert services["postgres"]["ports"] and services["redis"]["ports"]
+    assert services["postgres"]["ports"]
+    assert services["redis"]["ports"]
 
 
 def test_the_worker_address_comes_only_from_the_users_env(compose: dict[str, Any]) -> None:
@@ -472,5 +474,6 @@ def test_the_image_gets_every_file_it_copies() -> None:
     for source in copied:
         assert (ROOT / source).exists(), source
         assert not any(fnmatch.fnmatch(source, pattern) for pattern in ignored), source
-    assert dockerfile.startswith("#") and "\nFROM python:3.11" in dockerfile
+    assert dockerfile.startswith("#")
+    assert "\nFROM python:3.11" in dockerfile
     assert "BACNET_ADDRESS" not in dockerfile  # never baked into the image

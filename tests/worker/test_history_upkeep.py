@@ -27,8 +27,10 @@ async def no_progress(**fields: Any) -> None:
 
 def test_the_schedule_queues_one_upkeep_at_a_time_on_any_site():
     first = enqueue_history_if_idle("default")
-    assert first is not None and first.task_type == "history"
-    assert describe.is_scheduled(first) and describe.requested_by(first) == "schedule"
+    assert first is not None
+    assert first.task_type == "history"
+    assert describe.is_scheduled(first)
+    assert describe.requested_by(first) == "schedule"
     assert enqueue_history_if_idle("default") is None
     assert enqueue_history_if_idle("north") is None  # one history for every site
     BACnetTask.objects.filter(pk=first.pk).update(status=states.COMPLETED)

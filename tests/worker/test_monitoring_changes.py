@@ -104,11 +104,13 @@ async def test_a_check_with_nothing_changed_reads_one_row_and_no_point(bacnet_po
             reloads = service.reloads
 
             quiet = await captured(service)
-            assert len(quiet) == 1 and "monitoringrevision" in quiet[0]["sql"]
+            assert len(quiet) == 1
+            assert "monitoringrevision" in quiet[0]["sql"]
 
             service._next_sweep = 0.0  # the safety net's turn: device rows, still no point
             swept = await captured(service)
-            assert len(swept) == 2 and point_selects(swept) == []
+            assert len(swept) == 2
+            assert point_selects(swept) == []
             assert service.reloads == reloads
 
             # A change: only its device's points are read.
@@ -150,6 +152,23 @@ async def test_a_restarted_device_is_resubscribed_as_soon_as_it_sends_i_am(bacne
                 ).exists(),
                 what="a change after the restart",
             )
+
+
+async def test_an_i_am_answering_our_own_who_is_resubscribes_nothing(bacnet_port):
+    async with SimulatedBuilding(
+        devices=1, objects=12, port=bacnet_port, change_interval=3600
+    ) as building:
+        device = building.devices[0]
+        refs = [r for r in device.objects if r.object_type == "analog-input"]
+        row = await sync_to_async(make_rows_for)(device.instance, device.address, refs)
+        switch = building.switch(device.instance)
+        running = RunningMonitoring(bacnet_port, options(lifetime=300))
+        async with running as service:
+            await eventually(lambda: switch.subscriptions() == len(refs), what="subscriptions")
+            found = await running.engine.client.who_is(device.instance, device.instance)
+            assert [r.device_instance for r in found] == [device.instance]
+            await asyncio.sleep(0.5)
+            assert service.monitors[row.id].resubscriptions == 0
 
 
 async def test_an_i_am_brings_an_unreachable_device_back_online_at_once(bacnet_port):
@@ -242,4 +261,5 @@ async def test_failed_collects_make_a_device_unreachable_and_a_read_points_bring
         ("online", "unreachable"),
         ("unreachable", "online"),
     ]
-    assert "requests failed" in events[0].reason and "no answer" in events[0].reason
+    assert "requests failed" in events[0].reason
+    assert "no answer" in events[0].reason

@@ -99,7 +99,8 @@ async def test_a_batch_is_stored_with_its_readings_and_audits_in_order(on_postgr
         )
     finally:
         await store.close()
-    assert stored is not None and not stored.merged
+    assert stored is not None
+    assert not stored.merged
     fresh = await VirtualObject.objects.aget(id=row.id)
     assert (fresh.present_value, fresh.priority_array[7], fresh.updated_at) == (
         30.0,
@@ -124,7 +125,8 @@ async def test_a_row_changed_since_the_sync_is_left_to_the_merge(on_postgresql) 
         assert await store.store([write(row, 55.0)], row.id, row.device_id, stale) is None
     finally:
         await store.close()
-    assert await BACnetReading.objects.acount() == 0 and await WriteAudit.objects.acount() == 0
+    assert await BACnetReading.objects.acount() == 0
+    assert await WriteAudit.objects.acount() == 0
     assert (await VirtualObject.objects.aget(id=row.id)).present_value == row.present_value
 
 

@@ -470,5 +470,6 @@ def test_a_property_write_on_a_row_changed_since_the_sync_keeps_that_change(outp
         ).merged
 
     output.refresh_from_db()
-    assert output.priority_array[4] == 21.0 and output.present_value == 21.0
+    assert output.priority_array[4] == 21.0
+    assert output.present_value == 21.0
     assert (output.out_of_service, output.relinquish_default) == (True, 33.0)

@@ -93,7 +93,8 @@ def test_discover_collect_and_write_reach_the_simulated_building(
     assert (again["cached"], again["scan_id"]) == (True, found["scan_id"])
     # ...unless forced, or asked with other parameters.
     forced = run_task(database_url, "discover", "--low", "1000", "--high", "1999", "--force")
-    assert forced["cached"] is False and forced["scan_id"] != found["scan_id"]
+    assert forced["cached"] is False
+    assert forced["scan_id"] != found["scan_id"]
     other = run_task(database_url, "discover", "--low", "1001", "--high", "1001")
     assert (other["cached"], other["devices"]) == (False, [1001])
 

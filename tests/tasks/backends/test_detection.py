@@ -64,7 +64,9 @@ def test_without_a_broker_auto_is_native_and_claims_no_container():
     # without calling the machine a Docker deployment.
     chosen, reason = detect_backend({}, "Linux", dockerenv_exists)
     assert chosen == "native"
-    assert "no Celery broker" in reason and "Docker" not in reason and "container" not in reason
+    assert "no Celery broker" in reason
+    assert "Docker" not in reason
+    assert "container" not in reason
 
 
 def test_the_configured_backend_resolves_auto_from_the_settings(settings):
