@@ -87,8 +87,8 @@ class IAmWatch:
     how a subscriber learns that the device forgot its COV subscriptions.
 
     Registered in bacpypes3's `_who_is_futures` like IAmCollector, for as long as it is wanted.
-    The listener is told whether one of our own Who-Is was collecting answers at the time
-    (then the I-Am is most likely an answer, not an announcement).
+    The listener is told whether a Who-Is of this application was collecting answers at the
+    time (then the I-Am is most likely an answer, not an announcement).
     """
 
     def __init__(self, app: Any, listener: IAmListener) -> None:
@@ -105,7 +105,8 @@ class IAmWatch:
             self._app._who_is_futures.remove(self)
 
     def match(self, apdu: IAmRequest) -> None:
-        answering = any(isinstance(f, IAmCollector) for f in self._app._who_is_futures)
+        # Ours or bacpypes3's own Who-Is futures (any entry but a watch) are collecting.
+        answering = any(not isinstance(f, IAmWatch) for f in self._app._who_is_futures)
         self._listener(i_am_record(apdu), answering)
 
 
