@@ -161,9 +161,7 @@ def within_limits(number: float, low: float | None, high: float | None, name: st
 def coerce_binary(value: Any, object_type: str = "a binary object") -> str:
     """ "active" or "inactive" from any word of the binary vocabulary."""
     word: str | None = None
-    if isinstance(value, bool):
-        word = "active" if value else "inactive"
-    elif isinstance(value, int) and value in (0, 1):
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
         word = "active" if value else "inactive"
     elif isinstance(value, str):
         word = BINARY_WORDS.get(value.strip().lower())

@@ -192,9 +192,12 @@ _PER_DATAGRAM_LOGS = _PerDatagramLogs()
 def _filter_bacpypes3_logs() -> None:
     """Put the filter on every bacpypes3 logger (each of its classes has its own)."""
     for name, logger in list(logging.Logger.manager.loggerDict.items()):
-        if name.startswith("bacpypes3.") and isinstance(logger, logging.Logger):
-            if _PER_DATAGRAM_LOGS not in logger.filters:
-                logger.addFilter(_PER_DATAGRAM_LOGS)
+        if (
+            name.startswith("bacpypes3.")
+            and isinstance(logger, logging.Logger)
+            and _PER_DATAGRAM_LOGS not in logger.filters
+        ):
+            logger.addFilter(_PER_DATAGRAM_LOGS)
 
 
 def guard_receive(app: Application, summary_seconds: float = SUMMARY_SECONDS) -> MalformedDatagrams:

@@ -66,9 +66,13 @@ def check_value(kind: str, value: Any) -> PresentValue:
         return float(value)
     if kind == "binary" and value in ("active", "inactive"):
         return str(value)
-    if kind == "multistate" and isinstance(value, int) and not isinstance(value, bool):
-        if value >= 1:
-            return value
+    if (
+        kind == "multistate"
+        and isinstance(value, int)
+        and not isinstance(value, bool)
+        and value >= 1
+    ):
+        return value
     raise _bad(f"{value!r} is not a value of a {kind} schedule")
 
 

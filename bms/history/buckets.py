@@ -33,7 +33,7 @@ def numeric(value: Any) -> float | None:
 
 def floor_to(seconds: float, resolution: int) -> int:
     """The start (epoch seconds) of the `resolution`-second bucket holding `seconds`."""
-    return int(math.floor(seconds / resolution)) * resolution
+    return math.floor(seconds / resolution) * resolution
 
 
 @dataclass(frozen=True)

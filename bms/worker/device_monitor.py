@@ -25,6 +25,7 @@ COV notifications and polled values go to the ReadingBatcher (group commit).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -153,10 +154,8 @@ class DeviceMonitor:
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
-        try:
+        with contextlib.suppress(TimeoutError):  # time for the next round
             await asyncio.wait_for(self._wake.wait(), max(0.0, seconds))
-        except TimeoutError:
-            pass  # time for the next round
 
     def _until_next_poll(self) -> float:
         now = time.monotonic()

@@ -17,6 +17,7 @@ unreachable device back and its subscriptions are made again at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -149,10 +150,8 @@ class HealthBook:
         """Store changes as they come and tick every device each second, until cancelled."""
         while True:
             self._queued.clear()
-            try:
+            with contextlib.suppress(TimeoutError):  # a tick
                 await asyncio.wait_for(self._queued.wait(), TICK_SECONDS)
-            except TimeoutError:
-                pass  # a tick
             now = time.time()
             for device_id, health in list(self._health.items()):
                 self._note(device_id, health.tick(now))

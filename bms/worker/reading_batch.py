@@ -10,6 +10,7 @@ to open pages as one "points" event per device through the path a collect uses
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -57,10 +58,8 @@ class ReadingBatcher:
         """Store what arrives until cancelled; what is waiting then is stored by `drain`."""
         while True:
             await self._waiting.wait()
-            try:
+            with contextlib.suppress(TimeoutError):  # the window closed: store what came in it
                 await asyncio.wait_for(self._full.wait(), self._window)
-            except TimeoutError:
-                pass  # the window closed: store what came in it
             await self._store_waiting()
 
     async def drain(self, attempts: int = 3) -> None:

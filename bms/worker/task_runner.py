@@ -14,6 +14,7 @@ handed back to pending, when the claim loop starts again after the outage (`_set
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -116,10 +117,8 @@ class TaskRunner:
 
     async def _sleep_until_woken(self, seconds: float) -> None:
         self._wake.clear()
-        try:
+        with contextlib.suppress(TimeoutError):  # the poll interval elapsed: look for work again
             await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass  # the poll interval elapsed: look for work again
 
     # ---- running
 

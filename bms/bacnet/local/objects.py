@@ -205,7 +205,7 @@ class LocalPoint(MonitoredWrites, StaticAttributeReads):
         effective = to_plain(self._read("presentValue"))
         if self._commandable and name == "presentValue":
             level = priority or DEFAULT_PRIORITY
-            array = array[: level - 1] + (to_plain(value),) + array[level:]
+            array = (*array[: level - 1], to_plain(value), *array[level:])
             effective = priority_winner(array, to_plain(self._read("relinquishDefault")))
         elif self._commandable and name == "relinquishDefault":
             effective = priority_winner(array, to_plain(value))
