@@ -20,22 +20,18 @@ Targets: ack p99 <= 20 ms, 0 lost, WebSocket arrival p99 <= 150 ms.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from _common import (
-    PYTHON,
     REDIS_URL,
     BenchError,
     Processes,
     cpu_seconds,
     create_virtual_devices,
-    django_env,
     emit,
-    free_tcp_port,
     free_udp_port,
     manage,
     parser,
@@ -49,14 +45,10 @@ from _common import (
     start_worker,
     virtual_objects,
 )
+from _stack import Listener, Message, start_listener, websocket_unavailable
 
 TARGET_P99_MS = 20.0
 TARGET_WS_P99_MS = 150.0
-SESSION_CODE = (
-    "from django.contrib.auth import get_user_model; from django.test import Client; "
-    "user = get_user_model().objects.create_user('bench-ws'); client = Client(); "
-    "client.force_login(user); print('SESSION', client.cookies['sessionid'].value)"
-)
 HOSTS = {"worker": "127.0.0.2", "bare": "127.0.0.3"}
 
 
@@ -96,7 +88,8 @@ def main() -> int:
         listener: Listener | None = None
         worker_env = {} if ws_skip else {"REDIS_URL": REDIS_URL}
         if not ws_skip:
-            listener = start_listener(procs, database, ao["instance"])
+            keep = is_external_write(ao["instance"])
+            listener = start_listener(procs, database, "/ws/virtual-devices/", keep)
         worker = start_worker(procs, database, f"{HOSTS['worker']}/8:{port}", **worker_env)
         bare.wait_for("ready", timeout=30)
         send_log = procs.logdir / "sent.json"
@@ -128,7 +121,7 @@ def main() -> int:
         websocket: dict[str, Any] = {"skipped": ws_skip}
         if listener is not None:
             time.sleep(2.0)  # messages still on their way
-            websocket = listener.stop_and_match(json.loads(send_log.read_text()))
+            websocket = match_writes(listener.stop(), json.loads(send_log.read_text()))
         ((rows,),) = sql(
             database,
             "SELECT count(*) FROM devices_bacnetreading WHERE source = 'external_bacnet_write'",
@@ -198,119 +191,36 @@ def main() -> int:
     return 0
 
 
-def websocket_unavailable() -> str:
-    """Why the WebSocket arrival cannot be measured here, or "" if it can."""
-    try:
-        import redis
-        import websockets  # noqa: F401
-    except ImportError as exc:
-        return f"{exc.name} is not installed (pip install -e '.[dev]')"
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        return f"Redis at {REDIS_URL} is not reachable: {exc}"
-    return ""
-
-
-class Listener:
-    """A signed-in WebSocket client on /ws/virtual-devices/, in a thread of its own."""
-
-    def __init__(self, url: str, session: str, origin: str, instance: int) -> None:
-        self.url, self.session, self.origin, self.instance = url, session, origin, instance
-        self.arrivals: list[tuple[float, float]] = []  # (wall-clock arrival, new value)
-        self.error: BaseException | None = None
-        self.connected = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ws-listener", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._listen())
-        except Exception as exc:  # reported by stop_and_match, never hidden
-            self.error = exc
-            self.connected.set()
-
-    async def _listen(self) -> None:
-        from websockets.asyncio.client import connect
-
-        async with connect(
-            self.url,
-            origin=self.origin,  # type: ignore[arg-type]
-            additional_headers={"Cookie": f"sessionid={self.session}"},
-        ) as ws:
-            self.connected.set()
-            deadline = time.monotonic() + 900  # bounded like every bench process
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), 0.2)
-                except TimeoutError:
-                    continue
-                arrived = time.time()
-                message = json.loads(raw)
-                if (
-                    message.get("type") == "external_write"
-                    and message.get("object", {}).get("instance") == self.instance
-                ):
-                    self.arrivals.append((arrived, float(message["new_value"])))
-
-    def stop_and_match(self, acked: list[list[float]]) -> dict[str, Any]:
-        self._stop.set()
-        self._thread.join(10)
-        if self.error is not None:
-            raise BenchError(f"WebSocket listener failed: {self.error!r}")
-        delays, position, unmatched = [], 0, 0
-        for _number, value, sent_at in acked:  # writes to one object are acked in order
-            for index in range(position, min(position + 200, len(self.arrivals))):
-                arrived, got = self.arrivals[index]
-                if abs(got - value) < 1e-3:
-                    delays.append(1000 * (arrived - sent_at))
-                    position = index + 1
-                    break
-            else:
-                unmatched += 1
-        return {
-            "matched": len(delays),
-            "unmatched": unmatched,
-            "messages": len(self.arrivals),
-            "p50_ms": round(percentile(delays, 50), 1),
-            "p99_ms": round(percentile(delays, 99), 1),
-            "max_ms": round(max(delays), 1) if delays else None,
-        }
-
-
-def start_listener(procs: Processes, database: str, instance: int) -> Listener:
-    done = manage(database, "shell", "-c", SESSION_CODE, REDIS_URL=REDIS_URL)
-    session = next(
-        line.split()[1] for line in done.stdout.splitlines() if line.startswith("SESSION ")
-    )
-    web_port = free_tcp_port()
-    daphne = procs.start(
-        "daphne",
-        [
-            PYTHON,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(web_port),
-            "bms.asgi:application",
-        ],
-        env=django_env(database, REDIS_URL=REDIS_URL),
-    )
-    daphne.wait_for("Listening on", timeout=60)
-    listener = Listener(
-        f"ws://127.0.0.1:{web_port}/ws/virtual-devices/",
-        session,
-        f"http://127.0.0.1:{web_port}",
-        instance,
-    )
-    if not listener.connected.wait(30) or listener.error is not None:
-        raise BenchError(
-            f"WebSocket listener did not connect: {listener.error!r}\n{daphne.output()[-2000:]}"
+def is_external_write(instance: int) -> Callable[[Message], bool]:
+    def keep(message: Message) -> bool:
+        return bool(
+            message.get("type") == "external_write"
+            and message.get("object", {}).get("instance") == instance
         )
-    return listener
+
+    return keep
+
+
+def match_writes(arrivals: list[tuple[float, Message]], acked: list[list[float]]) -> dict[str, Any]:
+    """Each acked write (in order, by value) matched to its message; send -> arrival times."""
+    delays, position, unmatched = [], 0, 0
+    for _number, value, sent_at in acked:  # writes to one object are acked in order
+        for index in range(position, min(position + 200, len(arrivals))):
+            arrived, message = arrivals[index]
+            if abs(float(message["new_value"]) - value) < 1e-3:
+                delays.append(1000 * (arrived - sent_at))
+                position = index + 1
+                break
+        else:
+            unmatched += 1
+    return {
+        "matched": len(delays),
+        "unmatched": unmatched,
+        "messages": len(arrivals),
+        "p50_ms": round(percentile(delays, 50), 1),
+        "p99_ms": round(percentile(delays, 99), 1),
+        "max_ms": round(max(delays), 1) if delays else None,
+    }
 
 
 if __name__ == "__main__":

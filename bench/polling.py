@@ -46,10 +46,10 @@ from _common import (
     print_table,
     ratio,
     run_json,
-    sql,
     start_worker,
     udp_drops,
 )
+from _stack import task
 
 sys.path.insert(0, str(ROOT))
 
@@ -143,31 +143,6 @@ def raw_baseline(args: Any, port: int, *extra: str) -> dict[str, Any]:
         ),
         timeout=180,
     )
-
-
-def task(database: str, action: str, *extra: str) -> dict[str, Any]:
-    """Queue a task with `manage.py bacnet_task ... --wait` and return its row's figures."""
-    before, drops = readings(database), udp_drops()
-    manage(database, "bacnet_task", action, *extra, "--wait", "--timeout", "300", timeout=330)
-    ((task_id, result, created, started, completed),) = sql(
-        database,
-        "SELECT id, result, created_at, started_at, completed_at FROM "
-        "tasks_bacnettask WHERE task_type = %s ORDER BY id DESC LIMIT 1",
-        action,
-    )
-    return {
-        "id": task_id,
-        "result": result,
-        "run_s": (completed - started).total_seconds(),
-        "end_to_end_s": (completed - created).total_seconds(),
-        "stored": readings(database) - before,
-        "udp_drops": udp_drops() - drops,
-    }
-
-
-def readings(database: str) -> int:
-    ((count,),) = sql(database, "SELECT count(*) FROM devices_bacnetreading WHERE source = 'poll'")
-    return int(count)
 
 
 def bac0_baseline(args: Any, port: int, logdir: Path) -> dict[str, Any]:
