@@ -303,24 +303,33 @@ class LocalCalendarObject(_LocalObject, _CalendarObject):  # type: ignore[misc]
         self.update(spec)
 
     def update(self, spec: CalendarSpec) -> None:
-        self.spec = spec
-        self.entries = codec.entries_from_json(spec.date_list)
-        self.dateList = ListOfCalendarEntry([encode_entry(e) for e in self.entries])
+        # bacpypes3's local objects take only their properties and _private attributes
+        self._spec = spec
+        self._entries = codec.entries_from_json(spec.date_list)
+        self.dateList = ListOfCalendarEntry([encode_entry(e) for e in self._entries])
+
+    @property
+    def spec(self) -> CalendarSpec:
+        return self._spec
+
+    @property
+    def entries(self) -> tuple[ev.CalendarEntry, ...]:
+        return self._entries
 
     def stored_json(self, attr: str) -> list[Any]:
-        return list(self.spec.date_list)
+        return list(self._spec.date_list)
 
     @property
     def ref(self) -> ObjectRef:
         return self.spec.ref
 
     @property
-    def presentValue(self) -> Boolean:  # noqa: N802 (bacpypes3's property name)
+    def presentValue(self) -> Boolean:
         today = _app_clock(self).local_now().date()
         return Boolean(ev.calendar_active(self.entries, today))
 
     @presentValue.setter
-    def presentValue(self, value: Any) -> None:  # noqa: N802
+    def presentValue(self, value: Any) -> None:
         """Computed from the date-list; bacpypes3 sets it while building the object."""
 
 
@@ -339,10 +348,10 @@ class LocalScheduleObject(_LocalObject, _ScheduleObject):  # type: ignore[misc]
         self.update(spec)
 
     def update(self, spec: ScheduleSpec) -> None:
-        self.spec = spec
-        self.kind = spec.kind
-        self.evaluated = spec.schedule()
-        schedule = self.evaluated
+        # bacpypes3's local objects take only their properties and _private attributes
+        self._spec = spec
+        self._evaluated = spec.schedule()
+        schedule = self._evaluated
         self.weeklySchedule = ArrayOfDailySchedule(
             [DailySchedule(daySchedule=_times(self.kind, day)) for day in schedule.weekly]
         )
@@ -363,8 +372,16 @@ class LocalScheduleObject(_LocalObject, _ScheduleObject):  # type: ignore[misc]
             ]
         )
 
+    @property
+    def spec(self) -> ScheduleSpec:
+        return self._spec
+
+    @property
+    def kind(self) -> str:
+        return self._spec.kind
+
     def stored_json(self, attr: str) -> list[Any]:
-        return list(self.spec.weekly if attr == "weeklySchedule" else self.spec.exceptions)
+        return list(self._spec.weekly if attr == "weeklySchedule" else self._spec.exceptions)
 
     @property
     def ref(self) -> ObjectRef:
@@ -378,14 +395,14 @@ class LocalScheduleObject(_LocalObject, _ScheduleObject):  # type: ignore[misc]
             if isinstance(obj, LocalCalendarObject)
         }
         clock = _app_clock(self)
-        return ev.value_at(self.evaluated, ev.wall_clock(clock.now(), clock.zone), calendars)
+        return ev.value_at(self._evaluated, ev.wall_clock(clock.now(), clock.zone), calendars)
 
     @property
-    def presentValue(self) -> Any:  # noqa: N802
+    def presentValue(self) -> Any:
         return encode_value(self.kind, self.value_now())
 
     @presentValue.setter
-    def presentValue(self, value: Any) -> None:  # noqa: N802
+    def presentValue(self, value: Any) -> None:
         """Computed from the schedule; bacpypes3 sets it while building the object."""
 
 
