@@ -11,7 +11,13 @@ them fails:
 - leases: heartbeats the worker and the leases of its running tasks, and returns tasks of dead
   workers to pending;
 - virtual-sync: applies creates, edits and deletes of virtual objects from the database;
-- poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending.
+- schedules: serves the schedules and calendars and writes their values in force to the
+  virtual objects at each transition (`schedules.ScheduleRunner`);
+- history-schedule (when BMS_HISTORY_SECONDS > 0): queues a `history` task (roll-up and
+  retention of readings, bms.history.maintenance), one at a time;
+- poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending;
+- monitoring: COV subscriptions, polls and device health of the monitored points
+  (`monitoring.Monitoring`, settings from the database, reloaded periodically).
 
 External writes to our objects go through the write path (`write_path.WritePath`, the engine's
 batch write hook): stored in one transaction before the engine sends the acks, published live
@@ -40,13 +46,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from bms.bacnet.config import EngineConfig
+from bms.bacnet.device_management import ManagementHooks
 from bms.bacnet.engine import Engine
 from bms.tasks import queue
 from bms.worker import events, store
+from bms.worker.alarm_source import AlarmSource
 from bms.worker.db import run_db
 from bms.worker.db_health import DATABASE_ERRORS, DatabaseHealth, ping
 from bms.worker.jobs import JobSettings
+from bms.worker.management_audit import ManagementAudit
+from bms.worker.monitoring import Monitoring, MonitorOptions
 from bms.worker.pg_writes import AsyncWriteStore
+from bms.worker.schedules import ScheduleRunner
+from bms.worker.store import history as store_history
 from bms.worker.task_runner import TaskRunner
 from bms.worker.virtual_sync import VirtualSync
 from bms.worker.write_path import STORE_DEADLINE_SECONDS, WritePath
@@ -70,6 +82,7 @@ class WorkerOptions:
     shutdown_timeout: float = 10.0
     broker_url: str = ""
     poll_seconds: float = 0.0  # queue a collect this often (0 = only on request)
+    history_seconds: float = 0.0  # queue the history's upkeep this often (0 = never)
     # A process of its own (the management command): freeze the start-up heap (settle_heap).
     freeze_heap: bool = False
 
@@ -100,14 +113,21 @@ class Worker:
         self.worker_id = worker_id or make_worker_id()
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._virtual: VirtualSync | None = None
+        self._alarms = AlarmSource(self._side)  # device 8888's alarms, recorded
         self._virtual_due = asyncio.Event()
         self._db = DatabaseHealth(self._ping)
         self._pg_writes = AsyncWriteStore.for_default_database(STORE_DEADLINE_SECONDS)
         self._writes = WritePath(self._pg_writes, self._side, self._wake_virtual_sync, self._db)
+        self.schedules = ScheduleRunner(self._wake_virtual_sync)
         self.engine = Engine(
             options.engine,
             write_batch_hook=self._writes.store,
             refusal_hook=self._writes.audit_refusal,
+            management=ManagementHooks(
+                audit=ManagementAudit(options.engine.device_instance).record,
+                reinitialize=self.schedules.reinitialize,
+                schedule_write=self.schedules.store_write,  # stored before the ack
+            ),
             stored_properties=store.STORED_PROPERTIES,  # an ack promises the value is kept
         )
         self._tasks = TaskRunner(
@@ -123,6 +143,7 @@ class Worker:
             health=self._db,
         )
         self._registration: str | None = None  # with the BBMD, as last heartbeated
+        self.monitoring = Monitoring(self.engine, MonitorOptions.from_settings(options.site))
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -135,7 +156,9 @@ class Worker:
             if self._pg_writes is not None:
                 await self._pg_writes.connect()
             await self.engine.start()
+            self.schedules.serve(self.engine)
             self._virtual = VirtualSync(self.engine.device)
+            self._alarms.serve(self.engine.device)
             self._writes.serve(self._virtual)
             await self._virtual.sync_once()
             await self._heartbeat()
@@ -158,10 +181,14 @@ class Worker:
             self._loop(self._tasks.claim_loop, "claim"),
             self._loop(self._lease_loop, "leases"),
             self._loop(self._virtual_loop, "virtual-sync"),
+            self._loop(self.schedules.run, "schedules"),
+            self._loop(self.monitoring.run, "monitoring"),
             self._named(self._db.watch(), "database-watch"),
         }
         if self.options.poll_seconds > 0:
             loops.add(self._loop(self._poll_loop, "poll-schedule"))
+        if self.options.history_seconds > 0:
+            loops.add(self._loop(self._history_loop, "history-schedule"))
         consumer = None
         if self.options.backend == "docker":
             from bms.worker.celery_consumer import CeleryConsumer
@@ -283,6 +310,15 @@ class Worker:
             await asyncio.sleep(delay)
             delay = self.options.poll_seconds
             task = await run_db(store.enqueue_poll_if_idle, self.options.site)
+            if task is not None:
+                self._tasks.wake()
+
+    async def _history_loop(self) -> None:
+        """The history's upkeep every history_seconds (the first after one interval: a worker
+        that starts and stops again soon has nothing to roll up)."""
+        while True:
+            await asyncio.sleep(self.options.history_seconds)
+            task = await run_db(store_history.enqueue_history_if_idle, self.options.site)
             if task is not None:
                 self._tasks.wake()
 

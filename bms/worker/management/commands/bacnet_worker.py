@@ -38,6 +38,8 @@ def worker_options(address: str | None = None, backend: str | None = None) -> Wo
             retries=settings.BACNET_RETRIES,
             foreign_bbmd=settings.BACNET_FOREIGN_BBMD,
             foreign_ttl=settings.BACNET_FOREIGN_TTL,
+            device_password=settings.BACNET_DEVICE_PASSWORD,
+            time_zone=settings.TIME_ZONE,  # the site's: local time and the schedules
         )
     except ConfigurationError as exc:
         raise CommandError(str(exc)) from exc
