@@ -8,9 +8,10 @@ TASKS = "tasks"
 DEVICES = "devices"
 VIRTUAL_DEVICES = "virtual_devices"  # seed 004's group
 AUDIT = "audit"  # write audit rows made outside the worker's external-write batches
+ALARMS = "alarms"  # alarm changes and the counts of the navigation bar (every page)
 _DEVICE_PREFIX = "device-"
 _ALLOWED = re.compile(
-    rf"^(?:{TASKS}|{DEVICES}|{VIRTUAL_DEVICES}|{AUDIT}|{_DEVICE_PREFIX}\d{{1,18}})$"
+    rf"^(?:{TASKS}|{DEVICES}|{VIRTUAL_DEVICES}|{AUDIT}|{ALARMS}|{_DEVICE_PREFIX}\d{{1,18}})$"
 )
 
 

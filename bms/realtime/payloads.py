@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from bms.alarms.models import Alarm
 from bms.bacnet.types import ObjectRef, PresentValue
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, ConfigAudit, WriteAudit
 from bms.tasks import describe
@@ -194,4 +195,25 @@ def config_audit_payload(audit: ConfigAudit) -> dict[str, Any]:
         "target": audit.target,
         "before": audit.before,
         "after": audit.after,
+    }
+
+
+def alarm_payload(alarm: Alarm) -> dict[str, Any]:
+    """An alarm as the console row shows it (its transitions are on its own page)."""
+    return {
+        "id": alarm.pk,
+        "source_kind": alarm.source_kind,
+        "name": alarm.name or alarm.rule,
+        "device_instance": alarm.device_instance,
+        "object_type": alarm.object_type,
+        "instance": alarm.instance,
+        "event_state": alarm.event_state,
+        "event_type": alarm.event_type,
+        "priority": alarm.priority,
+        "notify_type": alarm.notify_type,
+        "message": alarm.message,
+        "acked_transitions": list(alarm.acked_transitions),
+        "unacknowledged": alarm.unacknowledged,
+        "active": alarm.event_state != "normal",
+        "last_transition_at": iso(alarm.last_transition_at),
     }

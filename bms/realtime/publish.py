@@ -21,6 +21,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import Count
 
+from bms.alarms import queries as alarm_queries
+from bms.alarms.models import Alarm
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, ConfigAudit, WriteAudit
 from bms.realtime import groups, payloads
 from bms.realtime.layer import DatabaseChannelLayer
@@ -196,6 +198,18 @@ def publish_audit(audit: WriteAudit) -> None:
 def publish_config_audit(audit: ConfigAudit) -> None:
     """A configuration change or sign-in was audited (group `audit`)."""
     _event(groups.AUDIT, {"type": "config_audit", "audit": payloads.config_audit_payload(audit)})
+
+
+def publish_alarms(alarm_ids: Sequence[int]) -> None:
+    """Alarms changed state or were acknowledged (group `alarms`): each alarm as it is now,
+    and the counts the navigation bar shows, in one message."""
+    rows = Alarm.objects.filter(pk__in=alarm_ids).select_related("point__device")
+    event = {
+        "type": "alarms",
+        "alarms": [payloads.alarm_payload(alarm) for alarm in rows],
+        "counts": alarm_queries.counts(),
+    }
+    _event(groups.ALARMS, event)
 
 
 def _event(group: str, event: dict[str, Any]) -> None:

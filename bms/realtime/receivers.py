@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bms.alarms.signals import alarms_changed
 from bms.devices.config_audit import config_audit_recorded
 from bms.devices.signals import audit_recorded
 from bms.realtime import publish
@@ -17,6 +18,7 @@ from bms.virtual.signals import virtual_device_changed, virtual_object_changed
 
 
 def connect() -> None:
+    alarms_changed.connect(_alarms, dispatch_uid="realtime.alarms")
     audit_recorded.connect(_audit, dispatch_uid="realtime.audit")
     config_audit_recorded.connect(_config_audit, dispatch_uid="realtime.config_audit")
     task_submitted.connect(_task, dispatch_uid="realtime.task")
@@ -44,3 +46,7 @@ def _virtual_object(
     sender: Any, virtual_object: Any, reading: Any, deleted: bool, **kwargs: Any
 ) -> None:
     publish.publish_virtual_object(virtual_object, reading, deleted=deleted)
+
+
+def _alarms(sender: Any, alarm_ids: list[int], **kwargs: Any) -> None:
+    publish.publish_alarms(alarm_ids)
