@@ -1,4 +1,5 @@
-"""Remote devices, their points, readings, and writes to commandable points."""
+"""Remote devices, their points, readings, writes to commandable points, and what the worker
+monitors on them (bms.api.monitoring)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,16 @@ from pydantic import Field
 
 from bms.api.auth import require_operator, user_name
 from bms.api.fields import Text
+from bms.api.monitoring import (
+    DeviceMonitoringOut,
+    HealthEventOut,
+    MonitoringPatch,
+    PointMonitoringOut,
+    apply_device_patch,
+    apply_point_patch,
+    device_monitoring,
+    point_monitoring,
+)
 from bms.api.readings import READING_ERRORS, ReadingQuery, readings_page
 from bms.api.responses import reading, writing
 from bms.api.schemas import (
@@ -22,7 +33,7 @@ from bms.api.schemas import (
     WriteIn,
 )
 from bms.api.tasks import created
-from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.devices.models import BACnetDevice, BACnetPoint, DeviceHealthEvent
 from bms.tasks import submission
 
 router = Router(tags=["devices"])
@@ -102,3 +113,40 @@ def point_write(request: HttpRequest, point_pk: int, body: WriteIn) -> Status[An
         source="api",
     )
     return Status(202, created(task))
+
+
+@router.get("/devices/{device_pk}/monitoring", response=reading(DeviceMonitoringOut, query=False))
+def device_monitoring_detail(request: HttpRequest, device_pk: int) -> dict[str, Any]:
+    """The device's own monitoring settings, what applies after the site's defaults, how many
+    of its points are watched by COV and by polling, its health and the COV it refuses."""
+    return device_monitoring(get_device(device_pk))
+
+
+@router.patch("/devices/{device_pk}/monitoring", response=writing(200, DeviceMonitoringOut))
+def device_monitoring_update(
+    request: HttpRequest, device_pk: int, body: MonitoringPatch
+) -> dict[str, Any]:
+    """Change what the worker monitors on the device (points that set nothing themselves
+    follow it); the worker applies it within about a second."""
+    require_operator(request)
+    return device_monitoring(apply_device_patch(get_device(device_pk), body))
+
+
+@router.get("/devices/{device_pk}/health-events", response=reading(list[HealthEventOut]))
+def device_health_events(request: HttpRequest, device_pk: int) -> list[DeviceHealthEvent]:
+    """The device's last 100 changes of health (online, unreachable, offline), newest first."""
+    return list(get_device(device_pk).health_events.order_by("-time", "-id")[:100])
+
+
+@router.get("/points/{point_pk}/monitoring", response=reading(PointMonitoringOut, query=False))
+def point_monitoring_detail(request: HttpRequest, point_pk: int) -> dict[str, Any]:
+    return point_monitoring(get_point(point_pk))
+
+
+@router.patch("/points/{point_pk}/monitoring", response=writing(200, PointMonitoringOut))
+def point_monitoring_update(
+    request: HttpRequest, point_pk: int, body: MonitoringPatch
+) -> dict[str, Any]:
+    """Change what the worker monitors on this point (null inherits the device's setting)."""
+    require_operator(request)
+    return point_monitoring(apply_point_patch(get_point(point_pk), body))
