@@ -106,6 +106,13 @@ class Outage:
             "time_to_resume_s": round(self.time_to_resume, 3),
             "tasks": self.task_status,
             "worker_alive_during": self.worker_alive_during,
+            "outage_log": [
+                line.split(" bms.worker.db_health: ", 1)[1][:60]
+                for line in self.worker_log.splitlines()
+                if " bms.worker.db_health: " in line
+            ],
+            "log_lines_refused_writes": self.worker_log.count("refused by the hook"),
+            "log_tracebacks": self.worker_log.count("Traceback"),
         }
 
 
