@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -77,6 +78,15 @@ def raw_rows(
     ]
 
 
+def raw_count(start: datetime, end: datetime, limit: int, subject: Subject) -> int:
+    """How many raw readings of the subject are in the range, counting no further than
+    `limit` (an index-only probe: nothing is fetched or decoded)."""
+    readings = BACnetReading.objects.filter(
+        subject_filter(subject), timestamp__gte=start, timestamp__lt=end
+    )
+    return readings.order_by()[:limit].count()
+
+
 def rollup_rows(
     resolution: int,
     start: datetime,
@@ -88,10 +98,40 @@ def rollup_rows(
     buckets = ReadingRollup.objects.filter(resolution=resolution, start__gte=start, start__lt=end)
     if subject is not None:
         buckets = buckets.filter(subject_filter(subject))
-    ordered = buckets.order_by("start", "id")
+    # Tuples, not model instances: a year of hours is 8,760 rows on every chart of a year.
+    ordered = buckets.order_by("start", "id").values_list(*_BUCKET_COLUMNS)
     if limit is not None:
         ordered = ordered[:limit]
-    return [Row((row.point_id, row.virtual_object_id), as_bucket(row)) for row in ordered]
+    return [_row(values) for values in ordered]
+
+
+_BUCKET_COLUMNS = (
+    "point_id",
+    "virtual_object_id",
+    "start",
+    "count",
+    "numeric_count",
+    "total",
+    "minimum",
+    "maximum",
+    "last",
+    "last_at",
+)
+
+
+def _row(values: tuple[Any, ...]) -> Row:
+    point_id, virtual_id, start, count, numeric_count, total, low, high, last, last_at = values
+    bucket = Bucket(
+        start=int(epoch(start)),
+        count=count,
+        numeric_count=numeric_count,
+        total=total,
+        minimum=low,
+        maximum=high,
+        last=last,
+        last_at=epoch(last_at),
+    )
+    return Row((point_id, virtual_id), bucket)
 
 
 def level_rows(

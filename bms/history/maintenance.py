@@ -1,5 +1,6 @@
-"""One run of the history's upkeep: a bounded roll-up step per resolution, then a bounded
-retention step per level. The worker runs it as a scheduled "history" task."""
+"""The history's upkeep: a step is a bounded roll-up per resolution, then a bounded retention
+per level (`run_once`); the worker's scheduled "history" task runs steps, each on its own in
+the ORM thread, while there is more to do and its time allows (`combined` adds them up)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,14 @@ def run_once(now: datetime | None = None, rows: int | None = None) -> dict[str, 
         "raw_deleted": next(step.deleted for step in dropped if step.resolution == RAW),
         "more": any(step.more for step in rolled) or any(step.more for step in dropped),
     }
+
+
+def combined(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several steps' results as one: counts added, the last step's marks and "more"."""
+    total = dict(results[-1])
+    total["steps"] = len(results)
+    total["readings_rolled_up"] = sum(r["readings_rolled_up"] for r in results)
+    total["raw_deleted"] = sum(r["raw_deleted"] for r in results)
+    for key in ("buckets", "deleted"):
+        total[key] = {name: sum(r[key][name] for r in results) for name in results[-1][key]}
+    return total

@@ -58,10 +58,10 @@ def series(
     if not 1 <= width <= MAX_WIDTH:
         raise SeriesRefused(f"points must be between 1 and {MAX_WIDTH}")
     raw_kept_from = Retention.from_settings().cutoff(RAW, now or timezone.now())
-    if raw_kept_from is None or start >= raw_kept_from:
-        raw = levels.raw_rows(start, end, width + 1, subject)
-        if len(raw) <= width:
-            return Series(start, end, RAW, RAW, [row.bucket for row in raw])
+    raw_kept = raw_kept_from is None or start >= raw_kept_from
+    if raw_kept and levels.raw_count(start, end, width + 1, subject) <= width:
+        raw = levels.raw_rows(start, end, width, subject)
+        return Series(start, end, RAW, RAW, [row.bucket for row in raw])
     level = choose_level((end - start).total_seconds(), width)
     buckets = _buckets(subject, level, start, end)
     resolution = level

@@ -72,7 +72,9 @@ def _history(task: BACnetTask, result: dict[str, Any]) -> str:
     deleted = sum(result["deleted"].values())
     text = (
         f"rolled up {_count(result['readings_rolled_up'], 'reading')} into buckets ({buckets}); "
-        f"dropped {_count(deleted, 'expired row')}{_took(task)}"
+        f"dropped {_count(deleted, 'expired row')}"
+        f"{' in ' + _count(result['steps'], 'step') if result.get('steps', 1) > 1 else ''}"
+        f"{_took(task)}"
     )
     return f"{text}; more to do" if result.get("more") else text
 
