@@ -144,7 +144,7 @@ def test_the_other_pages_read_well(page: Any, stack: Stack):
     collect_row = page.locator("#task-table tr:has-text('Collect Readings')").first
     expect(collect_row.locator(".badge")).to_have_text("completed", timeout=20_000)
     page.click("#point-table tr[data-object-type='analog-input'] a")
-    expect(page.locator("#trend svg circle").first).to_be_attached(timeout=5000)
+    expect(page.locator("#trend canvas").first).to_be_attached(timeout=5000)
     expect(page.locator("#trend-count")).to_contain_text("reading")
     screenshot(page, "05-point-trend")
 

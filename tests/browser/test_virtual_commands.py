@@ -213,12 +213,12 @@ def test_a_virtual_objects_trend_grows_with_external_writes(page: Any, stack: St
     row.locator("a").click()  # the BACnet name leads to the object's page
     expect(page.locator("#trend-count")).to_contain_text("reading")
     expect(page.locator("#live")).to_have_text("live")
-    dots = page.locator("#trend svg circle")
-    before = dots.count()
+    trend = page.locator("#trend")
+    before = int(trend.get_attribute("data-points"))
     label = page.locator("#trend-count")
     readings = int(re.findall(r"\d+", label.inner_text())[-1])
     external_write(stack, damper_ref, 12.5)
-    expect(dots).to_have_count(before + 1, timeout=3000)
+    expect(trend).to_have_attribute("data-points", str(before + 1), timeout=3000)
     expect(page.locator("#object-value")).to_have_text("12.50")
     expect(label).to_have_text(re.compile(rf"\b{readings + 1} readings$"))  # counted live too
     screenshot(page, "14-virtual-object-trend")
@@ -234,26 +234,24 @@ def test_a_virtual_objects_trend_grows_with_commands_and_their_relinquish(page: 
     expect(page.locator("#trend-count")).to_contain_text("reading")
     expect(page.locator("#live")).to_have_text("live")
     page.evaluate("window.notReloaded = true")
-    dots = page.locator("#trend svg circle")
-    before = dots.count()
+    trend = page.locator("#trend")
+    before = int(trend.get_attribute("data-points"))
 
     commands = page.context.new_page()
     commands.goto("/virtual/2001/")
     setpoint, _ = object_row(commands, stack, "Supply_Air_Setpoint")
     command(setpoint, "21.5", "9")
-    expect(dots).to_have_count(before + 1, timeout=3000)
+    expect(trend).to_have_attribute("data-points", str(before + 1), timeout=3000)
     expect(page.locator("#object-value")).to_have_text("21.50")
 
     command(setpoint, "", "9", relinquish=True)
     commands.close()
-    expect(dots).to_have_count(before + 2, timeout=3000)
+    expect(trend).to_have_attribute("data-points", str(before + 2), timeout=3000)
     expect(page.locator("#object-value")).to_have_text("14.00")  # the relinquish default
     # The newest point is the command's 21.5, highest on the chart; the relinquish's 14 below it.
-    heights = page.evaluate(
-        "[...document.querySelectorAll('#trend svg circle')]"
-        ".map((c) => Number(c.getAttribute('cy')))"
-    )
-    assert heights[-2] == min(heights) and heights[-1] > heights[-2]
+    values = page.evaluate("document.getElementById('trend').trend.values()[0]")
+    assert values[-2:] == [21.5, 14.0]
+    assert values[-2] == max(values)
     assert page.evaluate("window.notReloaded") is True
     screenshot(page, "15-virtual-object-trend-commands")
 

@@ -16,6 +16,7 @@ from bms.devices.models import BACnetPoint
 from bms.devices.services import default_write_priority
 from bms.tasks import submission
 from bms.tasks.models import BACnetTask
+from bms.web.views import trends
 from bms.web.views.common import done, operator_action, refused
 
 # What a commandable point's card shows besides its priority array, as BACnet names them.
@@ -45,6 +46,7 @@ def point_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "read_task": last_read(point),
             "default_priority": default_write_priority(),
             "live_groups": f"tasks,device-{point.device_id}",
+            "trend_choices": trends.point_choices(point),
         },
     )
 

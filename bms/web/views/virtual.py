@@ -23,6 +23,7 @@ from bms.web.forms import (
     first_error,
 )
 from bms.web.templatetags.bms import value_text
+from bms.web.views import trends
 from bms.web.views.common import done, operator_action, refused
 
 RECENT_WRITES = 20
@@ -100,6 +101,7 @@ def virtual_object(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "obj": obj,
             "live_groups": "virtual_devices",
+            "trend_choices": trends.virtual_object_choices(obj),
         },
     )
 

@@ -1,110 +1,204 @@
-// A trend as inline SVG: readings from the box's data-readings-url (a remote point's or a virtual
-// object's readings in the API) over the chosen window, extended live by the page's "points"
-// events (data-point-id), or by "external_write" events and commands' "virtual_object" events
-// (data-virtual-object-id). Binary values plot as 0/1 steps.
+// A trend with uPlot (vendor/uplot): the history API's series (data-series-url: a point's or a
+// virtual object's /series) over a chosen range at about one point per pixel, more series added
+// from #trend-add (each on the axis of its units), zoom by dragging (the zoomed range is fetched
+// again, so details appear), pan with ◀ ▶, hover values in the legend, live values appended
+// while the range ends now ("points" events for points, "external_write" and "virtual_object"
+// events for virtual objects), and the chart's own data exported as CSV.
 "use strict";
 (function () {
   const box = document.getElementById("trend");
-  if (!box) return;
-  const select = document.getElementById("trend-window");
+  if (!box || !window.uPlot) return;
   const count = document.getElementById("trend-count");
-  const pointId = Number(box.dataset.pointId);  // NaN when absent: a page has one of the two
-  const virtualObjectId = Number(box.dataset.virtualObjectId);
-  const binary = box.dataset.objectType.includes("binary");
-  const NS = "http://www.w3.org/2000/svg";
-  const W = 900, H = 260, L = 58, R = 12, T = 12, B = 26;
-  let samples = [];
-  let loaded = 0, total = 0;  // readings drawn, and in the window on the server (counted live)
+  const status = document.getElementById("trend-status");
+  const startInput = document.getElementById("trend-start");
+  const endInput = document.getElementById("trend-end");
+  const COLORS = ["#1769aa", "#c2410c", "#15803d", "#7e22ce", "#b91c1c", "#0f766e"];
+  const HEIGHT = 280;
 
+  const series = [source(box.dataset)];
+  let range = { start: Date.now() - 3600e3, end: Date.now(), live: true };
+  let plot = null;
+  let loading = 0;  // a newer load makes an older one's answer stale
+
+  function source(data) {
+    return {
+      url: data.seriesUrl, label: data.label || "value", units: data.units || "",
+      binary: (data.objectType || "").includes("binary"),
+      pointId: Number(data.pointId), virtualObjectId: Number(data.virtualObjectId),
+      times: [], values: [], resolution: "",
+    };
+  }
   function numeric(v) {
     if (v === "active") return 1;
     if (v === "inactive") return 0;
-    return typeof v === "number" ? v : (typeof v === "boolean" ? Number(v) : NaN);
+    if (typeof v === "boolean") return Number(v);
+    return typeof v === "number" ? v : null;
+  }
+  // A bucket's average (for a binary object, its fraction active); a raw reading's value.
+  function itemValue(item) { return item.count > 1 && item.avg !== null ? item.avg : numeric(item.last); }
+  function width() { return Math.max(200, Math.floor(box.clientWidth || 900)); }
+
+  async function loadOne(s, token) {
+    const params = new URLSearchParams({
+      start: new Date(range.start).toISOString(), end: new Date(range.end).toISOString(), points: String(width()),
+    });
+    const response = await fetch(`${s.url}?${params}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const body = await response.json();
+    if (token !== loading) return;
+    s.times = body.items.map((i) => new Date(i.time).getTime() / 1000);
+    s.values = body.items.map(itemValue);
+    s.resolution = body.resolution;
   }
   async function load() {
-    const seconds = Number(select.value);
-    const since = new Date(Date.now() - seconds * 1000).toISOString();
-    const url = `${box.dataset.readingsUrl}?since=${encodeURIComponent(since)}&limit=1000`;
-    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (!response.ok) { drawMessage(`could not load readings (HTTP ${response.status})`); return; }
-    const page = await response.json();
-    samples = page.items.map((r) => ({ t: new Date(r.timestamp).getTime(), v: numeric(r.value) })).filter((s) => !Number.isNaN(s.v));
-    loaded = page.items.length;
-    total = page.count;
-    showCount();
+    const token = ++loading;
+    if (range.live) { const span = range.end - range.start; range.end = Date.now(); range.start = range.end - span; }
+    showRange();
+    try {
+      await Promise.all(series.map((s) => loadOne(s, token)));
+    } catch (error) {
+      status.textContent = `could not load the trend (${error.message})`;
+      return;
+    }
+    if (token !== loading) return;
     draw();
   }
-  function node(tag, attrs, text) {
-    const n = document.createElementNS(NS, tag);
-    Object.entries(attrs).forEach(([k, v]) => n.setAttribute(k, v));
-    if (text !== undefined) n.textContent = text;
-    return n;
+
+  // uPlot wants one x array for all series: the union of their times, gaps as null.
+  function joined() {
+    const xs = [...new Set(series.flatMap((s) => s.times))].sort((a, b) => a - b);
+    const index = new Map(xs.map((x, i) => [x, i]));
+    const columns = series.map((s) => {
+      const ys = new Array(xs.length).fill(null);
+      s.times.forEach((t, i) => { ys[index.get(t)] = s.values[i]; });
+      return ys;
+    });
+    return [xs, ...columns];
   }
-  function svg() { return node("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": "trend" }); }
-  function drawMessage(text) {
-    const s = svg();
-    s.append(node("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "nodata" }, text));
-    box.replaceChildren(s);
+  function unitsOf() { return [...new Set(series.map((s) => s.units || "value"))]; }
+  function options() {
+    const units = unitsOf();
+    const axes = [{}].concat(units.slice(0, 2).map((u, i) => ({ scale: u, label: u, side: i === 0 ? 3 : 1, grid: { show: i === 0 } })));
+    const scales = { x: { time: true, range: () => [range.start / 1000, range.end / 1000] } };
+    units.forEach((u) => { scales[u] = { auto: true }; });
+    return {
+      width: width(), height: HEIGHT, scales, axes,
+      series: [{ label: "time" }].concat(series.map((s, i) => ({
+        label: s.units ? `${s.label} (${s.units})` : s.label, scale: s.units || "value",
+        stroke: COLORS[i % COLORS.length], width: 1.6, spanGaps: true,
+        paths: s.binary ? uPlot.paths.stepped({ align: 1 }) : undefined,
+        points: { show: s.times.length < 60 },
+      }))),
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      hooks: { setSelect: [zoomToSelection] },
+    };
   }
   function draw() {
-    if (!samples.length) { drawMessage("No readings in this window."); return; }
-    const now = Date.now(), t0 = now - Number(select.value) * 1000;
-    let lo = Math.min(...samples.map((s) => s.v)), hi = Math.max(...samples.map((s) => s.v));
-    if (binary) { lo = 0; hi = 1; }
-    if (hi === lo) { hi += 1; lo -= 1; }
-    const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
-    const x = (t) => L + ((t - t0) / (now - t0)) * (W - L - R);
-    const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
-    const s = svg();
-    for (let i = 0; i <= 4; i++) {
-      const v = lo + ((hi - lo) * i) / 4;
-      s.append(node("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "gridline" }));
-      s.append(node("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, binary ? (v > 0.5 ? "" : "") : v.toFixed(Math.abs(hi - lo) < 10 ? 2 : 1)));
-    }
-    if (binary) { s.append(node("text", { x: L - 6, y: y(1) + 4, "text-anchor": "end" }, "active")); s.append(node("text", { x: L - 6, y: y(0) + 4, "text-anchor": "end" }, "inactive")); }
-    for (let i = 0; i <= 4; i++) {
-      const t = t0 + ((now - t0) * i) / 4, d = new Date(t);
-      const label = (now - t0) > 86400000 ? `${d.getMonth() + 1}/${d.getDate()} ${String(d.getHours()).padStart(2, "0")}h` : `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
-      s.append(node("text", { x: x(t), y: H - 8, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" }, label));
-    }
-    s.append(node("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
-    s.append(node("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));
-    let d = "";
-    samples.forEach((p, i) => {
-      const px = x(p.t).toFixed(1), py = y(p.v).toFixed(1);
-      if (i === 0) d += `M${px},${py}`;
-      else d += binary ? `H${px}V${py}` : `L${px},${py}`;
-    });
-    s.append(node("path", { d, class: "line", "vector-effect": "non-scaling-stroke" }));
-    if (samples.length < 60) samples.forEach((p) => s.append(node("circle", { cx: x(p.t), cy: y(p.v), r: 2.5, class: "dot" })));
-    box.replaceChildren(s);
+    const data = joined();
+    if (plot) plot.destroy();
+    box.replaceChildren();
+    plot = new uPlot(options(), data, box);
+    showCount();
   }
   function showCount() {
-    count.textContent = total > loaded ? `latest ${loaded} of ${total} readings` : `${loaded} reading${loaded === 1 ? "" : "s"}`;
+    const shown = series.reduce((n, s) => n + s.times.length, 0);
+    count.textContent = `${shown} reading${shown === 1 ? "" : "s"}` + (series[0].resolution && series[0].resolution !== "raw" ? ` (${series[0].resolution} buckets)` : "");
+    box.dataset.points = String(shown);
+    box.dataset.start = new Date(range.start).toISOString();
+    box.dataset.end = new Date(range.end).toISOString();
   }
-  // A live reading: drawn, and counted in the label that says how many the chart holds.
-  function extend(at, value) {
+  function showRange() {
+    startInput.value = local(range.start);
+    endInput.value = local(range.end);
+  }
+  function local(ms) {
+    const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60e3);
+    return d.toISOString().slice(0, 19);
+  }
+  function setRange(start, end, live) {
+    range = { start, end, live };
+    document.querySelectorAll("#trend-ranges button").forEach((b) => b.classList.remove("selected"));
+    load();
+  }
+
+  function zoomToSelection(u) {
+    if (u.select.width < 3) return;
+    const from = u.posToVal(u.select.left, "x") * 1000, to = u.posToVal(u.select.left + u.select.width, "x") * 1000;
+    u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+    setRange(from, to, false);
+  }
+  function pan(fraction) {
+    const span = range.end - range.start, shift = span * fraction;
+    const end = Math.min(Date.now(), range.end + shift);
+    setRange(end - span, end, end >= Date.now() - 1000);
+  }
+
+  document.querySelectorAll("#trend-ranges button").forEach((button) => button.addEventListener("click", () => {
+    const span = Number(button.dataset.range) * 1000;
+    setRange(Date.now() - span, Date.now(), true);
+    button.classList.add("selected");
+  }));
+  document.getElementById("trend-apply").addEventListener("click", () => {
+    const start = new Date(startInput.value).getTime(), end = new Date(endInput.value).getTime();
+    if (!(start < end)) { status.textContent = "The range must start before it ends."; return; }
+    setRange(start, end, end >= Date.now());
+  });
+  document.getElementById("trend-back").addEventListener("click", () => pan(-0.5));
+  document.getElementById("trend-forward").addEventListener("click", () => pan(0.5));
+  document.getElementById("trend-zoom-out").addEventListener("click", () => {
+    const span = range.end - range.start, end = Math.min(Date.now(), range.end + span / 2);
+    setRange(end - span * 2, end, end >= Date.now() - 1000);
+  });
+  const add = document.getElementById("trend-add");
+  if (add) add.addEventListener("change", () => {
+    const option = add.selectedOptions[0];
+    if (!option || !option.value) return;
+    series.push(source({ ...option.dataset, seriesUrl: option.value }));
+    option.disabled = true;
+    add.value = "";
+    load();
+  });
+
+  // What the chart shows, one column per series, as a CSV download.
+  document.getElementById("trend-export").addEventListener("click", () => {
+    const [xs, ...columns] = joined();
+    const quote = (text) => `"${String(text).replace(/"/g, '""')}"`;
+    const header = ["time"].concat(series.map((s) => quote(s.units ? `${s.label} (${s.units})` : s.label)));
+    const lines = xs.map((x, i) => [new Date(x * 1000).toISOString()].concat(columns.map((c) => (c[i] === null ? "" : String(c[i])))).join(","));
+    const blob = new Blob([[header.join(","), ...lines].join("\n") + "\n"], { type: "text/csv" });
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `trend-${new Date(range.start).toISOString()}-${new Date(range.end).toISOString()}.csv`.replace(/:/g, "");
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  });
+
+  // A live value: appended to its series while the range ends now.
+  function extend(match, at, value) {
     const v = numeric(value);
-    if (!at || Number.isNaN(v)) return;
-    samples.push({ t: new Date(at).getTime(), v });
-    loaded += 1;
-    total += 1;
-    showCount();
-    draw();
+    if (!at || v === null || !range.live) return;
+    const t = new Date(at).getTime();
+    series.filter(match).forEach((s) => { s.times.push(t / 1000); s.values.push(v); });
+    if (t > range.end) { const span = range.end - range.start; range.end = t; range.start = t - span; }
+    if (plot) { plot.setData(joined()); showCount(); }
   }
-  select.addEventListener("change", load);
   if (window.BMS) {
     window.BMS.on("points", ({ points }) => {
-      points.filter((p) => p.id === pointId).forEach((p) => extend(p.value_at, p.value));
+      points.forEach((p) => extend((s) => s.pointId === p.id, p.value_at, p.value));
     });
     // The stored reading of an external write is the present value it left (effective_value).
     window.BMS.on("external_write", (w) => {
-      if (w.object.id === virtualObjectId) extend(w.timestamp, w.effective_value);
+      extend((s) => s.virtualObjectId === w.object.id, w.timestamp, w.effective_value);
     });
     // An operator's or API command (or relinquish) carries the reading it stored.
     window.BMS.on("virtual_object", ({ object, reading }) => {
-      if (reading && object.id === virtualObjectId) extend(reading.timestamp, reading.value);
+      if (reading) extend((s) => s.virtualObjectId === object.id, reading.timestamp, reading.value);
     });
   }
+  // For tests and the curious: the values each series holds.
+  box.trend = { values: () => series.map((s) => s.values.slice()), labels: () => series.map((s) => s.label) };
+  window.addEventListener("resize", () => { if (plot) plot.setSize({ width: width(), height: HEIGHT }); });
   load();
 })();
