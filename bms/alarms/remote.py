@@ -1,0 +1,191 @@
+"""Recording alarms of remote devices: their event notifications and GetEventInformation.
+
+A remote alarm is one Alarm per (device instance, object) with source_kind "remote"; `point`
+names the BACnetPoint when the object is one the BMS knows. `record_remote_events` stores
+notifications (an ack-notification marks the transition acknowledged); `reconcile_device`
+makes the stored alarms of one device agree with its GetEventInformation after the worker was
+away: what it lists is created or updated, what we hold active and it no longer lists returned
+to normal meanwhile, recorded with that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from bms.alarms.models import Alarm, AlarmTransition
+from bms.alarms.signals import announce_alarms
+from bms.bacnet.event_client import EventSummary, RemoteEvent
+from bms.bacnet.local.alarm_spec import TRANSITIONS, transition_of
+from bms.bacnet.types import ObjectRef
+from bms.devices.models import BACnetPoint
+
+NOT_LISTED = "returned to normal while the BMS was not listening (no longer in GetEventInformation)"
+SYNCED = "active at the device when the BMS started listening (GetEventInformation)"
+
+
+def record_remote_events(events: Sequence[RemoteEvent]) -> int:
+    """Store notifications in order in one transaction; returns how many transitions."""
+    changed: dict[int, Alarm] = {}
+    stored = 0
+    with transaction.atomic():
+        for event in events:
+            alarm = _remote_alarm(event.device_instance, event.ref)
+            if event.notify_type == "ack-notification":
+                _record_remote_ack(alarm, event)
+            else:
+                _record_transition(alarm, event)
+                stored += 1
+            changed[alarm.pk] = alarm
+        announce_alarms(changed.values())
+    return stored
+
+
+def reconcile_device(device_instance: int, summaries: Sequence[EventSummary]) -> dict[str, int]:
+    """Make the device's stored alarms agree with its GetEventInformation."""
+    listed = {summary.ref: summary for summary in summaries}
+    changed: list[Alarm] = []
+    counts = {"listed": len(listed), "created_or_updated": 0, "returned_to_normal": 0}
+    with transaction.atomic():
+        for ref, summary in listed.items():
+            alarm = _remote_alarm(device_instance, ref)
+            if _adopt_summary(alarm, summary):
+                counts["created_or_updated"] += 1
+            changed.append(alarm)
+        held = Alarm.objects.select_for_update().filter(
+            source_kind="remote", device_instance=device_instance
+        )
+        for alarm in held.exclude(event_state="normal"):
+            if ObjectRef(alarm.object_type, alarm.instance or 0) not in listed:
+                _to_normal(alarm, timezone.now(), NOT_LISTED)
+                counts["returned_to_normal"] += 1
+                changed.append(alarm)
+        announce_alarms(changed)
+    return counts
+
+
+def _remote_alarm(device_instance: int, ref: ObjectRef) -> Alarm:
+    alarm = (
+        Alarm.objects.select_for_update()
+        .filter(
+            source_kind="remote",
+            device_instance=device_instance,
+            object_type=ref.object_type,
+            instance=ref.instance,
+        )
+        .first()
+    )
+    if alarm is not None:
+        return alarm
+    point = BACnetPoint.objects.filter(
+        device__device_instance=device_instance,
+        object_type=ref.object_type,
+        instance=ref.instance,
+    ).first()
+    return Alarm.objects.create(
+        source_kind="remote",
+        point=point,
+        device_instance=device_instance,
+        object_type=ref.object_type,
+        instance=ref.instance,
+        name=point.name if point is not None and point.name else str(ref),
+    )
+
+
+def _record_transition(alarm: Alarm, event: RemoteEvent) -> None:
+    acked = list(alarm.acked_transitions)
+    acked[TRANSITIONS.index(event.transition)] = not event.ack_required
+    alarm.event_state = event.to_state
+    alarm.event_type = event.event_type
+    alarm.acked_transitions = acked
+    alarm.priority = event.priority
+    alarm.notify_type = event.notify_type
+    alarm.notification_class = event.notification_class
+    alarm.message = event.message
+    alarm.last_transition_at = event.time_stamp
+    alarm.save()
+    AlarmTransition.objects.create(
+        alarm=alarm,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        transition=event.transition,
+        time_stamp=event.time_stamp,
+        priority=event.priority,
+        notify_type=event.notify_type,
+        event_type=event.event_type,
+        ack_required=event.ack_required,
+        message=event.message,
+    )
+
+
+def _record_remote_ack(alarm: Alarm, event: RemoteEvent) -> None:
+    """The device says a transition was acknowledged (by us or another workstation)."""
+    acked = list(alarm.acked_transitions)
+    acked[TRANSITIONS.index(event.transition)] = True
+    alarm.acked_transitions = acked
+    alarm.save(update_fields=["acked_transitions", "updated_at"])
+    latest = (
+        alarm.transitions.filter(transition=event.transition, acked_at__isnull=True)
+        .order_by("-time_stamp", "-id")
+        .first()
+    )
+    if latest is not None:
+        latest.acked_at = event.time_stamp
+        latest.ack_source = latest.ack_source or "acknowledged at the device"
+        latest.ack_address = event.device_address[:80]
+        latest.save(update_fields=["acked_at", "ack_source", "ack_address"])
+
+
+def _adopt_summary(alarm: Alarm, summary: EventSummary) -> bool:
+    """Take the device's state; a state we did not hold becomes a transition. True if changed."""
+    transition = transition_of(summary.event_state)
+    index = TRANSITIONS.index(transition)
+    when = summary.event_time_stamps[index] or timezone.now()
+    same = (
+        alarm.event_state == summary.event_state
+        and tuple(alarm.acked_transitions) == summary.acked_transitions
+    )
+    if same:
+        return False
+    if alarm.event_state != summary.event_state:
+        AlarmTransition.objects.create(
+            alarm=alarm,
+            from_state=alarm.event_state,
+            to_state=summary.event_state,
+            transition=transition,
+            time_stamp=when,
+            priority=summary.priorities[index],
+            notify_type=summary.notify_type,
+            event_type=alarm.event_type,
+            ack_required=not summary.acked_transitions[index],
+            message=SYNCED,
+        )
+        alarm.last_transition_at = when
+        alarm.message = SYNCED
+    alarm.event_state = summary.event_state
+    alarm.acked_transitions = list(summary.acked_transitions)
+    alarm.priority = summary.priorities[index]
+    alarm.notify_type = summary.notify_type
+    alarm.save()
+    return True
+
+
+def _to_normal(alarm: Alarm, when: datetime, reason: str) -> None:
+    AlarmTransition.objects.create(
+        alarm=alarm,
+        from_state=alarm.event_state,
+        to_state="normal",
+        transition="to-normal",
+        time_stamp=when,
+        priority=alarm.priority,
+        notify_type=alarm.notify_type,
+        event_type=alarm.event_type,
+        message=reason,
+    )
+    alarm.event_state = "normal"
+    alarm.message = reason
+    alarm.last_transition_at = when
+    alarm.save()

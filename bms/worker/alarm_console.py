@@ -1,0 +1,77 @@
+"""The worker as an alarm console: remote devices' event notifications stored, and the active
+alarms synced with GetEventInformation after a start (or when a device comes back).
+
+A notification is stored before the device hears our SimpleAck (EventReceiver awaits `received`,
+which stores on the write-path thread, the one external writes use for their before-ack rule);
+if the database refuses it the device gets an error and sends it again. Unconfirmed ones are
+stored the same way, with nobody to tell when that fails (logged by the receiver).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bms.alarms.remote import reconcile_device, record_remote_events
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.errors import BACnetError
+from bms.bacnet.event_client import EventClient, EventReceiver, RemoteEvent
+from bms.bacnet.requester import Requester, parse_peer
+from bms.devices.models import BACnetDevice
+from bms.worker.db import run_db, run_db_write_path
+
+log = logging.getLogger(__name__)
+
+GET_EVENT_INFORMATION = "get-event-information"
+
+
+class AlarmConsole:
+    """Receives remote event notifications and syncs remote alarms for one worker."""
+
+    def __init__(self) -> None:
+        self._events: EventClient | None = None
+        self._receiver: EventReceiver | None = None
+
+    def listen(self, app: Any, config: EngineConfig) -> None:
+        # Its own Requester: alarm requests are rare and should not queue behind a collect.
+        self._events = EventClient(Requester(app, config))
+        self._receiver = EventReceiver(app, self.received)
+
+    @property
+    def events(self) -> EventClient:
+        if self._events is None:
+            raise RuntimeError("the alarm console is not listening yet")
+        return self._events
+
+    async def received(self, event: RemoteEvent) -> None:
+        await run_db_write_path(record_remote_events, [event])
+
+    async def sync_all(self, site: str) -> dict[int, dict[str, int] | str]:
+        """GetEventInformation at every online device of `site` that serves it."""
+        devices = await run_db(_devices_to_sync, site)
+        outcome: dict[int, dict[str, int] | str] = {}
+        for instance, address in devices:
+            outcome[instance] = await self.sync_device(instance, address)
+        return outcome
+
+    async def sync_device(self, device_instance: int, address: str) -> dict[str, int] | str:
+        """One device's active alarms brought up to date; the error text if it did not answer."""
+        try:
+            summaries = await self.events.event_information(parse_peer(address))
+        except BACnetError as exc:
+            log.warning("alarm sync of device %s failed: %s", device_instance, exc)
+            return str(exc)
+        counts = await run_db(reconcile_device, device_instance, summaries)
+        log.info("alarm sync of device %s: %s", device_instance, counts)
+        return counts
+
+
+def _devices_to_sync(site: str) -> list[tuple[int, str]]:
+    rows = BACnetDevice.objects.filter(site=site, health="online").values_list(
+        "device_instance", "address", "services_supported"
+    )
+    return [
+        (instance, address)
+        for instance, address, services in rows
+        if GET_EVENT_INFORMATION in (services or [])
+    ]
