@@ -50,6 +50,7 @@ from bms.bacnet.device_management import ManagementHooks
 from bms.bacnet.engine import Engine
 from bms.tasks import queue
 from bms.worker import events, store
+from bms.worker.alarm_console import AlarmConsole
 from bms.worker.alarm_source import AlarmSource
 from bms.worker.db import run_db
 from bms.worker.db_health import DATABASE_ERRORS, DatabaseHealth, ping
@@ -114,6 +115,7 @@ class Worker:
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._virtual: VirtualSync | None = None
         self._alarms = AlarmSource(self._side)  # device 8888's alarms, recorded
+        self.alarm_console = AlarmConsole()  # remote devices' alarms, received and synced
         self._virtual_due = asyncio.Event()
         self._db = DatabaseHealth(self._ping)
         self._pg_writes = AsyncWriteStore.for_default_database(STORE_DEADLINE_SECONDS)
@@ -159,6 +161,7 @@ class Worker:
             self.schedules.serve(self.engine)
             self._virtual = VirtualSync(self.engine.device)
             self._alarms.serve(self.engine.device)
+            self.alarm_console.listen(self.engine.app, self.options.engine)
             self._writes.serve(self._virtual)
             await self._virtual.sync_once()
             await self._heartbeat()
@@ -172,6 +175,8 @@ class Worker:
                 self.options.engine.device_instance,
                 self.options.engine.address,
             )
+            # What remote devices raised while we were away (GetEventInformation).
+            self._side(self._sync_alarms(), "alarm-sync")
             await self._supervise(stop)
         finally:
             await self._shutdown()
@@ -240,6 +245,9 @@ class Worker:
             except DATABASE_ERRORS as exc:
                 self._db.lost(name, exc)
                 await self._db.until_available()
+
+    async def _sync_alarms(self) -> None:
+        await self.alarm_console.sync_all(self.options.site)
 
     async def _ping(self) -> None:
         await run_db(ping)
