@@ -65,7 +65,8 @@ def test_readme_commands_work_on_the_make_run_instance_without_a_secret_key(made
     )
     assert (created.returncode, created.stdout.strip()) == (0, "operator alice created")
     token = bms(made_var, "bms_token", "--username", "alice")
-    assert token.returncode == 0 and token.stdout.startswith("bms_"), token.stderr
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.startswith("bms_"), token.stderr
 
 
 def test_a_deployment_database_still_needs_its_own_secret_key(made_var):

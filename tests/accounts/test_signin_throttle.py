@@ -52,4 +52,5 @@ def test_every_failed_sign_in_is_recorded_and_logged_once(client, viewer, caplog
     failure = AccessFailureLog.objects.get()
     assert (failure.username, failure.ip_address) == ("vera", "127.0.0.9")
     lines = [r.getMessage() for r in caplog.records if "vera" in r.getMessage()]
-    assert len(lines) == 1 and "127.0.0.9" in lines[0], lines
+    assert len(lines) == 1, lines
+    assert "127.0.0.9" in lines[0], lines

@@ -50,7 +50,8 @@ def test_the_lockout_is_logged_once(client, caplog):
     with caplog.at_level(logging.WARNING, logger="bms"):
         guess(client, settings.API_TOKEN_FAILURE_LIMIT + 5)
     lines = [r.getMessage() for r in caplog.records if "API token" in r.getMessage()]
-    assert len(lines) == 1 and "127.0.0.7" in lines[0], lines
+    assert len(lines) == 1, lines
+    assert "127.0.0.7" in lines[0], lines
 
 
 # Issue 11: ninja's session scheme checked CSRF before it found no session, so scripts were told

@@ -54,7 +54,8 @@ def status_flags(value: PropertyValue) -> tuple[bool, bool, bool, bool]:
     """A status-flags bit string as (in-alarm, fault, overridden, out-of-service)."""
     assert value.tag == "bit_string", value
     bits = value.value
-    assert bits["unused_bits"] == 4 and len(bits["data"]) == 1, bits
+    assert bits["unused_bits"] == 4, bits
+    assert len(bits["data"]) == 1, bits
     octet = bits["data"][0]
     return (bool(octet & 0x80), bool(octet & 0x40), bool(octet & 0x20), bool(octet & 0x10))
 

@@ -442,7 +442,7 @@ def _replay(events: list[WriteEvent], array: tuple[Any, ...], default: float) ->
     effective = next((v for v in array if v is not None), default)
     for event in events:
         assert event.old_value == effective
-        array = array[: event.priority - 1] + (event.new_value,) + array[event.priority :]
+        array = (*array[: event.priority - 1], event.new_value, *array[event.priority :])
         effective = next((v for v in array if v is not None), default)
         assert event.priority_array == array
         assert event.effective_value == effective

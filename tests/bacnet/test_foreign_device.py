@@ -89,7 +89,7 @@ async def test_an_unanswered_registration_is_logged_and_a_who_is_says_why_it_can
     try:
         assert foreign_registration(app) == "pending"
         assert "has not answered our foreign-device registration" in caplog.text
-        with pytest.raises(LocalError, match="not registered with BBMD 127.0.0.250"):
+        with pytest.raises(LocalError, match=r"not registered with BBMD 127\.0\.0\.250"):
             await client.who_is(timeout=0.5)
     finally:
         await client.close()

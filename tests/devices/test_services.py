@@ -45,7 +45,7 @@ def test_relinquish_writes_none(building):
 
 
 def test_a_refused_write_is_audited_as_whoever_asked(building):
-    with pytest.raises(PointWriteRefused, match="state number 1..3") as refusal:
+    with pytest.raises(PointWriteRefused, match=r"state number 1\.\.3") as refusal:
         write(building["msv"], 4)
     audit = WriteAudit.objects.get(point=building["msv"], accepted=False)
     assert (audit.who, audit.source, audit.new_value, audit.reason) == (

@@ -77,7 +77,7 @@ async def test_a_write_published_by_another_process_reaches_this_ones_socket(vie
         stderr=asyncio.subprocess.PIPE,
     )
     values = [(await communicator.receive_json_from(timeout=15))["new_value"] for _ in range(3)]
-    out, err = await child.communicate()
+    _out, err = await child.communicate()
     assert child.returncode == 0, err.decode()[-2000:]
     assert values == [10.0, 20.0, 30.0]  # in publishing order
     assert time.monotonic() - started < 15

@@ -116,10 +116,12 @@ async def test_cli_refuses_a_non_loopback_address(bacnet_port: int) -> None:
 
 
 async def test_cli_reports_a_port_in_use_and_exits_non_zero(bacnet_port: int) -> None:
-    async with SimulatedBuilding(devices=1, objects=0, port=bacnet_port):
-        async with cli("--devices", "2", "--objects", "5", "--port", str(bacnet_port)) as running:
-            async with asyncio.timeout(START_SECONDS):
-                _, stderr = await running.process.communicate()
+    async with (
+        SimulatedBuilding(devices=1, objects=0, port=bacnet_port),
+        cli("--devices", "2", "--objects", "5", "--port", str(bacnet_port)) as running,
+        asyncio.timeout(START_SECONDS),
+    ):
+        _, stderr = await running.process.communicate()
 
     assert running.process.returncode == 2
     assert b"already in use" in stderr

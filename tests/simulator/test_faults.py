@@ -146,7 +146,7 @@ def test_flaky_schedule_is_silent_at_the_end_of_each_period() -> None:
 
 @pytest.mark.parametrize("text", ["10", "4:10", "10:0", "a:b", "10:10"])
 def test_flaky_schedule_refuses_what_cannot_alternate(text: str) -> None:
-    with pytest.raises(ValueError, match="--flaky|flaky device"):
+    with pytest.raises(ValueError, match=r"--flaky|flaky device"):
         FlakySchedule.parse(text)
 
 

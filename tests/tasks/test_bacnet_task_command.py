@@ -214,7 +214,7 @@ def test_bacnet_task_wait_prints_progress_until_the_task_finishes(settings, outc
         if outcome == "complete":
             call_command("bacnet_task", "discover", "--wait", "--timeout", "10", stdout=out)
             return "ok"
-        with pytest.raises(CommandError, match="failed: no answer from 127.255.255.255"):
+        with pytest.raises(CommandError, match=r"failed: no answer from 127\.255\.255\.255"):
             call_command("bacnet_task", "discover", "--wait", "--timeout", "10", stdout=out)
         return "raised"
 

@@ -41,7 +41,7 @@ def test_a_refused_write_queues_nothing(building):
 
 
 def test_a_bad_discovery_range_is_refused(building):
-    with pytest.raises(submission.Refused, match="outside 0..4194302"):
+    with pytest.raises(submission.Refused, match=r"outside 0\.\.4194302"):
         submission.discover(0, 4194303)
 
 
@@ -75,5 +75,7 @@ def test_a_refused_write_without_a_priority_audits_the_default(building, setting
 
 def test_a_bad_default_priority_setting_is_named(building, settings):
     settings.BACNET_DEFAULT_WRITE_PRIORITY = 17
-    with pytest.raises(ImproperlyConfigured, match="BACNET_DEFAULT_WRITE_PRIORITY must be 1..16"):
+    with pytest.raises(
+        ImproperlyConfigured, match=r"BACNET_DEFAULT_WRITE_PRIORITY must be 1\.\.16"
+    ):
         submission.write_point(building["ao"], "55", None, False, user="otto", source="api")

@@ -37,7 +37,8 @@ def test_viewers_cannot_run_any_action(viewer_client, building):
 def test_anonymous_actions_redirect_to_sign_in(client, building):
     for url, data in operator_posts(building):
         response = client.post(url, data)
-        assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
+        assert response.status_code == 302, url
+        assert "/accounts/login/" in response["Location"], url
 
 
 def test_actions_refuse_get(operator_client, building):

@@ -91,7 +91,8 @@ def assert_each_task_ran_exactly_once(
     )
     assert attempts == {1: count}, attempts
     results = sql(database_url, "SELECT DISTINCT CAST(result AS TEXT) FROM tasks_bacnettask")
-    assert len(results) == 1 and '"devices": 0' in results[0][0], results
+    assert len(results) == 1, results
+    assert '"devices": 0' in results[0][0], results
 
     per_worker = dict(
         sql(database_url, "SELECT worker_id, COUNT(*) FROM tasks_bacnettask GROUP BY worker_id")
@@ -174,7 +175,8 @@ def test_a_task_of_a_killed_worker_is_run_again_by_another_worker(
     result = sql(
         database_url, "SELECT CAST(result AS TEXT) FROM tasks_bacnettask WHERE id = %s", task_id
     )[0][0]
-    assert '"devices_found": 0' in result and '"cached": false' in result, result
+    assert '"devices_found": 0' in result, result
+    assert '"cached": false' in result, result
     stop_all([survivor])
 
 

@@ -90,5 +90,6 @@ def test_the_worker_serves_reads_refuses_writes_and_resumes_across_a_database_ou
     # Once per change of state, not per attempt (the probes) nor per loop that met it.
     assert log.count("db_health: database unavailable") == 1, log
     assert log.count("db_health: database back after") == 1, log
-    assert "interrupted by the database outage" in log and "handed back to pending" in log, log
+    assert "interrupted by the database outage" in log, log
+    assert "handed back to pending" in log, log
     assert "Traceback" not in log, log

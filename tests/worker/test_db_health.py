@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 
 import pytest
@@ -65,6 +66,6 @@ async def test_the_backoff_between_probes_is_bounded() -> None:
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[0] < gaps[-1]  # it backs off...
     assert max(gaps) < 0.04 + 0.05  # ...up to max_retry (plus scheduling slack)

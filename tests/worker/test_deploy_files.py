@@ -180,7 +180,8 @@ def test_the_windows_script_checks_python_and_the_address_then_runs_the_worker()
     assert positions[2:] == sorted(positions[2:])  # address checked before pip, pip before run
     labels = {line[1:].lower() for line in code if line.startswith(":") and " " not in line}
     gotos = {target.lower() for target in re.findall(r"goto :(\w+)", "\n".join(code))}
-    assert gotos and gotos <= labels, (gotos, labels)
+    assert gotos, (gotos, labels)
+    assert gotos <= labels, (gotos, labels)
     assert text.count("(") == text.count(")")
 
 
@@ -253,7 +254,8 @@ def test_the_worker_shares_the_host_network(compose: dict[str, Any]) -> None:
     assert env["REDIS_URL"].startswith("redis://127.0.0.1:")
     for store in ("postgres", "redis"):
         published = compose["services"][store]["ports"]
-        assert published and all(port.startswith("127.0.0.1:") for port in published), published
+        assert published, published
+        assert all(port.startswith("127.0.0.1:") for port in published), published
 
 
 def test_the_web_app_queues_through_celery_and_the_worker_consumes_it(

@@ -162,7 +162,8 @@ def test_a_worker_in_a_container_detects_docker_and_says_why(
     del env["BACNET_BACKEND"]  # no override: detection decides
     backend, reason = detect_backend(env, platform.system(), os.path.exists)
     # In a container the reason names /.dockerenv; elsewhere DOCKER_ENV decides.
-    assert backend == "docker" and "a Docker container" in reason, reason
+    assert backend == "docker", reason
+    assert "a Docker container" in reason, reason
     worker = start_docker_worker(start_process, env, site)
     # Said once, by the worker (Django's start-up says nothing about it).
     assert worker.output().count("BACnet backend") == 1, worker.output()

@@ -64,7 +64,7 @@ def assert_collect_published_what_it_stored(database_url: str) -> None:
             latest.update({point["id"]: point for point in event["points"]})
     assert set(latest) == set(stored)
     for point_id, point in latest.items():
-        value, value_at, flags, device_pk = stored[point_id]
+        value, _value_at, flags, device_pk = stored[point_id]
         assert (point["value"], point["status_flags"], point["device_id"]) == (
             value,
             flags,
