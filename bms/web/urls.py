@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bms.web.views import audit, devices, find, points, tasks, tokens, users, virtual
+from bms.web.views import audit, devices, find, monitoring, points, tasks, tokens, users, virtual
 
 app_name = "web"
 
@@ -11,11 +11,18 @@ urlpatterns = [
     path("devices/<int:pk>/", devices.device_detail, name="device"),
     path("devices/<int:pk>/read-points/", devices.device_read_points, name="read_points"),
     path("devices/<int:pk>/collect/", devices.device_collect, name="collect"),
+    path("devices/<int:pk>/monitoring/", monitoring.device_monitoring, name="device_monitoring"),
+    path(
+        "devices/<int:pk>/forget-cov/",
+        monitoring.device_forget_cov_refusals,
+        name="device_forget_cov",
+    ),
     path("tree/", find.tree, name="tree"),
     path("points/", find.point_search, name="point_search"),
     path("points/<int:pk>/", points.point_detail, name="point"),
     path("points/<int:pk>/read-all/", points.point_read_all, name="point_read_all"),
     path("points/<int:pk>/write/", devices.point_write, name="point_write"),
+    path("points/<int:pk>/monitoring/", monitoring.point_monitoring, name="point_monitoring"),
     path("tasks/", tasks.task_list, name="tasks"),
     path("tasks/<int:pk>/", tasks.task_detail, name="task"),
     path("audit/", audit.audit_log, name="audit"),

@@ -107,7 +107,8 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "tasks": tasks[:5],
             "default_priority": default_write_priority(),
             "show_site": len(sites.shown_sites()) > 1,
-            "live_groups": f"tasks,device-{device.pk}",
+            # "devices": its health badge follows the device's events (live.js)
+            "live_groups": f"tasks,devices,device-{device.pk}",
         },
     )
 

@@ -103,7 +103,11 @@
         headers: { "Accept": "application/json", "X-CSRFToken": csrf() },
       });
       const data = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-      if (response.ok) say(data.message || "done", true);
+      if (response.ok) {
+        say(data.message || "done", true);
+        // Forms that change what a section shows name it: it is read again from the server.
+        if (form.dataset.refreshAfter) refreshSections(form.dataset.refreshAfter.split(","));
+      }
       else say(data.error || data.detail || `HTTP ${response.status}`, false);
     } catch (err) {
       say(`not sent: ${err.message}`, false);
@@ -186,12 +190,31 @@
       el("td", {}, device.vendor_name), el("td", {}, device.model_name),
       el("td", { class: "num", "data-points": "" }, String(device.point_count)),
       el("td", { class: "time" }, formatTime(device.last_seen)),
-      el("td", {}, el("span", { class: `badge ${device.online ? "completed" : "failed"}` }, device.online ? "online" : "offline")));
+      // The COV/poll counts are not in the event: a known row keeps its own.
+      existing?.querySelector("[data-watch]")?.cloneNode(true) || el("td", { class: "small", "data-watch": "" }, "—"),
+      el("td", { "data-health": "" }, ...healthNodes(device)));
     if ("showSite" in table.dataset) row.cells[0].after(el("td", { class: "site" }, device.site));
     if (existing) existing.replaceWith(row);
     else { dropEmptyRow(tbody); insertSorted(tbody, row, device); }
     flash(row);
     countDevices();
+  });
+  // A device's health wherever a page shows it (templates/web/_health.html): badge, since, why.
+  const HEALTH_BADGES = { online: "completed", unreachable: "pending", offline: "failed" };
+  function healthNodes(device) {
+    const health = device.health || (device.online ? "online" : "offline");
+    const badge = el("span", { class: `badge ${HEALTH_BADGES[health] || "failed"}`, "data-health-for": device.id,
+      title: device.health_reason || "" }, health);
+    if (!device.health_changed_at) return [badge];
+    return [badge, " ", el("span", { class: "muted small", "data-health-since-for": device.id }, `since ${formatTime(device.health_changed_at)}`)];
+  }
+  BMS.on("device", ({ device }) => {
+    document.querySelectorAll(`#monitoring-summary [data-health-for="${device.id}"]`).forEach((badge) => {
+      const cell = badge.parentNode;
+      cell.querySelector(`[data-health-since-for="${device.id}"]`)?.remove();
+      badge.replaceWith(...healthNodes(device));
+      flash(cell);
+    });
   });
   // The counts above the device table, from its rows (as the server counts them on load).
   function countDevices() {
