@@ -37,6 +37,7 @@ cancelled and handed back to pending; the engine closes and releases the port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -335,10 +336,8 @@ class Worker:
     async def _virtual_loop(self) -> None:
         assert self._virtual is not None
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):  # the interval elapsed: sync as usual
                 await asyncio.wait_for(self._virtual_due.wait(), self.options.virtual_sync_interval)
-            except TimeoutError:
-                pass  # the interval elapsed: sync as usual
             self._virtual_due.clear()
             await self._virtual.sync_once()
 
