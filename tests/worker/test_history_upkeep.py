@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.utils import timezone
 
 from bms.history.models import ReadingRollup
@@ -25,6 +26,14 @@ async def no_progress(**fields: Any) -> None:
     pass
 
 
+@pytest.fixture
+async def closes_its_connections() -> Any:
+    """The ORM thread's connection is closed after the test, or PostgreSQL cannot drop the
+    test database (another session is using it)."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
 def test_the_schedule_queues_one_upkeep_at_a_time_on_any_site():
     first = enqueue_history_if_idle("default")
     assert first is not None
@@ -37,9 +46,9 @@ def test_the_schedule_queues_one_upkeep_at_a_time_on_any_site():
     assert enqueue_history_if_idle("north") is not None
 
 
-async def test_the_history_task_rolls_up_and_says_what_it_did():
+async def test_the_history_task_rolls_up_and_says_what_it_did(closes_its_connections: None):
     (point,) = await sync_to_async(make_points)(1)
-    start = timezone.now() - timedelta(hours=2)
+    start = timezone.now().replace(second=0, microsecond=0) - timedelta(hours=2)
     await sync_to_async(store)(
         point, [(float(n), start + timedelta(seconds=30 * n)) for n in range(60)]
     )
