@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "bms.web.context.user_role",
+                "bms.web.context.alarm_counts",
             ],
         },
     },

@@ -1,6 +1,17 @@
 from django.urls import path
 
-from bms.web.views import audit, devices, find, monitoring, points, tasks, tokens, users, virtual
+from bms.web.views import (
+    alarms,
+    audit,
+    devices,
+    find,
+    monitoring,
+    points,
+    tasks,
+    tokens,
+    users,
+    virtual,
+)
 
 app_name = "web"
 
@@ -26,6 +37,9 @@ urlpatterns = [
     path("tasks/", tasks.task_list, name="tasks"),
     path("tasks/<int:pk>/", tasks.task_detail, name="task"),
     path("audit/", audit.audit_log, name="audit"),
+    path("alarms/", alarms.alarm_console, name="alarms"),
+    path("alarms/<int:pk>/", alarms.alarm_detail, name="alarm"),
+    path("alarms/<int:pk>/acknowledge/", alarms.alarm_acknowledge, name="alarm_acknowledge"),
     path("virtual/", virtual.virtual_list, name="virtual_list"),
     path("virtual/new/", virtual.virtual_create, name="virtual_create"),
     path("virtual/<int:device_id>/", virtual.virtual_detail, name="virtual"),

@@ -79,20 +79,61 @@ def test_an_alarm_comes_with_its_transitions_newest_first(client, viewer_token, 
     assert [t["to_state"] for t in detail["transitions"]] == ["normal", "high-limit"]
 
 
+@pytest.fixture
+def rule_alarm() -> Alarm:
+    """A BMS rule's alarm in high-limit, waiting for its ack (acknowledged here at once: it
+    has no BACnet source to tell)."""
+    alarm = Alarm.objects.create(
+        source_kind="rule",
+        rule="supply air too warm",
+        event_state="high-limit",
+        acked_transitions=[False, True, True],
+        priority=50,
+        last_transition_at=T0,
+    )
+    AlarmTransition.objects.create(
+        alarm=alarm,
+        from_state="normal",
+        to_state="high-limit",
+        transition="to-offnormal",
+        time_stamp=T0,
+        priority=50,
+        notify_type="alarm",
+        ack_required=True,
+    )
+    return alarm
+
+
 def test_an_acknowledgement_is_recorded_with_who_and_why_then_refused_again(
-    client, operator, operator_token, alarms
+    client, operator, operator_token, rule_alarm
 ):
-    url = f"/api/alarms/{alarms['hot'].pk}/acknowledge"
+    url = f"/api/alarms/{rule_alarm.pk}/acknowledge"
     acked = call(client, "post", url, operator_token, {"comment": "fan restarted"})
     assert acked.status_code == 200
     assert acked.json()["unacknowledged"] is False
-    row = AlarmTransition.objects.get(alarm=alarms["hot"])
+    row = AlarmTransition.objects.get(alarm=rule_alarm)
     assert (row.acked_by, row.ack_comment) == (operator, "fan restarted")
+    assert row.acked_at is not None
     assert acked.json()["transitions"][0]["acked_by"] == operator.get_username()
 
     again = call(client, "post", url, operator_token, {"comment": ""})
     assert again.status_code == 409
     assert "nothing to acknowledge" in again.json()["detail"]
+
+
+def test_a_device_alarm_ack_is_requested_once_with_who_and_why(
+    client, operator, operator_token, alarms
+):
+    """A virtual or remote alarm is acknowledged at its source by the worker: the request is
+    recorded at once, a second one meanwhile is a conflict."""
+    url = f"/api/alarms/{alarms['hot'].pk}/acknowledge"
+    assert call(client, "post", url, operator_token, {"comment": "on it"}).status_code == 200
+    row = AlarmTransition.objects.get(alarm=alarms["hot"])
+    assert (row.acked_by, row.ack_comment) == (operator, "on it")
+    again = call(client, "post", url, operator_token, {"comment": "again"})
+    assert again.status_code == 409
+    assert again.json()["detail"]
+    assert AlarmTransition.objects.get(alarm=alarms["hot"]).ack_comment == "on it"
 
 
 def test_acknowledging_needs_an_alarm_and_the_operator_role(

@@ -11,7 +11,8 @@
   });
 
   // --- websocket with reconnect ------------------------------------------------------------
-  const groups = document.body.dataset.groups;
+  // The page's own groups, and those every page's navigation bar follows (alarm counts).
+  const groups = [document.body.dataset.groups, document.body.dataset.navGroups].filter(Boolean).join(",");
   const badge = document.getElementById("live");
   let retry = 500;
   let everConnected = false;
