@@ -31,6 +31,7 @@ from typing import Any
 
 from bacpypes3.apdu import SimpleAckPDU
 from bacpypes3.errors import ExecutionError, PropertyError
+from bacpypes3.primitivedata import ObjectIdentifier
 
 from bms.bacnet.errors import InvalidValueError, WriteRefused
 from bms.bacnet.local.objects import property_attr
@@ -131,7 +132,8 @@ class ScheduleServices:
             instance = event.get("calendar")
             if instance is None:
                 continue
-            calendar = self.get_object_id(("calendar", instance))  # type: ignore[attr-defined]
+            # The application indexes its objects by ObjectIdentifier: a plain tuple finds nothing.
+            calendar = self.get_object_id(ObjectIdentifier(("calendar", instance)))  # type: ignore[attr-defined]
             if not isinstance(calendar, LocalCalendarObject):
                 raise InvalidValueError(f"calendar {instance} is not an object of this device")
 

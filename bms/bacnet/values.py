@@ -16,7 +16,7 @@ from typing import Any
 
 from bacpypes3.basetypes import BinaryPV, PropertyIdentifier, StatusFlags
 from bacpypes3.constructeddata import Any as AnyValue
-from bacpypes3.constructeddata import Array, Choice, ExtendedList, Sequence
+from bacpypes3.constructeddata import AnyAtomic, Array, Choice, ExtendedList, Sequence
 from bacpypes3.primitivedata import (
     Atomic,
     BitString,
@@ -59,6 +59,9 @@ def to_python(value: Any) -> Any:
         return _choice_to_python(value)
     if isinstance(value, Sequence):
         return _sequence_to_python(value)
+    if isinstance(value, AnyAtomic):
+        # A schedule's present-value and schedule-default: the atomic value carries its type.
+        return to_python(value.get_value())
     if isinstance(value, AnyValue):
         # An Any can only be decoded with the property's type; the caller must cast it first.
         raise InvalidValueError("cannot convert an undecoded Any; cast it to its type first")

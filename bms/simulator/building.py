@@ -43,6 +43,7 @@ from bms.simulator.plan import (
     plan_building,
 )
 from bms.simulator.quirks import NoRpmApplication, SimulatedApplication
+from bms.simulator.schedules import schedule_objects
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +280,8 @@ class SimulatedBuilding:
         # values whatever the scheduling of the binds.
         objects = [factory.build(spec) for spec in specs]
         app_class = SimulatedApplication if plan.supports_rpm else NoRpmApplication
-        app = await open_application(_engine_config(plan), app_class, objects=objects)
+        served = [*objects, *schedule_objects(specs)]
+        app = await open_application(_engine_config(plan), app_class, objects=served)
         self._switches[plan.instance] = DeviceSwitch(app)
         walkers = [
             (obj, spec.template.walk)

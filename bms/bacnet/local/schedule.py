@@ -247,7 +247,7 @@ def _decode_event(kind: str, event: Any) -> dict[str, Any]:
     }
     reference = event.period.calendarReference
     if reference is not None:
-        if reference[0] != "calendar":
+        if str(reference[0]) != "calendar":  # an ObjectType compares as its number
             raise PropertyError("valueOutOfRange")
         data["calendar"] = int(reference[1])
     elif event.period.calendarEntry is not None:
