@@ -206,7 +206,12 @@ class WriteAudit(models.Model):
     """Every write, accepted or refused: external BACnet writes to our virtual objects, and
     operator/API writes to virtual objects or remote points."""
 
-    SOURCE_CHOICES = [("bacnet", "BACnet"), ("operator", "Operator"), ("api", "API")]
+    SOURCE_CHOICES = [
+        ("bacnet", "BACnet"),
+        ("operator", "Operator"),
+        ("api", "API"),
+        ("schedule", "Schedule"),  # a schedule of device 8888 writing its targets
+    ]
 
     time = models.DateTimeField(default=timezone.now, db_index=True)
     source = models.CharField(max_length=20, choices=SOURCE_CHOICES)
