@@ -194,6 +194,15 @@ AXES_VERBOSE = False  # bms.accounts logs one line per failure instead of axes' 
 API_TOKEN_FAILURE_LIMIT = env_int("BMS_TOKEN_FAILURE_LIMIT", 10)
 API_TOKEN_LOCKOUT_SECONDS = env_int("BMS_TOKEN_LOCKOUT_SECONDS", 300)
 
+# Alarm e-mails (bms.alarms.notifiers) go through Django's mail settings: printed to the console
+# unless BMS_EMAIL_BACKEND names another (django.core.mail.backends.smtp.EmailBackend with the
+# BMS_EMAIL_HOST and BMS_EMAIL_PORT below).
+EMAIL_BACKEND = env_str("BMS_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("BMS_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("BMS_EMAIL_PORT", 25)
+EMAIL_TIMEOUT = env_int("BMS_EMAIL_TIMEOUT_SECONDS", 10)  # a slow server holds one sender only
+DEFAULT_FROM_EMAIL = env_str("BMS_EMAIL_FROM", "bms@localhost")
+
 # Request bodies over this many bytes are answered 413 before they are read (bms.bodylimit): the
 # API takes JSON of a few KB, and daphne would otherwise buffer any body whole in memory.
 MAX_REQUEST_BYTES = env_int("BMS_MAX_REQUEST_BYTES", 5 * 1024 * 1024)
