@@ -34,8 +34,10 @@ from bms.bacnet.local.alarm_spec import NotificationClassSpec
 from bms.bacnet.local.attributes import StaticAttributeReads
 from bms.bacnet.local.reporting import build_notification_class, detach_reporting
 from bms.bacnet.local.spec import normalize_object_type
+from bms.bacnet.local.trendlog import DeviceTrendLogs
 from bms.bacnet.schedule_services import ScheduleServices
 from bms.bacnet.stack import close_application, open_application
+from bms.bacnet.trendlog_services import TrendLogServices
 from bms.bacnet.types import POINT_TYPES, ObjectRef, PresentValue
 
 __all__ = [
@@ -58,6 +60,7 @@ SERVED_OBJECT_TYPES = (
     "notification-class",
     "schedule",
     "calendar",
+    "trend-log",
     *sorted(POINT_TYPES),
 )
 
@@ -89,7 +92,9 @@ class LocalDeviceObject(StaticAttributeReads, ClockProperties, DeviceObject):  #
         """bacpypes3 sets it while building the object; the getter is the truth."""
 
 
-class DeviceApplication(ScheduleServices, DeviceManagement, DeviceServices, Application):  # type: ignore[misc]
+class DeviceApplication(  # type: ignore[misc]
+    TrendLogServices, ScheduleServices, DeviceManagement, DeviceServices, Application
+):
     """A plain device Application (tests, tools); the engine defines its own the same way."""
 
 
@@ -108,6 +113,8 @@ class LocalDevice:
         self._specs: dict[ObjectRef, ObjectSpec] = {}
         # Schedule and calendar objects (device_schedules).
         self.schedules = DeviceSchedules(app, self._bump_database_revision)
+        # Trend log objects (local.trendlog); their records come from trend_logs.source.
+        self.trend_logs = DeviceTrendLogs(app, self._bump_database_revision)
         app.hook_timeout = hook_timeout
 
     def set_write_batch_hook(self, write_batch_hook: WriteBatchHook | None) -> None:

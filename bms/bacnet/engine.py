@@ -26,13 +26,16 @@ from bms.bacnet.device_management import DeviceManagement, ManagementHooks
 from bms.bacnet.device_services import DeviceServices, RefusalHook, WriteBatchHook
 from bms.bacnet.schedule_services import ScheduleServices
 from bms.bacnet.stack import close_application, foreign_registration, open_application
+from bms.bacnet.trendlog_services import TrendLogServices
 
 log = logging.getLogger(__name__)
 
 NOTIFICATIONS_SHUTDOWN_SECONDS = 3.0  # event notifications under way get this long at stop
 
 
-class EngineApplication(ScheduleServices, DeviceManagement, DeviceServices, Application):  # type: ignore[misc]
+class EngineApplication(  # type: ignore[misc]
+    TrendLogServices, ScheduleServices, DeviceManagement, DeviceServices, Application
+):
     """bacpypes3's Application plus our device-side services (write hook, validation,
     schedule writes, device management)."""
 

@@ -199,7 +199,7 @@ async def test_protocol_services_supported_lists_what_we_serve(rig: Rig) -> None
         "confirmed-cov-notification",
         "unconfirmed-cov-notification",
     } <= services
-    assert "read-range" not in services
+    assert "read-range" in services  # trend logs since issue 15 (trendlog_services)
     assert "atomic-read-file" not in services
     # served since issue 14 (event_services); receiving event notifications is not (yet)
     assert "acknowledge-alarm" in services
