@@ -1,6 +1,7 @@
 from django.urls import path
 
 from bms.web.views import (
+    alarm_settings,
     alarms,
     audit,
     devices,
@@ -40,6 +41,15 @@ urlpatterns = [
     path("alarms/", alarms.alarm_console, name="alarms"),
     path("alarms/<int:pk>/", alarms.alarm_detail, name="alarm"),
     path("alarms/<int:pk>/acknowledge/", alarms.alarm_acknowledge, name="alarm_acknowledge"),
+    path("alarms/classes/", alarm_settings.class_list, name="notification_classes"),
+    path("alarms/classes/new/", alarm_settings.class_create, name="notification_class_create"),
+    path("alarms/classes/<int:instance>/", alarm_settings.class_edit, name="notification_class"),
+    path(
+        "alarms/classes/<int:instance>/delete/",
+        alarm_settings.class_delete,
+        name="notification_class_delete",
+    ),
+    path("virtual/objects/<int:pk>/alarm/", alarm_settings.object_alarm, name="object_alarm"),
     path("virtual/", virtual.virtual_list, name="virtual_list"),
     path("virtual/new/", virtual.virtual_create, name="virtual_create"),
     path("virtual/<int:device_id>/", virtual.virtual_detail, name="virtual"),
