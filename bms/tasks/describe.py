@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bms.tasks.describe_schedules import SCHEDULE_DESCRIBERS
 from bms.tasks.models import BACnetTask
 
 SCHEDULE = "schedule"  # who asked for the worker's own polls (parameters "scheduled")
@@ -114,4 +115,5 @@ _DESCRIBERS: dict[str, Callable[[BACnetTask, dict[str, Any]], str]] = {
     "read_points": _read_points,
     "write_point": _write_point,
     "history": _history,
+    **SCHEDULE_DESCRIBERS,
 }

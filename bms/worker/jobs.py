@@ -25,6 +25,7 @@ from bms.tasks.models import BACnetTask
 from bms.worker import events, store
 from bms.worker.db import run_db
 from bms.worker.object_job import read_object
+from bms.worker.schedule_jobs import SCHEDULE_JOBS
 
 log = logging.getLogger(__name__)
 
@@ -320,6 +321,7 @@ JOBS: dict[str, Job] = {
     "write_point": write_point,
     "read_object": read_object,
     "history": history_upkeep,
+    **SCHEDULE_JOBS,  # remote schedules, calendars and device management
 }
 
 

@@ -78,6 +78,40 @@ class BACnetBackend:
         parameters |= {key: value for key, value in writer.items() if value is not None}
         return self._submit("write_point", parameters)
 
+    # --- schedules, calendars and device management of remote devices (issue 16) ----------
+
+    def read_schedule(self, device_id: int, object_ref: str) -> int:
+        """Read a remote Schedule ("schedule,1") or Calendar ("calendar,1") object."""
+        parameters = {"device_id": _device_instance(device_id), "object": object_ref}
+        return self._submit("read_schedule", parameters)
+
+    def write_schedule(
+        self, device_id: int, object_ref: str, changes: dict[str, Any], writer: dict[str, str]
+    ) -> int:
+        """Write properties of a remote Schedule or Calendar (bms.tasks.schedule_submission
+        checked them); `writer` is {"user", "source"}, whom the worker's audit names."""
+        parameters = {
+            "device_id": _device_instance(device_id),
+            "object": object_ref,
+            "changes": changes,
+            **writer,
+        }
+        return self._submit("write_schedule", parameters)
+
+    def manage_device(
+        self,
+        service: str,
+        device_ids: list[int] | None,
+        detail: dict[str, Any],
+        writer: dict[str, str],
+    ) -> int:
+        """DCC, reinitialize (one device, with its password) or time sync (these devices, or
+        every device of the site when None)."""
+        if device_ids is not None:
+            device_ids = [_device_instance(device_id) for device_id in device_ids]
+        parameters = {"service": service, "device_ids": device_ids, **detail, **writer}
+        return self._submit("manage_device", parameters)
+
     def get_status(self) -> dict[str, Any]:
         recent = BACnetTask.objects.filter(site=self.site)[:5]
         workers = queue.alive_workers(settings.BACNET_WORKER_ALIVE_SECONDS, site=self.site)
