@@ -93,6 +93,10 @@ class AlarmTransition(models.Model):
     ack_address = models.CharField(max_length=80, blank=True)
     ack_process_id = models.PositiveBigIntegerField(null=True, blank=True)
     ack_comment = models.TextField(blank=True)
+    # An operator's acknowledgement goes to the source through a worker task (ack_task_id):
+    # "accepted", or the BACnet error or silence that refused it.
+    ack_task_id = models.PositiveBigIntegerField(null=True, blank=True)
+    ack_result = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-time_stamp", "-id"]

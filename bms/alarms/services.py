@@ -4,7 +4,9 @@ Device 8888's own objects (virtual objects with intrinsic reporting) report thro
 worker (bms.worker.alarm_source): `record_local_transitions` stores a batch of transitions in
 one transaction, with the event state the device will restore after a restart;
 `record_local_acknowledgement` stores a peer's AcknowledgeAlarm before the device answers it.
-`request_acknowledgement` is an operator's acknowledgement from a page or the API.
+`request_acknowledgement` is an operator's acknowledgement from a page or the API: checked
+here, sent to the alarm's source by a worker task (bms.worker.alarm_jobs, which reads
+`ack_target` and stores `record_ack_outcome`).
 Every change is announced on commit (bms.alarms.signals) for live pages.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,11 +26,14 @@ from bms.alarms.models import Alarm, AlarmTransition
 from bms.alarms.signals import announce_alarms
 from bms.bacnet.local.alarm_spec import AlarmAcknowledgement, EventTransition
 from bms.bacnet.types import ObjectRef
+from bms.devices.models import BACnetDevice
+from bms.tasks import submission
 from bms.virtual.models import VirtualObject
 
 log = logging.getLogger(__name__)
 # The order of Alarm.acked_transitions (BACnet's EventTransitionBits).
 TRANSITION_ORDER = ("to-offnormal", "to-fault", "to-normal")
+ACCEPTED = "accepted"  # ack_result when the source took the acknowledgement
 
 
 class UnknownAlarmSource(LookupError):
@@ -124,39 +130,140 @@ def record_local_acknowledgement(ack: AlarmAcknowledgement) -> None:
 def request_acknowledgement(alarm: Alarm, user: Any, comment: str = "") -> AlarmTransition:
     """An operator acknowledges `alarm`'s latest unacknowledged transition.
 
-    Minimal version (the page and API door): records who, when and the comment on the
-    transition and marks it acked on the alarm (and on device 8888's object, which serves
-    acked-transitions from that row). Raises AlreadyAcknowledged when nothing waits for an ack.
+    A rule's alarm (no BACnet source) is acknowledged here at once. A virtual or remote one is
+    acknowledged at its source by a worker task (AcknowledgeAlarm to the remote device, or
+    device 8888's own object): the returned transition names who asked and the comment, its
+    ack_task_id the task; acked_at is set once the source accepted (ack_result says "accepted"
+    or why not). Raises AlreadyAcknowledged when nothing waits for an ack, AlarmRefused while
+    an earlier request is still under way or when no task can be queued.
     """
     with transaction.atomic():
         locked = Alarm.objects.select_for_update().get(pk=alarm.pk)
-        waiting = [
-            name
-            for name, acked in zip(TRANSITION_ORDER, locked.acked_transitions, strict=True)
-            if not acked
-        ]
-        pending = (
-            locked.transitions.filter(transition__in=waiting, acked_at__isnull=True)
-            .order_by("-time_stamp", "-id")
-            .first()
-        )
-        if pending is None:
-            raise AlreadyAcknowledged(f"alarm {locked.pk} ({locked}) has nothing to acknowledge")
-        pending.acked_at = timezone.now()
+        pending = _waiting_transition(locked)
+        if pending.ack_task_id is not None and not pending.ack_result:
+            raise AlarmRefused(
+                f"alarm {locked.pk} ({locked}): an acknowledgement is already under way "
+                f"(task {pending.ack_task_id})"
+            )
         pending.acked_by = user
         pending.ack_comment = comment
-        pending.save(update_fields=["acked_at", "acked_by", "ack_comment"])
-        acked = list(locked.acked_transitions)
-        acked[TRANSITION_ORDER.index(pending.transition)] = True
-        locked.acked_transitions = acked
-        locked.save(update_fields=["acked_transitions", "updated_at"])
-        if locked.virtual_object_id is not None:
-            VirtualObject.objects.filter(pk=locked.virtual_object_id).update(
-                acked_transitions=acked
-            )
+        if locked.source_kind == "rule":
+            pending.acked_at = timezone.now()
+            pending.ack_source = _user_name(user)
+            pending.ack_result = ACCEPTED
+            _mark_acked(locked, pending.transition)
+        else:
+            pending.ack_task_id = _queue_acknowledgement(locked, pending, user)
+            pending.ack_result = ""
+        pending.save()
         announce_alarms([locked])
-    alarm.acked_transitions = acked
+    alarm.acked_transitions = locked.acked_transitions
     return pending
+
+
+def _waiting_transition(alarm: Alarm) -> AlarmTransition:
+    waiting = [
+        name
+        for name, acked in zip(TRANSITION_ORDER, alarm.acked_transitions, strict=True)
+        if not acked
+    ]
+    pending = (
+        alarm.transitions.filter(transition__in=waiting, acked_at__isnull=True)
+        .order_by("-time_stamp", "-id")
+        .first()
+    )
+    if pending is None:
+        raise AlreadyAcknowledged(f"alarm {alarm.pk} ({alarm}) has nothing to acknowledge")
+    return pending
+
+
+def _queue_acknowledgement(alarm: Alarm, pending: AlarmTransition, user: Any) -> int:
+    site = None
+    if alarm.source_kind == "remote":
+        device = _remote_device(alarm)
+        if device is None:
+            raise AlarmRefused(f"alarm {alarm.pk}: device {alarm.device_instance} is not known")
+        site = device.site
+    try:
+        task = submission.acknowledge_alarm(pending.pk, site, user=_user_name(user))
+    except submission.Refused as exc:
+        raise AlarmRefused(f"alarm {alarm.pk}: {exc}") from exc
+    return task.id
+
+
+def _mark_acked(alarm: Alarm, transition: str) -> None:
+    acked = list(alarm.acked_transitions)
+    acked[TRANSITION_ORDER.index(transition)] = True
+    alarm.acked_transitions = acked
+    alarm.save(update_fields=["acked_transitions", "updated_at"])
+    if alarm.virtual_object_id is not None:
+        VirtualObject.objects.filter(pk=alarm.virtual_object_id).update(acked_transitions=acked)
+
+
+def _remote_device(alarm: Alarm) -> BACnetDevice | None:
+    if alarm.device_instance is None:
+        return None
+    return BACnetDevice.objects.filter(device_instance=alarm.device_instance).first()
+
+
+def _user_name(user: Any) -> str:
+    return str(getattr(user, "get_username", lambda: user)() or "")[:255]
+
+
+@dataclass(frozen=True)
+class AckTarget:
+    """What a worker needs to acknowledge one transition at its source."""
+
+    transition_id: int
+    alarm: str
+    source_kind: str  # "virtual" (device 8888's object) or "remote"
+    address: str  # the remote device's; "" for device 8888
+    ref: ObjectRef
+    state: str  # the event state the transition went to
+    time_stamp: datetime
+    source: str  # acknowledgment-source: who asked
+
+
+def ack_target(transition_id: int) -> AckTarget:
+    """The transition a queued acknowledgement names (UnknownAlarmSource if it is gone)."""
+    row = (
+        AlarmTransition.objects.select_related("alarm", "acked_by").filter(pk=transition_id).first()
+    )
+    if row is None:
+        raise UnknownAlarmSource(f"no alarm transition {transition_id}")
+    alarm = row.alarm
+    address = ""
+    if alarm.source_kind == "remote":
+        device = _remote_device(alarm)
+        if device is None:
+            raise UnknownAlarmSource(f"device {alarm.device_instance} is not known")
+        address = device.address
+    return AckTarget(
+        transition_id=row.pk,
+        alarm=str(alarm.name or alarm.pk),
+        source_kind=alarm.source_kind,
+        address=address,
+        ref=ObjectRef(alarm.object_type, alarm.instance or 0),
+        state=row.to_state,
+        time_stamp=row.time_stamp,
+        source=_user_name(row.acked_by) if row.acked_by is not None else "BMS",
+    )
+
+
+def record_ack_outcome(transition_id: int, result: str) -> None:
+    """What the source said to an operator's acknowledgement: ACCEPTED (the transition and
+    the alarm are acknowledged) or the error, kept on the transition."""
+    with transaction.atomic():
+        # Not select_related("acked_by"): PostgreSQL locks no nullable side of an outer join.
+        transition = AlarmTransition.objects.select_for_update().get(pk=transition_id)
+        alarm = Alarm.objects.select_for_update().get(pk=transition.alarm_id)
+        transition.ack_result = result[:255]
+        if result == ACCEPTED:
+            transition.acked_at = transition.acked_at or timezone.now()
+            transition.ack_source = transition.ack_source or _user_name(transition.acked_by)
+            _mark_acked(alarm, transition.transition)
+        transition.save(update_fields=["ack_result", "acked_at", "ack_source"])
+        announce_alarms([alarm])
 
 
 def _virtual_objects(refs: set[ObjectRef]) -> dict[ObjectRef, VirtualObject]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from bacpypes3.apdu import (
@@ -29,6 +30,8 @@ from bacpypes3.apdu import (
     SimpleAckPDU,
 )
 from bacpypes3.basetypes import (
+    ErrorClass,
+    ErrorCode,
     EventState,
     EventTransitionBits,
     GetAlarmSummaryAlarmSummary,
@@ -38,6 +41,8 @@ from bacpypes3.basetypes import (
 )
 from bacpypes3.errors import ExecutionError, ObjectError
 
+from bms.bacnet.boundary import object_identifier
+from bms.bacnet.errors import ErrorResponse
 from bms.bacnet.event_notify import Notifier
 from bms.bacnet.local.alarm_spec import (
     TRANSITIONS,
@@ -151,13 +156,66 @@ class EventServices:
     # ---- AcknowledgeAlarm
 
     async def do_AcknowledgeAlarmRequest(self, apdu: Any) -> None:
-        obj = self._reporting_object(apdu.eventObjectIdentifier)
         state = str(EventState(apdu.eventStateAcknowledged))
+        obj = await self.acknowledge_event(
+            apdu.eventObjectIdentifier,
+            state,
+            apdu.timeStamp,
+            process_id=int(apdu.acknowledgingProcessIdentifier),
+            source=str(apdu.acknowledgmentSource),
+            time_of_ack=apdu.timeOfAcknowledgment,
+            source_address=str(apdu.pduSource),
+        )
+        await self.response(SimpleAckPDU(context=apdu))  # type: ignore[attr-defined]
+        self._send_ack_notifications(obj, state, transition_of(state), apdu.timeOfAcknowledgment)
+
+    async def acknowledge_locally(
+        self, ref: ObjectRef, state: str, time_stamp: datetime, source: str, process_id: int = 0
+    ) -> None:
+        """An acknowledgement given at this device (an operator's, through the worker), taken
+        as a peer's AcknowledgeAlarm is: the same checks, stored by the ack hook, acked-
+        transitions set, the ack notifications sent. A refusal raises ErrorResponse with the
+        error class and code a peer would get."""
+        time_of_ack = to_timestamp(now_stamp())
+        try:
+            obj = await self.acknowledge_event(
+                object_identifier(ref),
+                state,
+                to_timestamp(time_stamp),
+                process_id=process_id,
+                source=source,
+                time_of_ack=time_of_ack,
+                source_address="",
+            )
+        except ExecutionError as exc:  # ObjectError is one too
+            error_class = str(ErrorClass(exc.errorClass))
+            error_code = str(ErrorCode(exc.errorCode))
+            raise ErrorResponse(
+                f"acknowledge {ref} {state}: error {error_class}/{error_code}",
+                error_class=error_class,
+                error_code=error_code,
+            ) from exc
+        self._send_ack_notifications(obj, state, transition_of(state), time_of_ack)
+
+    async def acknowledge_event(
+        self,
+        object_id: Any,
+        state: str,
+        time_stamp: Any,
+        *,
+        process_id: int,
+        source: str,
+        time_of_ack: Any,
+        source_address: str,
+    ) -> Any:
+        """13.5's checks, then the ack stored (ack_hook) and acked-transitions set; returns
+        the object. Raises ExecutionError (the Error PDU a peer gets) when refused."""
+        obj = self._reporting_object(object_id)
         transition = transition_of(state)
         index = TRANSITIONS.index(transition)
         async with obj.write_lock:  # one acknowledgement (or write) of the object at a time
             stamp = obj.eventTimeStamps[index]
-            if from_timestamp(stamp) is None or stamp_key(stamp) != stamp_key(apdu.timeStamp):
+            if from_timestamp(stamp) is None or stamp_key(stamp) != stamp_key(time_stamp):
                 raise _refused("services", "invalidTimeStamp")
             acked = list(bits(obj.ackedTransitions))
             if acked[index]:
@@ -169,16 +227,15 @@ class EventServices:
                 acknowledged_state=state,
                 transition=transition,
                 event_time_stamp=from_timestamp(stamp),  # type: ignore[arg-type]
-                process_id=int(apdu.acknowledgingProcessIdentifier),
-                source=str(apdu.acknowledgmentSource),
-                acknowledged_at=from_timestamp(apdu.timeOfAcknowledgment) or now_stamp(),
-                source_address=str(apdu.pduSource),
+                process_id=process_id,
+                source=source,
+                acknowledged_at=from_timestamp(time_of_ack) or now_stamp(),
+                source_address=source_address,
                 acked_transitions=(acked[0], acked[1], acked[2]),
             )
             await self._store_ack(ack)
             obj.ackedTransitions = EventTransitionBits([int(b) for b in acked])
-        await self.response(SimpleAckPDU(context=apdu))  # type: ignore[attr-defined]
-        self._send_ack_notifications(obj, state, transition, apdu.timeOfAcknowledgment)
+        return obj
 
     async def _store_ack(self, ack: AlarmAcknowledgement) -> None:
         if self.ack_hook is None:

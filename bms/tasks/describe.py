@@ -80,6 +80,10 @@ def _history(task: BACnetTask, result: dict[str, Any]) -> str:
     return f"{text}; more to do" if result.get("more") else text
 
 
+def _acknowledge_alarm(task: BACnetTask, result: dict[str, Any]) -> str:
+    return f"acknowledged {result['alarm']} ({result['state']}): {result['result']}"
+
+
 def _fields(task: BACnetTask, result: dict[str, Any]) -> str:
     parts = []
     for key, value in result.items():
@@ -115,5 +119,6 @@ _DESCRIBERS: dict[str, Callable[[BACnetTask, dict[str, Any]], str]] = {
     "read_points": _read_points,
     "write_point": _write_point,
     "history": _history,
+    "acknowledge_alarm": _acknowledge_alarm,
     **SCHEDULE_DESCRIBERS,
 }

@@ -15,6 +15,7 @@ class BACnetTask(models.Model):
         ("write_point", "Write Point"),
         ("read_object", "Read Object Properties"),
         ("history", "History Roll-up and Retention"),
+        ("acknowledge_alarm", "Acknowledge Alarm"),
     ]
 
     STATUS_CHOICES = [

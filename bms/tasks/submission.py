@@ -118,6 +118,16 @@ def write_point(
     )
 
 
+def acknowledge_alarm(transition_id: int, site: str | None, *, user: str) -> BACnetTask:
+    """Queue the acknowledgement of an alarm transition on `site` (None: BACNET_SITE); the
+    caller (bms.alarms.services) has checked that it waits for one."""
+    return _queued(
+        lambda backend: backend.acknowledge_alarm(transition_id),
+        site=lambda: sites.check_site(site),
+        user=user,
+    )
+
+
 def _queued(
     submit: Callable[[BACnetBackend], int],
     site: Callable[[], str] | None = None,

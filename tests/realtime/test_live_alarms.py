@@ -9,7 +9,12 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
 from bms.alarms.models import Alarm
-from bms.alarms.services import record_local_transitions, request_acknowledgement
+from bms.alarms.services import (
+    ACCEPTED,
+    record_ack_outcome,
+    record_local_transitions,
+    request_acknowledgement,
+)
 from bms.realtime import groups
 from bms.virtual import services
 from bms.virtual.models import VirtualObject
@@ -41,7 +46,10 @@ async def test_a_transition_then_its_ack_reach_the_page_with_the_counts(viewer):
     assert message["counts"] == {"active": 1, "unacknowledged": 1}
 
     user = await sync_to_async(get_user_model().objects.create_user)("olga")
-    await sync_to_async(request_acknowledgement)(alarm, user, "seen")
+    pending = await sync_to_async(request_acknowledgement)(alarm, user, "seen")
+    message = await page.receive_json_from(timeout=3)  # asked for; the worker has not sent it
+    assert message["alarms"][0]["unacknowledged"] is True
+    await sync_to_async(record_ack_outcome)(pending.pk, ACCEPTED)  # what the worker stores
     message = await page.receive_json_from(timeout=3)
     assert message["alarms"][0]["unacknowledged"] is False
     assert message["counts"] == {"active": 1, "unacknowledged": 0}

@@ -112,6 +112,11 @@ class BACnetBackend:
         parameters = {"service": service, "device_ids": device_ids, **detail, **writer}
         return self._submit("manage_device", parameters)
 
+    def acknowledge_alarm(self, transition_id: int) -> int:
+        """Send an operator's acknowledgement of an alarm transition to its source (a remote
+        device's AcknowledgeAlarm, or device 8888's own object); the transition names who."""
+        return self._submit("acknowledge_alarm", {"transition_id": transition_id})
+
     def get_status(self) -> dict[str, Any]:
         recent = BACnetTask.objects.filter(site=self.site)[:5]
         workers = queue.alive_workers(settings.BACNET_WORKER_ALIVE_SECONDS, site=self.site)
