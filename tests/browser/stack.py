@@ -1,6 +1,7 @@
 """The whole product for browser tests, as a user runs it: an SQLite file migrated by
-`manage.py`, users and a virtual device made by the commands, the simulated building, the real
-`bacnet_worker`, and daphne serving the app, all on loopback ports of their own."""
+`manage.py`, users and a virtual device made by the commands, the simulated building (with its
+control socket: `stack.simulator("silence 3001")`), the real `bacnet_worker`, and daphne serving
+the app, all on loopback ports of their own."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.worker.conftest import ROOT, Process, manage, process_env
 PASSWORD = "browser-test-password"  # throwaway accounts in a temporary database
 FIRST_INSTANCE = 3000
 SIMULATED_DEVICES = 3
+CONTROL_SECONDS = 10.0
 
 
 def free_tcp_port() -> int:
@@ -34,6 +36,23 @@ class Stack:
     http_port: int
     logs: Path
     processes: list[Process] = field(default_factory=list)
+
+    @property
+    def control_path(self) -> Path:
+        return self.logs / "simulator.sock"
+
+    def simulator(self, command: str) -> str:
+        """One command to the simulated building (bms.simulator.commands); its reply line.
+
+        A blocking socket, not bms.simulator.control's asyncio client: Playwright's sync API
+        already runs an event loop in the test's thread."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as control:
+            control.settimeout(CONTROL_SECONDS)
+            control.connect(str(self.control_path))
+            control.sendall(command.encode() + b"\n")
+            reply = control.makefile("r").readline().rstrip("\n")
+        assert reply.startswith("ok"), f"{command}: {reply}"
+        return reply
 
     @property
     def base_url(self) -> str:
@@ -129,6 +148,8 @@ def start_stack(tmp: Path) -> Iterator[Stack]:
                 str(stack.bacnet_port),
                 "--change-interval",
                 "1.0",
+                "--control",
+                str(stack.control_path),
             ],
         )
         worker = stack.start(
