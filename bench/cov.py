@@ -166,12 +166,18 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
     targets = change_targets(args, database)
     cov = measure(args, database, worker.pid, routes, targets, "cov", args.hold)
     cov.update(subscribe_s=subscribe_s, held=held, held_after=asyncio.run(subscriptions(routes)))
+    say(f"COV: {summary(cov)}")
     manage(database, "shell", "-c", SWITCH_TO_POLL)  # as the pages and the API change it
-    cancel_s, _ = asyncio.run(wait_subscriptions(routes, 0))
-    say(f"switched to polling every {poll_seconds} s (subscriptions cancelled in {cancel_s} s)")
+    # Subscriptions the worker dropped without telling the device (it thought it unreachable)
+    # stay there until their lifetime ends: wait that long at most, and say what is left.
+    cancel_s, left = asyncio.run(wait_subscriptions(routes, 0, deadline=args.lifetime + 30))
+    say(
+        f"switched to polling every {poll_seconds} s ({left} subscriptions left after {cancel_s} s)"
+    )
     time.sleep(poll_seconds)  # one interval: every point's polls are on their own rhythm
     poll = measure(args, database, worker.pid, routes, targets, "poll", args.poll_hold)
-    poll.update(cancel_s=cancel_s, poll_seconds=poll_seconds)
+    poll.update(cancel_s=cancel_s, subscriptions_left=left, poll_seconds=poll_seconds)
+    say(f"poll: {summary(poll)}")
     arrivals = listener.stop()
     cov["websocket"] = websocket_delays(arrivals, cov.pop("changes"))
     poll.pop("changes")
@@ -182,6 +188,14 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
 
 def say(text: str) -> None:
     print(f"[cov] {time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
+
+
+def summary(f: dict[str, Any]) -> str:
+    return (
+        f"{f['changes_made']} changes in {f['seconds']} s, {f['rows']} rows, {f['lost']} not "
+        f"learnt, to PG p50/p99 {f['db_p50_ms']}/{f['db_p99_ms']} ms, worker CPU "
+        f"{f['worker_cpu_s']} s ({f['worker_cpu_ms_per_change']} ms/change)"
+    )
 
 
 def is_points(message: Message) -> bool:
@@ -209,12 +223,15 @@ async def subscriptions(routes: dict[int, str]) -> int:
     return sum(int(parse_reply(reply)["subscriptions"]) for reply in replies)
 
 
-async def wait_subscriptions(routes: dict[int, str], wanted: int) -> tuple[float, int]:
+async def wait_subscriptions(
+    routes: dict[int, str], wanted: int, deadline: float | None = None
+) -> tuple[float, int]:
     """(seconds, count) once the devices hold `wanted` subscriptions, or a count that has not
-    moved for STABLE_SECONDS (a device that refuses some types); BenchError past the deadline."""
+    moved for STABLE_SECONDS (a device that refuses some types). Past `deadline`: BenchError,
+    or with a `deadline` given, (seconds, count) as they are then."""
     started = changed = time.monotonic()
     held = -1
-    while time.monotonic() - started < SUBSCRIBE_DEADLINE:
+    while time.monotonic() - started < (deadline or SUBSCRIBE_DEADLINE):
         now_held = await subscriptions(routes)
         if now_held != held:
             held, changed = now_held, time.monotonic()
@@ -222,6 +239,8 @@ async def wait_subscriptions(routes: dict[int, str], wanted: int) -> tuple[float
         if held == wanted or stable:
             return round(changed - started, 1), held
         await asyncio.sleep(0.5)
+    if deadline is not None:
+        return round(time.monotonic() - started, 1), held
     raise BenchError(f"the devices hold {held} COV subscriptions, not {wanted}")
 
 
