@@ -104,3 +104,28 @@ class AlarmTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alarm} {self.from_state} -> {self.to_state} at {self.time_stamp}"
+
+
+NOTIFIER_KINDS = [("email", "e-mail"), ("webhook", "signed JSON webhook")]
+
+
+class AlarmNotifier(models.Model):
+    """Where the worker sends a transition's notification (bms.alarms.notifiers): e-mail through
+    Django's mail settings, or a JSON webhook signed with HMAC-SHA256 of the body."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=NOTIFIER_KINDS)
+    # E-mail: addresses separated by commas; webhook: an http(s) URL.
+    target = models.CharField(max_length=500)
+    secret = models.CharField(max_length=200, blank=True)  # webhook signing key
+    min_priority = models.PositiveSmallIntegerField(default=0)  # 0 is the most urgent
+    max_priority = models.PositiveSmallIntegerField(default=255)
+    notification_class = models.PositiveIntegerField(null=True, blank=True)  # None: any
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} notifier {self.name}"
