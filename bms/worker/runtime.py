@@ -17,7 +17,9 @@ them fails:
   retention of readings, bms.history.maintenance), one at a time;
 - poll-schedule (when BACNET_POLL_SECONDS > 0): queues a `collect` for trending;
 - monitoring: COV subscriptions, polls and device health of the monitored points
-  (`monitoring.Monitoring`, settings from the database, reloaded periodically).
+  (`monitoring.Monitoring`, settings from the database, reloaded periodically);
+- alarm-notify: new alarm transitions out by e-mail and signed webhook, retried with backoff
+  from a bounded queue (`alarm_notify.AlarmNotifyLoop`).
 
 External writes to our objects go through the write path (`write_path.WritePath`, the engine's
 batch write hook): stored in one transaction before the engine sends the acks, published live
@@ -52,6 +54,7 @@ from bms.bacnet.engine import Engine
 from bms.tasks import queue
 from bms.worker import events, store
 from bms.worker.alarm_console import AlarmConsole
+from bms.worker.alarm_notify import AlarmNotifyLoop
 from bms.worker.alarm_source import AlarmSource
 from bms.worker.db import run_db
 from bms.worker.db_health import DATABASE_ERRORS, DatabaseHealth, ping
@@ -190,6 +193,7 @@ class Worker:
             self._loop(self.schedules.run, "schedules"),
             self._loop(self.monitoring.run, "monitoring"),
             self._named(self._db.watch(), "database-watch"),
+            self._loop(AlarmNotifyLoop().run, "alarm-notify"),
         }
         if self.options.poll_seconds > 0:
             loops.add(self._loop(self._poll_loop, "poll-schedule"))

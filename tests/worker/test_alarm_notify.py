@@ -1,0 +1,103 @@
+"""The worker's notification loop (bms.worker.alarm_notify) on the test database with a real
+HTTP server on 127.0.0.1: new transitions go out, a failing webhook is retried with backoff
+then given up, and neither holds up the other notifiers; the queue is bounded; history that
+was there before the loop started is not sent again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core import mail
+
+from bms.alarms.models import AlarmNotifier
+from bms.worker.alarm_notify import AlarmNotifyLoop
+from tests.alarms.test_notifiers import a_transition
+from tests.alarms.webhook_server import webhook_server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+FAST = {"poll_seconds": 0.05, "backoff": (0.05, 0.1)}
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def running(loop: AlarmNotifyLoop) -> asyncio.Task[None]:
+    task = asyncio.create_task(loop.run(), name="alarm-notify-under-test")
+    await until(lambda: loop._after_id is not None)
+    return task
+
+
+async def stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_a_webhook_failing_twice_is_retried_and_delivered(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with webhook_server(failures=2) as (url, received):
+        await sync_to_async(AlarmNotifier.objects.create)(
+            name="hook", kind="webhook", target=url, secret="s"
+        )
+        loop = AlarmNotifyLoop(**FAST)
+        task = await running(loop)
+        transition = await sync_to_async(a_transition)()
+        await until(lambda: received.bodies != [])
+        await stopped(task)
+    assert (received.refused, len(received.bodies)) == (2, 1)
+    assert (loop.counts.retried, loop.counts.sent, loop.counts.given_up) == (2, 1, 0)
+    assert str(transition.pk).encode() in received.bodies[0]
+
+
+async def test_a_webhook_that_never_answers_well_is_given_up_and_email_still_goes(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    with webhook_server(failures=1000) as (url, received):
+        await sync_to_async(AlarmNotifier.objects.create)(
+            name="hook", kind="webhook", target=url, secret="s"
+        )
+        await sync_to_async(AlarmNotifier.objects.create)(
+            name="desk", kind="email", target="o@x.org"
+        )
+        loop = AlarmNotifyLoop(**FAST)
+        task = await running(loop)
+        await sync_to_async(a_transition)()
+        await until(lambda: len(mail.outbox) == 1, timeout=2)
+        assert loop.counts.given_up == 0  # the e-mail did not wait for the webhook's retries
+        await until(lambda: loop.counts.given_up == 1)
+        await stopped(task)
+    assert received.refused == 3  # the first attempt and two retries
+    assert received.bodies == []
+
+
+async def test_history_is_not_sent_again_when_the_loop_starts(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    await sync_to_async(AlarmNotifier.objects.create)(name="desk", kind="email", target="o@x.org")
+    await sync_to_async(a_transition)(priority=10)
+    loop = AlarmNotifyLoop(**FAST)
+    task = await running(loop)
+    await sync_to_async(a_transition)(priority=20)
+    await until(lambda: loop.counts.sent == 1)
+    await asyncio.sleep(0.2)
+    await stopped(task)
+    assert [m.subject.split("]")[0] for m in mail.outbox] == ["[BMS alarm p20"]
+
+
+async def test_a_full_queue_drops_with_a_count_instead_of_waiting():
+    await sync_to_async(AlarmNotifier.objects.create)(name="desk", kind="email", target="o@x.org")
+    loop = AlarmNotifyLoop(poll_seconds=0.05, bound=1, senders=0)
+    task = await running(loop)
+    for priority in (1, 2, 3):
+        await sync_to_async(a_transition)(priority=priority)
+    await until(lambda: loop.counts.dropped == 2)
+    await stopped(task)
+    assert loop.queue.qsize() == 1
