@@ -17,6 +17,7 @@ from bms.alarms.models import Alarm
 from bms.bacnet.types import ObjectRef, PresentValue
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading, ConfigAudit, WriteAudit
 from bms.tasks import describe
+from bms.tasks.describe_schedules import shown_parameters
 from bms.tasks.models import BACnetTask
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 
@@ -34,7 +35,7 @@ def task_payload(task: BACnetTask) -> dict[str, Any]:
         "scheduled": describe.is_scheduled(task),
         "site": task.site,
         "status": task.status,
-        "parameters": task.parameters,
+        "parameters": shown_parameters(task),
         "progress": task.progress,
         "result": task.result,
         "result_text": describe.result_text(task),

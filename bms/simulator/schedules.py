@@ -69,6 +69,10 @@ class SimScheduleObject(_LocalObject, _ScheduleObject):  # type: ignore[misc]
 class SimCalendarObject(_LocalObject, _CalendarObject):  # type: ignore[misc]
     """A calendar that stores what it is written; present-value stays False."""
 
+    # A calendar has no notification-class property; bacpypes3's local Object reads it after
+    # construction (a task it starts) and would fail with AttributeError without this.
+    notificationClass = None
+
 
 def _schedule(instance: int, target: ObjectRef | None) -> SimScheduleObject:
     weekly = codec.weekly_from_json(OCCUPANCY_WEEK, "binary")

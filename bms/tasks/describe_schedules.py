@@ -47,3 +47,15 @@ SCHEDULE_DESCRIBERS: dict[str, Callable[[BACnetTask, dict[str, Any]], str]] = {
     "write_schedule": _write_schedule,
     "manage_device": _manage_device,
 }
+
+
+SECRET_PARAMETERS = ("password",)  # a DCC/reinitialize password, until the worker removes it
+
+
+def shown_parameters(task: BACnetTask) -> dict[str, Any]:
+    """The task's parameters as pages and the API show them: secrets hidden."""
+    parameters = dict(task.parameters or {})
+    for key in SECRET_PARAMETERS:
+        if key in parameters:
+            parameters[key] = "(hidden)"
+    return parameters

@@ -16,6 +16,9 @@ class BACnetTask(models.Model):
         ("read_object", "Read Object Properties"),
         ("history", "History Roll-up and Retention"),
         ("acknowledge_alarm", "Acknowledge Alarm"),
+        ("read_schedule", "Read Schedule or Calendar"),
+        ("write_schedule", "Write Schedule or Calendar"),
+        ("manage_device", "Device Management"),
     ]
 
     STATUS_CHOICES = [

@@ -14,6 +14,7 @@ from bms.bacnet.config import EngineConfig
 from bms.bacnet.engine import Engine
 from bms.bacnet.errors import RejectResponse
 from bms.devices.models import BACnetDevice, WriteAudit
+from bms.realtime.payloads import task_payload
 from bms.simulator.building import SimulatedBuilding
 from bms.simulator.schedules import HOLIDAYS, OCCUPANCY_WEEK
 from bms.tasks import describe, schedule_submission
@@ -200,3 +201,12 @@ async def test_the_results_read_as_sentences(engine: Engine) -> None:
     )
     assert describe.result_text(sync).startswith("sent time-synchronization ")
     assert describe.result_text(sync).endswith("to site default (broadcast)")
+
+
+async def test_a_pending_dcc_shows_its_password_hidden_in_the_task_payload(engine: Engine) -> None:
+    task = await sync_to_async(schedule_submission.reinitialize)(
+        await sync_to_async(device)(), "warmstart", "pw-123", user="admin", source="api"
+    )
+
+    assert task_payload(task)["parameters"]["password"] == "(hidden)"
+    assert task.parameters["password"] == "pw-123"  # the worker still gets it

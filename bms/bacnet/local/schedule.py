@@ -294,6 +294,10 @@ def _length(obj: Any, attr: str) -> int:
 class LocalCalendarObject(_LocalObject, _CalendarObject):  # type: ignore[misc]
     """A Calendar: its date-list, and whether today is in it."""
 
+    # No notification-class property: bacpypes3's local Object reads it in a task it starts
+    # after construction, which failed with AttributeError ("Task exception never retrieved").
+    notificationClass = None
+
     def __init__(self, spec: CalendarSpec) -> None:
         super().__init__(
             objectIdentifier=("calendar", spec.instance),

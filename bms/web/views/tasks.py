@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from bms.tasks import sites
+from bms.tasks.describe_schedules import shown_parameters
 from bms.tasks.models import BACnetTask
 
 PAGE_SIZE = 50
@@ -64,6 +65,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "web/task_detail.html",
         {
             "task": task,
+            "parameters": shown_parameters(task),
             "show_site": len(sites.shown_sites()) > 1,
             "live_groups": "tasks",
         },
