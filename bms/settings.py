@@ -298,6 +298,9 @@ BMS_HISTORY_1H_DAYS = env_int("BMS_HISTORY_1H_DAYS", 0)
 BMS_HISTORY_SECONDS = env_int("BMS_HISTORY_SECONDS", 60)
 BMS_HISTORY_MAX_ROWS = env_int("BMS_HISTORY_MAX_ROWS", 50_000)
 BMS_HISTORY_GRACE_SECONDS = env_int("BMS_HISTORY_GRACE_SECONDS", 120)
+# A device the worker cannot reach raises a comm-loss alarm (bms.alarms.comm_loss) at this
+# BACnet priority (0 most urgent .. 255).
+BMS_COMM_LOSS_PRIORITY = env_int("BMS_COMM_LOSS_PRIORITY", 50)
 
 # Logging -------------------------------------------------------------------------------------
 

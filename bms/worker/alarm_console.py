@@ -1,5 +1,6 @@
 """The worker as an alarm console: remote devices' event notifications stored, and the active
-alarms synced with GetEventInformation after a start (or when a device comes back).
+alarms synced with GetEventInformation after a start or when a device comes back online
+(`health_changed`, which also raises and clears the device's comm-loss alarm).
 
 A notification is stored before the device hears our SimpleAck (EventReceiver awaits `received`,
 which stores on the write-path thread, the one external writes use for their before-ack rule);
@@ -12,6 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.utils import timezone
+
+from bms.alarms.comm_loss import record_health_alarm
 from bms.alarms.remote import reconcile_device, record_remote_events
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.errors import BACnetError
@@ -54,6 +58,20 @@ class AlarmConsole:
             outcome[instance] = await self.sync_device(instance, address)
         return outcome
 
+    async def health_changed(self, device: BACnetDevice, old: str, new: str, reason: str) -> None:
+        """A device's recorded health change: its comm-loss alarm raised (unreachable, offline)
+        or returned to normal; back online, its alarms synced (what it raised while silent)."""
+        await run_db(
+            record_health_alarm,
+            device.device_instance,
+            device.name,
+            new,
+            reason,
+            device.health_changed_at or timezone.now(),
+        )
+        if new == "online" and old != "online" and serves_event_information(device):
+            await self.sync_device(device.device_instance, device.address)
+
     async def sync_device(self, device_instance: int, address: str) -> dict[str, int] | str:
         """One device's active alarms brought up to date; the error text if it did not answer."""
         try:
@@ -75,3 +93,7 @@ def _devices_to_sync(site: str) -> list[tuple[int, str]]:
         for instance, address, services in rows
         if GET_EVENT_INFORMATION in (services or [])
     ]
+
+
+def serves_event_information(device: BACnetDevice) -> bool:
+    return GET_EVENT_INFORMATION in (device.services_supported or [])

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ from bms.bacnet.engine import Engine
 from bms.bacnet.errors import BACnetError
 from bms.bacnet.health import HealthChange, HealthPolicy
 from bms.bacnet.types import IAmRecord
+from bms.devices.models import BACnetDevice
 from bms.devices.monitoring import MonitorDefaults, site_revision
 from bms.worker import events
 from bms.worker.db import run_db
@@ -93,6 +95,9 @@ class Monitoring:
         self._instances: dict[int, int] = {}  # device instance -> device id
         self._next_sweep = 0.0
         self.reloads = 0  # reloads that read points (for tests)
+        # Told of each recorded health change (the worker's alarm console: comm-loss alarms,
+        # a sync when a device is back); it must not block: it starts kept tasks.
+        self.on_health_change: Callable[[BACnetDevice, HealthChange], None] | None = None
 
     def wake(self) -> None:
         """Look for changes now rather than at the next check."""
@@ -221,6 +226,8 @@ class Monitoring:
         if device is None:
             return False
         await run_db(events.devices_changed, [device])
+        if self.on_health_change is not None:
+            self.on_health_change(device, change)
         return True
 
     async def _read_health(self, device_id: int) -> StoredHealth | None:

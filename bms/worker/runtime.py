@@ -51,6 +51,8 @@ from typing import Any
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.device_management import ManagementHooks
 from bms.bacnet.engine import Engine
+from bms.bacnet.health import HealthChange
+from bms.devices.models import BACnetDevice
 from bms.tasks import queue
 from bms.worker import events, store
 from bms.worker.alarm_console import AlarmConsole
@@ -150,6 +152,7 @@ class Worker:
         )
         self._registration: str | None = None  # with the BBMD, as last heartbeated
         self.monitoring = Monitoring(self.engine, MonitorOptions.from_settings(options.site))
+        self.monitoring.on_health_change = self._health_changed
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -253,6 +256,13 @@ class Worker:
 
     async def _sync_alarms(self) -> None:
         await self.alarm_console.sync_all(self.options.site)
+
+    def _health_changed(self, device: BACnetDevice, change: HealthChange) -> None:
+        # Comm-loss alarm and, back online, an alarm sync: kept tasks, off the health loop.
+        self._side(
+            self.alarm_console.health_changed(device, change.old, change.new, change.reason),
+            f"alarm-health-{device.device_instance}",
+        )
 
     async def _ping(self) -> None:
         await run_db(ping)
