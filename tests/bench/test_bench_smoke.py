@@ -28,6 +28,7 @@ QUICK = {
     "soak": ["--quick", "--seconds", "4"],
     "fuzz": ["--quick"],
     "cov": ["--quick"],
+    "alarms": ["--quick"],
 }
 
 
