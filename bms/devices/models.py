@@ -90,6 +90,12 @@ class BACnetPoint(models.Model):
     monitored = models.BooleanField(null=True, blank=True)
     monitor_mode = models.CharField(max_length=8, choices=MONITOR_MODES, blank=True)
     poll_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Trend-log objects: the point of the same device they log (when they log one of its
+    # points' present value), and the last record's sequence number read with ReadRange.
+    logged_point = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="trend_logs"
+    )
+    log_sequence = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["device", "object_type", "instance"]
@@ -111,6 +117,7 @@ class BACnetReading(models.Model):
         ("cov", "Change of value"),
         ("external_bacnet_write", "External BACnet write"),
         ("operator_write", "Operator write"),
+        ("trendlog", "Device trend log"),  # read back with ReadRange (worker.trendlog_backfill)
     ]
 
     point = models.ForeignKey(

@@ -115,3 +115,30 @@ class NotificationClass(models.Model):
 
     def __str__(self) -> str:
         return f"notification class {self.instance} {self.name}"
+
+
+class VirtualTrendLog(models.Model):
+    """A trend log object served by device 8888 (bms.bacnet.local.trendlog): its records are
+    the readings of the logged virtual object (bms.worker.trendlog_source)."""
+
+    LOGGING_TYPES = [("polled", "Periodic"), ("cov", "Change of value")]
+
+    instance = models.PositiveIntegerField(unique=True)
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True)
+    logged_object = models.ForeignKey(
+        VirtualObject, on_delete=models.CASCADE, related_name="trend_logs"
+    )
+    logging_type = models.CharField(max_length=10, choices=LOGGING_TYPES, default="cov")
+    log_interval = models.PositiveIntegerField(default=60)  # seconds, when periodic
+    buffer_size = models.PositiveIntegerField(default=10_000)
+    enabled = models.BooleanField(default=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    stop_time = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["instance"]
+
+    def __str__(self) -> str:
+        return f"trend log {self.instance} {self.name}"

@@ -24,6 +24,7 @@ from bms.virtual.models import NotificationClass, VirtualObject
 from bms.virtual.specs import notification_class_spec, spec_for  # as the services validate
 from bms.worker import store
 from bms.worker.db import run_db
+from bms.worker.trendlog_source import TrendLogSync
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class VirtualSync:
         self._device = device
         self._known: dict[ObjectRef, _Known] = {}
         self._classes: dict[int, NotificationClassSpec] = {}
+        # Trend logs of virtual objects, their records the objects' readings (issue 15).
+        self.trend_logs = TrendLogSync(device)
 
     @property
     def refs(self) -> set[ObjectRef]:
@@ -130,7 +133,7 @@ class VirtualSync:
             changes += 1
         for ref, row in desired.items():
             changes += self._apply(ref, row)
-        return changes
+        return changes + await self.trend_logs.sync_once()
 
     def _apply_classes(self, desired: dict[int, NotificationClassSpec]) -> int:
         changes = 0
