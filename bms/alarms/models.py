@@ -9,8 +9,10 @@ stored on the transition it acknowledges (who, when, from where, with what comme
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from bms.bacnet.alarm_rules import RuleError, RuleSpec
 from bms.devices.models import BACnetPoint
 from bms.virtual.models import VirtualObject
 
@@ -129,3 +131,57 @@ class AlarmNotifier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} notifier {self.name}"
+
+
+RULE_KINDS = [
+    ("high_limit", "high limit"),
+    ("low_limit", "low limit"),
+    ("binary_state", "binary alarm state"),
+    ("stale", "stale value"),
+]
+
+
+class AlarmRule(models.Model):
+    """A BMS alarm rule on a remote point, evaluated in the worker (bms.bacnet.alarm_rules);
+    its alarm is the Alarm of source 'rule' named `rule_name`."""
+
+    point = models.ForeignKey(BACnetPoint, on_delete=models.CASCADE, related_name="alarm_rules")
+    kind = models.CharField(max_length=14, choices=RULE_KINDS)
+    high = models.FloatField(null=True, blank=True)
+    low = models.FloatField(null=True, blank=True)
+    deadband = models.FloatField(default=0.0)
+    delay_seconds = models.PositiveIntegerField(default=0)
+    stale_seconds = models.PositiveIntegerField(default=0)
+    alarm_value = models.CharField(max_length=40, default="active")  # binary_state
+    priority = models.PositiveSmallIntegerField(default=100)
+    message = models.CharField(max_length=255, blank=True)
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["point_id", "kind"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} rule on {self.point_id}"
+
+    @property
+    def rule_name(self) -> str:
+        return f"rule:{self.pk}"
+
+    def spec(self) -> RuleSpec:
+        """The evaluator's form of the rule; RuleError says what is wrong with it."""
+        return RuleSpec(
+            kind=self.kind,
+            high=self.high,
+            low=self.low,
+            deadband=self.deadband,
+            delay_seconds=self.delay_seconds,
+            stale_seconds=self.stale_seconds,
+            alarm_value=self.alarm_value,
+        )
+
+    def clean(self) -> None:
+        try:
+            self.spec()
+        except RuleError as exc:
+            raise ValidationError(str(exc)) from exc

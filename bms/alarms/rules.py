@@ -1,0 +1,69 @@
+"""BMS alarm rules on remote points: a rule's transition recorded as an alarm.
+
+The evaluation is pure (bms.bacnet.alarm_rules); this stores what it decided: one Alarm per
+rule (source 'rule', named by AlarmRule.rule_name, the point as its source object), a
+transition with the rule's priority and message (the point's value in it), announced on commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from bms.alarms.models import Alarm, AlarmRule, AlarmTransition
+from bms.alarms.signals import announce_alarms
+from bms.bacnet.local.alarm_spec import TRANSITIONS, transition_of
+
+EVENT_TYPES = {
+    "high_limit": "out-of-range",
+    "low_limit": "out-of-range",
+    "binary_state": "change-of-state",
+    "stale": "stale-value",
+}
+
+
+def record_rule_transition(
+    rule: AlarmRule, from_state: str, to_state: str, value: Any, at: datetime
+) -> AlarmTransition:
+    """Store the rule's change of state (an ack is wanted for every transition but to-normal)."""
+    transition = transition_of(to_state)
+    point = rule.point
+    message = rule.message or f"{point.name or point}: {from_state} to {to_state}"
+    message = f"{message} (value {value})"
+    with transaction.atomic():
+        alarm = Alarm.objects.select_for_update().filter(rule=rule.rule_name).first()
+        if alarm is None:
+            alarm = Alarm(
+                source_kind="rule",
+                rule=rule.rule_name,
+                device_instance=point.device.device_instance,
+                object_type=point.object_type,
+                instance=point.instance,
+                name=point.name or f"{point.object_type},{point.instance}",
+            )
+        ack_required = transition != "to-normal"
+        acked = list(alarm.acked_transitions)
+        acked[TRANSITIONS.index(transition)] = not ack_required
+        alarm.event_state = to_state
+        alarm.event_type = EVENT_TYPES[rule.kind]
+        alarm.acked_transitions = acked
+        alarm.priority = rule.priority
+        alarm.message = message
+        alarm.last_transition_at = at
+        alarm.save()
+        row = AlarmTransition.objects.create(
+            alarm=alarm,
+            from_state=from_state,
+            to_state=to_state,
+            transition=transition,
+            time_stamp=at,
+            priority=rule.priority,
+            notify_type="alarm",
+            event_type=alarm.event_type,
+            ack_required=ack_required,
+            message=message,
+        )
+        announce_alarms([alarm])
+    return row
