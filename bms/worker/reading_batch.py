@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +43,10 @@ class ReadingBatcher:
         self._full = asyncio.Event()
         self.stored = 0  # readings stored since start (for tests and the benchmark)
         self.dropped = 0  # values lost because the database was away too long
+        # Told of each stored batch (the worker's alarm rules, bms.worker.alarm_rules).
+        self.on_stored: Callable[[list[ReadingRow], set[int], datetime], Awaitable[None]] | None = (
+            None
+        )
 
     def add(self, row: ReadingRow) -> None:
         if len(self._rows) >= MAX_WAITING:
@@ -90,6 +95,8 @@ class ReadingBatcher:
             return False
         self.stored += sum(1 for row in batch if row.point_id in stored)
         await events.point_readings(_payloads_by_device(batch, stored, at))
+        if self.on_stored is not None:
+            await self.on_stored(batch, stored, at)
         return True
 
 

@@ -57,6 +57,7 @@ from bms.tasks import queue
 from bms.worker import events, store
 from bms.worker.alarm_console import AlarmConsole
 from bms.worker.alarm_notify import AlarmNotifyLoop
+from bms.worker.alarm_rules import RuleRunner
 from bms.worker.alarm_source import AlarmSource
 from bms.worker.db import run_db
 from bms.worker.db_health import DATABASE_ERRORS, DatabaseHealth, ping
@@ -153,6 +154,8 @@ class Worker:
         self._registration: str | None = None  # with the BBMD, as last heartbeated
         self.monitoring = Monitoring(self.engine, MonitorOptions.from_settings(options.site))
         self.monitoring.on_health_change = self._health_changed
+        self.alarm_rules = RuleRunner()  # BMS alarm rules on the monitored readings
+        self.monitoring.batcher.on_stored = self.alarm_rules.readings_stored
 
     # ---- lifecycle -------------------------------------------------------------------------
 
