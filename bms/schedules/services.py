@@ -33,8 +33,10 @@ __all__ = [
     "create_calendar",
     "create_schedule",
     "kind_of",
+    "schedule_json",
     "schedule_specs",
     "store_schedule_write",
+    "update_schedule",
 ]
 
 _COLUMNS = {"weekly-schedule": "weekly", "exception-schedule": "exceptions"}
@@ -226,3 +228,84 @@ def calendar_specs() -> list[CalendarSpec]:
         CalendarSpec(row.instance, row.name, row.date_list, row.description)
         for row in Calendar.objects.all()
     ]
+
+
+# ---- an operator's or a script's change (the week-grid editor, the API) ---------------------
+
+# Field of a change -> (model column, the BACnet property it is served as).
+CHANGEABLE = {
+    "weekly": ("weekly", "weekly-schedule"),
+    "exceptions": ("exceptions", "exception-schedule"),
+    "default": ("schedule_default", "schedule-default"),
+    "effective_period": ("effective_period", "effective-period"),
+}
+
+
+def schedule_json(row: Schedule) -> dict[str, Any]:
+    """A stored schedule as the API and the pages show it."""
+    return {
+        "instance": row.instance,
+        "name": row.name,
+        "description": row.description,
+        "kind": row.kind,
+        "weekly": row.weekly,
+        "exceptions": row.exceptions,
+        "default": row.schedule_default,
+        "effective_period": row.effective_period,
+        "priority_for_writing": row.priority_for_writing,
+        "targets": [str(t) for t in row.targets.all()],
+    }
+
+
+def _normalized(schedule: Evaluated) -> dict[str, Any]:
+    """What is stored: the codec's canonical JSON ("08:00" is kept as "08:00:00")."""
+    return {
+        "weekly": schedule_codec.weekly_to_json(schedule.weekly),
+        "exceptions": [schedule_codec.event_to_json(e) for e in schedule.exceptions],
+        "schedule_default": schedule.default,
+        "effective_period": schedule_codec.period_to_json(schedule.effective_period),
+    }
+
+
+def update_schedule(row: Schedule, changes: dict[str, Any], *, user: str, source: str) -> Schedule:
+    """Change a schedule of device 8888, checked as a peer's write is (ScheduleError says
+    why, and nothing is stored); each property changed is audited with who, before and after
+    (WriteAudit), a refusal too. The worker serves it within its resync (a few seconds)."""
+    unknown = sorted(set(changes) - set(CHANGEABLE))
+    if unknown or not changes:
+        raise ScheduleError(f"a schedule change names {', '.join(CHANGEABLE)}; got {unknown}")
+    before = {field: getattr(row, CHANGEABLE[field][0]) for field in changes}
+    try:
+        with transaction.atomic():
+            row = Schedule.objects.select_for_update().get(pk=row.pk)
+            before = {field: getattr(row, CHANGEABLE[field][0]) for field in changes}
+            for field, value in changes.items():
+                setattr(row, CHANGEABLE[field][0], value)
+            for column, value in _normalized(check_schedule(row, row.targets.all())).items():
+                setattr(row, column, value)
+            row.save()
+            for field in changes:
+                after = getattr(row, CHANGEABLE[field][0])
+                if after != before[field]:
+                    _audit(row, field, before[field], after, user, source)
+    except ScheduleError as exc:
+        for field, value in changes.items():
+            _audit(row, field, before[field], value, user, source, str(exc))
+        raise
+    return row
+
+
+def _audit(
+    row: Schedule, field: str, old: Any, new: Any, user: str, source: str, refused: str = ""
+) -> None:
+    audit = WriteAudit.objects.create(
+        source=source,
+        who=user,
+        object_ref=f"schedule,{row.instance}",
+        property=CHANGEABLE[field][1],
+        old_value=old,
+        new_value=new,
+        accepted=not refused,
+        reason=refused,
+    )
+    announce_audit(audit)
