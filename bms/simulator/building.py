@@ -30,6 +30,7 @@ from bacpypes3.primitivedata import ObjectIdentifier
 
 from bms.bacnet import speedups
 from bms.bacnet.config import EngineConfig
+from bms.bacnet.read_range import MemoryRecords
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import ObjectRef
 from bms.simulator.catalog import PointSpec, Walk, device_points
@@ -44,6 +45,12 @@ from bms.simulator.plan import (
 )
 from bms.simulator.quirks import NoRpmApplication, SimulatedApplication
 from bms.simulator.schedules import schedule_objects
+from bms.simulator.trendlogs import (
+    DEFAULT_TREND_BUFFER,
+    DEFAULT_TREND_INTERVAL,
+    SimulatedTrendLog,
+    trend_logs_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +120,8 @@ class SimulatedBuilding:
         bbmd: bool = False,
         flaky: FlakySchedule | None = None,
         flaky_indexes: tuple[int, ...] = (),
+        trend_interval: float = DEFAULT_TREND_INTERVAL,
+        trend_buffer: int = DEFAULT_TREND_BUFFER,
     ) -> None:
         if objects < 0:
             raise ValueError(f"objects must be >= 0, not {objects}")
@@ -142,6 +151,12 @@ class SimulatedBuilding:
         self._flaky_indexes = tuple(index for index in flaky_indexes if index < devices)
         self._flaky_task: asyncio.Task[None] | None = None
         self._started = False
+        # Trend logs (trendlogs.py): every device's records, logged by one task.
+        self.trend_records = MemoryRecords(keep=trend_buffer)
+        self._trend_interval = trend_interval
+        self._trend_buffer = trend_buffer
+        self._trend_logs: list[SimulatedTrendLog] = []
+        self._trend_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> SimulatedBuilding:
         await self.start()
@@ -173,6 +188,7 @@ class SimulatedBuilding:
             raise
         first = self._plans[0].instance if self._plans else 0
         self._updater = asyncio.create_task(self._walk_values(), name=f"simulator-values-{first}")
+        self._trend_task = asyncio.create_task(self._log_trends(), name=f"simulator-trends-{first}")
         if self._flaky is not None and self._flaky_indexes:
             switches = [self._switches[self.devices[i].instance] for i in self._flaky_indexes]
             self._flaky_task = asyncio.create_task(
@@ -182,8 +198,9 @@ class SimulatedBuilding:
     async def stop(self) -> None:
         """Stop the value task, close every device and let the sockets go."""
         self._stop.set()
-        tasks = [task for task in (self._updater, self._flaky_task) if task is not None]
-        self._updater = self._flaky_task = None
+        running = (self._updater, self._flaky_task, self._trend_task)
+        tasks = [task for task in running if task is not None]
+        self._updater = self._flaky_task = self._trend_task = None
         try:
             for task in tasks:
                 await task
@@ -196,7 +213,8 @@ class SimulatedBuilding:
         if self._updater is None:
             raise RuntimeError("start() the building before serving it")
         waiter = asyncio.create_task(stop.wait(), name="simulator-stop-waiter")
-        watched = {task for task in (self._updater, self._flaky_task) if task is not None}
+        running = (self._updater, self._flaky_task, self._trend_task)
+        watched = {task for task in running if task is not None}
         try:
             await asyncio.wait({waiter, *watched}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -247,6 +265,12 @@ class SimulatedBuilding:
             obj.presentValue = walk.next(float(obj.presentValue), self._rng)
         return count
 
+    def log_trends(self) -> int:
+        """Every trend log takes a record now (the trend task does it each interval)."""
+        for trend in self._trend_logs:
+            trend.log(self.trend_records)
+        return len(self._trend_logs)
+
     async def _open_devices(self) -> None:
         specs = device_points(self._object_count)
         factory = ObjectFactory(self._rng)
@@ -280,7 +304,16 @@ class SimulatedBuilding:
         # values whatever the scheduling of the binds.
         objects = [factory.build(spec) for spec in specs]
         app_class = SimulatedApplication if plan.supports_rpm else NoRpmApplication
-        served = [*objects, *schedule_objects(specs)]
+        trends = trend_logs_for(
+            plan.instance,
+            objects,
+            specs,
+            self.trend_records,
+            interval=self._trend_interval,
+            buffer_size=self._trend_buffer,
+        )
+        self._trend_logs.extend(trends)
+        served = [*objects, *schedule_objects(specs), *(trend.obj for trend in trends)]
         app = await open_application(_engine_config(plan), app_class, objects=served)
         self._switches[plan.instance] = DeviceSwitch(app)
         walkers = [
@@ -311,6 +344,10 @@ class SimulatedBuilding:
         # Ends when stop() sets the event; each round moves at most MAX_CHANGES_PER_TICK values.
         while not await self._stopped_within(self._change_interval):
             await self._change_batch()
+
+    async def _log_trends(self) -> None:
+        while not await self._stopped_within(self._trend_interval):
+            self.log_trends()
 
     async def _change_batch(self) -> None:
         # Small slices with a yield between them keep the devices answering during a tick.

@@ -18,13 +18,16 @@ from bacpypes3.app import Application
 from bacpypes3.basetypes import Segmentation, ServicesSupported
 from bacpypes3.errors import UnrecognizedService
 
+from bms.bacnet.trendlog_services import TrendLogServices
+
 # Type, invoke ID and service choice precede the data of an unsegmented Complex-ACK.
 COMPLEX_ACK_HEADER_OCTETS = 3
 SEGMENTED_TRANSMIT = (Segmentation.segmentedTransmit, Segmentation.segmentedBoth)
 
 
-class SimulatedApplication(Application):  # type: ignore[misc]
-    """An Application that never sends a reply longer than its own max APDU unsegmented."""
+class SimulatedApplication(TrendLogServices, Application):  # type: ignore[misc]
+    """An Application that never sends a reply longer than its own max APDU unsegmented (and
+    serves ReadRange of its trend logs)."""
 
     async def response(self, apdu: Any) -> None:  # type: ignore[override]
         if isinstance(apdu, ComplexAckPDU) and self._too_long_to_send(apdu):

@@ -58,8 +58,8 @@ async def test_normal_device_returns_its_object_list_in_one_read(
     object_list = await read(client, device, device_id(device), "object-list")
 
     refs = {(str(obj[0]), obj[1]) for obj in object_list}
-    # the points, the device, its network port, and its schedule and calendar
-    assert len(object_list) == OBJECTS + 4
+    # the points, the device, its network port, its schedule and calendar, and its trend log
+    assert len(object_list) == OBJECTS + 5
     assert {(ref.object_type, ref.instance) for ref in device.objects} <= refs
 
 
@@ -85,9 +85,10 @@ async def test_no_segmentation_device_answers_index_by_index(
     first = await read(client, device, device_id(device), "object-list", array_index=1)
     last = await read(client, device, device_id(device), "object-list", array_index=length)
 
-    assert length == OBJECTS + 4  # with the device, its network port, a schedule, a calendar
+    # with the device, its network port, a schedule, a calendar and a trend log
+    assert length == OBJECTS + 5
     assert first == device_id(device)
-    assert (str(last[0]), last[1]) == ("calendar", 1)  # served after the points
+    assert (str(last[0]), last[1]) == ("trend-log", 1)  # served after the points
 
 
 async def test_no_rpm_device_rejects_rpm_but_answers_read_property(

@@ -7,6 +7,7 @@ over an in-memory buffer of 50 records, one record a minute; the worker's engine
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from bms.bacnet.read_range import MemoryRecords
 from bms.bacnet.stack import close_application
 from bms.bacnet.types import ObjectRef
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
+from bms.simulator.building import SimulatedBuilding
 from bms.worker.trendlog_backfill import backfill_device, store_trend_logs
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -112,3 +114,33 @@ async def test_an_absence_longer_than_the_buffer_counts_the_records_lost(rig: Ri
     assert (result.stored, result.lost) == (50, 30)
     values = await sync_to_async(stored_values)()
     assert values == [float(n) for n in [*range(1, 11), *range(41, 91)]]
+
+
+async def test_backfill_from_a_simulated_device_after_the_worker_was_stopped(
+    bacnet_port: int,
+) -> None:
+    building = SimulatedBuilding(devices=1, objects=6, port=bacnet_port, trend_interval=3600)
+    async with building:
+        sim = building.devices[0]
+        device = await sync_to_async(BACnetDevice.objects.create)(
+            device_instance=sim.instance, address=sim.address
+        )
+        logged = next(ref for ref in sim.objects if ref.object_type == "analog-input")
+        await sync_to_async(BACnetPoint.objects.create)(
+            device=device, object_type=logged.object_type, instance=logged.instance
+        )
+        config = EngineConfig(address=f"127.0.0.9/8:{bacnet_port}", device_instance=9005)
+        for _ in range(5):
+            building.log_trends()
+        async with Engine(config) as engine:  # the worker runs, then stops
+            assert await store_trend_logs(engine, device.pk) == 1
+            assert (await backfill_device(engine, device.pk)).stored == 5
+        for _ in range(7):  # logged while the worker is stopped
+            building.log_trends()
+        await asyncio.sleep(0.2)  # the stopped engine's socket closes on a later loop turn
+        async with Engine(config) as engine:  # and starts again
+            again = await backfill_device(engine, device.pk)
+            twice = await backfill_device(engine, device.pk)
+    assert (again.stored, again.lost, twice.stored) == (7, 0, 0)
+    count = await sync_to_async(BACnetReading.objects.filter(source="trendlog").count)()
+    assert count == 12
