@@ -113,6 +113,14 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def _backfill_trendlog(task: BACnetTask, result: dict[str, Any]) -> str:
+    lost = f", {result['lost']} dropped by the device before read" if result["lost"] else ""
+    return (
+        f"device {result['device_id']}: {result['stored']} records from "
+        f"{result['logs_read']} trend log(s){lost}"
+    )
+
+
 _DESCRIBERS: dict[str, Callable[[BACnetTask, dict[str, Any]], str]] = {
     "discover": _discover,
     "collect": _collect,
@@ -121,4 +129,5 @@ _DESCRIBERS: dict[str, Callable[[BACnetTask, dict[str, Any]], str]] = {
     "history": _history,
     "acknowledge_alarm": _acknowledge_alarm,
     **SCHEDULE_DESCRIBERS,
+    "backfill_trendlog": _backfill_trendlog,
 }

@@ -19,6 +19,7 @@ class BACnetTask(models.Model):
         ("read_schedule", "Read Schedule or Calendar"),
         ("write_schedule", "Write Schedule or Calendar"),
         ("manage_device", "Device Management"),
+        ("backfill_trendlog", "Backfill Trend Logs"),
     ]
 
     STATUS_CHOICES = [

@@ -27,6 +27,7 @@ from bms.worker.alarm_jobs import acknowledge_alarm
 from bms.worker.db import run_db
 from bms.worker.object_job import read_object
 from bms.worker.schedule_jobs import SCHEDULE_JOBS
+from bms.worker.trendlog_backfill import TRENDLOG_JOBS
 
 log = logging.getLogger(__name__)
 
@@ -324,6 +325,7 @@ JOBS: dict[str, Job] = {
     "history": history_upkeep,
     "acknowledge_alarm": acknowledge_alarm,
     **SCHEDULE_JOBS,  # remote schedules, calendars and device management
+    **TRENDLOG_JOBS,  # remote trend logs read into history (issue 15)
 }
 
 

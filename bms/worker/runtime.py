@@ -68,6 +68,7 @@ from bms.worker.pg_writes import AsyncWriteStore
 from bms.worker.schedules import ScheduleRunner
 from bms.worker.store import history as store_history
 from bms.worker.task_runner import TaskRunner
+from bms.worker.trendlog_backfill import queue_startup_backfills
 from bms.worker.virtual_sync import VirtualSync
 from bms.worker.write_path import STORE_DEADLINE_SECONDS, WritePath
 
@@ -174,6 +175,8 @@ class Worker:
             self.alarm_console.listen(self.engine.app, self.options.engine)
             self._writes.serve(self._virtual)
             await self._virtual.sync_once()
+            # What remote trend logs recorded while we were away (issue 15).
+            await run_db(queue_startup_backfills, self.options.site)
             await self._heartbeat()
             if self.options.freeze_heap:
                 settle_heap()

@@ -27,9 +27,21 @@ from bms.bacnet.trendlog_client import TrendLogClient
 from bms.bacnet.types import ObjectRef
 from bms.bacnet.values import to_python
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
+from bms.devices.monitoring import MonitorDefaults, device_effective
+from bms.tasks import states
+from bms.tasks.models import BACnetTask
+from bms.tasks.queue import enqueue
 from bms.worker.db import run_db
+from bms.worker.store.readings import device_by_instance
 
-__all__ = ["BackfillResult", "backfill_device", "store_trend_logs"]
+__all__ = [
+    "TRENDLOG_JOBS",
+    "BackfillResult",
+    "backfill_device",
+    "backfill_trendlog",
+    "queue_startup_backfills",
+    "store_trend_logs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +189,54 @@ def _store_page(log_pk: int, entries: list[LogEntry]) -> int:
         log_point.log_sequence = fresh[-1].sequence
         log_point.save(update_fields=["log_sequence"])
     return len(fresh)
+
+
+# ---- the task -------------------------------------------------------------------------------
+
+
+async def backfill_trendlog(engine: Any, task: Any, progress: Any, cfg: Any) -> dict[str, Any]:
+    """Task "backfill_trendlog": parameters device_id (instance) and optional object (the
+    trend log's instance). Stores the device's trend-log objects, then reads them into history.
+    `progress` and `cfg` are bms.worker.jobs' Progress and JobSettings."""
+    params = task.parameters
+    device = await run_db(device_by_instance, cfg.site, int(params["device_id"]))
+    instance = params.get("object")
+    await progress(message=f"reading the trend logs of device {device.device_instance}")
+    found = await store_trend_logs(engine, device.pk)
+    result = await backfill_device(
+        engine, device.pk, int(instance) if instance not in (None, "") else None
+    )
+    return {
+        "device_id": device.device_instance,
+        "trend_logs": found,
+        "logs_read": result.logs,
+        "stored": result.stored,
+        "lost": result.lost,
+        "errors": result.errors,
+    }
+
+
+TRENDLOG_JOBS = {"backfill_trendlog": backfill_trendlog}
+
+
+def queue_startup_backfills(site: str) -> int:
+    """After a (re)start, one backfill_trendlog task for each monitored device of the site
+    with stored trend logs, unless one is already pending: what the devices logged while the
+    worker was away comes into history. Returns how many were queued."""
+    defaults = MonitorDefaults.from_settings()
+    devices = BACnetDevice.objects.filter(
+        site=site, points__object_type="trend-log", points__logged_point__isnull=False
+    ).distinct()
+    pending = {
+        task.parameters.get("device_id")
+        for task in BACnetTask.objects.filter(
+            site=site, task_type="backfill_trendlog", status=states.PENDING
+        )
+    }
+    queued = 0
+    for device in devices:
+        if device.device_instance in pending or not device_effective(device, defaults).monitored:
+            continue
+        enqueue("backfill_trendlog", {"device_id": device.device_instance}, site=site)
+        queued += 1
+    return queued

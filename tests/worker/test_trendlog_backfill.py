@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -24,7 +25,15 @@ from bms.bacnet.stack import close_application
 from bms.bacnet.types import ObjectRef
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
 from bms.simulator.building import SimulatedBuilding
-from bms.worker.trendlog_backfill import backfill_device, store_trend_logs
+from bms.tasks.models import BACnetTask
+from bms.tasks.queue import enqueue
+from bms.worker.jobs import JobSettings
+from bms.worker.trendlog_backfill import (
+    backfill_device,
+    backfill_trendlog,
+    queue_startup_backfills,
+    store_trend_logs,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOG = ObjectRef("trend-log", 1)
@@ -144,3 +153,28 @@ async def test_backfill_from_a_simulated_device_after_the_worker_was_stopped(
     assert (again.stored, again.lost, twice.stored) == (7, 0, 0)
     count = await sync_to_async(BACnetReading.objects.filter(source="trendlog").count)()
     assert count == 12
+
+
+async def test_the_backfill_task_stores_the_logs_and_reads_them(rig: Rig) -> None:
+    rig.log_minutes(12)
+    task = await sync_to_async(enqueue)("backfill_trendlog", {"device_id": 8888}, site="default")
+    messages: list[str] = []
+
+    async def progress(**fields: Any) -> None:
+        messages.append(str(fields.get("message")))
+
+    result = await backfill_trendlog(rig.engine, task, progress, JobSettings("default", 0))
+    assert (result["trend_logs"], result["stored"], result["lost"]) == (1, 12, 0)
+    assert messages == ["reading the trend logs of device 8888"]
+
+
+async def test_a_restart_queues_one_backfill_per_monitored_device_with_trend_logs(
+    rig: Rig,
+) -> None:
+    await store_trend_logs(rig.engine, rig.device_pk)
+    await sync_to_async(BACnetDevice.objects.filter(pk=rig.device_pk).update)(monitored=True)
+    assert await sync_to_async(queue_startup_backfills)("default") == 1
+    assert await sync_to_async(queue_startup_backfills)("default") == 0  # one already pending
+    await sync_to_async(BACnetDevice.objects.filter(pk=rig.device_pk).update)(monitored=False)
+    await sync_to_async(BACnetTask.objects.all().delete)()
+    assert await sync_to_async(queue_startup_backfills)("default") == 0  # not monitored
