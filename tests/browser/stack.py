@@ -21,6 +21,10 @@ PASSWORD = "browser-test-password"  # throwaway accounts in a temporary database
 FIRST_INSTANCE = 3000
 SIMULATED_DEVICES = 3
 CONTROL_SECONDS = 10.0
+SCHEDULE_SETUP = (
+    "from bms.schedules.services import create_schedule; "
+    "create_schedule(instance=1, name='Lobby lights', kind='binary', schedule_default='inactive')"
+)
 
 
 def free_tcp_port() -> int:
@@ -120,6 +124,8 @@ def prepare(database_url: str) -> None:
             "--template",
             "air_handling_unit",
         ),
+        # A schedule of device 8888 for the week-grid editor (test_schedule_grid.py).
+        ("shell", "-c", SCHEDULE_SETUP),
     ]
     for step in steps:
         done = manage(database_url, *step, timeout=120)
