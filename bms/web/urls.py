@@ -62,6 +62,7 @@ urlpatterns = [
     path("virtual/objects/<int:pk>/command/", virtual.virtual_command, name="virtual_command"),
     path("schedules/", schedules.schedule_list, name="schedules"),
     path("schedules/<int:instance>/", schedules.schedule_detail, name="schedule"),
+    path("devices/<int:pk>/schedules/", schedules.open_remote, name="remote_schedules"),
     path(
         "devices/<int:pk>/schedules/<str:object_ref>/",
         schedules.remote_schedule,

@@ -95,3 +95,20 @@ def test_a_remote_week_posted_from_the_grid_queues_a_write(operator_client, buil
     assert response.status_code == 302
     task = BACnetTask.objects.get(task_type="write_schedule")
     assert task.parameters["changes"]["weekly"][0] == [["06:00", "active"]]
+
+
+def test_the_device_page_opens_a_remote_schedule_and_shows_admins_the_actions(
+    operator_client, admin_user, building
+):
+    device = building["device"]
+
+    opened = operator_client.get(f"/devices/{device.pk}/schedules/", {"object": "schedule,2"})
+    bad = operator_client.get(f"/devices/{device.pk}/schedules/", {"object": "analog-input,1"})
+
+    assert opened.status_code == 302
+    assert opened["Location"] == f"/devices/{device.pk}/schedules/schedule,2/"
+    assert bad.status_code == 400
+    assert "Not read yet" in operator_client.get(opened["Location"]).content.decode()
+    assert "manage-device" not in operator_client.get(f"/devices/{device.pk}/").content.decode()
+    admin_page = signed_in(admin_user).get(f"/devices/{device.pk}/").content.decode()
+    assert "manage-device" in admin_page

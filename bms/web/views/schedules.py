@@ -4,12 +4,13 @@ task), and the device-management actions of a remote device (admins, password ea
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from bms.accounts.roles import ADMIN, can_operate, has_role
@@ -80,6 +81,21 @@ def _last_read(device: BACnetDevice, object_ref: str) -> BACnetTask | None:
         .order_by("-completed_at")
         .first()
     )
+
+
+OBJECT_PATTERN = re.compile(r"^(schedule|calendar),[0-9]{1,7}$")
+
+
+@login_required
+def open_remote(request: HttpRequest, pk: int) -> HttpResponse:
+    """The device page's "open a schedule or calendar" form (a GET naming the object)."""
+    device = get_object_or_404(BACnetDevice, pk=pk)
+    wanted = request.GET.get("object", "").strip()
+    if not OBJECT_PATTERN.match(wanted):
+        return refused(
+            request, f"{wanted!r} is not like schedule,1", reverse("web:device", args=[pk])
+        )
+    return redirect("web:remote_schedule", pk=device.pk, object_ref=wanted)
 
 
 @login_required
