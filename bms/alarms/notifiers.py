@@ -22,7 +22,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db.models import Q
 
 from bms.alarms.models import AlarmNotifier, AlarmTransition
 
@@ -61,17 +60,17 @@ def email_addresses(notifier: AlarmNotifier) -> list[str]:
 
 
 def notifiers_for(transition: AlarmTransition) -> list[AlarmNotifier]:
-    """The enabled notifiers whose priority range holds the transition's priority and whose
-    notification class (if any) is the alarm's."""
-    return list(
-        AlarmNotifier.objects.filter(
-            enabled=True,
-            min_priority__lte=transition.priority,
-            max_priority__gte=transition.priority,
-        ).filter(
-            Q(notification_class__isnull=True)
-            | Q(notification_class=transition.alarm.notification_class)
-        )
+    """The enabled notifiers that take `transition` (see `takes`)."""
+    return [n for n in AlarmNotifier.objects.filter(enabled=True) if takes(n, transition)]
+
+
+def takes(notifier: AlarmNotifier, transition: AlarmTransition) -> bool:
+    """An enabled notifier takes a transition whose priority is in its range, of its
+    notification class when it names one."""
+    return (
+        notifier.enabled
+        and notifier.min_priority <= transition.priority <= notifier.max_priority
+        and notifier.notification_class in (None, transition.alarm.notification_class)
     )
 
 
@@ -141,6 +140,7 @@ def _send_webhook(notifier: AlarmNotifier, message: dict[str, Any]) -> None:
         with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as answer:  # noqa: S310
             status = answer.status
     except urllib.error.HTTPError as exc:
+        exc.close()  # the error is the response: its socket stays open until closed
         raise NotifyFailed(f"{notifier}: {notifier.target} answered {exc.code}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise NotifyFailed(f"{notifier}: {notifier.target}: {exc}") from exc
