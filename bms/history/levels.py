@@ -105,6 +105,44 @@ def rollup_rows(
     return [_row(values) for values in ordered]
 
 
+def grouped_rollup_rows(
+    resolution: int, start: datetime, end: datetime, subject: Subject, group: int
+) -> list[Row]:
+    """PostgreSQL only: the stored buckets of `resolution` in [start, end) merged by the
+    database into `group`-second buckets (epoch-aligned, as buckets.regroup aligns them)."""
+    point_id, virtual_object_id = subject
+    column, subject_id = (
+        ("point_id", point_id) if point_id is not None else ("virtual_object_id", virtual_object_id)
+    )
+    statement = (
+        f"SELECT floor(extract(epoch from start) / %s) * %s AS g, sum(count), "  # noqa: S608
+        f"sum(numeric_count), sum(total), min(minimum), max(maximum), "
+        f"(array_agg(last ORDER BY last_at DESC, id DESC))[1]::text, "
+        f"extract(epoch from max(last_at)) "
+        f"FROM {ReadingRollup._meta.db_table} WHERE {column} = %s AND resolution = %s "
+        f"AND start >= %s AND start < %s GROUP BY g ORDER BY g"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [group, group, subject_id, resolution, start, end])
+        rows = cursor.fetchall()
+    return [
+        Row(
+            subject,
+            Bucket(
+                start=int(g),
+                count=int(count),
+                numeric_count=int(numeric_count),
+                total=float(total),
+                minimum=low,
+                maximum=high,
+                last=json.loads(last) if last is not None else None,
+                last_at=float(last_at),
+            ),
+        )
+        for g, count, numeric_count, total, low, high, last, last_at in rows
+    ]
+
+
 _BUCKET_COLUMNS = (
     "point_id",
     "virtual_object_id",

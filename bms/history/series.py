@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.utils import timezone
 
 from bms.history import levels
@@ -62,14 +63,14 @@ def series(
     if raw_kept and levels.raw_count(start, end, width + 1, subject) <= width:
         raw = levels.raw_rows(start, end, width, subject)
         return Series(start, end, RAW, RAW, [row.bucket for row in raw])
-    level = choose_level((end - start).total_seconds(), width)
-    buckets = _buckets(subject, level, start, end)
-    resolution = level
-    if len(buckets) > width:
-        span = (end - start).total_seconds()
-        resolution = math.ceil(span / width / level) * level
-        buckets = regroup(buckets, resolution)
-    return Series(start, end, resolution, level, buckets)
+    span = (end - start).total_seconds()
+    level = choose_level(span, width)
+    # Buckets of the level, or groups of them when the level has more than `width` in the span.
+    group = level if span / level <= width else math.ceil(span / width / level) * level
+    buckets = _buckets(subject, level, start, end, group)
+    if group > level:
+        buckets = regroup(buckets, group)
+    return Series(start, end, group, level, buckets)
 
 
 def choose_level(span_seconds: float, width: int) -> int:
@@ -80,14 +81,22 @@ def choose_level(span_seconds: float, width: int) -> int:
     return RESOLUTIONS[-1]
 
 
-def _buckets(subject: Subject, resolution: int, start: datetime, end: datetime) -> list[Bucket]:
+def _buckets(
+    subject: Subject, resolution: int, start: datetime, end: datetime, group: int | None = None
+) -> list[Bucket]:
     """The subject's buckets of `resolution` from the bucket holding `start` up to `end`:
-    stored ones up to the roll-up's progress, the rest summarised from the level below."""
+    stored ones up to the roll-up's progress, the rest summarised from the level below. With
+    a `group` (a multiple of `resolution`) the stored ones may come already merged into groups
+    (PostgreSQL merges them: a year of hours is 8,760 rows, its groups at most `width`); the
+    caller merges the rest."""
     low = levels.moment(floor_to(levels.epoch(start), resolution))
     mark = levels.progress(resolution) or low
     stored: list[Bucket] = []
     if mark > low:
-        rows = levels.rollup_rows(resolution, low, min(end, mark), None, subject)
+        if group and group > resolution and connection.vendor == "postgresql":
+            rows = levels.grouped_rollup_rows(resolution, low, min(end, mark), subject, group)
+        else:
+            rows = levels.rollup_rows(resolution, low, min(end, mark), None, subject)
         stored = [row.bucket for row in rows]
     tail_start = max(low, mark)
     if tail_start >= end:

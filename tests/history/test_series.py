@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from bms.devices.models import BACnetReading
-from bms.history.levels import EARLIEST, LATEST
+from bms.history.buckets import regroup
+from bms.history.levels import EARLIEST, LATEST, epoch, rollup_rows
+from bms.history.models import RollupProgress
 from bms.history.series import SeriesRefused, series
 from tests.history.helpers import NOW, every, maintain, make_points, store
 
@@ -87,3 +89,30 @@ def test_a_range_from_the_first_day_of_the_calendar_is_answered():
     found = series((point.pk, None), EARLIEST, LATEST, 7, NOW)
     assert [b.count for b in found.buckets] == [1]
     assert found.time_of(found.buckets[0]).year >= 1
+
+
+def test_merged_buckets_equal_the_stored_buckets_merged_on_either_database(
+    thirty_second_poll: int,
+):
+    """On PostgreSQL the database merges stored hours into groups; the result is the same
+    as merging them in Python (bms.history.buckets.regroup)."""
+    start = NOW - timedelta(days=60)
+    found = series((thirty_second_poll, None), start, NOW, 500, NOW)
+    assert (found.level, found.resolution) == (3600, 3 * 3600)
+    stored = [row.bucket for row in rollup_rows(3600, start, NOW, None, (thirty_second_poll, None))]
+    # Groups that end before the hourly roll-up's mark (the last one also holds the tail,
+    # summarised from finer levels).
+    mark = epoch(RollupProgress.objects.get(resolution=3600).rolled_until)
+    want = [b for b in regroup(stored, 3 * 3600) if b.start + 3 * 3600 <= mark]
+    got_before = [b for b in found.buckets if b.start + 3 * 3600 <= mark]
+    assert len(want) > 400
+    assert [b.start for b in got_before] == [b.start for b in want]
+    for got, expected in zip(got_before, want, strict=True):
+        assert (got.count, got.minimum, got.maximum, got.last) == (
+            expected.count,
+            expected.minimum,
+            expected.maximum,
+            expected.last,
+        )
+        assert got.total == pytest.approx(expected.total)
+        assert got.last_at == pytest.approx(expected.last_at)
