@@ -29,6 +29,7 @@ QUICK = {
     "fuzz": ["--quick"],
     "cov": ["--quick"],
     "alarms": ["--quick"],
+    "history": ["--quick"],
     "readrange": ["--quick"],
 }
 
