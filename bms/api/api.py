@@ -35,7 +35,9 @@ class BmsAPI(NinjaAPI):
 api = BmsAPI(
     title="BMS API",
     version="1",
-    description="BACnet devices, points, readings, tasks and virtual devices. "
+    # Swagger UI renders the description as Markdown: its first line is the way back to the app.
+    description="[← Back to BMS](/)\n\n"
+    "BACnet devices, points, readings, tasks and virtual devices. "
     "Authenticate with `Authorization: Bearer <token>` (manage.py bms_token) or a session. "
     "Errors: `{detail}` with a reason; 422 adds the list of what did not fit the schema.",
     auth=API_AUTH,
