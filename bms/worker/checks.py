@@ -14,6 +14,7 @@ from bms.bacnet.commanding import MAX_INSTANCE
 from bms.bacnet.config import parse_address, parse_host_port
 from bms.bacnet.errors import ConfigurationError
 from bms.tasks.sites import SITE_PATTERN
+from bms.worker.monitoring_checks import check_monitoring_settings
 
 
 @register("bacnet")
@@ -23,6 +24,7 @@ def check_bacnet_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckM
         *_check_identity(),
         *_check_client(),
         *_check_backend(),
+        *check_monitoring_settings(),
     ]
 
 
