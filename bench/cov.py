@@ -175,7 +175,9 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
         f"switched to polling every {poll_seconds} s ({left} subscriptions left after {cancel_s} s)"
     )
     time.sleep(poll_seconds)  # one interval: every point's polls are on their own rhythm
-    poll = measure(args, database, worker.pid, routes, targets, "poll", args.poll_hold)
+    # At least two intervals: a shorter window learns few changes and inflates CPU per change.
+    poll_hold = max(args.poll_hold, 2 * poll_seconds)
+    poll = measure(args, database, worker.pid, routes, targets, "poll", poll_hold)
     poll.update(cancel_s=cancel_s, subscriptions_left=left, poll_seconds=poll_seconds)
     say(f"poll: {summary(poll)}")
     arrivals = listener.stop()
@@ -423,7 +425,7 @@ def measure(
         "db_max_ms": round(max(delays), 1) if delays else None,
         "worker_cpu_s": round(cpu, 2),
         "worker_cpu_ms_per_value": round(1000 * cpu / max(1, len(stored)), 3),
-        "worker_cpu_ms_per_change": round(1000 * cpu / max(1, learned), 3),
+        "worker_cpu_ms_per_change": round(1000 * cpu / learned, 3) if learned else float("nan"),
     }
 
 
