@@ -10,10 +10,11 @@ to normal meanwhile, recorded with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from bms.alarms.models import Alarm, AlarmTransition
@@ -24,24 +25,47 @@ from bms.bacnet.types import ObjectRef
 from bms.devices.models import BACnetPoint
 
 NOT_LISTED = "returned to normal while the BMS was not listening (no longer in GetEventInformation)"
+BULK_FIELDS = [
+    "event_state",
+    "event_type",
+    "acked_transitions",
+    "priority",
+    "notify_type",
+    "notification_class",
+    "message",
+    "last_transition_at",
+    "updated_at",
+]
 SYNCED = "active at the device when the BMS started listening (GetEventInformation)"
 
 
 def record_remote_events(events: Sequence[RemoteEvent]) -> int:
-    """Store notifications in order in one transaction; returns how many transitions."""
-    changed: dict[int, Alarm] = {}
-    stored = 0
+    """Store notifications in order in one transaction; returns how many transitions.
+
+    Built for group commit (the worker's alarm console): the batch's alarms are read in one
+    query, transitions inserted and alarms updated in bulk, and one alarms_changed announced.
+    """
+    if not events:
+        return 0
     with transaction.atomic():
+        alarms = _remote_alarms(events)
+        pending: list[AlarmTransition] = []
+        changed: dict[int, Alarm] = {}
         for event in events:
-            alarm = _remote_alarm(event.device_instance, event.ref)
+            alarm = alarms[(event.device_instance, event.ref)]
             if event.notify_type == "ack-notification":
+                # Rare: the transitions so far go in first, the ack may be of one of them.
+                AlarmTransition.objects.bulk_create(pending)
+                pending = []
                 _record_remote_ack(alarm, event)
             else:
-                _record_transition(alarm, event)
-                stored += 1
+                _apply_transition(alarm, event)
+                pending.append(_transition_row(alarm, event))
             changed[alarm.pk] = alarm
+        AlarmTransition.objects.bulk_create(pending)
+        _save_alarms(changed.values())
         announce_alarms(changed.values())
-    return stored
+    return sum(1 for event in events if event.notify_type != "ack-notification")
 
 
 def reconcile_device(device_instance: int, summaries: Sequence[EventSummary]) -> dict[str, int]:
@@ -95,7 +119,25 @@ def _remote_alarm(device_instance: int, ref: ObjectRef) -> Alarm:
     )
 
 
-def _record_transition(alarm: Alarm, event: RemoteEvent) -> None:
+def _remote_alarms(events: Sequence[RemoteEvent]) -> dict[tuple[int, ObjectRef], Alarm]:
+    """The alarms of the batch's objects, locked, in one query; the missing ones created."""
+    wanted = {(event.device_instance, event.ref) for event in events}
+    match = Q()
+    for device_instance, ref in wanted:
+        match |= Q(
+            device_instance=device_instance, object_type=ref.object_type, instance=ref.instance
+        )
+    rows = Alarm.objects.select_for_update().filter(match, source_kind="remote").order_by("id")
+    found: dict[tuple[int, ObjectRef], Alarm] = {}
+    for alarm in rows:
+        key = (alarm.device_instance or 0, ObjectRef(alarm.object_type, alarm.instance or 0))
+        found.setdefault(key, alarm)  # the oldest, as .first() of one object chose
+    for device_instance, ref in wanted - found.keys():
+        found[(device_instance, ref)] = _remote_alarm(device_instance, ref)
+    return found
+
+
+def _apply_transition(alarm: Alarm, event: RemoteEvent) -> None:
     acked = list(alarm.acked_transitions)
     acked[TRANSITIONS.index(event.transition)] = not event.ack_required
     alarm.event_state = event.to_state
@@ -106,8 +148,10 @@ def _record_transition(alarm: Alarm, event: RemoteEvent) -> None:
     alarm.notification_class = event.notification_class
     alarm.message = event.message
     alarm.last_transition_at = event.time_stamp
-    alarm.save()
-    AlarmTransition.objects.create(
+
+
+def _transition_row(alarm: Alarm, event: RemoteEvent) -> AlarmTransition:
+    return AlarmTransition(
         alarm=alarm,
         from_state=event.from_state,
         to_state=event.to_state,
@@ -119,6 +163,14 @@ def _record_transition(alarm: Alarm, event: RemoteEvent) -> None:
         ack_required=event.ack_required,
         message=event.message,
     )
+
+
+def _save_alarms(alarms: Iterable[Alarm]) -> None:
+    now = timezone.now()  # bulk_update skips auto_now
+    rows = list(alarms)
+    for alarm in rows:
+        alarm.updated_at = now
+    Alarm.objects.bulk_update(rows, BULK_FIELDS)
 
 
 def _record_remote_ack(alarm: Alarm, event: RemoteEvent) -> None:

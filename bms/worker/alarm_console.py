@@ -3,26 +3,33 @@ alarms synced with GetEventInformation after a start or when a device comes back
 (`health_changed`, which also raises and clears the device's comm-loss alarm).
 
 A notification is stored before the device hears our SimpleAck (EventReceiver awaits `received`,
-which stores on the write-path thread, the one external writes use for their before-ack rule);
-if the database refuses it the device gets an error and sends it again. Unconfirmed ones are
-stored the same way, with nobody to tell when that fails (logged by the receiver).
+which waits for the notification's group commit, alarm_batch.AlarmBatcher, on the write-path
+thread that external writes use for their before-ack rule); if the database refuses it the
+device gets an error and sends it again. Unconfirmed ones are queued and `received` returns at
+once: nobody waits for them (a full queue drops them, counted and logged).
+
+The batcher's loop is a kept task of the console, started with the first notification; if it
+fails, what waits is refused, the failure logged, and the next notification starts it again.
+`close` stores what is still waiting (the worker's shutdown).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from django.utils import timezone
 
 from bms.alarms.comm_loss import record_health_alarm
-from bms.alarms.remote import reconcile_device, record_remote_events
+from bms.alarms.remote import reconcile_device
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.errors import BACnetError
 from bms.bacnet.event_client import EventClient, EventReceiver, RemoteEvent
 from bms.bacnet.requester import Requester, parse_peer
 from bms.devices.models import BACnetDevice
-from bms.worker.db import run_db, run_db_write_path
+from bms.worker.alarm_batch import AlarmBatcher
+from bms.worker.db import run_db
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,8 @@ class AlarmConsole:
     def __init__(self) -> None:
         self._events: EventClient | None = None
         self._receiver: EventReceiver | None = None
+        self.batcher = AlarmBatcher()
+        self._storing: asyncio.Task[None] | None = None
 
     def listen(self, app: Any, config: EngineConfig) -> None:
         # Its own Requester: alarm requests are rare and should not queue behind a collect.
@@ -48,7 +57,31 @@ class AlarmConsole:
         return self._events
 
     async def received(self, event: RemoteEvent) -> None:
-        await run_db_write_path(record_remote_events, [event])
+        """Queue the notification; a confirmed one returns (and is acked) once stored."""
+        stored = self.batcher.add(event)
+        self._keep_storing()
+        if stored is not None:
+            await stored
+
+    async def close(self) -> None:
+        """Stop the store loop and store what is still waiting."""
+        task, self._storing = self._storing, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self.batcher.drain()
+
+    def _keep_storing(self) -> None:
+        if self._storing is None or self._storing.done():
+            self._storing = asyncio.create_task(self.batcher.run(), name="alarm-console-store")
+            self._storing.add_done_callback(self._store_loop_ended)
+
+    def _store_loop_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        log.error("alarm console store loop failed; restarted with the next one", exc_info=exc)
+        self.batcher.fail_waiting(exc or RuntimeError("the store loop ended"))
 
     async def sync_all(self, site: str) -> dict[int, dict[str, int] | str]:
         """GetEventInformation at every online device of `site` that serves it."""

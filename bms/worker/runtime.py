@@ -236,6 +236,7 @@ class Worker:
         await self._tasks.finish(self.options.shutdown_timeout)
         if self._side_tasks:
             await asyncio.wait(list(self._side_tasks), timeout=self.options.shutdown_timeout)
+        await self.alarm_console.close()  # what it received is stored before the stop
         await self.engine.stop()
         if self._pg_writes is not None:
             await self._pg_writes.close()

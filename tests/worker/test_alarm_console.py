@@ -7,11 +7,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from bacpypes3.apdu import UnconfirmedEventNotificationRequest
+from bacpypes3.basetypes import EventState, EventType, NotifyType, TimeStamp
+from bacpypes3.pdu import Address
+from bacpypes3.primitivedata import ObjectIdentifier
 
-from bms.alarms.models import Alarm
+from bms.alarms.models import Alarm, AlarmTransition
 from bms.alarms.remote import NOT_LISTED, SYNCED
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.device import LocalDevice, ObjectSpec, serve_device
@@ -54,6 +59,7 @@ async def wait_for(check, timeout: float = 5.0) -> None:  # type: ignore[no-unty
 async def console_rig(bacnet_port: int) -> AsyncIterator[Rig]:
     device_app, device = await serve_device(EngineConfig(address=f"127.0.0.2/8:{bacnet_port}"))
     worker_app = None
+    console = None
     try:
         recipient = Destination(1, address=f"127.0.0.3:{bacnet_port}", confirmed=True)
         device.add_notification_class(
@@ -72,6 +78,8 @@ async def console_rig(bacnet_port: int) -> AsyncIterator[Rig]:
         yield Rig(device, console, bacnet_port)
     finally:
         await device_app.notifier.finish(1.0)
+        if console is not None:
+            await console.close()
         if worker_app is not None:
             close_application(worker_app)
         close_application(device_app)
@@ -116,3 +124,55 @@ async def test_a_return_to_normal_missed_while_down_is_reconciled(rig: Rig) -> N
     assert outcome[REMOTE]["returned_to_normal"] == 1  # type: ignore[index]
     (alarm,) = await sync_to_async(alarms)()
     assert (alarm.event_state, alarm.message) == ("normal", NOT_LISTED)
+
+
+async def send_unconfirmed_notifications(app: Any, port: int, count: int, objects: int) -> None:
+    """`count` UnconfirmedEventNotifications from `app` (device 7001) to the console, as fast
+    as the sender goes, alternating raise and return over `objects` inputs."""
+    for seq in range(count):
+        alarmed = (seq // objects) % 2 == 0
+        await app.request(
+            UnconfirmedEventNotificationRequest(
+                processIdentifier=1,
+                initiatingDeviceIdentifier=ObjectIdentifier(("device", 7001)),
+                eventObjectIdentifier=ObjectIdentifier(("analog-input", seq % objects)),
+                timeStamp=TimeStamp.as_dateTime(),
+                notificationClass=1,
+                priority=100 if alarmed else 200,
+                eventType=EventType("outOfRange"),
+                messageText=f"n{seq}",
+                notifyType=NotifyType("alarm"),
+                ackRequired=alarmed,
+                fromState=EventState("normal" if alarmed else "highLimit"),
+                toState=EventState("highLimit" if alarmed else "normal"),
+                destination=Address(f"127.0.0.3:{port}"),
+            )
+        )
+
+
+async def test_a_burst_of_notifications_is_stored_whole_in_a_few_group_commits(rig: Rig) -> None:
+    sender = await open_application(
+        EngineConfig(address=f"127.0.0.4/8:{rig.port}", device_instance=7001)
+    )
+    try:
+        await send_unconfirmed_notifications(sender, rig.port, 500, objects=50)
+        async with asyncio.timeout(20.0):  # the counter moves once the commit is back
+            while rig.console.batcher.stored < 500:
+                await asyncio.sleep(0.05)
+    finally:
+        close_application(sender)
+    messages = await sync_to_async(
+        lambda: sorted(AlarmTransition.objects.values_list("message", flat=True))
+    )()
+    assert messages == sorted(f"n{seq}" for seq in range(500))  # none lost, none twice
+    assert rig.console.batcher.dropped == 0
+    assert 1 <= rig.console.batcher.batches < 100  # not a transaction per notification
+    # 500 notifications over 50 inputs, each seen 10 times: raised 5 times, returned 5 times,
+    # the last one a return; one alarm per input.
+    states = await sync_to_async(
+        lambda: set(
+            Alarm.objects.filter(device_instance=7001).values_list("event_state", flat=True)
+        )
+    )()
+    assert states == {"normal"}
+    assert await sync_to_async(Alarm.objects.filter(device_instance=7001).count)() == 50
