@@ -339,12 +339,19 @@ class Client:
         callback: CovCallback,
         confirmed: bool = False,
         lifetime: int = 300,
+        process_id: int | None = None,
     ) -> CovSubscription:
-        """Subscribe to changes of `ref`; the subscription renews itself until cancelled."""
+        """Subscribe to changes of `ref`; the subscription renews itself until cancelled.
+        `process_id` of an earlier subscription to `ref` replaces that one at the peer."""
         if lifetime < 0:
             raise InvalidValueError("lifetime must be >= 0 seconds (0 = no expiry)")
         return await self._cov.subscribe(
-            self.peer(address), as_ref(ref), callback, confirmed=confirmed, lifetime=lifetime
+            self.peer(address),
+            as_ref(ref),
+            callback,
+            confirmed=confirmed,
+            lifetime=lifetime,
+            process_id=process_id,
         )
 
     async def close(self, cancel_deadline: float = CANCEL_DEADLINE_SECONDS) -> None:

@@ -2,8 +2,16 @@
 
 A subscription lives from a SubscribeCOV the peer acknowledged until `cancel()`: it is
 registered with the application's CovRouter *before* the request (the peer notifies right
-after it acknowledges), renews itself a fifth of its lifetime before expiry, and on cancel
-stops renewing, leaves the router and tells the peer (a SubscribeCOV without lifetime).
+after it acknowledges), renews itself before expiry, and on cancel stops renewing, leaves the
+router and tells the peer (a SubscribeCOV without lifetime).
+
+Renewals are spread: each one falls due at a random 60-80 % of the lifetime (drawn again for
+each renewal), so the 200 subscriptions a device got in one burst do not all renew in the
+same second, and at most RENEWALS_PER_PEER renewals of one peer are in flight at once (the
+rest wait their turn), leaving the peer's other request slots to polls and subscriptions.
+A subscription can be made again with the process id of an earlier one (`process_id=`): the
+peer then replaces its old subscription instead of holding two (ASHRAE 135, SubscribeCOV:
+the same subscriber, process id and object is the same subscription).
 """
 
 from __future__ import annotations
@@ -11,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +48,8 @@ RenewalCallback = Callable[["CovSubscription", "BACnetError | None"], None]
 MAX_PROCESS_ID = 4194303
 CANCEL_CONCURRENCY = 32  # cancellations in flight at shutdown (the requester bounds each peer)
 CANCEL_DEADLINE_SECONDS = 5.0  # the longest a shutdown waits for them
+RENEW_AT = (0.6, 0.8)  # a renewal falls due at a random fraction of the lifetime in this range
+RENEWALS_PER_PEER = 4  # renewals of one peer in flight at once
 
 
 class CovSubscriptions:
@@ -48,6 +60,13 @@ class CovSubscriptions:
         self._router = CovRouter.install(requester.app)
         self._live: set[CovSubscription] = set()
         self._next_process_id = 1
+        self._renewal_slots: dict[str, asyncio.Semaphore] = {}
+
+    def renewal_slot(self, peer: Peer) -> asyncio.Semaphore:
+        slot = self._renewal_slots.get(peer.key)
+        if slot is None:
+            slot = self._renewal_slots[peer.key] = asyncio.Semaphore(RENEWALS_PER_PEER)
+        return slot
 
     async def subscribe(
         self,
@@ -57,7 +76,12 @@ class CovSubscriptions:
         *,
         confirmed: bool,
         lifetime: int,
+        process_id: int | None = None,
     ) -> CovSubscription:
+        """Subscribe; `process_id` of an earlier subscription to the same object replaces it
+        at the peer (one subscription there, not two)."""
+        if process_id is not None and not 0 <= process_id <= MAX_PROCESS_ID:
+            raise InvalidValueError(f"process id {process_id} not in 0..{MAX_PROCESS_ID}")
         subscription = CovSubscription(
             owner=self,
             peer=peer,
@@ -65,7 +89,7 @@ class CovSubscriptions:
             callback=callback,
             confirmed=confirmed,
             lifetime=lifetime,
-            process_id=self._allocate_process_id(),
+            process_id=self._allocate_process_id() if process_id is None else process_id,
         )
         # Registered before the request: the peer notifies right after it acknowledges.
         self._router.add(subscription)
@@ -186,6 +210,7 @@ class CovSubscription:
         self.last_error: BaseException | None = None
         self.active = True
         self.on_renewal: RenewalCallback | None = None
+        self.renew_due: float | None = None  # monotonic time of the next renewal
         self._renew_task: asyncio.Task[None] | None = None
 
     @property
@@ -201,16 +226,20 @@ class CovSubscription:
         self._owner.keep(self._renew_task)
 
     def renew_delay(self) -> float:
-        """Renew well before expiry: a fifth of the lifetime early, at least one request bound."""
-        margin = max(self.lifetime * 0.2, self._owner.request_bound() + 1.0)
-        return max(1.0, self.lifetime - margin)
+        """Renew well before expiry, at a random 60-80 % of the lifetime (spread, see the
+        module's docstring), and at least one request bound before it."""
+        spread = self.lifetime * random.uniform(*RENEW_AT)  # noqa: S311 - jitter, not a secret
+        latest = self.lifetime - (self._owner.request_bound() + 1.0)
+        return max(1.0, min(spread, latest))
 
     async def _renew_forever(self) -> None:
         delay = self.renew_delay()
         while self.active:
+            self.renew_due = time.monotonic() + delay
             await asyncio.sleep(delay)
             try:
-                await self._owner.send_subscribe(self)
+                async with self._owner.renewal_slot(self.peer):
+                    await self._owner.send_subscribe(self)
             except BACnetError as exc:
                 # Keep trying while the peer may still hold the old subscription.
                 self.last_error = exc

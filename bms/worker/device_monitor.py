@@ -10,11 +10,13 @@ so a device that times out delays nobody else. Its loop:
   next poll is due or something wakes it;
 - unreachable or offline: every subscription is dropped locally (the device lost or will lose
   it), and the device is probed with one small read after a backoff delay; the first answer
-  makes it online, and the next round subscribes everything again.
+  makes it online, and the next round subscribes everything again, each point with the
+  process id it had: a device that was only slow still holds the old subscriptions, and the
+  same process id replaces each one there instead of adding a second that notifies too.
 
 Health lives in the site's HealthBook (bms.worker.health_book), fed by every request the
-client makes (this monitor's, and the jobs'): the monitor tells it what only it sees (a
-notification, a failed COV renewal) and is woken when its device changes state.
+client makes (this monitor's, its COV renewals and the jobs'): the monitor tells it what only
+it sees (a notification) and is woken when its device changes state.
 An unsolicited I-Am (`device_announced`: the device restarted and forgot its subscriptions)
 renews every subscription of the device at once, at most once per I_AM_RESUBSCRIBE_SECONDS
 (a later one waits for the end of that window, it is not lost): another tool's Who-Is makes
@@ -73,7 +75,9 @@ class DeviceMonitor:
         self._subs: dict[int, CovSubscription] = {}
         self._poll_due: dict[int, float] = {}  # point id -> monotonic time of its next poll
         self._retry_subscribe: dict[int, float] = {}  # point id -> when to try COV again
-        self._renewal_errors: list[BACnetError] = []
+        # point id -> the process id of its last subscription, kept when the subscriptions are
+        # dropped (see the module's docstring), forgotten when cancelled at the device
+        self._process_ids: dict[int, int] = {}
         self._dropping: set[asyncio.Task[None]] = set()  # refused renewals being dropped
         self._warned_unwatched: set[int] = set()
         self._resubscribe_due: float | None = None  # monotonic; set by an I-Am
@@ -117,14 +121,12 @@ class DeviceMonitor:
         peers when the engine stops (or `cancel_subscriptions` does, for this device alone)."""
         try:
             while True:
-                self._note_renewal_errors()
                 if self.health.reachable:
                     await self._round()
                     await self._sleep(self._until_next_poll())
                 else:
                     await self._drop_subscriptions()
                     await self._sleep(self.health.retry_delay())
-                    self._note_renewal_errors()
                     if not self.health.reachable:
                         await self._probe()
         finally:
@@ -163,12 +165,6 @@ class DeviceMonitor:
         return min(IDLE_SECONDS, nearest - now)
 
     # ---- health
-
-    def _note_renewal_errors(self) -> None:
-        """Renewals that failed since the last round: the device went silent."""
-        errors, self._renewal_errors = self._renewal_errors, []
-        for error in errors:
-            self._book.cov_silent(self.device_id, str(error))
 
     async def _probe(self) -> None:
         """One small read of an unreachable device: any answer brings it back (the client
@@ -221,12 +217,14 @@ class DeviceMonitor:
                 lambda notification: self._on_notification(point, notification),
                 confirmed=self._cov.confirmed,
                 lifetime=self._cov.lifetime,
+                process_id=self._process_ids.get(point.point_id),
             )
         except BACnetError as exc:
             await self._subscribe_failed(point, exc)
             return
         sub.on_renewal = self._on_renewal
         self._subs[point.point_id] = sub
+        self._process_ids[point.point_id] = sub.process_id
         self._retry_subscribe.pop(point.point_id, None)
         self._poll_due.pop(point.point_id, None)
 
@@ -258,20 +256,19 @@ class DeviceMonitor:
             self._book.answered(self.device_id, "sent a COV notification")
 
     def _on_renewal(self, sub: CovSubscription, error: BACnetError | None) -> None:
-        if error is None:
-            return  # the client told the book of the answer
-        if isinstance(error, LocalError):
-            self._renewal_errors.append(error)
-        else:
-            # Refused now although accepted before (restarted, reconfigured): subscribe again
-            # from scratch, which learns a lasting refusal if it is one.
-            log.warning(
-                "device %s: COV renewal of %s refused: %s", self._watch.instance, sub.ref, error
-            )
-            for point_id, live in list(self._subs.items()):
-                if live is sub:
-                    del self._subs[point_id]
-                    self._keep_dropping(sub)
+        if error is None or isinstance(error, LocalError):
+            # The client told the book the outcome (an answer, or one failure of the N in a
+            # row that make the device unreachable); the subscription keeps retrying.
+            return
+        # Refused now although accepted before (restarted, reconfigured): subscribe again
+        # from scratch, which learns a lasting refusal if it is one.
+        log.warning(
+            "device %s: COV renewal of %s refused: %s", self._watch.instance, sub.ref, error
+        )
+        for point_id, live in list(self._subs.items()):
+            if live is sub:
+                del self._subs[point_id]
+                self._keep_dropping(sub)
         self._wake.set()
 
     def _keep_dropping(self, sub: CovSubscription) -> None:
@@ -289,6 +286,7 @@ class DeviceMonitor:
         await self._await_drops()
         for point_id in [p for p in self._subs if p not in wanted]:
             sub = self._subs.pop(point_id)
+            self._process_ids.pop(point_id, None)
             try:
                 await sub.cancel()
             except BACnetError as exc:

@@ -4,9 +4,10 @@ Theory of operation. The engine's client tells the book the outcome of each conf
 (`Client.observe_outcomes`): an answer of any kind (a value, an error, a reject) means the
 device is there, a request unanswered after its retries counts one failure. So a collect, a
 read_points job, a write, a poll, a subscription and a probe all move the same DeviceHealth
-(bms.bacnet.health), whoever made them; a COV notification, a failed COV renewal and an I-Am
-are told by the monitoring service. Time moves it too: `run` ticks every device once a second
-(unreachable -> offline after the policy's offline_after).
+(bms.bacnet.health), whoever made them, a COV renewal included (it counts like any request,
+N in a row); a COV notification and an I-Am are told by the monitoring service. Time moves
+it too: `run` ticks every device once a second (unreachable -> offline after the policy's
+offline_after).
 
 Each change is queued and stored in order by `run` (with its event, published live), so the
 request paths never wait on the database. A device's monitor registers a wake-up
@@ -112,11 +113,6 @@ class HealthBook:
         health = self._health.get(device_id)
         if health is not None:
             self._note(device_id, health.request_failed(time.time(), reason))
-
-    def cov_silent(self, device_id: int, reason: str) -> None:
-        health = self._health.get(device_id)
-        if health is not None:
-            self._note(device_id, health.cov_silent(time.time(), reason))
 
     def _note(self, device_id: int, change: HealthChange | None) -> None:
         if change is None:

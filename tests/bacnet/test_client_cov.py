@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bms.bacnet.cov import CANCEL_DEADLINE_SECONDS
-from bms.bacnet.errors import ErrorResponse, InvalidValueError
+from bms.bacnet.cov import CANCEL_DEADLINE_SECONDS, RENEWALS_PER_PEER
+from bms.bacnet.errors import BACnetTimeoutError, ErrorResponse, InvalidValueError
 from bms.bacnet.stack import close_application
 from bms.bacnet.types import CovNotification, ObjectRef
 from tests.bacnet.client_peers import local_object, many_analog_values, refs_of, track_in_flight
@@ -188,3 +188,82 @@ async def test_closing_never_waits_past_the_deadline_for_a_silent_peer(rig, capl
     await client.close(cancel_deadline=1.0)
     assert time.monotonic() - started < 2.0
     assert "40 of 40 COV subscriptions not cancelled within 1s" in caplog.text
+
+
+# ---- renewals spread over a window, resubscribing without duplicates
+
+
+async def test_renewals_of_200_subscriptions_made_at_once_are_spread_over_a_window(rig):
+    objects = many_analog_values(200)
+    await rig.peer(2, 1001, objects)
+    client = await rig.client(timeout=1.0, retries=0)
+    subscriptions = [
+        await client.subscribe_cov(rig.address(2), ref, lambda _n: None, lifetime=100)
+        for ref in refs_of(objects)
+    ]
+    await asyncio.sleep(0)  # the renewal tasks start and draw their due times
+    made = time.monotonic()
+    due = sorted(s.renew_due - made for s in subscriptions if s.renew_due is not None)
+    assert len(due) == 200
+    assert due[0] >= 59  # 60-80 % of the lifetime
+    assert due[-1] <= 80
+    assert due[-1] - due[0] >= 15  # spread over most of that 20 s window, not one instant
+    per_second = max(sum(1 for d in due if int(d) == second) for second in range(59, 81))
+    assert per_second <= 30  # ~10 a second, not 200 at once
+    await client.close()
+
+
+async def test_renewals_of_one_peer_in_flight_are_bounded(rig):
+    objects = many_analog_values(40)
+    await rig.peer(2, 1001, objects)
+    client = await rig.client(timeout=0.5, retries=0)
+    # Made together: all 40 renewals fall due in the same instant (a 2 s lifetime has no room
+    # to spread them), so only the bound keeps them from all being in flight at once.
+    subscriptions = await asyncio.gather(
+        *(
+            client.subscribe_cov(rig.address(2), ref, lambda _n: None, lifetime=2)
+            for ref in refs_of(objects)
+        )
+    )
+    in_flight = track_in_flight(rig.client_app)
+    async with asyncio.timeout(5):
+        while min(s.renewals for s in subscriptions) == 0:
+            await asyncio.sleep(0.05)
+    assert 1 <= in_flight["max"] <= RENEWALS_PER_PEER
+
+
+async def test_subscribing_again_with_the_same_process_id_replaces_it_at_the_peer(rig):
+    peer = await rig.peer(2, 1001)
+    client = await rig.client()
+    first = await client.subscribe_cov(rig.address(2), AI, lambda _n: None, lifetime=300)
+    await first.drop()  # given up locally (the device seemed gone): the peer still holds it
+    assert subscriptions_held(peer) == 1
+    queue: asyncio.Queue[CovNotification] = asyncio.Queue()
+    again = await client.subscribe_cov(
+        rig.address(2), AI, queue.put_nowait, lifetime=300, process_id=first.process_id
+    )
+    assert again.process_id == first.process_id
+    assert subscriptions_held(peer) == 1  # replaced, not a second one notifying too
+    await next_notification(queue)  # and its notifications reach the new subscription
+    other = await client.subscribe_cov(rig.address(2), AI, lambda _n: None, lifetime=300)
+    assert subscriptions_held(peer) == 2  # a new process id is another subscription
+    assert other.process_id != first.process_id
+    with pytest.raises(InvalidValueError):
+        await client.subscribe_cov(rig.address(2), AI, print, process_id=-1)
+
+
+async def test_a_renewal_that_times_out_is_one_failed_request_and_keeps_retrying(rig):
+    peer = await rig.peer(3, 1002)
+    client = await rig.client(timeout=0.3, retries=0)
+    outcomes: list[str | None] = []
+    client.observe_outcomes(lambda _key, error: outcomes.append(error and type(error).__name__))
+    subscription = await client.subscribe_cov(rig.address(3), AI, lambda _n: None, lifetime=2)
+    close_application(peer)  # silent from now on: the renewal goes unanswered
+    rig.apps.remove(peer)
+    async with asyncio.timeout(5):
+        while "BACnetTimeoutError" not in outcomes:
+            await asyncio.sleep(0.05)
+    # Counted like any request (the health book needs N in a row), not a verdict of its own.
+    assert outcomes[0] is None  # the subscription's answer
+    assert subscription.active
+    assert isinstance(subscription.last_error, BACnetTimeoutError)

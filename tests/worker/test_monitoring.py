@@ -18,6 +18,7 @@ from tests.worker.monitoring_rig import (
     RunningMonitoring,
     eventually,
     make_device_rows,
+    options,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -183,3 +184,36 @@ async def test_a_silenced_device_goes_unreachable_then_offline_while_the_others_
     flaky_row = await sync_to_async(BACnetDevice.objects.get)(id=rows[1003].id)
     assert flaky_row.online
     assert flaky_row.health_reason == "answered"
+
+
+def subscriptions_held_per_object(app: object) -> dict[str, int]:
+    """What the bacpypes3 device holds: its COV subscriptions, by monitored object."""
+    detections = app._cov_detections  # type: ignore[attr-defined]
+    return {str(d.obj.objectIdentifier): len(d.cov_subscriptions) for d in detections.values()}
+
+
+async def test_an_unreachable_then_online_cycle_leaves_one_subscription_per_point_at_the_device(
+    bacnet_port, devices
+):
+    device = await devices(2, 1001)
+    rows = await sync_to_async(make_device_rows)([device], monitored=True)
+    # A long lifetime: the device still holds the first subscriptions when the worker,
+    # believing it unreachable, drops them and later subscribes again.
+    async with RunningMonitoring(bacnet_port, options(lifetime=300)) as service:
+        monitor = await eventually(lambda: service.monitors.get(rows[1001].id), what="monitor")
+        await eventually(lambda: len(monitor.subscribed) == len(POINTS), what="subscriptions")
+        first = dict(monitor._subs)
+        for _ in range(2):  # failures_to_unreachable is 2: two requests lost in a row
+            service.book.failed(rows[1001].id, "lost datagram")
+        await eventually(lambda: not monitor.subscribed, what="subscriptions dropped")
+        await eventually(
+            lambda: device.subscribes >= 2 * len(POINTS) and len(monitor.subscribed) == 4,
+            what="subscribed again once back online",
+        )
+        again = dict(monitor._subs)
+        held = subscriptions_held_per_object(device.app)
+    assert {p: s.process_id for p, s in again.items()} == {
+        p: s.process_id for p, s in first.items()
+    }
+    assert len(held) == len(POINTS)
+    assert set(held.values()) == {1}  # replaced at the device, not doubled
