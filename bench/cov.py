@@ -21,9 +21,14 @@ after the hold (> the lifetime, so only renewals keep them).
 Poll phase (the baseline, same run): every device is switched to poll mode (the worker cancels
 its subscriptions at its next reload) with a poll interval of D x P / rate seconds, so polling
 stores as many values per second as COV did, and the same change load runs for --poll-hold s.
-Figure: worker CPU (user + system, psutil) per value stored, COV vs poll (target: COV <= 1/5),
-and polling's staleness (change -> poll row) beside COV's, since the same CPU buys COV values
-within milliseconds and polls within seconds.
+Figure: worker CPU (user + system, psutil) per change LEARNT at the same freshness, COV vs poll
+(target: COV <= 1/5). COV: CPU of the COV phase / changes learnt. Poll: to be as fresh as COV,
+polling must read every point once per F seconds, F = COV's p99 change -> row, at least 1 s
+(a floor that favours polling); each read costs what one read cost in the poll phase (CPU /
+points read there, every read being stored as a row), so poll CPU per change learnt = CPU per
+read x (points / F) reads/s / changes learnt per s (at most one per point read: min(rate,
+points / F)). The rig cannot poll 10,000 points a second, so this is computed from the measured
+cost of a read, not run. CPU per value stored is shown too, and polling's staleness.
 
     .venv/bin/python bench/cov.py [--quick]
 """
@@ -31,6 +36,7 @@ within milliseconds and polls within seconds.
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import sys
 import threading
@@ -426,6 +432,24 @@ def measure(
         "worker_cpu_s": round(cpu, 2),
         "worker_cpu_ms_per_value": round(1000 * cpu / max(1, len(stored)), 3),
         "worker_cpu_ms_per_change": round(1000 * cpu / learned, 3) if learned else float("nan"),
+        # In the poll phase every point read is stored as a row: CPU per read.
+        "worker_cpu_ms_per_read": round(1000 * cpu / len(stored), 3) if stored else float("nan"),
+    }
+
+
+def poll_at_cov_freshness(args: Any, cov: dict[str, Any], poll: dict[str, Any]) -> dict:
+    """What polling would cost per change learnt if it were as fresh as COV (see the module's
+    docstring): every point read once per `freshness_s`."""
+    points = args.devices * args.objects
+    p99 = cov["db_p99_ms"]
+    freshness = 1.0 if math.isnan(p99) else max(1.0, p99 / 1000)
+    reads_per_s = points / freshness
+    learnt_per_s = min(args.rate, reads_per_s)
+    ms_per_change = poll["worker_cpu_ms_per_read"] * reads_per_s / learnt_per_s
+    return {
+        "freshness_s": round(freshness, 2),
+        "reads_per_s": round(reads_per_s),
+        "ms_per_change": round(ms_per_change, 3),
     }
 
 
@@ -452,9 +476,10 @@ def websocket_delays(arrivals: list[tuple[float, Message]], changes: list[Change
 def report(args: Any, figures: dict[str, Any], elapsed: float) -> None:
     cov, poll = figures["cov"], figures["poll"]
     ws = cov["websocket"]
-    # The target compares what learning one change costs; per value stored is shown beside it
-    # (COV also stores the notification each subscription and renewal brings).
-    cpu_ratio = ratio(cov["worker_cpu_ms_per_change"], poll["worker_cpu_ms_per_change"])
+    # The target compares what learning one change costs at the same freshness (the module's
+    # docstring); per value stored is shown beside it.
+    fresh_poll = poll_at_cov_freshness(args, cov, poll)
+    cpu_ratio = ratio(cov["worker_cpu_ms_per_change"], fresh_poll["ms_per_change"])
     print_table(
         f"COV: {args.devices} devices x {args.objects} points, {args.rate:g} changes/s for "
         f"{cov['seconds']:g} s, lifetime {args.lifetime} s; {cov['held']} subscriptions made "
@@ -473,9 +498,12 @@ def report(args: Any, figures: dict[str, Any], elapsed: float) -> None:
         f"of {cov['changes_made']} changes: p50 {ws['p50_ms']} ms, p99 {ws['p99_ms']} ms, max "
         f"{ws['max_ms']} ms (target p99 <= {TARGET_WS_P99_MS:g} ms)\n"
         f"Targets: COV lost {TARGET_LOST} ({cov['lost']}), to PostgreSQL p99 <= "
-        f"{TARGET_DB_P99_MS:g} ms ({cov['db_p99_ms']}), COV CPU per change <= "
-        f"{TARGET_CPU_RATIO:g} x polling's ({cpu_ratio}). Polling misses a change that another "
-        "one overwrites before the next poll."
+        f"{TARGET_DB_P99_MS:g} ms ({cov['db_p99_ms']}), COV CPU per change learnt <= "
+        f"{TARGET_CPU_RATIO:g} x polling's at COV's freshness ({cpu_ratio}: COV "
+        f"{cov['worker_cpu_ms_per_change']} ms vs polling every {fresh_poll['freshness_s']} s = "
+        f"{fresh_poll['reads_per_s']} reads/s at {poll['worker_cpu_ms_per_read']} ms each -> "
+        f"{fresh_poll['ms_per_change']} ms per change learnt). Polling misses a change that "
+        "another one overwrites before the next poll."
     )
     emit(
         "cov",
@@ -487,6 +515,7 @@ def report(args: Any, figures: dict[str, Any], elapsed: float) -> None:
         lifetime_s=args.lifetime,
         cov=cov,
         poll=poll,
+        poll_at_cov_freshness=fresh_poll,
         cpu_ratio_cov_vs_poll=cpu_ratio,
         targets={
             "lost": TARGET_LOST,
