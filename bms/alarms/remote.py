@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import connections, transaction
 from django.utils import timezone
 
 from bms.alarms.models import Alarm, AlarmTransition
@@ -122,16 +121,23 @@ def _remote_alarm(device_instance: int, ref: ObjectRef) -> Alarm:
 def _remote_alarms(events: Sequence[RemoteEvent]) -> dict[tuple[int, ObjectRef], Alarm]:
     """The alarms of the batch's objects, locked, in one query; the missing ones created."""
     wanted = {(event.device_instance, event.ref) for event in events}
-    match = Q()
-    for device_instance, ref in wanted:
-        match |= Q(
-            device_instance=device_instance, object_type=ref.object_type, instance=ref.instance
+    # A superset by IN lists, narrowed here: an OR of 500 (device, object) terms costs the
+    # ORM about a second to build.
+    rows = (
+        Alarm.objects.select_for_update()
+        .filter(
+            source_kind="remote",
+            device_instance__in={device for device, _ in wanted},
+            object_type__in={ref.object_type for _, ref in wanted},
+            instance__in={ref.instance for _, ref in wanted},
         )
-    rows = Alarm.objects.select_for_update().filter(match, source_kind="remote").order_by("id")
+        .order_by("id")
+    )
     found: dict[tuple[int, ObjectRef], Alarm] = {}
     for alarm in rows:
         key = (alarm.device_instance or 0, ObjectRef(alarm.object_type, alarm.instance or 0))
-        found.setdefault(key, alarm)  # the oldest, as .first() of one object chose
+        if key in wanted:
+            found.setdefault(key, alarm)  # the oldest, as .first() of one object chose
     for device_instance, ref in wanted - found.keys():
         found[(device_instance, ref)] = _remote_alarm(device_instance, ref)
     return found
@@ -166,11 +172,24 @@ def _transition_row(alarm: Alarm, event: RemoteEvent) -> AlarmTransition:
 
 
 def _save_alarms(alarms: Iterable[Alarm]) -> None:
-    now = timezone.now()  # bulk_update skips auto_now
-    rows = list(alarms)
-    for alarm in rows:
+    """One UPDATE statement run for every alarm (executemany): bulk_update's CASE WHEN for
+    500 alarms cost the ORM over 3 seconds to build."""
+    now = timezone.now()  # auto_now is the ORM's; set here
+    fields = [field for field in Alarm._meta.concrete_fields if field.name in BULK_FIELDS]
+    connection = connections[Alarm.objects.db]
+    rows = []
+    for alarm in alarms:
         alarm.updated_at = now
-    Alarm.objects.bulk_update(rows, BULK_FIELDS)
+        values = [
+            field.get_db_prep_save(getattr(alarm, field.attname), connection) for field in fields
+        ]
+        rows.append([*values, alarm.pk])
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    # Names from the model, quoted; every value a parameter.
+    sql = f"UPDATE {quote(Alarm._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _record_remote_ack(alarm: Alarm, event: RemoteEvent) -> None:
