@@ -217,3 +217,19 @@ async def test_an_unreachable_then_online_cycle_leaves_one_subscription_per_poin
     }
     assert len(held) == len(POINTS)
     assert set(held.values()) == {1}  # replaced at the device, not doubled
+
+
+async def test_a_notification_between_timed_out_requests_keeps_a_busy_device_online(
+    bacnet_port, devices
+):
+    device = await devices(2, 1001)
+    rows = await sync_to_async(make_device_rows)([device], monitored=True)
+    async with RunningMonitoring(bacnet_port, options(lifetime=300)) as service:
+        monitor = await eventually(lambda: service.monitors.get(rows[1001].id), what="monitor")
+        await eventually(lambda: len(monitor.subscribed) == len(POINTS), what="subscriptions")
+        service.book.failed(rows[1001].id, "renewal timed out")  # 1 of the 2 in a row
+        device.set_value(AI, 31.0)  # the device is busy, not gone: it still notifies
+        await eventually(lambda: readings(1001, "cov", 31.0), what="the COV reading")
+        service.book.failed(rows[1001].id, "renewal timed out")  # the run started again
+        assert service.book.health(rows[1001].id).reachable
+        assert len(monitor.subscribed) == len(POINTS)
