@@ -5,11 +5,6 @@ than the notifications themselves. So values wait at most `window` seconds (or u
 `max_rows` are waiting), are stored in one transaction (store.save_monitored_readings), and go
 to open pages as one "points" event per device through the path a collect uses
 (events.point_readings), built from memory: no query per value.
-
-Storing and publishing are two loops: the next group commit does not wait for the last one's
-live events (a publish is a few Redis round trips per device; profiled at 200 COV values/s it
-took a quarter of the worker's loop, and the commits queued behind it). Values stored while a
-publish is under way are merged, the latest per point (what a page shows), into the next one.
 """
 
 from __future__ import annotations
@@ -46,8 +41,6 @@ class ReadingBatcher:
         self._rows: list[ReadingRow] = []
         self._waiting = asyncio.Event()
         self._full = asyncio.Event()
-        self._unpublished: dict[int, dict[int, dict[str, Any]]] = {}  # device -> point -> payload
-        self._to_publish = asyncio.Event()
         self.stored = 0  # readings stored since start (for tests and the benchmark)
         self.dropped = 0  # values lost because the database was away too long
         # Told of each stored batch (the worker's alarm rules, bms.worker.alarm_rules).
@@ -67,13 +60,7 @@ class ReadingBatcher:
             self._full.set()
 
     async def run(self) -> None:
-        """Store and publish what arrives until cancelled (or one of the two loops fails);
-        what is waiting then is stored and published by `drain`."""
-        async with asyncio.TaskGroup() as loops:
-            loops.create_task(self._store_forever(), name="readings-store")
-            loops.create_task(self._publish_forever(), name="readings-publish")
-
-    async def _store_forever(self) -> None:
+        """Store what arrives until cancelled; what is waiting then is stored by `drain`."""
         while True:
             await self._waiting.wait()
             with contextlib.suppress(TimeoutError):  # the window closed: store what came in it
@@ -88,18 +75,6 @@ class ReadingBatcher:
             failures = 0 if await self._store_waiting() else failures + 1
         if self._rows:
             log.error("monitoring: %d values not stored at shutdown", len(self._rows))
-        await self._publish_waiting()
-
-    async def _publish_forever(self) -> None:
-        while True:
-            await self._to_publish.wait()
-            await self._publish_waiting()
-
-    async def _publish_waiting(self) -> None:
-        self._to_publish.clear()
-        waiting, self._unpublished = self._unpublished, {}
-        if waiting:
-            await events.point_readings({d: list(p.values()) for d, p in waiting.items()})
 
     async def _store_waiting(self) -> bool:
         batch, self._rows = self._rows[: self._max_rows], self._rows[self._max_rows :]
@@ -119,19 +94,10 @@ class ReadingBatcher:
             await asyncio.sleep(RETRY_SECONDS)
             return False
         self.stored += sum(1 for row in batch if row.point_id in stored)
-        self._queue_publish(_payloads_by_device(batch, stored, at))
+        await events.point_readings(_payloads_by_device(batch, stored, at))
         if self.on_stored is not None:
             await self.on_stored(batch, stored, at)
         return True
-
-    def _queue_publish(self, by_device: dict[int, list[dict[str, Any]]]) -> None:
-        for device_pk, payloads in by_device.items():
-            points = self._unpublished.setdefault(device_pk, {})
-            for payload in payloads:
-                points.pop(payload["id"], None)  # re-inserted last: the latest value
-                points[payload["id"]] = payload
-        if by_device:
-            self._to_publish.set()
 
 
 def _payloads_by_device(
