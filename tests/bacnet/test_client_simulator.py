@@ -46,7 +46,14 @@ async def test_a_small_device_found_without_i_am_is_learnt_from_its_abort(rig, b
     small = next(d for d in building.devices if not d.segmented)
     client = await rig.client(timeout=2.0)
     refs = await client.read_object_list(small.address, small.instance)
-    assert refs[2:] == list(small.objects)
+    # the device, its network port, the points, then its schedule, calendar and trend log
+    points = refs[2 : 2 + len(small.objects)]
+    assert points == list(small.objects)
+    assert [ref.object_type for ref in refs[2 + len(points) :]] == [
+        "schedule",
+        "calendar",
+        "trend-log",
+    ]
     assert client.capabilities.get(small.address).segmentation is False
     sent = count_requests(rig.client_app)
     again = await client.read_object_list(small.address, small.instance)
