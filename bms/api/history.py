@@ -28,7 +28,7 @@ DEFAULT_WINDOW = timedelta(hours=24)
 SERIES_ERRORS = {400: ErrorOut}  # start not before end
 CSV_RESPONSE = {
     "responses": {
-        "200": {
+        200: {
             "description": "CSV, a header line first",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         }

@@ -168,11 +168,6 @@ def test_the_other_pages_read_well(page: Any, stack: Stack):
     screenshot(page, "10-virtual-create")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect, open: Swagger UI renders nothing at /api/docs since this session's new "
-    "routers (the schema itself is served whole and valid; see the developers' note)",
-)
 def test_the_api_docs_render(page: Any, stack: Stack):
     sign_in(page, "otto")
     page.goto("/api/docs")
