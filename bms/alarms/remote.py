@@ -17,6 +17,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from bms.alarms.models import Alarm, AlarmTransition
+from bms.alarms.rows import transition_row
 from bms.alarms.signals import announce_alarms
 from bms.bacnet.event_client import EventSummary, RemoteEvent
 from bms.bacnet.local.alarm_spec import TRANSITIONS, transition_of
@@ -59,7 +60,7 @@ def record_remote_events(events: Sequence[RemoteEvent]) -> int:
                 _record_remote_ack(alarm, event)
             else:
                 _apply_transition(alarm, event)
-                pending.append(_transition_row(alarm, event))
+                pending.append(transition_row(alarm, event))
             changed[alarm.pk] = alarm
         AlarmTransition.objects.bulk_create(pending)
         _save_alarms(changed.values())
@@ -154,21 +155,6 @@ def _apply_transition(alarm: Alarm, event: RemoteEvent) -> None:
     alarm.notification_class = event.notification_class
     alarm.message = event.message
     alarm.last_transition_at = event.time_stamp
-
-
-def _transition_row(alarm: Alarm, event: RemoteEvent) -> AlarmTransition:
-    return AlarmTransition(
-        alarm=alarm,
-        from_state=event.from_state,
-        to_state=event.to_state,
-        transition=event.transition,
-        time_stamp=event.time_stamp,
-        priority=event.priority,
-        notify_type=event.notify_type,
-        event_type=event.event_type,
-        ack_required=event.ack_required,
-        message=event.message,
-    )
 
 
 def _save_alarms(alarms: Iterable[Alarm]) -> None:

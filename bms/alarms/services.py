@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bms.alarms.models import Alarm, AlarmTransition
+from bms.alarms.rows import transition_row
 from bms.alarms.signals import announce_alarms
 from bms.bacnet.local.alarm_spec import AlarmAcknowledgement, EventTransition
 from bms.bacnet.types import ObjectRef
@@ -72,7 +73,7 @@ def record_local_transitions(transitions: Sequence[EventTransition], device_inst
                 )
             _apply(alarm, event)
             alarm.save()
-            rows.append(_transition_row(alarm, event))
+            rows.append(transition_row(alarm, event))
             obj.event_state = event.to_state
             obj.acked_transitions = list(event.acked_transitions)
             obj.event_time_stamps = [_iso(when) for when in event.event_time_stamps]
@@ -286,21 +287,6 @@ def _apply(alarm: Alarm, event: EventTransition) -> None:
     alarm.notification_class = event.notification_class
     alarm.message = event.message
     alarm.last_transition_at = event.time_stamp
-
-
-def _transition_row(alarm: Alarm, event: EventTransition) -> AlarmTransition:
-    return AlarmTransition(
-        alarm=alarm,
-        from_state=event.from_state,
-        to_state=event.to_state,
-        transition=event.transition,
-        time_stamp=event.time_stamp,
-        priority=event.priority,
-        notify_type=event.notify_type,
-        event_type=event.event_type,
-        ack_required=event.ack_required,
-        message=event.message,
-    )
 
 
 def _iso(when: datetime | None) -> str | None:
