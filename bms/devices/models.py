@@ -265,6 +265,12 @@ class ConfigAudit(models.Model):
         ("signed_in", "Signed in"),
         ("sign_in_failed", "Sign-in failed"),
         ("signed_out", "Signed out"),
+        ("alarm_rule_created", "Alarm rule created"),
+        ("alarm_rule_changed", "Alarm rule changed"),
+        ("alarm_rule_deleted", "Alarm rule deleted"),
+        ("alarm_notifier_created", "Alarm notifier created"),
+        ("alarm_notifier_changed", "Alarm notifier changed"),
+        ("alarm_notifier_deleted", "Alarm notifier deleted"),
     ]
 
     time = models.DateTimeField(default=timezone.now, db_index=True)
