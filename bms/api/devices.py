@@ -77,14 +77,26 @@ def device_points(request: HttpRequest, device_pk: int) -> list[BACnetPoint]:
 def device_read_points(request: HttpRequest, device_pk: int) -> Status[Any]:
     require_operator(request)
     device = get_device(device_pk)
-    return Status(202, created(submission.read_points(device.device_instance, site=device.site)))
+    return Status(
+        202,
+        created(
+            submission.read_points(
+                device.device_instance, site=device.site, user=user_name(request)
+            )
+        ),
+    )
 
 
 @router.post("/devices/{device_pk}/collect", response=writing(202, TaskCreated))
 def device_collect(request: HttpRequest, device_pk: int) -> Status[Any]:
     require_operator(request)
     device = get_device(device_pk)
-    return Status(202, created(submission.collect([device.device_instance], site=device.site)))
+    return Status(
+        202,
+        created(
+            submission.collect([device.device_instance], site=device.site, user=user_name(request))
+        ),
+    )
 
 
 @router.get("/points/{point_pk}", response=reading(PointOut))

@@ -97,17 +97,20 @@ def create_task(request: HttpRequest, body: TaskIn) -> Status[Any]:
 
 
 def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
+    user = user_name(request)
     try:
         if body.type == "discover":
             p = DiscoverParams.model_validate(body.parameters)
-            return submission.discover(p.low, p.high, p.address, p.force, site=body.site)
+            return submission.discover(p.low, p.high, p.address, p.force, site=body.site, user=user)
         if body.type == "collect":
             return submission.collect(
-                CollectParams.model_validate(body.parameters).device_ids, site=body.site
+                CollectParams.model_validate(body.parameters).device_ids, site=body.site, user=user
             )
         if body.type == "read_points":
             return submission.read_points(
-                ReadPointsParams.model_validate(body.parameters).device_id, site=body.site
+                ReadPointsParams.model_validate(body.parameters).device_id,
+                site=body.site,
+                user=user,
             )
         w = WritePointParams.model_validate(body.parameters)
     except PydanticError as exc:
@@ -119,9 +122,7 @@ def _submit(request: HttpRequest, body: TaskIn) -> BACnetTask:
         sites.site_of_point(point.id, body.site)
     except sites.UnknownSite as exc:
         raise HttpError(400, str(exc)) from exc
-    return submission.write_point(
-        point, w.value, w.priority, w.relinquish, user=user_name(request), source="api"
-    )
+    return submission.write_point(point, w.value, w.priority, w.relinquish, user=user, source="api")
 
 
 def _in_parameters(exc: PydanticError) -> list[dict[str, Any]]:

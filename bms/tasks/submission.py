@@ -81,7 +81,7 @@ def read_points(
     )
 
 
-def read_object(point: BACnetPoint) -> BACnetTask:
+def read_object(point: BACnetPoint, *, user: str | None = None) -> BACnetTask:
     """Queue a read of every property of the point's object, on its device's site."""
     device = point.device
     return _queued(
@@ -89,6 +89,7 @@ def read_object(point: BACnetPoint) -> BACnetTask:
             device.device_instance, f"{point.object_type},{point.instance}"
         ),
         site=lambda: device.site,
+        user=user,
     )
 
 

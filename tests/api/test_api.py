@@ -125,6 +125,24 @@ def test_an_operator_creates_a_discovery_task(client, db, operator_token):
     assert task.parameters["high"] == 9
 
 
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/tasks", {"type": "discover"}),
+        ("/api/tasks", {"type": "collect", "parameters": {"device_ids": [1001]}}),
+        ("/api/tasks", {"type": "read_points", "parameters": {"device_id": 1001}}),
+        ("/api/devices/{device}/collect", None),
+        ("/api/devices/{device}/read-points", None),
+    ],
+)
+def test_tasks_queued_through_the_api_name_who_asked(client, building, operator_token, url, body):
+    # The tasks page shows parameters["user"] as the requester; the API used to leave it out.
+    url = url.format(device=building["device"].id)
+    response = post(client, url, body or {}, operator_token)
+    assert response.status_code == 202, response.content
+    assert BACnetTask.objects.get(id=response.json()["task_id"]).parameters["user"] == "otto"
+
+
 def test_viewers_cannot_create_tasks(client, db, viewer_token):
     response = post(client, "/api/tasks", {"type": "discover"}, viewer_token)
     assert response.status_code == 403

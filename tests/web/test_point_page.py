@@ -67,7 +67,7 @@ def test_read_all_properties_queues_a_read_object_task_for_the_object(operator_c
     assert response.status_code == 202
     task = BACnetTask.objects.get(id=response.json()["task_id"])
     assert task.task_type == "read_object"
-    assert task.parameters == {"device_id": 1001, "object": "analog-output,1"}
+    assert task.parameters == {"device_id": 1001, "object": "analog-output,1", "user": "otto"}
     html = operator_client.get(reverse("web:point", args=[ao.id])).content.decode()
     assert f'task <a href="{reverse("web:task", args=[task.id])}">{task.id}</a>, pending' in html
 

@@ -56,7 +56,7 @@ def point_read_all(request: HttpRequest, pk: int) -> HttpResponse:
     point = get_object_or_404(BACnetPoint.objects.select_related("device"), pk=pk)
     back = reverse("web:point", args=[pk])
     try:
-        task = submission.read_object(point)
+        task = submission.read_object(point, user=request.user.get_username())
     except submission.Refused as exc:
         return refused(request, str(exc), back)
     return done(request, f"Read all properties: task {task.id} queued", back, task_id=task.id)
