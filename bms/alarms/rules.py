@@ -31,7 +31,7 @@ def record_rule_transition(
     transition = transition_of(to_state)
     point = rule.point
     message = rule.message or f"{point.name or point}: {from_state} to {to_state}"
-    message = f"{message} (value {value})"
+    message = f"{message} ({_value_text(rule, to_state, value)})"
     with transaction.atomic():
         alarm = Alarm.objects.select_for_update().filter(rule=rule.rule_name).first()
         if alarm is None:
@@ -67,3 +67,9 @@ def record_rule_transition(
         )
         announce_alarms([alarm])
     return row
+
+
+def _value_text(rule: AlarmRule, to_state: str, value: Any) -> str:
+    if rule.kind == "stale" and to_state != "normal":
+        return f"no value for {rule.stale_seconds} s"
+    return "a value came" if value is None else f"value {value}"

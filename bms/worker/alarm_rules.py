@@ -1,18 +1,29 @@
-"""BMS alarm rules evaluated in the worker as monitored readings are stored.
+"""BMS alarm rules evaluated in the worker: on every stored value, and on a clock for stale ones.
 
-The ReadingBatcher calls `readings_stored` after each group commit (`on_stored`); the rules of
-the site's points are read from the database at most every RELOAD_SECONDS, each starting from
-its alarm's stored state (a restart does not raise an active alarm again). The evaluation is
-pure (bms.bacnet.alarm_rules); only transitions go to the database (bms.alarms.rules). A
-database error here is logged: the readings are stored already, and the next value evaluates
-again. Stale rules need a clock, not readings: they are not evaluated yet.
+Theory of operation. Values reach the rules through two hooks, both called after their readings
+are committed: `readings_stored` (the monitoring service's ReadingBatcher: COV notifications
+and polls) and `values_stored` (a collect task's chunks, bms.worker.jobs). The rules of the
+site's points are read from the database at most every RELOAD_SECONDS, each starting from its
+alarm's stored state (a restart does not raise an active alarm again). The evaluation is pure
+(bms.bacnet.alarm_rules); only transitions go to the database (bms.alarms.rules).
+
+Stale-value rules need a clock, not values: `run_stale_checks` (a supervised worker loop)
+calls `check_stale` every STALE_CHECK_SECONDS. One query reads the last value time of every
+enabled stale rule's point; a point older than its rule's limit goes to "fault", and back to
+normal once a value came (at once when the value goes through a hook above, else at the next
+check). The time comes from an injectable clock, so tests move it instead of sleeping.
+
+A database error on the value hooks is logged: the readings are stored already, and the next
+value evaluates again. The stale loop lets it rise, so the worker's supervisor waits for the
+database and starts the loop again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,13 +32,15 @@ from django.db import DatabaseError
 
 from bms.alarms.models import Alarm, AlarmRule
 from bms.alarms.rules import record_rule_transition
-from bms.bacnet.alarm_rules import RuleError, RuleSpec, RuleState, evaluate
+from bms.bacnet.alarm_rules import RuleError, RuleSpec, RuleState, evaluate, evaluate_stale
+from bms.bacnet.clock import utc_now
 from bms.worker.db import run_db
 from bms.worker.store.monitoring import ReadingRow
 
 log = logging.getLogger(__name__)
 
 RELOAD_SECONDS = 10.0
+STALE_CHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,57 +60,106 @@ class RuleChange:
 
 
 class RuleRunner:
-    def __init__(self, reload_seconds: float = RELOAD_SECONDS) -> None:
+    def __init__(
+        self,
+        reload_seconds: float = RELOAD_SECONDS,
+        clock: Callable[[], datetime] = utc_now,
+        stale_check_seconds: float = STALE_CHECK_SECONDS,
+    ) -> None:
         self._reload_seconds = reload_seconds
+        self._clock = clock
+        self._stale_check_seconds = stale_check_seconds
         self._loaded_at: float | None = None
         self._by_point: dict[int, list[LoadedRule]] = {}
+        self._stale: list[LoadedRule] = []
         self._states: dict[int, RuleState] = {}
+        # Point id -> epoch of the newest value evaluated here: a value stored while the stale
+        # check's query ran is not taken for missing.
+        self._last_seen: dict[int, float] = {}
         self.transitions = 0  # recorded since start (for tests)
+
+    # ---- values ----------------------------------------------------------------------------
 
     async def readings_stored(
         self, batch: Sequence[ReadingRow], stored: set[int], at: datetime
     ) -> None:
+        """The ReadingBatcher's hook (on_stored): a group commit of monitored values."""
+        await self.values_stored([(r.point_id, r.value) for r in batch if r.point_id in stored], at)
+
+    async def values_stored(self, values: Iterable[tuple[int, Any]], at: datetime) -> None:
+        """(point id, value) pairs stored at `at`, in the order they came."""
+        values = list(values)
         try:
             await self._reload_if_due()
-            changes = self._evaluate(batch, stored, at.timestamp())
-            if changes:
-                await run_db(_record, changes, at)
-                self.transitions += len(changes)
+            await self._record(self._evaluate(values, at.timestamp()), at)
         except DatabaseError as exc:
-            log.warning("alarm rules not evaluated for %d readings: %s", len(batch), exc)
+            log.warning("alarm rules not evaluated for %d values: %s", len(values), exc)
+
+    def _evaluate(self, values: Sequence[tuple[int, Any]], at: float) -> list[RuleChange]:
+        changes = []
+        for point_id, value in values:
+            self._last_seen[point_id] = max(at, self._last_seen.get(point_id, at))
+            for rule in self._by_point.get(point_id, ()):
+                verdict = evaluate(rule.spec, self._states[rule.rule_id], value, at)
+                self._states[rule.rule_id] = verdict.state
+                if verdict.transition is not None:
+                    changes.append(RuleChange(rule.rule_id, *verdict.transition, value))
+        return changes
+
+    # ---- the clock -------------------------------------------------------------------------
+
+    async def run_stale_checks(self) -> None:
+        """The worker's loop: `check_stale` every STALE_CHECK_SECONDS, until cancelled."""
+        while True:
+            await self.check_stale()
+            await asyncio.sleep(self._stale_check_seconds)
+
+    async def check_stale(self) -> int:
+        """Evaluate every stale rule at the clock's now; returns the transitions recorded."""
+        await self._reload_if_due()
+        if not self._stale:
+            return 0
+        now = self._clock()
+        last_values = await run_db(_last_value_times)
+        changes = []
+        for rule in self._stale:
+            stored = last_values.get(rule.rule_id)
+            if stored is None:  # deleted or disabled since the last reload
+                continue
+            last = max(stored, self._last_seen.get(rule.point_id, stored))
+            verdict = evaluate_stale(rule.spec, self._states[rule.rule_id], last, now.timestamp())
+            self._states[rule.rule_id] = verdict.state
+            if verdict.transition is not None:
+                changes.append(RuleChange(rule.rule_id, *verdict.transition, None))
+        await self._record(changes, now)
+        return len(changes)
+
+    # ---- the rules and their transitions ---------------------------------------------------
 
     async def _reload_if_due(self) -> None:
         now = time.monotonic()
         if self._loaded_at is not None and now - self._loaded_at < self._reload_seconds:
             return
         rules = await run_db(_load_rules)
-        self._by_point = {}
+        self._by_point, self._stale = {}, []
         for rule in rules:
             self._by_point.setdefault(rule.point_id, []).append(rule)
-            known = self._states.get(rule.rule_id)
-            if known is None or self._loaded_at is None:
+            if rule.spec.kind == "stale":
+                self._stale.append(rule)
+            if rule.rule_id not in self._states or self._loaded_at is None:
                 self._states[rule.rule_id] = RuleState(rule.state)
         self._loaded_at = now
 
-    def _evaluate(
-        self, batch: Sequence[ReadingRow], stored: set[int], at: float
-    ) -> list[RuleChange]:
-        changes = []
-        for row in batch:
-            if row.point_id not in stored:
-                continue
-            for rule in self._by_point.get(row.point_id, ()):
-                verdict = evaluate(rule.spec, self._states[rule.rule_id], row.value, at)
-                self._states[rule.rule_id] = verdict.state
-                if verdict.transition is not None:
-                    changes.append(RuleChange(rule.rule_id, *verdict.transition, row.value))
-        return changes
+    async def _record(self, changes: list[RuleChange], at: datetime) -> None:
+        if changes:
+            await run_db(_record, changes, at)
+            self.transitions += len(changes)
 
 
 def _load_rules() -> list[LoadedRule]:
     states = dict(Alarm.objects.filter(rule__startswith="rule:").values_list("rule", "event_state"))
     loaded = []
-    for rule in AlarmRule.objects.filter(enabled=True).exclude(kind="stale"):
+    for rule in AlarmRule.objects.filter(enabled=True):
         try:
             spec = rule.spec()
         except RuleError as exc:
@@ -107,6 +169,15 @@ def _load_rules() -> list[LoadedRule]:
             LoadedRule(rule.pk, rule.point_id, spec, states.get(rule.rule_name, "normal"))
         )
     return loaded
+
+
+def _last_value_times() -> Mapping[int, float]:
+    """Epoch of the last value of each enabled stale rule's point, by rule id; a point never
+    read counts from when the rule was last saved (no value since the rule was set is stale)."""
+    rows = AlarmRule.objects.filter(kind="stale", enabled=True).values_list(
+        "pk", "point__last_value_at", "updated_at"
+    )
+    return {pk: (last or since).timestamp() for pk, last, since in rows}
 
 
 def _record(changes: list[RuleChange], at: datetime) -> None:

@@ -45,10 +45,18 @@ Progress = Callable[..., Awaitable[None]]
 Job = Callable[[Engine, BACnetTask, Progress, "JobSettings"], Awaitable[dict[str, Any]]]
 
 
+# Told of the (point id, value) pairs a collect stored, after their commit (the worker's alarm
+# rules, bms.worker.alarm_rules.RuleRunner.values_stored).
+ValuesStored = Callable[[list[tuple[int, Any]], datetime], Awaitable[None]]
+
+
 class JobSettings:
-    def __init__(self, site: str, discovery_cache_seconds: int) -> None:
+    def __init__(
+        self, site: str, discovery_cache_seconds: int, on_values: ValuesStored | None = None
+    ) -> None:
         self.site = site
         self.discovery_cache_seconds = discovery_cache_seconds
+        self.on_values = on_values
 
 
 async def discover(
@@ -166,7 +174,8 @@ async def collect(
             if storing is not None:
                 readings += await storing
             storing = asyncio.create_task(
-                _store_chunk(values, described, point_refs), name=f"collect-{task.id}-store-{done}"
+                _store_chunk(values, described, point_refs, cfg.on_values),
+                name=f"collect-{task.id}-store-{done}",
             )
             await progress(
                 done=done,
@@ -215,10 +224,13 @@ async def _store_chunk(
     values: dict[int, tuple[PresentValue, Any]],
     described: list[tuple[BACnetDevice, list[PointInfo]]],
     point_refs: dict[int, tuple[int, ObjectRef]],
+    on_values: ValuesStored | None = None,
 ) -> int:
     at = timezone.now()
     point_ids = await run_db(store.save_collect_wave, values, described, at)
     await events.point_readings(_readings_by_device(point_ids, values, point_refs, at))
+    if on_values is not None:
+        await on_values([(point_id, values[point_id][0]) for point_id in point_ids], at)
     for device, _points in described:
         await run_db(events.device_points_changed, device)
     return len(point_ids)

@@ -19,7 +19,9 @@ them fails:
 - monitoring: COV subscriptions, polls and device health of the monitored points
   (`monitoring.Monitoring`, settings from the database, reloaded periodically);
 - alarm-notify: new alarm transitions out by e-mail and signed webhook, retried with backoff
-  from a bounded queue (`alarm_notify.AlarmNotifyLoop`).
+  from a bounded queue (`alarm_notify.AlarmNotifyLoop`);
+- alarm-stale: stale-value alarm rules checked on a clock (`alarm_rules.RuleRunner`, which
+  also evaluates the monitored and collected values as they are stored).
 
 External writes to our objects go through the write path (`write_path.WritePath`, the engine's
 batch write hook): stored in one transaction before the engine sends the acks, published live
@@ -129,6 +131,7 @@ class Worker:
         self._pg_writes = AsyncWriteStore.for_default_database(STORE_DEADLINE_SECONDS)
         self._writes = WritePath(self._pg_writes, self._side, self._wake_virtual_sync, self._db)
         self.schedules = ScheduleRunner(self._wake_virtual_sync)
+        self.alarm_rules = RuleRunner()  # BMS alarm rules on stored values, and stale ones
         self.engine = Engine(
             options.engine,
             write_batch_hook=self._writes.store,
@@ -149,13 +152,14 @@ class Worker:
                 options.poll_interval if options.backend == "native" else DOCKER_POLL_SECONDS
             ),
             max_concurrent_tasks=options.max_concurrent_tasks,
-            job_settings=JobSettings(options.site, options.discovery_cache_seconds),
+            job_settings=JobSettings(
+                options.site, options.discovery_cache_seconds, self.alarm_rules.values_stored
+            ),
             health=self._db,
         )
         self._registration: str | None = None  # with the BBMD, as last heartbeated
         self.monitoring = Monitoring(self.engine, MonitorOptions.from_settings(options.site))
         self.monitoring.on_health_change = self._health_changed
-        self.alarm_rules = RuleRunner()  # BMS alarm rules on the monitored readings
         self.monitoring.batcher.on_stored = self.alarm_rules.readings_stored
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -203,6 +207,7 @@ class Worker:
             self._loop(self.monitoring.run, "monitoring"),
             self._named(self._db.watch(), "database-watch"),
             self._loop(AlarmNotifyLoop().run, "alarm-notify"),
+            self._loop(self.alarm_rules.run_stale_checks, "alarm-stale"),
         }
         if self.options.poll_seconds > 0:
             loops.add(self._loop(self._poll_loop, "poll-schedule"))

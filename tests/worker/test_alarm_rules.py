@@ -1,15 +1,27 @@
 """BMS alarm rules in the worker: monitored readings stored by the ReadingBatcher are evaluated
-(bms.worker.alarm_rules.RuleRunner as its on_stored hook) and a crossing is recorded as the
-rule's alarm; a runner started again (a worker restart) picks up the stored state."""
+(bms.worker.alarm_rules.RuleRunner as its on_stored hook), and so are values a collect task
+stored (its on_values hook); a crossing is recorded as the rule's alarm; a runner started again
+(a worker restart) picks up the stored state. Stale-value rules are checked on the runner's
+clock (injected here: the tests move it, nothing sleeps long)."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
 from bms.alarms.models import Alarm, AlarmRule
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.engine import Engine
 from bms.bacnet.types import ObjectRef
 from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.simulator.building import SimulatedBuilding
+from bms.tasks import queue
+from bms.worker import jobs
 from bms.worker.alarm_rules import RuleRunner
 from bms.worker.reading_batch import ReadingBatcher
 from bms.worker.store.monitoring import ReadingRow
@@ -60,3 +72,132 @@ async def test_a_disabled_rule_is_not_evaluated():
     await sync_to_async(AlarmRule.objects.update)(enabled=False)
     await store(RuleRunner(), rule, 31.0)
     assert await sync_to_async(alarm_states)(rule) == []
+
+
+# ---- stale values: the clock -------------------------------------------------------------------
+
+
+class FakeClock:
+    """The runner's clock: the real time plus an offset the test moves (nothing sleeps)."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return timezone.now() + self.ahead
+
+
+def make_stale_rule(seconds: int = 60, delay: int = 0) -> AlarmRule:
+    device = BACnetDevice.objects.create(device_instance=1002, address="127.0.0.3:47808")
+    point = BACnetPoint.objects.create(
+        device=device, object_type="analog-input", instance=1, name="Flow", last_value=1.0,
+        last_value_at=timezone.now(),
+    )  # fmt: skip
+    return AlarmRule.objects.create(
+        point=point, kind="stale", stale_seconds=seconds, delay_seconds=delay, priority=40
+    )
+
+
+async def test_a_point_silent_beyond_the_limit_raises_the_stale_alarm_and_a_value_clears_it():
+    rule = await sync_to_async(make_stale_rule)()
+    clock = FakeClock()
+    runner = RuleRunner(clock=clock)
+    clock.ahead = timedelta(seconds=30)
+    assert await runner.check_stale() == 0
+    clock.ahead = timedelta(seconds=61)
+    assert await runner.check_stale() == 1
+    assert await runner.check_stale() == 0  # still stale: no second transition
+    alarm = await sync_to_async(Alarm.objects.get)(rule=rule.rule_name)
+    assert (alarm.event_state, alarm.event_type, alarm.priority) == ("fault", "stale-value", 40)
+    assert "no value for 60 s" in alarm.message
+    assert alarm.acked_transitions == [True, False, True]  # the fault waits for an ack
+
+    clock.ahead = timedelta(0)
+    await store(runner, rule, 5.0)  # a monitored value: normal at once, not at the next check
+    assert await sync_to_async(alarm_states)(rule) == ["fault", "normal"]
+    assert await runner.check_stale() == 0
+
+
+async def test_a_value_stored_by_another_path_clears_the_stale_alarm_at_the_next_check():
+    rule = await sync_to_async(make_stale_rule)()
+    clock = FakeClock()
+    runner = RuleRunner(clock=clock)
+    clock.ahead = timedelta(seconds=90)
+    await runner.check_stale()
+    later = timezone.now() + timedelta(seconds=85)  # e.g. a collect of another worker
+    await sync_to_async(BACnetPoint.objects.update)(last_value_at=later)
+    assert await runner.check_stale() == 1
+    assert await sync_to_async(alarm_states)(rule) == ["fault", "normal"]
+
+
+async def test_a_stale_rule_waits_out_its_delay_and_a_point_never_read_counts_from_the_rule():
+    rule = await sync_to_async(make_stale_rule)(seconds=60, delay=20)
+    await sync_to_async(BACnetPoint.objects.update)(last_value_at=None, last_value=None)
+    clock = FakeClock()
+    runner = RuleRunner(clock=clock)
+    clock.ahead = timedelta(seconds=70)
+    assert await runner.check_stale() == 0  # stale for 10 s of the 20 s delay
+    clock.ahead = timedelta(seconds=95)
+    assert await runner.check_stale() == 1
+    assert await sync_to_async(alarm_states)(rule) == ["fault"]
+
+
+async def test_the_stale_loop_checks_on_its_own_and_stops_when_cancelled():
+    rule = await sync_to_async(make_stale_rule)()
+    clock = FakeClock()
+    clock.ahead = timedelta(minutes=5)
+    runner = RuleRunner(clock=clock, stale_check_seconds=0.02)
+    loop = asyncio.create_task(runner.run_stale_checks(), name="test-alarm-stale")
+    try:
+        for _ in range(200):
+            if runner.transitions:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+    assert await sync_to_async(alarm_states)(rule) == ["fault"]
+
+
+async def test_a_disabled_or_deleted_stale_rule_raises_nothing():
+    rule = await sync_to_async(make_stale_rule)()
+    clock = FakeClock()
+    runner = RuleRunner(clock=clock)
+    await runner.check_stale()  # loads the rule
+    await sync_to_async(AlarmRule.objects.update)(enabled=False)
+    clock.ahead = timedelta(minutes=5)
+    assert await runner.check_stale() == 0
+    await sync_to_async(rule.delete)()
+    assert await runner.check_stale() == 0
+
+
+# ---- values read by a collect task -------------------------------------------------------------
+
+
+async def test_a_value_read_by_a_collect_raises_a_high_limit_rule(bacnet_port: int) -> None:
+    await sync_to_async(BACnetDevice.objects.create)(
+        device_instance=1000, address=f"127.0.0.2:{bacnet_port}", online=True
+    )
+    runner = RuleRunner()
+    settings = jobs.JobSettings("default", 0, on_values=runner.values_stored)
+    config = EngineConfig(address=f"127.0.0.1/8:{bacnet_port}", timeout=2.0, retries=0)
+    async with (
+        SimulatedBuilding(devices=1, objects=3, port=bacnet_port),
+        Engine(config) as engine,
+    ):
+        await collect(engine, settings)
+        point = await sync_to_async(BACnetPoint.objects.filter(object_type="analog-input").first)()
+        assert point is not None
+        rule = await sync_to_async(AlarmRule.objects.create)(
+            point=point, kind="high_limit", high=-1e9
+        )
+        await collect(engine, settings)
+    assert await sync_to_async(alarm_states)(rule) == ["high-limit"]
+
+
+async def collect(engine: Engine, settings: jobs.JobSettings) -> None:
+    async def progress(**fields: Any) -> None:
+        """Not looked at here."""
+
+    task = await sync_to_async(queue.enqueue)("collect", {})
+    await jobs.collect(engine, task, progress, settings)
