@@ -178,7 +178,7 @@ async def test_a_value_read_by_a_collect_raises_a_high_limit_rule(bacnet_port: i
     await sync_to_async(BACnetDevice.objects.create)(
         device_instance=1000, address=f"127.0.0.2:{bacnet_port}", online=True
     )
-    runner = RuleRunner()
+    runner = RuleRunner(reload_seconds=0)  # the rule is made between the two collects
     settings = jobs.JobSettings("default", 0, on_values=runner.values_stored)
     config = EngineConfig(address=f"127.0.0.1/8:{bacnet_port}", timeout=2.0, retries=0)
     async with (
