@@ -15,6 +15,10 @@ Faults on command (faults.py): `silence(instance)`, `restore(instance)`, `restar
 (silent for a moment, COV subscriptions forgotten, then an I-Am) and `set_value(instance, ref,
 value)` to drive COV changes; with `flaky`, the devices at `flaky_indexes` go silent on a
 schedule. control.py offers the same commands on a Unix socket.
+
+A cloned building (`SimulatedBuilding.from_clone`, clone.py) runs described devices instead of
+the generated catalog: their instances, names, points and quirks, and values replayed from the
+site's history, with the same start-up, faults and control commands.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from bacpypes3.primitivedata import ObjectIdentifier
 
@@ -33,7 +38,9 @@ from bms.bacnet.config import EngineConfig
 from bms.bacnet.read_range import MemoryRecords
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import ObjectRef
-from bms.simulator.catalog import PointSpec, Walk, device_points
+from bms.simulator.catalog import PointSpec, device_points
+from bms.simulator.clone import ClonedDevice, plan_clone
+from bms.simulator.clone_build import clone_config, cloned_objects
 from bms.simulator.faults import DEFAULT_RESTART_SECONDS, DeviceSwitch, FlakySchedule, run_flaky
 from bms.simulator.objects import ObjectFactory
 from bms.simulator.plan import (
@@ -95,10 +102,19 @@ class SimulatedDevice:
         )
 
 
+class Mover(Protocol):
+    """How a value moves each step: a catalog.Walk, or a clone.Replay of recorded values."""
+
+    def next(self, value: float, rng: random.Random) -> Any: ...
+
+
 @dataclass(frozen=True)
 class _OpenedDevice:
     device: SimulatedDevice
-    walkers: list[tuple[Any, Walk]]  # its analog inputs and how each one moves
+    walkers: list[tuple[Any, Mover]]  # the objects that move and how each one does
+
+
+Opener = Callable[[DevicePlan], Coroutine[Any, Any, _OpenedDevice]]
 
 
 class SimulatedBuilding:
@@ -122,33 +138,45 @@ class SimulatedBuilding:
         flaky_indexes: tuple[int, ...] = (),
         trend_interval: float = DEFAULT_TREND_INTERVAL,
         trend_buffer: int = DEFAULT_TREND_BUFFER,
+        clone: Sequence[ClonedDevice] | None = None,
     ) -> None:
         if objects < 0:
             raise ValueError(f"objects must be >= 0, not {objects}")
         if change_interval <= 0:
             raise ValueError(f"change_interval must be > 0, not {change_interval}")
-        self._plans = plan_building(
-            devices,
-            first_address=first_address,
-            first_instance=first_instance,
-            port=port,
-            prefix=prefix,
-            no_segmentation_index=no_segmentation_index,
-            no_rpm_index=no_rpm_index,
-            allow_non_loopback=allow_non_loopback,
-            bbmd=bbmd,
+        self._clone = {device.instance: device for device in clone or ()}
+        self._plans = (
+            plan_clone(
+                clone,
+                first_address=first_address,
+                port=port,
+                prefix=prefix,
+                allow_non_loopback=allow_non_loopback,
+            )
+            if clone is not None
+            else plan_building(
+                devices,
+                first_address=first_address,
+                first_instance=first_instance,
+                port=port,
+                prefix=prefix,
+                no_segmentation_index=no_segmentation_index,
+                no_rpm_index=no_rpm_index,
+                allow_non_loopback=allow_non_loopback,
+                bbmd=bbmd,
+            )
         )
         self._object_count = objects
         self._rng = random.Random(seed)  # noqa: S311 - simulated readings, not secrets
         self._change_interval = change_interval
         self.devices: list[SimulatedDevice] = []
-        self._walkers: list[tuple[Any, Walk]] = []
+        self._walkers: list[tuple[Any, Mover]] = []
         self._walk_cursor = 0
         self._stop = asyncio.Event()
         self._updater: asyncio.Task[None] | None = None
         self._switches: dict[int, DeviceSwitch] = {}
         self._flaky = flaky
-        self._flaky_indexes = tuple(index for index in flaky_indexes if index < devices)
+        self._flaky_indexes = tuple(index for index in flaky_indexes if index < len(self._plans))
         self._flaky_task: asyncio.Task[None] | None = None
         self._started = False
         # Trend logs (trendlogs.py): every device's records, logged by one task.
@@ -157,6 +185,12 @@ class SimulatedBuilding:
         self._trend_buffer = trend_buffer
         self._trend_logs: list[SimulatedTrendLog] = []
         self._trend_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_clone(cls, devices: Sequence[ClonedDevice], **options: Any) -> SimulatedBuilding:
+        """A building of the described devices (clone.py) instead of the generated catalog;
+        `options` as for the constructor (addresses, port, change interval, flaky...)."""
+        return cls(devices=len(devices), objects=0, clone=devices, **options)
 
     async def __aenter__(self) -> SimulatedBuilding:
         await self.start()
@@ -272,19 +306,21 @@ class SimulatedBuilding:
         return len(self._trend_logs)
 
     async def _open_devices(self) -> None:
-        specs = device_points(self._object_count)
-        factory = ObjectFactory(self._rng)
+        open_one = self._device_opener()
         for first in range(0, len(self._plans), START_WAVE):
             wave = self._plans[first : first + START_WAVE]
-            await self._open_wave(wave, specs, factory)
+            await self._open_wave(wave, open_one)
 
-    async def _open_wave(
-        self, wave: list[DevicePlan], specs: list[PointSpec], factory: ObjectFactory
-    ) -> None:
+    def _device_opener(self) -> Opener:
+        if self._clone:
+            return lambda plan: self._open_cloned(plan, self._clone[plan.instance])
+        specs = device_points(self._object_count)
+        factory = ObjectFactory(self._rng)
+        return lambda plan: self._open_device(plan, specs, factory)
+
+    async def _open_wave(self, wave: list[DevicePlan], open_one: Opener) -> None:
         tasks = [
-            asyncio.create_task(
-                self._open_device(plan, specs, factory), name=f"simulator-open-{plan.instance}"
-            )
+            asyncio.create_task(open_one(plan), name=f"simulator-open-{plan.instance}")
             for plan in wave
         ]
         # Let every bind finish (no half-open sockets left behind), then report the first error.
@@ -316,7 +352,7 @@ class SimulatedBuilding:
         served = [*objects, *schedule_objects(specs), *(trend.obj for trend in trends)]
         app = await open_application(_engine_config(plan), app_class, objects=served)
         self._switches[plan.instance] = DeviceSwitch(app)
-        walkers = [
+        walkers: list[tuple[Any, Mover]] = [
             (obj, spec.template.walk)
             for obj, spec in zip(objects, specs, strict=True)
             if spec.template.walk is not None
@@ -333,6 +369,23 @@ class SimulatedBuilding:
             bbmd=plan.bbmd,
         )
         return _OpenedDevice(device, walkers)
+
+    async def _open_cloned(self, plan: DevicePlan, cloned: ClonedDevice) -> _OpenedDevice:
+        built = cloned_objects(cloned)
+        app_class = SimulatedApplication if plan.supports_rpm else NoRpmApplication
+        app = await open_application(clone_config(plan, cloned), app_class, objects=built.objects)
+        self._switches[plan.instance] = DeviceSwitch(app)
+        device = SimulatedDevice(
+            instance=plan.instance,
+            address=plan.address,
+            name=plan.name,
+            app=app,
+            segmentation=plan.segmentation,
+            supports_rpm=plan.supports_rpm,
+            max_apdu=plan.max_apdu,
+            objects=tuple(point.ref for point in cloned.points),
+        )
+        return _OpenedDevice(device, list(built.replays))
 
     def _close_devices(self) -> None:
         devices, self.devices = self.devices, []

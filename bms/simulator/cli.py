@@ -5,6 +5,11 @@ split into K contiguous slices, each run by a child `python -m bms.simulator` th
 supervises (see processes.py). `--control PATH` takes commands (silence, restore, restart, set,
 status; see commands.py) on a Unix socket; `--flaky PERIOD:SILENT` silences some devices on a
 schedule.
+
+`--from-ede FILE` (with `--ede-states FILE`) simulates the devices an EDE export describes
+instead of generated AHUs (clone.py, clone_ede.py); `manage.py bacnet_simulate --from-site SITE`
+does the same from a site's database. The devices then keep their own instances, so
+--devices, --objects, --first-instance and the quirk indexes do not apply.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import gc
 import resource
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bms.bacnet.config import DEFAULT_PORT
 from bms.bacnet.errors import BACnetError
 from bms.simulator.building import SimulatedBuilding
+from bms.simulator.clone import ClonedDevice
+from bms.simulator.clone_ede import load_ede
 from bms.simulator.commands import BuildingCommands
 from bms.simulator.control import ControlServer
 from bms.simulator.faults import FlakySchedule, flaky_indexes
@@ -78,6 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=_index_list,
         help="0-based indexes of the flaky devices, e.g. 3 or 3,5 (the last device)",
     )
+    parser.add_argument(
+        "--from-ede",
+        type=Path,
+        metavar="FILE",
+        help="simulate the devices of this EDE main file (their instances, objects, names, "
+        "units, state texts) instead of generated AHUs",
+    )
+    parser.add_argument(
+        "--ede-states",
+        type=Path,
+        metavar="FILE",
+        help="the EDE state-text file that --from-ede's state-text references point into",
+    )
     parser.add_argument("--processes", type=int, default=1, help="child processes to use (1)")
     parser.add_argument(
         "--allow-non-loopback",
@@ -102,21 +123,44 @@ def _index_list(text: str) -> tuple[int, ...]:
     return indexes
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, clone: Sequence[ClonedDevice] | None = None) -> int:
+    """Run the building the options describe, or the `clone` given (bacnet_simulate
+    --from-site); the exit code."""
     args = build_parser().parse_args(argv)
     if args.processes < 1:
         print("error: --processes must be >= 1", file=sys.stderr)
         return EXIT_BAD_SETUP
+    if args.ede_states and not args.from_ede:
+        print("error: --ede-states goes with --from-ede", file=sys.stderr)
+        return EXIT_BAD_SETUP
     try:
+        if args.from_ede:
+            clone = load_ede(args.from_ede, args.ede_states)
+        if args.processes > 1 and clone is not None:
+            raise ValueError("a cloned building runs in one process: leave out --processes")
         if args.processes > 1:
             return asyncio.run(run_processes(args))
-        return asyncio.run(run_building(args))
+        return asyncio.run(run_building(args, clone))
     except (BACnetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_SETUP
 
 
-def building_from_args(args: argparse.Namespace) -> SimulatedBuilding:
+def building_from_args(
+    args: argparse.Namespace, clone: Sequence[ClonedDevice] | None = None
+) -> SimulatedBuilding:
+    if clone is not None:
+        return SimulatedBuilding.from_clone(
+            clone,
+            first_address=args.first_address,
+            port=args.port,
+            prefix=args.prefix,
+            seed=args.seed,
+            change_interval=args.change_interval,
+            allow_non_loopback=args.allow_non_loopback,
+            flaky=args.flaky,
+            flaky_indexes=flaky_indexes(args.flaky_index, len(clone)) if args.flaky else (),
+        )
     return SimulatedBuilding(
         devices=args.devices,
         objects=args.objects,
@@ -135,16 +179,19 @@ def building_from_args(args: argparse.Namespace) -> SimulatedBuilding:
     )
 
 
-async def run_building(args: argparse.Namespace) -> int:
+async def run_building(
+    args: argparse.Namespace, clone: Sequence[ClonedDevice] | None = None
+) -> int:
     """Run one building in this process until a stop signal; 0 after a clean stop."""
     stop = asyncio.Event()
     install_stop_signals(stop)
     watcher = await watch_parent(stop) if args.exit_with_parent else None
-    building = building_from_args(args)
+    building = building_from_args(args, clone)
     control = (
         ControlServer(args.control, BuildingCommands(building).handle) if args.control else None
     )
-    raise_file_limit(SOCKETS_PER_DEVICE * args.devices + SPARE_FILES)
+    devices = len(clone) if clone is not None else args.devices
+    raise_file_limit(SOCKETS_PER_DEVICE * devices + SPARE_FILES)
     try:
         await building.start()
         if control is not None:

@@ -28,6 +28,9 @@ class DevicePlan:
     segmentation: str = SEGMENTED
     supports_rpm: bool = True
     bbmd: bool = False  # also its subnet's BBMD, accepting foreign devices
+    # A cloned device's own (clone.py); a generated one's follow from its segmentation.
+    max_apdu_accepted: int | None = None
+    device_name: str = ""
 
     @property
     def address(self) -> str:
@@ -41,11 +44,13 @@ class DevicePlan:
 
     @property
     def max_apdu(self) -> int:
+        if self.max_apdu_accepted is not None:
+            return self.max_apdu_accepted
         return NORMAL_MAX_APDU if self.segmentation == SEGMENTED else SMALL_MAX_APDU
 
     @property
     def name(self) -> str:
-        return f"Simulated AHU {self.instance}"
+        return self.device_name or f"Simulated AHU {self.instance}"
 
 
 def plan_building(

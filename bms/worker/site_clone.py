@@ -1,0 +1,110 @@
+"""A site's devices as stored, described for the simulator (`bacnet_simulate --from-site`).
+
+Reads the site's devices and their points (the analog, binary and multi-state objects that a
+discovery and a collect stored) into bms.simulator.clone's description: same instances, names,
+descriptions, units and state texts, and the quirks a client meets on the site:
+
+- segmentation and max APDU as the device said in its I-Am (stored by discovery);
+- no ReadPropertyMultiple when its protocol-services-supported (read with its device object)
+  leaves it out. A device whose services were never read is assumed to take RPM.
+
+What the worker's capability cache learns by failing (a device that claims segmentation and
+aborts anyway) lives in the worker's memory only; the stored claims are what a clone can copy.
+
+Values: each point's stored readings of the last `history_hours`, oldest first (at most
+`max_values` of the newest), replayed by the simulator; without readings, its last value.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from bms.bacnet.types import POINT_TYPES
+from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
+from bms.simulator.clone import (
+    SEGMENTATIONS,
+    SEGMENTED,
+    ClonedDevice,
+    ClonedPoint,
+    CloneError,
+    nearest_max_apdu,
+    replay_values,
+)
+
+READ_PROPERTY_MULTIPLE = "read-property-multiple"  # as protocol-services-supported names it
+DEFAULT_HISTORY_HOURS = 24.0
+DEFAULT_MAX_VALUES = 10_000  # per point: a day of 10 s readings
+
+
+def clone_site(
+    site: str,
+    *,
+    history_hours: float = DEFAULT_HISTORY_HOURS,
+    max_values: int = DEFAULT_MAX_VALUES,
+    now: datetime | None = None,
+) -> tuple[ClonedDevice, ...]:
+    """The site's devices as a simulator description; CloneError if it has none."""
+    if history_hours < 0 or max_values < 1:
+        raise CloneError("history hours must be >= 0 and the values per point >= 1")
+    devices = list(BACnetDevice.objects.filter(site=site).order_by("device_instance"))
+    if not devices:
+        raise CloneError(f"site {site!r} has no devices in the database: discover it first")
+    points = BACnetPoint.objects.filter(device__site=site, object_type__in=POINT_TYPES).order_by(
+        "device_id", "object_type", "instance"
+    )
+    since = (now or timezone.now()) - timedelta(hours=history_hours)
+    history = _history(site, since, max_values)
+    by_device: dict[int, list[ClonedPoint]] = defaultdict(list)
+    for point in points:
+        by_device[point.device_id].append(cloned_point(point, history.get(point.pk, [])))
+    return tuple(cloned_device(device, by_device[device.pk]) for device in devices)
+
+
+def cloned_device(device: BACnetDevice, points: list[ClonedPoint]) -> ClonedDevice:
+    services = device.services_supported or []
+    return ClonedDevice(
+        instance=device.device_instance,
+        name=device.name or f"Device {device.device_instance}",
+        points=tuple(points),
+        segmentation=device.segmentation if device.segmentation in SEGMENTATIONS else SEGMENTED,
+        supports_rpm=not services or READ_PROPERTY_MULTIPLE in services,
+        max_apdu=nearest_max_apdu(device.max_apdu),
+        description=device.description,
+        vendor_id=device.vendor_id,
+        vendor_name=device.vendor_name,
+        model_name=device.model_name,
+        location=device.location,
+    )
+
+
+def cloned_point(point: BACnetPoint, readings: list[object]) -> ClonedPoint:
+    state_texts = tuple(str(text) for text in point.state_texts or ())
+    raw = readings or [point.last_value]
+    return ClonedPoint(
+        object_type=point.object_type,
+        instance=point.instance,
+        name=point.name or f"{point.object_type} {point.instance}",
+        description=point.description,
+        units=point.units,
+        state_texts=state_texts,
+        commandable=point.commandable,
+        values=replay_values(point.object_type, raw, state_texts),
+    )
+
+
+def _history(site: str, since: datetime, max_values: int) -> dict[int, list[object]]:
+    """Each point's readings since `since`, oldest first, the newest `max_values` of them."""
+    readings = (
+        BACnetReading.objects.filter(
+            point__device__site=site, point__object_type__in=POINT_TYPES, timestamp__gte=since
+        )
+        .order_by("point_id", "timestamp", "id")
+        .values_list("point_id", "value")
+    )
+    history: dict[int, deque[object]] = defaultdict(lambda: deque(maxlen=max_values))
+    for point_id, value in readings.iterator(chunk_size=5000):
+        history[point_id].append(value)
+    return {point_id: list(values) for point_id, values in history.items()}
