@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "bms.tasks",
     "bms.virtual",
     "bms.devices",
+    "bms.profiles",
     "bms.history",
     "bms.schedules",
     "bms.alarms",
