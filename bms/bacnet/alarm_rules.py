@@ -14,13 +14,26 @@ next value and records the `transition`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
+from bms.bacnet.commanding import coerce_binary, coerce_number
+from bms.bacnet.errors import InvalidValueError
+from bms.bacnet.local.alarm_spec import MAX_PRIORITY, MAX_TIME_DELAY
+from bms.bacnet.types import ANALOG_TYPES, BINARY_TYPES, MULTISTATE_TYPES
+
 KINDS = ("high_limit", "low_limit", "binary_state", "stale")
 NORMAL = "normal"
 ACTIVE_VALUES = frozenset({"active", "1", "true", "on"})
+# The point types each kind can watch: limits compare numbers (a multi-state's state number
+# too), a binary state compares active/inactive; any point can go stale.
+WATCHED_TYPES = {
+    "high_limit": ANALOG_TYPES | MULTISTATE_TYPES,
+    "low_limit": ANALOG_TYPES | MULTISTATE_TYPES,
+    "binary_state": BINARY_TYPES,
+}
 
 
 class RuleError(ValueError):
@@ -46,8 +59,57 @@ class RuleSpec:
             raise RuleError("a low_limit rule needs low")
         if self.kind == "stale" and self.stale_seconds <= 0:
             raise RuleError("a stale rule needs stale_seconds above 0")
-        if self.deadband < 0 or self.delay_seconds < 0:
-            raise RuleError("deadband and delay_seconds cannot be negative")
+        for name in ("high", "low", "deadband"):
+            value = getattr(self, name)
+            if value is not None:
+                _finite(value, name)
+        if self.deadband < 0:
+            raise RuleError("deadband cannot be negative")
+        for name in ("delay_seconds", "stale_seconds"):
+            seconds = getattr(self, name)
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                raise RuleError(f"{name} must be a number of seconds, got {seconds!r}")
+            if not 0 <= seconds <= MAX_TIME_DELAY:
+                raise RuleError(f"{name} must be from 0 to {MAX_TIME_DELAY}")
+        if self.kind == "binary_state":
+            _binary_word(self.alarm_value)
+
+
+def check_rule(spec: RuleSpec, object_type: str, priority: int) -> RuleSpec:
+    """RuleError unless `spec` can watch a point of `object_type` and raise at `priority`
+    (an event priority, 0 most urgent); returns it as stored: numbers as floats, a binary
+    alarm value as "active" or "inactive"."""
+    watched = WATCHED_TYPES.get(spec.kind)
+    if watched is not None and object_type not in watched:
+        kinds = ", ".join(sorted(watched))
+        raise RuleError(f"a {spec.kind} rule watches {kinds} points, not {object_type}")
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise RuleError(f"priority must be a whole number, got {priority!r}")
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise RuleError(f"priority must be from 0 to {MAX_PRIORITY}, got {priority}")
+    return dataclasses.replace(
+        spec,
+        high=None if spec.high is None else _finite(spec.high, "high"),
+        low=None if spec.low is None else _finite(spec.low, "low"),
+        deadband=_finite(spec.deadband, "deadband"),
+        alarm_value=(
+            _binary_word(spec.alarm_value) if spec.kind == "binary_state" else spec.alarm_value
+        ),
+    )
+
+
+def _finite(value: Any, name: str) -> float:
+    try:
+        return coerce_number(value, name)
+    except InvalidValueError as exc:
+        raise RuleError(str(exc)) from exc
+
+
+def _binary_word(value: Any) -> str:
+    try:
+        return coerce_binary(value, "alarm_value")
+    except InvalidValueError as exc:
+        raise RuleError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
