@@ -106,5 +106,6 @@ def _history(site: str, since: datetime, max_values: int) -> dict[int, list[obje
     )
     history: dict[int, deque[object]] = defaultdict(lambda: deque(maxlen=max_values))
     for point_id, value in readings.iterator(chunk_size=5000):
-        history[point_id].append(value)
+        if value is not None:  # a reading of an unanswered read
+            history[point_id].append(value)
     return {point_id: list(values) for point_id, values in history.items()}
