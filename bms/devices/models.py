@@ -271,6 +271,10 @@ class ConfigAudit(models.Model):
         ("alarm_notifier_created", "Alarm notifier created"),
         ("alarm_notifier_changed", "Alarm notifier changed"),
         ("alarm_notifier_deleted", "Alarm notifier deleted"),
+        ("profile_created", "Device profile created"),
+        ("profile_changed", "Device profile changed"),
+        ("profile_deleted", "Device profile deleted"),
+        ("expected_points_imported", "Expected points imported"),
     ]
 
     time = models.DateTimeField(default=timezone.now, db_index=True)
