@@ -1,4 +1,5 @@
-"""The history's upkeep: a step is a bounded roll-up per resolution, then a bounded retention
+"""The history's upkeep: a step keeps the raw table's partitions created ahead (PostgreSQL,
+bms.history.partitions), then a bounded roll-up per resolution, then a bounded retention
 per level (`run_once`); the worker's scheduled "history" task runs steps, each on its own in
 the ORM thread, while there is more to do and its time allows (`combined` adds them up)."""
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from bms.history import partitions
 from bms.history.config import NAMES, RAW, Retention, max_rows
 from bms.history.retention import drop_expired_all
 from bms.history.rollup import roll_up_all
@@ -18,9 +20,15 @@ def run_once(now: datetime | None = None, rows: int | None = None) -> dict[str, 
     """Roll up and drop what is due; the result as the task stores it (JSON)."""
     now = now or timezone.now()
     limit = rows or max_rows()
+    split = partitions.partitioned()
+    created = partitions.create_ahead(now) if split else []
     rolled = roll_up_all(now, limit)
     dropped = drop_expired_all(now, Retention.from_settings(), limit)
+    raw = next(step for step in dropped if step.resolution == RAW)
     return {
+        "partitions_created": created,
+        "partitions_dropped": list(raw.partitions_dropped),
+        "default_partition_rows": partitions.default_rows(limit) if split else None,
         "readings_rolled_up": next(step.rows_read for step in rolled),
         "buckets": {NAMES[step.resolution]: step.buckets for step in rolled},
         "rolled_until": {
@@ -28,7 +36,7 @@ def run_once(now: datetime | None = None, rows: int | None = None) -> dict[str, 
             for step in rolled
         },
         "deleted": {NAMES[step.resolution]: step.deleted for step in dropped},
-        "raw_deleted": next(step.deleted for step in dropped if step.resolution == RAW),
+        "raw_deleted": raw.deleted,
         "more": any(step.more for step in rolled) or any(step.more for step in dropped),
     }
 
@@ -39,6 +47,8 @@ def combined(results: list[dict[str, Any]]) -> dict[str, Any]:
     total["steps"] = len(results)
     total["readings_rolled_up"] = sum(r["readings_rolled_up"] for r in results)
     total["raw_deleted"] = sum(r["raw_deleted"] for r in results)
+    for key in ("partitions_created", "partitions_dropped"):
+        total[key] = [name for r in results for name in r[key]]
     for key in ("buckets", "deleted"):
         total[key] = {name: sum(r[key][name] for r in results) for name in results[-1][key]}
     return total

@@ -3,7 +3,8 @@
 Nothing is dropped before the next level has summarised it: raw readings only before the
 1-minute roll-up's progress, 1-minute buckets only before the 15-minute roll-up's, and so on;
 a level kept for ever (0 days) is never dropped. Rows go in chunks of at most `max_rows` by
-primary key, each chunk one statement, so a large backlog never holds a long lock.
+primary key, each chunk one statement, so a large backlog never holds a long lock. Raw readings
+in a partitioned table (PostgreSQL, bms.history.partitions) go by whole partitions instead.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from django.db import connection, models
 
 from bms.devices.models import BACnetReading
-from bms.history import levels
+from bms.history import levels, partitions
 from bms.history.config import RAW, RESOLUTIONS, Retention, coarser
 from bms.history.models import ReadingRollup
 
@@ -25,6 +26,7 @@ class RetentionStep:
     cutoff: datetime | None  # older than this was dropped; None: nothing may be dropped
     deleted: int
     more: bool
+    partitions_dropped: tuple[str, ...] = ()
 
 
 def drop_expired_all(now: datetime, retention: Retention, max_rows: int) -> list[RetentionStep]:
@@ -37,6 +39,11 @@ def drop_expired(
     cutoff = safe_cutoff(resolution, now, retention)
     if cutoff is None:
         return RetentionStep(resolution, None, 0, more=False)
+    if resolution == RAW and partitions.partitioned():
+        dropped = partitions.drop_expired(cutoff, max_rows)
+        return RetentionStep(
+            RAW, cutoff, dropped.default_rows, dropped.more, tuple(dropped.partitions)
+        )
     if resolution == RAW:
         deleted = _delete_chunk(BACnetReading, "timestamp", cutoff, max_rows, {})
     else:
