@@ -461,7 +461,7 @@ def _row_cells(obj: EdeObject, references: dict[tuple[str, ...], int]) -> list[s
         f"{obj.device_instance}.{obj.object_type}.{obj.instance}",
         str(obj.device_instance),
         obj.object_name,
-        str(_number_of(ObjectType, obj.object_type, "object type")),
+        str(object_type_code(obj.object_type)),
         str(obj.instance),
         obj.description,
         obj.present_value_default,
@@ -472,10 +472,20 @@ def _row_cells(obj: EdeObject, references: dict[tuple[str, ...], int]) -> list[s
         _number_text(obj.high_limit),
         _number_text(obj.low_limit),
         reference,
-        str(_number_of(EngineeringUnits, obj.units, "unit")) if obj.units else "",
+        str(unit_code(obj.units)) if obj.units else "",
         obj.vendor_address,
         "" if obj.notification_class is None else str(obj.notification_class),
     ]
+
+
+def object_type_code(object_type: str) -> int:
+    """The BACnet number of a standard object type ("analog-input" -> 0), else ValueError."""
+    return _number_of(ObjectType, object_type, "object type")
+
+
+def unit_code(units: str) -> int:
+    """The BACnet number of a standard unit ("degrees-celsius" -> 62), else ValueError."""
+    return _number_of(EngineeringUnits, units, "unit")
 
 
 def _number_of(enumeration: type[ObjectType] | type[EngineeringUnits], name: str, what: str) -> int:

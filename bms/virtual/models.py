@@ -6,13 +6,22 @@ from __future__ import annotations
 from django.db import models
 
 from bms.bacnet.types import COMMANDABLE_TYPES
+from bms.profiles.models import DeviceProfile
 
 
 class VirtualBACnetDevice(models.Model):
     device_id = models.PositiveIntegerField(unique=True)
     device_name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
-    template = models.CharField(max_length=60, blank=True)
+    template = models.CharField(max_length=60, blank=True)  # the profile's name when created
+    # The profile it was built from: a profile in use cannot be deleted (bms.profiles).
+    profile = models.ForeignKey(
+        DeviceProfile,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="virtual_devices",
+    )
     is_running = models.BooleanField(default=True)
     last_external_write = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -74,6 +74,7 @@ def create_virtual_device(
             device_name=name.strip(),
             description=description,
             template=device_template.key,
+            profile_id=device_template.profile_id,
         )
         if any(t.alarm for t in device_template.objects):
             ensure_default_notification_class()

@@ -9,8 +9,9 @@ from django import forms
 from django.conf import settings
 
 from bms.bacnet.commanding import MAX_INSTANCE, PRIORITY_LEVELS
+from bms.profiles import services as profiles
+from bms.profiles.models import DeviceProfile
 from bms.tasks import sites, submission
-from bms.virtual.templates import TEMPLATES
 
 
 class DiscoverForm(forms.Form):
@@ -71,13 +72,20 @@ class VirtualCommandForm(forms.Form):
     relinquish = forms.BooleanField(required=False)
 
 
+def profile_choices() -> list[tuple[str, str]]:
+    """Every device profile (bms.profiles), read when a form is made."""
+    profiles.profile_names()  # seeds a missing built-in one
+    rows = DeviceProfile.objects.order_by("name").values_list("name", "description")
+    return [
+        (name, f"{name} — {description}" if description else name) for name, description in rows
+    ]
+
+
 class VirtualDeviceForm(forms.Form):
     device_id = forms.IntegerField(min_value=0, max_value=MAX_INSTANCE, label="Device id")
     device_name = forms.CharField(max_length=255, label="Name")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    template = forms.ChoiceField(
-        choices=[(key, f"{key} — {t.description}") for key, t in TEMPLATES.items()]
-    )
+    template = forms.ChoiceField(label="Profile", choices=profile_choices)
 
 
 class VirtualDeviceEditForm(forms.Form):

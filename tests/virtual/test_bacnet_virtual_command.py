@@ -65,5 +65,5 @@ def test_bacnet_virtual_reports_operator_mistakes_as_command_errors():
         )
     with pytest.raises(CommandError, match="no virtual device 7"):
         run("bacnet_virtual", "delete", "--device-id", "7")
-    with pytest.raises(CommandError, match="invalid choice: 'toaster'"):
+    with pytest.raises(CommandError, match="unknown template 'toaster'; known templates: air_"):
         run("bacnet_virtual", "create", "--device-id", "9", "--name", "T", "--template", "toaster")

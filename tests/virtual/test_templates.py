@@ -1,9 +1,10 @@
-"""Virtual devices from templates."""
+"""Virtual devices from templates (device profiles, bms.profiles)."""
 
 import pytest
 from django.db import IntegrityError, transaction
 
-from bms.virtual import templates
+from bms.profiles.built_in import BUILT_IN
+from bms.virtual import services
 from bms.virtual.models import VirtualBACnetDevice, VirtualObject
 from bms.virtual.services import (
     VirtualDeviceError,
@@ -45,7 +46,7 @@ def test_seed_templates_carry_the_seed_values():
 
 
 def test_every_template_default_fits_its_own_limits_and_states():
-    for template in templates.TEMPLATES.values():
+    for template in BUILT_IN:
         for spec in template.objects:
             if spec.min_value is not None:
                 assert spec.min_value <= spec.default <= spec.max_value, spec
@@ -117,7 +118,7 @@ def test_a_failure_midway_leaves_nothing_behind(monkeypatch):
             ObjectTemplate("analog-value", "Same", default=2.0),
         ),
     )
-    monkeypatch.setitem(templates.TEMPLATES, "broken", broken)
+    monkeypatch.setattr(services, "get_template", lambda key: broken)
     with pytest.raises(IntegrityError):
         create_virtual_device(1001, "Broken", template="broken")
     assert not VirtualBACnetDevice.objects.exists()

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bms.virtual.models import VirtualBACnetDevice
 from bms.virtual.services import VirtualDeviceError, create_virtual_device, delete_virtual_device
-from bms.virtual.templates import TEMPLATES
+from bms.virtual.templates import UnknownTemplate
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         create = actions.add_parser("create", help="create a device from a template")
         create.add_argument("--device-id", type=int, required=True)
         create.add_argument("--name", required=True)
-        create.add_argument("--template", required=True, choices=sorted(TEMPLATES))
+        create.add_argument("--template", required=True, help="a device profile's name")
         create.add_argument("--description", default="")
         delete = actions.add_parser("delete", help="delete a device and its objects")
         delete.add_argument("--device-id", type=int, required=True)
@@ -34,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             getattr(self, f"_{options['action']}")(options)
-        except VirtualDeviceError as exc:
+        except (VirtualDeviceError, UnknownTemplate) as exc:
             raise CommandError(str(exc)) from exc
 
     def _list(self, options: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Create one virtual device per template, numbered from --first-id, unless some already exist.
+"""Create one virtual device per built-in profile, numbered from --first-id, unless some
+already exist.
 
 `make run` calls it on every start: the first start gets a device of each kind to look at and
 to write to from a BACnet tool; later starts leave the user's own set alone.
@@ -10,13 +11,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from bms.profiles.built_in import BUILT_IN
 from bms.virtual.models import VirtualBACnetDevice
 from bms.virtual.services import create_virtual_device
-from bms.virtual.templates import TEMPLATES
 
 
 class Command(BaseCommand):
-    help = "Create one virtual device per template if there are no virtual devices yet."
+    help = "Create one virtual device per built-in profile if there are no virtual devices yet."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--first-id", type=int, default=2001)
@@ -25,12 +26,11 @@ class Command(BaseCommand):
         if VirtualBACnetDevice.objects.exists():
             self.stdout.write("virtual devices exist already; none created")
             return
-        for offset, key in enumerate(sorted(TEMPLATES)):
-            template = TEMPLATES[key]
+        for offset, profile in enumerate(sorted(BUILT_IN, key=lambda p: p.name)):
             device = create_virtual_device(
                 options["first_id"] + offset,
-                key.replace("_", " ").title(),
-                template.description,
-                key,
+                profile.name.replace("_", " ").title(),
+                profile.description,
+                profile.name,
             )
             self.stdout.write(f"created virtual device {device.device_id} {device.device_name}")
