@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
-from bms.api import alarms, devices, history, schedules, tasks, virtual
+from bms.api import alarm_config, alarms, devices, history, schedules, tasks, virtual
 from bms.api.auth import API_AUTH, session_or_token
 from bms.api.responses import with_too_large
 from bms.tasks.submission import Refused
@@ -51,6 +51,7 @@ api.add_router("/", tasks.router)
 api.add_router("/", virtual.router)
 api.add_router("/", history.router)
 api.add_router("/", alarms.router)
+api.add_router("/", alarm_config.router)
 api.add_router("/", schedules.router)
 
 
