@@ -37,6 +37,9 @@ PASS_PATHS = [
     "tests/worker/test_heartbeat_bbmd.py",
     "tests/worker/test_pg_writes.py",
     "tests/worker/test_store.py",
+    # The readings table is partitioned on PostgreSQL (devices 0008): history and its API.
+    "tests/history",
+    "tests/api/test_history_api.py",
     # Object instances allocated by simultaneous creations: they only overlap on PostgreSQL.
     "tests/api/test_concurrent_creation.py",
     "tests/virtual/test_allocation.py",
