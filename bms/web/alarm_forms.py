@@ -1,6 +1,8 @@
-"""Forms of the alarm pages: a notification class, and a virtual object's alarm settings. They
-check only the shape of what was typed; the rules are bms.bacnet.local.alarm_spec's, asked by
-the services (bms.virtual.notification_classes, bms.virtual.services.update_virtual_object)."""
+"""Forms of the alarm pages: a notification class, a virtual object's alarm settings, a BMS
+alarm rule and an alarm notifier. They check only the shape of what was typed; the rules are
+bms.bacnet.local.alarm_spec's and bms.bacnet.alarm_rules', asked by the services
+(bms.virtual.notification_classes, bms.virtual.services.update_virtual_object,
+bms.alarms.configuration)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import Any
 
 from django import forms
 
+from bms.alarms.models import NOTIFIER_KINDS, RULE_KINDS, AlarmNotifier, AlarmRule
 from bms.bacnet.commanding import MAX_INSTANCE
+from bms.bacnet.local.alarm_spec import MAX_PRIORITY, MAX_TIME_DELAY
 from bms.virtual.models import NotificationClass, VirtualObject
 
 TRANSITION_LABELS = ("to off-normal", "to fault", "to normal")
@@ -148,3 +152,83 @@ def _alarm_values(text: str, object_type: str) -> list[Any]:
     if object_type.startswith("multi-state"):
         return [int(part) if part.isdigit() else part for part in parts]
     return parts
+
+
+# ---- BMS alarm rules and notifiers (bms.alarms.configuration checks what they mean) --------
+
+
+class AlarmRuleForm(forms.Form):
+    """A rule on a remote point; empty numbers are "not set" (the service says which a kind
+    needs)."""
+
+    point = forms.IntegerField(
+        min_value=1,
+        label="Point id",
+        help_text="The number in the point page's address (/points/<id>/).",
+    )
+    kind = forms.ChoiceField(choices=RULE_KINDS)
+    high = forms.FloatField(required=False, label="High limit (high-limit rules)")
+    low = forms.FloatField(required=False, label="Low limit (low-limit rules)")
+    deadband = forms.FloatField(required=False, min_value=0, initial=0.0)
+    delay_seconds = forms.IntegerField(
+        min_value=0, max_value=MAX_TIME_DELAY, initial=0, label="Delay (s)"
+    )
+    stale_seconds = forms.IntegerField(
+        min_value=0, max_value=MAX_TIME_DELAY, initial=0, label="Stale after (s; stale rules)"
+    )
+    alarm_value = forms.CharField(
+        max_length=40,
+        initial="active",
+        label="Alarm value (binary-state rules: active or inactive)",
+    )
+    priority = forms.IntegerField(
+        min_value=0, max_value=MAX_PRIORITY, initial=100, help_text="0 is the most urgent."
+    )
+    message = forms.CharField(required=False, max_length=255)
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    def fields_for_service(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data.pop("point")
+        data["deadband"] = data["deadband"] or 0.0
+        return data
+
+    @classmethod
+    def of(cls, rule: AlarmRule) -> AlarmRuleForm:
+        form = cls(initial={name: getattr(rule, name) for name in RULE_FORM_FIELDS})
+        form.fields["point"].disabled = True  # a rule on another point is another rule
+        return form
+
+
+RULE_FORM_FIELDS = ("point", *(name for name in AlarmRuleForm.base_fields if name != "point"))
+
+
+class AlarmNotifierForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    kind = forms.ChoiceField(choices=NOTIFIER_KINDS)
+    target = forms.CharField(
+        max_length=500, help_text="E-mail: addresses separated by commas; webhook: its http(s) URL."
+    )
+    secret = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Webhook: the key its body is signed with (HMAC-SHA256); empty on edit: kept.",
+    )
+    min_priority = forms.IntegerField(min_value=0, max_value=MAX_PRIORITY, initial=0)
+    max_priority = forms.IntegerField(min_value=0, max_value=MAX_PRIORITY, initial=MAX_PRIORITY)
+    notification_class = forms.IntegerField(
+        required=False, min_value=0, max_value=MAX_INSTANCE, label="Notification class (empty: any)"
+    )
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    def fields_for_service(self, editing: bool = False) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        if editing and not data["secret"]:
+            data.pop("secret")  # a password field is never shown again: empty keeps it
+        return data
+
+    @classmethod
+    def of(cls, notifier: AlarmNotifier) -> AlarmNotifierForm:
+        names = [name for name in cls.base_fields if name != "secret"]
+        return cls(initial={name: getattr(notifier, name) for name in names})

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from bms.web.views import (
+    alarm_config,
     alarm_settings,
     alarms,
     audit,
@@ -51,6 +52,18 @@ urlpatterns = [
         name="notification_class_delete",
     ),
     path("virtual/objects/<int:pk>/alarm/", alarm_settings.object_alarm, name="object_alarm"),
+    path("alarms/rules/", alarm_config.rule_list, name="alarm_rules"),
+    path("alarms/rules/new/", alarm_config.rule_create, name="alarm_rule_create"),
+    path("alarms/rules/<int:pk>/", alarm_config.rule_edit, name="alarm_rule"),
+    path("alarms/rules/<int:pk>/delete/", alarm_config.rule_delete, name="alarm_rule_delete"),
+    path("alarms/notifiers/", alarm_config.notifier_list, name="alarm_notifiers"),
+    path("alarms/notifiers/new/", alarm_config.notifier_create, name="alarm_notifier_create"),
+    path("alarms/notifiers/<int:pk>/", alarm_config.notifier_edit, name="alarm_notifier"),
+    path(
+        "alarms/notifiers/<int:pk>/delete/",
+        alarm_config.notifier_delete,
+        name="alarm_notifier_delete",
+    ),
     path("virtual/", virtual.virtual_list, name="virtual_list"),
     path("virtual/new/", virtual.virtual_create, name="virtual_create"),
     path("virtual/<int:device_id>/", virtual.virtual_detail, name="virtual"),
