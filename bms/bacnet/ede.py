@@ -465,12 +465,12 @@ def _row_cells(obj: EdeObject, references: dict[tuple[str, ...], int]) -> list[s
         str(obj.instance),
         obj.description,
         obj.present_value_default,
-        _number_text(obj.min_value),
-        _number_text(obj.max_value),
+        number_text(obj.min_value),
+        number_text(obj.max_value),
         "Y" if obj.commandable else "N",
         "Y" if obj.supports_cov else "N",
-        _number_text(obj.high_limit),
-        _number_text(obj.low_limit),
+        number_text(obj.high_limit),
+        number_text(obj.low_limit),
         reference,
         str(unit_code(obj.units)) if obj.units else "",
         obj.vendor_address,
@@ -498,7 +498,7 @@ def _number_of(enumeration: type[ObjectType] | type[EngineeringUnits], name: str
     return number
 
 
-def _number_text(number: float | None) -> str:
+def number_text(number: float | None) -> str:
     """Enough digits to read back the same float; 22.0 is written 22."""
     if number is None:
         return ""

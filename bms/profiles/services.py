@@ -15,9 +15,11 @@ from django.db.models import ProtectedError
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local.spec import normalize_object_type
 from bms.devices import config_audit
+from bms.devices.models import BACnetDevice
 from bms.profiles import built_in
 from bms.profiles.definitions import ObjectDefinition, checked, of_row, row_fields
 from bms.profiles.models import DeviceProfile, ProfileObject
+from bms.profiles.points import point_definitions
 
 NAME_LENGTH = 60  # DeviceProfile.name, VirtualBACnetDevice.template
 
@@ -135,6 +137,29 @@ def copy_profile(
     """A new profile with the same objects (the way to change a built-in one)."""
     text = profile.description if description is None else description
     return create_profile(name, text, definitions(profile))
+
+
+def profile_from_device(device: BACnetDevice, name: str, description: str = "") -> DeviceProfile:
+    """A profile of a discovered device's analog, binary and multi-state points ("make a
+    virtual device like this one"), with their names, instances, units, limits and texts."""
+    objects = [_fitting(definition) for definition in point_definitions(device)]
+    if not objects:
+        raise ProfileError(
+            f"device {device.device_instance} has no analog, binary or multi-state points "
+            "yet; read its points first"
+        )
+    text = description or f"Made from device {device.device_instance} {device.name}".rstrip()
+    return create_profile(name, text, objects)
+
+
+def _fitting(definition: ObjectDefinition) -> ObjectDefinition:
+    """A real point's value is a snapshot, not part of its definition: one that does not fit
+    the limits or states read with it is left out rather than refusing the point."""
+    try:
+        checked(definition)
+    except InvalidValueError:
+        return replace(definition, default=None)
+    return definition
 
 
 # ---- checks and storage
