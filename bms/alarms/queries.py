@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from bms.alarms.models import Alarm
+from bms.devices.models import BACnetDevice
 
 EVENT_STATES = ("normal", "offnormal", "high-limit", "low-limit", "fault")
 STATE_FILTERS = ("active", "unacknowledged", "acknowledged", "normal")
@@ -69,7 +70,15 @@ def filtered(rows: QuerySet[Alarm], chosen: AlarmFilter) -> QuerySet[Alarm]:
     if chosen.priority_max is not None:
         rows = rows.filter(priority__lte=chosen.priority_max)
     if chosen.site:
-        rows = rows.filter(point__device__site=chosen.site)
+        rows = rows.filter(_of_site(chosen.site))
     if chosen.device is not None:
         rows = rows.filter(device_instance=chosen.device)
     return rows
+
+
+def _of_site(site: str) -> Q:
+    """Alarms of the site's remote devices: by the point when the alarm has one, else by the
+    device instance (a rule's or a comm-loss alarm names only that; an instance used on two
+    sites matches both)."""
+    instances = BACnetDevice.objects.filter(site=site).values("device_instance")
+    return Q(point__device__site=site) | Q(point__isnull=True, device_instance__in=instances)

@@ -10,6 +10,7 @@ import pytest
 
 from bms.alarms.models import Alarm, AlarmTransition
 from bms.alarms.services import record_local_transitions
+from bms.devices.models import BACnetDevice
 from bms.virtual import services
 from bms.virtual.models import NotificationClass, VirtualObject
 from tests.alarms.test_services import T0, transition
@@ -203,3 +204,13 @@ def test_a_recipient_with_neither_device_nor_address_is_refused_with_a_reason(
     assert refused.status_code in (400, 422)
     assert refused.json()["detail"]
     assert not NotificationClass.objects.filter(instance=9).exists()
+
+
+def test_the_site_filter_takes_alarms_without_a_point_by_their_device(client, viewer_token):
+    """A rule's or a comm-loss alarm names only a device instance: it belongs to the site of
+    that device (before, only alarms with a point matched a site)."""
+    BACnetDevice.objects.create(site="north", device_instance=2002, address="10.1.0.2")
+    rule = Alarm.objects.create(source_kind="rule", rule="rule:9", device_instance=2002)
+    Alarm.objects.create(source_kind="rule", rule="comm-loss:7", device_instance=7)
+    page = call(client, "get", "/api/alarms?site=north", viewer_token).json()
+    assert [a["id"] for a in page["items"]] == [rule.pk]

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 
 from bms.alarms.models import Alarm, AlarmTransition
+from bms.devices.models import BACnetDevice
 from tests.api.test_alarms import alarms, rule_alarm  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +100,11 @@ def test_the_way_back_after_an_ack_is_only_a_path_of_the_console(operator_client
         {"next": "https://evil.example/alarms/"},
     )
     assert answer["Location"] == reverse("web:alarms")
+
+
+def test_the_site_filter_shows_a_rule_alarm_of_a_device_of_that_site(viewer_client):
+    BACnetDevice.objects.create(site="north", device_instance=2002, address="10.1.0.2")
+    rule = Alarm.objects.create(source_kind="rule", rule="rule:9", device_instance=2002)
+    Alarm.objects.create(source_kind="rule", rule="comm-loss:7", device_instance=7)
+    html = viewer_client.get(f"{reverse('web:alarms')}?site=north").content.decode()
+    assert console_ids(html) == [rule.pk]
