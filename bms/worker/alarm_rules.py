@@ -7,11 +7,13 @@ site's points are read from the database at most every RELOAD_SECONDS, each star
 alarm's stored state (a restart does not raise an active alarm again). The evaluation is pure
 (bms.bacnet.alarm_rules); only transitions go to the database (bms.alarms.rules).
 
-Stale-value rules need a clock, not values: `run_stale_checks` (a supervised worker loop)
-calls `check_stale` every STALE_CHECK_SECONDS. One query reads the last value time of every
-enabled stale rule's point; a point older than its rule's limit goes to "fault", and back to
-normal once a value came (at once when the value goes through a hook above, else at the next
-check). The time comes from an injectable clock, so tests move it instead of sleeping.
+Some rules need a clock, not values: `run_clock` (a supervised worker loop) calls
+`check_clock` every CLOCK_SECONDS. Stale-value rules: one query reads the last value time of
+every enabled stale rule's point; a point older than its rule's limit goes to "fault", and back
+to normal once a value came (at once when the value goes through a hook above, else at the next
+check). Delays: a limit crossed by a value that is not followed by another (COV sends only
+changes) would otherwise wait forever for its delay to be seen out; the clock completes it.
+The time comes from an injectable clock, so tests move it instead of sleeping.
 
 A database error on the value hooks is logged: the readings are stored already, and the next
 value evaluates again. The stale loop lets it rise, so the worker's supervisor waits for the
@@ -32,7 +34,14 @@ from django.db import DatabaseError
 
 from bms.alarms.models import Alarm, AlarmRule
 from bms.alarms.rules import record_rule_transition
-from bms.bacnet.alarm_rules import RuleError, RuleSpec, RuleState, evaluate, evaluate_stale
+from bms.bacnet.alarm_rules import (
+    RuleError,
+    RuleSpec,
+    RuleState,
+    evaluate,
+    evaluate_stale,
+    step,
+)
 from bms.bacnet.clock import utc_now
 from bms.worker.db import run_db
 from bms.worker.store.monitoring import ReadingRow
@@ -40,7 +49,7 @@ from bms.worker.store.monitoring import ReadingRow
 log = logging.getLogger(__name__)
 
 RELOAD_SECONDS = 10.0
-STALE_CHECK_SECONDS = 5.0
+CLOCK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -64,11 +73,11 @@ class RuleRunner:
         self,
         reload_seconds: float = RELOAD_SECONDS,
         clock: Callable[[], datetime] = utc_now,
-        stale_check_seconds: float = STALE_CHECK_SECONDS,
+        clock_seconds: float = CLOCK_SECONDS,
     ) -> None:
         self._reload_seconds = reload_seconds
         self._clock = clock
-        self._stale_check_seconds = stale_check_seconds
+        self._clock_seconds = clock_seconds
         self._loaded_at: float | None = None
         self._by_point: dict[int, list[LoadedRule]] = {}
         self._stale: list[LoadedRule] = []
@@ -76,6 +85,7 @@ class RuleRunner:
         # Point id -> epoch of the newest value evaluated here: a value stored while the stale
         # check's query ran is not taken for missing.
         self._last_seen: dict[int, float] = {}
+        self._last_values: dict[int, Any] = {}  # point id -> its newest value evaluated here
         self.transitions = 0  # recorded since start (for tests)
 
     # ---- values ----------------------------------------------------------------------------
@@ -99,6 +109,7 @@ class RuleRunner:
         changes = []
         for point_id, value in values:
             self._last_seen[point_id] = max(at, self._last_seen.get(point_id, at))
+            self._last_values[point_id] = value
             for rule in self._by_point.get(point_id, ()):
                 verdict = evaluate(rule.spec, self._states[rule.rule_id], value, at)
                 self._states[rule.rule_id] = verdict.state
@@ -108,31 +119,50 @@ class RuleRunner:
 
     # ---- the clock -------------------------------------------------------------------------
 
-    async def run_stale_checks(self) -> None:
-        """The worker's loop: `check_stale` every STALE_CHECK_SECONDS, until cancelled."""
+    async def run_clock(self) -> None:
+        """The worker's loop: `check_clock` every CLOCK_SECONDS, until cancelled."""
         while True:
-            await self.check_stale()
-            await asyncio.sleep(self._stale_check_seconds)
+            await self.check_clock()
+            await asyncio.sleep(self._clock_seconds)
 
-    async def check_stale(self) -> int:
-        """Evaluate every stale rule at the clock's now; returns the transitions recorded."""
+    async def check_clock(self) -> int:
+        """Evaluate the stale rules and the delays due at the clock's now; returns the
+        transitions recorded."""
         await self._reload_if_due()
-        if not self._stale:
-            return 0
         now = self._clock()
-        last_values = await run_db(_last_value_times)
+        changes = self._delays_due(now.timestamp())
+        if self._stale:
+            changes += self._stale_changes(await run_db(_last_value_times), now.timestamp())
+        await self._record(changes, now)
+        return len(changes)
+
+    def _delays_due(self, now: float) -> list[RuleChange]:
+        """Value rules whose new state has waited out its delay with no value since."""
+        changes = []
+        for rules in self._by_point.values():
+            for rule in rules:
+                state = self._states[rule.rule_id]
+                if rule.spec.kind == "stale" or state.pending is None:
+                    continue
+                verdict = step(rule.spec, state, state.pending, now)
+                self._states[rule.rule_id] = verdict.state
+                if verdict.transition is not None:
+                    value = self._last_values.get(rule.point_id)
+                    changes.append(RuleChange(rule.rule_id, *verdict.transition, value))
+        return changes
+
+    def _stale_changes(self, last_values: Mapping[int, float], now: float) -> list[RuleChange]:
         changes = []
         for rule in self._stale:
             stored = last_values.get(rule.rule_id)
             if stored is None:  # deleted or disabled since the last reload
                 continue
             last = max(stored, self._last_seen.get(rule.point_id, stored))
-            verdict = evaluate_stale(rule.spec, self._states[rule.rule_id], last, now.timestamp())
+            verdict = evaluate_stale(rule.spec, self._states[rule.rule_id], last, now)
             self._states[rule.rule_id] = verdict.state
             if verdict.transition is not None:
                 changes.append(RuleChange(rule.rule_id, *verdict.transition, None))
-        await self._record(changes, now)
-        return len(changes)
+        return changes
 
     # ---- the rules and their transitions ---------------------------------------------------
 

@@ -20,8 +20,8 @@ them fails:
   (`monitoring.Monitoring`, settings from the database, reloaded periodically);
 - alarm-notify: new alarm transitions out by e-mail and signed webhook, retried with backoff
   from a bounded queue (`alarm_notify.AlarmNotifyLoop`);
-- alarm-stale: stale-value alarm rules checked on a clock (`alarm_rules.RuleRunner`, which
-  also evaluates the monitored and collected values as they are stored).
+- alarm-rules-clock: stale-value alarm rules and rule delays checked on a clock
+  (`alarm_rules.RuleRunner`, which also evaluates monitored and collected values as stored).
 
 External writes to our objects go through the write path (`write_path.WritePath`, the engine's
 batch write hook): stored in one transaction before the engine sends the acks, published live
@@ -207,7 +207,7 @@ class Worker:
             self._loop(self.monitoring.run, "monitoring"),
             self._named(self._db.watch(), "database-watch"),
             self._loop(AlarmNotifyLoop().run, "alarm-notify"),
-            self._loop(self.alarm_rules.run_stale_checks, "alarm-stale"),
+            self._loop(self.alarm_rules.run_clock, "alarm-rules-clock"),
         }
         if self.options.poll_seconds > 0:
             loops.add(self._loop(self._poll_loop, "poll-schedule"))

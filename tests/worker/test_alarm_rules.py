@@ -103,10 +103,10 @@ async def test_a_point_silent_beyond_the_limit_raises_the_stale_alarm_and_a_valu
     clock = FakeClock()
     runner = RuleRunner(clock=clock)
     clock.ahead = timedelta(seconds=30)
-    assert await runner.check_stale() == 0
+    assert await runner.check_clock() == 0
     clock.ahead = timedelta(seconds=61)
-    assert await runner.check_stale() == 1
-    assert await runner.check_stale() == 0  # still stale: no second transition
+    assert await runner.check_clock() == 1
+    assert await runner.check_clock() == 0  # still stale: no second transition
     alarm = await sync_to_async(Alarm.objects.get)(rule=rule.rule_name)
     assert (alarm.event_state, alarm.event_type, alarm.priority) == ("fault", "stale-value", 40)
     assert "no value for 60 s" in alarm.message
@@ -115,7 +115,7 @@ async def test_a_point_silent_beyond_the_limit_raises_the_stale_alarm_and_a_valu
     clock.ahead = timedelta(0)
     await store(runner, rule, 5.0)  # a monitored value: normal at once, not at the next check
     assert await sync_to_async(alarm_states)(rule) == ["fault", "normal"]
-    assert await runner.check_stale() == 0
+    assert await runner.check_clock() == 0
 
 
 async def test_a_value_stored_by_another_path_clears_the_stale_alarm_at_the_next_check():
@@ -123,10 +123,10 @@ async def test_a_value_stored_by_another_path_clears_the_stale_alarm_at_the_next
     clock = FakeClock()
     runner = RuleRunner(clock=clock)
     clock.ahead = timedelta(seconds=90)
-    await runner.check_stale()
+    await runner.check_clock()
     later = timezone.now() + timedelta(seconds=85)  # e.g. a collect of another worker
     await sync_to_async(BACnetPoint.objects.update)(last_value_at=later)
-    assert await runner.check_stale() == 1
+    assert await runner.check_clock() == 1
     assert await sync_to_async(alarm_states)(rule) == ["fault", "normal"]
 
 
@@ -136,9 +136,9 @@ async def test_a_stale_rule_waits_out_its_delay_and_a_point_never_read_counts_fr
     clock = FakeClock()
     runner = RuleRunner(clock=clock)
     clock.ahead = timedelta(seconds=70)
-    assert await runner.check_stale() == 0  # stale for 10 s of the 20 s delay
+    assert await runner.check_clock() == 0  # stale for 10 s of the 20 s delay
     clock.ahead = timedelta(seconds=95)
-    assert await runner.check_stale() == 1
+    assert await runner.check_clock() == 1
     assert await sync_to_async(alarm_states)(rule) == ["fault"]
 
 
@@ -146,8 +146,8 @@ async def test_the_stale_loop_checks_on_its_own_and_stops_when_cancelled():
     rule = await sync_to_async(make_stale_rule)()
     clock = FakeClock()
     clock.ahead = timedelta(minutes=5)
-    runner = RuleRunner(clock=clock, stale_check_seconds=0.02)
-    loop = asyncio.create_task(runner.run_stale_checks(), name="test-alarm-stale")
+    runner = RuleRunner(clock=clock, clock_seconds=0.02)
+    loop = asyncio.create_task(runner.run_clock(), name="test-alarm-stale")
     try:
         for _ in range(200):
             if runner.transitions:
@@ -163,12 +163,69 @@ async def test_a_disabled_or_deleted_stale_rule_raises_nothing():
     rule = await sync_to_async(make_stale_rule)()
     clock = FakeClock()
     runner = RuleRunner(clock=clock)
-    await runner.check_stale()  # loads the rule
+    await runner.check_clock()  # loads the rule
     await sync_to_async(AlarmRule.objects.update)(enabled=False)
     clock.ahead = timedelta(minutes=5)
-    assert await runner.check_stale() == 0
+    assert await runner.check_clock() == 0
     await sync_to_async(rule.delete)()
-    assert await runner.check_stale() == 0
+    assert await runner.check_clock() == 0
+
+
+# ---- delays and binary states ------------------------------------------------------------------
+
+
+def make_point_rule(object_type: str, **fields: Any) -> AlarmRule:
+    device = BACnetDevice.objects.create(device_instance=1003, address="127.0.0.4:47808")
+    point = BACnetPoint.objects.create(device=device, object_type=object_type, instance=1)
+    return AlarmRule.objects.create(point=point, **fields)
+
+
+async def store_values(runner: RuleRunner, rule: AlarmRule, *values: Any) -> None:
+    batcher = ReadingBatcher()
+    batcher.on_stored = runner.readings_stored
+    point = await sync_to_async(lambda: rule.point)()
+    for value in values:
+        ref = ObjectRef(point.object_type, point.instance)
+        batcher.add(ReadingRow(point.id, point.device_id, ref, value, None, "cov"))
+        await batcher.drain()
+
+
+async def test_a_limit_crossed_once_is_raised_by_the_clock_when_its_delay_is_out():
+    """COV sends only changes: after one value under the low limit nothing else may come, so
+    the clock sees the delay out."""
+    rule = await sync_to_async(make_point_rule)(
+        "analog-input", kind="low_limit", low=5.0, delay_seconds=30
+    )
+    clock = FakeClock()
+    runner = RuleRunner(clock=clock)
+    await store_values(runner, rule, 4.0)
+    assert await runner.check_clock() == 0  # 0 s of 30
+    clock.ahead = timedelta(seconds=31)
+    assert await runner.check_clock() == 1
+    assert await sync_to_async(alarm_states)(rule) == ["low-limit"]
+    alarm = await sync_to_async(Alarm.objects.get)(rule=rule.rule_name)
+    assert "(value 4.0)" in alarm.message
+
+
+async def test_a_value_back_within_the_delay_cancels_it_for_the_clock_too():
+    rule = await sync_to_async(make_point_rule)(
+        "analog-input", kind="high_limit", high=30.0, delay_seconds=30
+    )
+    clock = FakeClock()
+    runner = RuleRunner(clock=clock)
+    await store_values(runner, rule, 31.0, 29.0)
+    clock.ahead = timedelta(minutes=5)
+    assert await runner.check_clock() == 0
+    assert await sync_to_async(alarm_states)(rule) == []
+
+
+async def test_a_binary_point_alarms_on_its_alarm_value():
+    rule = await sync_to_async(make_point_rule)(
+        "binary-input", kind="binary_state", alarm_value="active", priority=5
+    )
+    runner = RuleRunner()
+    await store_values(runner, rule, "inactive", "active", "active", "inactive")
+    assert await sync_to_async(alarm_states)(rule) == ["offnormal", "normal"]
 
 
 # ---- values read by a collect task -------------------------------------------------------------
