@@ -17,9 +17,20 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
-from bms.api import alarm_config, alarms, devices, history, schedules, tasks, virtual
+from bms.api import (
+    alarm_config,
+    alarms,
+    devices,
+    engineering,
+    history,
+    profiles,
+    schedules,
+    tasks,
+    virtual,
+)
 from bms.api.auth import API_AUTH, session_or_token
 from bms.api.responses import with_too_large
+from bms.profiles.services import ProfileConflict, ProfileError
 from bms.tasks.submission import Refused
 from bms.virtual.services import Conflict, VirtualDeviceError
 from bms.virtual.templates import UnknownTemplate
@@ -53,6 +64,8 @@ api.add_router("/", history.router)
 api.add_router("/", alarms.router)
 api.add_router("/", alarm_config.router)
 api.add_router("/", schedules.router)
+api.add_router("/", profiles.router)
+api.add_router("/", engineering.router)
 
 
 @api.exception_handler(Refused)
@@ -66,6 +79,14 @@ def virtual_refused(request: HttpRequest, exc: ValueError) -> HttpResponse:
     """What the virtual-device services refuse: 400 with their reason; a taken device id,
     object name or object identifier is a conflict (409)."""
     status = 409 if isinstance(exc, Conflict) else 400
+    return api.create_response(request, {"detail": str(exc)}, status=status)
+
+
+@api.exception_handler(ProfileError)
+def profile_refused(request: HttpRequest, exc: ProfileError) -> HttpResponse:
+    """What the profile services refuse (an EDE file's line included): 400; a taken name or a
+    profile in use: 409."""
+    status = 409 if isinstance(exc, ProfileConflict) else 400
     return api.create_response(request, {"detail": str(exc)}, status=status)
 
 
