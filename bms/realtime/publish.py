@@ -204,12 +204,25 @@ def publish_alarms(alarm_ids: Sequence[int]) -> None:
     """Alarms changed state or were acknowledged (group `alarms`): each alarm as it is now,
     and the counts the navigation bar shows, in one message."""
     rows = Alarm.objects.filter(pk__in=alarm_ids).select_related("point__device")
-    event = {
+    _event(groups.ALARMS, alarms_event(rows))
+
+
+def alarms_event(alarms: Iterable[Alarm]) -> dict[str, Any]:
+    """The `alarms` group's event: `alarms` as given (read no further) and the counts (one
+    query). Build it after the commit that changed them."""
+    return {
         "type": "alarms",
-        "alarms": [payloads.alarm_payload(alarm) for alarm in rows],
+        "alarms": [payloads.alarm_payload(alarm) for alarm in alarms],
         "counts": alarm_queries.counts(),
     }
-    _event(groups.ALARMS, event)
+
+
+async def apublish_alarms_event(event: dict[str, Any]) -> None:
+    """Send an alarms_event already built (from committed rows) from the event loop: the
+    worker's alarm console sends one per group commit of hundreds of notifications, on the
+    loop's own channel-layer connection, instead of one on_commit send from its store thread
+    (which made that thread, and so the next commit, wait for Redis)."""
+    await _asend_all([(groups.ALARMS, {"type": EVENT, "event": event})])
 
 
 def _event(group: str, event: dict[str, Any]) -> None:
