@@ -11,13 +11,14 @@ to normal meanwhile, recorded with that reason.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connections, transaction
 from django.utils import timezone
 
 from bms.alarms.models import Alarm, AlarmTransition
-from bms.alarms.rows import transition_row
+from bms.alarms.rows import insert_transitions, transition_row
 from bms.alarms.signals import announce_alarms
 from bms.bacnet.event_client import EventSummary, RemoteEvent
 from bms.bacnet.local.alarm_spec import TRANSITIONS, transition_of
@@ -36,36 +37,57 @@ BULK_FIELDS = [
     "last_transition_at",
     "updated_at",
 ]
+UPDATE_ROWS = 500  # alarms per UPDATE ... FROM (VALUES ...) on PostgreSQL
 SYNCED = "active at the device when the BMS started listening (GetEventInformation)"
 
 
-def record_remote_events(events: Sequence[RemoteEvent]) -> int:
-    """Store notifications in order in one transaction; returns how many transitions.
+@dataclass
+class RecordedEvents:
+    """What one call of record_remote_events stored."""
 
-    Built for group commit (the worker's alarm console): the batch's alarms are read in one
-    query, transitions inserted and alarms updated in bulk, and one alarms_changed announced.
+    transitions: int
+    alarms: list[Alarm]  # the alarms it changed, as stored (a live publish needs no query)
+
+
+RemoteAlarmIds = dict[tuple[int, ObjectRef], int]
+"""(device instance, object) -> Alarm id, kept by the caller between batches."""
+
+
+def record_remote_events(
+    events: Sequence[RemoteEvent], known: RemoteAlarmIds | None = None, *, announce: bool = True
+) -> RecordedEvents:
+    """Store notifications in order in one transaction.
+
+    Built for group commit (the worker's alarm console): the batch's alarms are read and locked
+    in one query (by id when `known` holds it: the caller's cache, updated here), the missing
+    ones created in bulk, transitions inserted in bulk and each alarm updated once. With
+    `announce` one alarms_changed goes out on commit; without, the caller publishes
+    `RecordedEvents.alarms` itself (the worker, from its event loop).
     """
     if not events:
-        return 0
+        return RecordedEvents(0, [])
+    known = {} if known is None else known
     with transaction.atomic():
-        alarms = _remote_alarms(events)
+        alarms = _remote_alarms(events, known)
         pending: list[AlarmTransition] = []
         changed: dict[int, Alarm] = {}
         for event in events:
             alarm = alarms[(event.device_instance, event.ref)]
             if event.notify_type == "ack-notification":
                 # Rare: the transitions so far go in first, the ack may be of one of them.
-                AlarmTransition.objects.bulk_create(pending)
+                insert_transitions(pending)
                 pending = []
                 _record_remote_ack(alarm, event)
             else:
                 _apply_transition(alarm, event)
                 pending.append(transition_row(alarm, event))
             changed[alarm.pk] = alarm
-        AlarmTransition.objects.bulk_create(pending)
+        insert_transitions(pending)
         _save_alarms(changed.values())
-        announce_alarms(changed.values())
-    return sum(1 for event in events if event.notify_type != "ack-notification")
+        if announce:
+            announce_alarms(changed.values())
+    stored = sum(1 for event in events if event.notify_type != "ack-notification")
+    return RecordedEvents(stored, list(changed.values()))
 
 
 def reconcile_device(device_instance: int, summaries: Sequence[EventSummary]) -> dict[str, int]:
@@ -119,11 +141,38 @@ def _remote_alarm(device_instance: int, ref: ObjectRef) -> Alarm:
     )
 
 
-def _remote_alarms(events: Sequence[RemoteEvent]) -> dict[tuple[int, ObjectRef], Alarm]:
-    """The alarms of the batch's objects, locked, in one query; the missing ones created."""
+def _remote_alarms(
+    events: Sequence[RemoteEvent], known: RemoteAlarmIds
+) -> dict[tuple[int, ObjectRef], Alarm]:
+    """The alarms of the batch's objects, locked: by id those `known` names (one query), the
+    others found by their source or created, in bulk. `known` learns every one."""
     wanted = {(event.device_instance, event.ref) for event in events}
-    # A superset by IN lists, narrowed here: an OR of 500 (device, object) terms costs the
-    # ORM about a second to build.
+    found: dict[tuple[int, ObjectRef], Alarm] = {}
+    ids = {known[key] for key in wanted if key in known}
+    if ids:
+        rows = Alarm.objects.select_for_update().filter(pk__in=ids, source_kind="remote")
+        for alarm in rows.order_by("id"):
+            key = _source_key(alarm)
+            if key in wanted:  # an id the cache kept for a source edited since is not used
+                found[key] = alarm
+    missing = wanted - found.keys()
+    if missing:
+        found.update(_found_by_source(missing))
+        found.update(_created(wanted - found.keys()))
+    for key, alarm in found.items():
+        known[key] = alarm.pk
+    return found
+
+
+def _source_key(alarm: Alarm) -> tuple[int, ObjectRef]:
+    return (alarm.device_instance or 0, ObjectRef(alarm.object_type, alarm.instance or 0))
+
+
+def _found_by_source(
+    wanted: set[tuple[int, ObjectRef]],
+) -> dict[tuple[int, ObjectRef], Alarm]:
+    """Existing alarms of `wanted`, locked, in one query: a superset by IN lists, narrowed
+    here (an OR of 500 (device, object) terms costs the ORM about a second to build)."""
     rows = (
         Alarm.objects.select_for_update()
         .filter(
@@ -136,12 +185,41 @@ def _remote_alarms(events: Sequence[RemoteEvent]) -> dict[tuple[int, ObjectRef],
     )
     found: dict[tuple[int, ObjectRef], Alarm] = {}
     for alarm in rows:
-        key = (alarm.device_instance or 0, ObjectRef(alarm.object_type, alarm.instance or 0))
+        key = _source_key(alarm)
         if key in wanted:
             found.setdefault(key, alarm)  # the oldest, as .first() of one object chose
-    for device_instance, ref in wanted - found.keys():
-        found[(device_instance, ref)] = _remote_alarm(device_instance, ref)
     return found
+
+
+def _created(wanted: set[tuple[int, ObjectRef]]) -> dict[tuple[int, ObjectRef], Alarm]:
+    """New alarms for `wanted`, named after the point the BMS knows (one query), in bulk."""
+    if not wanted:
+        return {}
+    points: dict[tuple[int, ObjectRef], BACnetPoint] = {}
+    rows = BACnetPoint.objects.select_related("device").filter(
+        device__device_instance__in={device for device, _ in wanted},
+        object_type__in={ref.object_type for _, ref in wanted},
+        instance__in={ref.instance for _, ref in wanted},
+    )
+    for point in rows.order_by("id"):
+        key = (point.device.device_instance, ObjectRef(point.object_type, point.instance))
+        if key in wanted:
+            points.setdefault(key, point)
+    created = {key: _new_alarm(key, points.get(key)) for key in sorted(wanted)}
+    Alarm.objects.bulk_create(created.values())
+    return created
+
+
+def _new_alarm(key: tuple[int, ObjectRef], point: BACnetPoint | None) -> Alarm:
+    device_instance, ref = key
+    return Alarm(
+        source_kind="remote",
+        point=point,
+        device_instance=device_instance,
+        object_type=ref.object_type,
+        instance=ref.instance,
+        name=point.name if point is not None and point.name else str(ref),
+    )
 
 
 def _apply_transition(alarm: Alarm, event: RemoteEvent) -> None:
@@ -158,8 +236,14 @@ def _apply_transition(alarm: Alarm, event: RemoteEvent) -> None:
 
 
 def _save_alarms(alarms: Iterable[Alarm]) -> None:
-    """One UPDATE statement run for every alarm (executemany): bulk_update's CASE WHEN for
-    500 alarms cost the ORM over 3 seconds to build."""
+    """Write the BULK_FIELDS of `alarms`: on PostgreSQL one UPDATE ... FROM (VALUES ...) per
+    UPDATE_ROWS alarms, elsewhere one UPDATE run for each (executemany).
+
+    Why by hand: bulk_update's CASE WHEN for 500 alarms cost the ORM over 3 seconds to build;
+    executemany of 500 UPDATEs cost ~40 ms of the worker's store thread per batch, which on a
+    busy machine waited for the GIL after each round trip (the alarm console's group commit,
+    bench/alarms.py).
+    """
     now = timezone.now()  # auto_now is the ORM's; set here
     fields = [field for field in Alarm._meta.concrete_fields if field.name in BULK_FIELDS]
     connection = connections[Alarm.objects.db]
@@ -171,11 +255,29 @@ def _save_alarms(alarms: Iterable[Alarm]) -> None:
         ]
         rows.append([*values, alarm.pk])
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    # Names from the model, quoted; every value a parameter.
-    sql = f"UPDATE {quote(Alarm._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
+    table = quote(Alarm._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor != "postgresql":
+            assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+            # Names from the model, quoted; every value a parameter.
+            sql = f"UPDATE {table} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
+            cursor.executemany(sql, rows)
+            return
+        # VALUES columns are typed by their literals: each is cast to its column's type.
+        assignments = ", ".join(
+            f"{quote(field.column)} = CAST(v.{quote(field.column)} AS {field.db_type(connection)})"
+            for field in fields
+        )
+        names = ", ".join([*(quote(field.column) for field in fields), quote("id")])
+        row_marks = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+        for start in range(0, len(rows), UPDATE_ROWS):
+            chunk = rows[start : start + UPDATE_ROWS]
+            marks = ", ".join([row_marks] * len(chunk))
+            sql = (
+                f"UPDATE {table} AS a SET {assignments} FROM (VALUES {marks}) AS v({names}) "  # noqa: S608
+                f"WHERE a.{quote('id')} = v.{quote('id')}"
+            )
+            cursor.execute(sql, [value for row in chunk for value in row])
 
 
 def _record_remote_ack(alarm: Alarm, event: RemoteEvent) -> None:

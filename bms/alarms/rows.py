@@ -1,12 +1,17 @@
 """One event transition as an AlarmTransition row, whoever reported it (device 8888's own
-reporting or a remote device's notification)."""
+reporting or a remote device's notification), and many such rows inserted at once."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from django.db import connections
+
 from bms.alarms.models import Alarm, AlarmTransition
+
+INSERT_ROWS = 500  # rows per INSERT: 500 x 19 parameters, under SQLite's and PostgreSQL's limits
 
 
 class Transition(Protocol):
@@ -46,3 +51,32 @@ def transition_row(alarm: Alarm, event: Transition) -> AlarmTransition:
         ack_required=event.ack_required,
         message=event.message,
     )
+
+
+def insert_transitions(rows: Sequence[AlarmTransition]) -> None:
+    """INSERT the new rows, INSERT_ROWS per statement, inside the caller's transaction; the
+    rows get no id back (nothing here needs one).
+
+    Why not bulk_create: for the alarm console's group commits of 500 notifications the ORM
+    spent most of the insert building its statement (profiled with cProfile: ~0.1 s of 0.17 s);
+    here each value is prepared by its field as the ORM would, and the SQL is one line.
+    """
+    if not rows:
+        return
+    connection = connections[AlarmTransition.objects.db]
+    fields = [field for field in AlarmTransition._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_ROWS):
+            chunk = rows[start : start + INSERT_ROWS]
+            params = [
+                field.get_db_prep_save(field.pre_save(row, True), connection)
+                for row in chunk
+                for field in fields
+            ]
+            marks = ", ".join([row_marks] * len(chunk))
+            # Names from the model, quoted; every value a parameter.
+            sql = f"INSERT INTO {quote(AlarmTransition._meta.db_table)} ({columns}) VALUES {marks}"  # noqa: S608
+            cursor.execute(sql, params)

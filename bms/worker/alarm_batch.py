@@ -4,10 +4,13 @@ At 1,000 notifications a second a transaction and a live message per notificatio
 than the notifications (about 22 ms to store one, 35-45 ms to publish it: 1.1 stored a second,
 measured by bench/alarms.py). So notifications wait at most `window` seconds (or until
 `max_events` are waiting), are stored in one transaction (remote.record_remote_events, bulk
-operations) on the write-path thread, announced as one live message for the batch, and only
-then are the confirmed ones acknowledged: a SimpleAck still means "stored". If the batch is
-not stored, its confirmed notifications are refused (the device sends them again) and its
-unconfirmed ones wait for the next try (nobody would send them again).
+operations, the alarms found by the ids this batcher keeps) on the write-path thread, and only
+then are the confirmed ones acknowledged: a SimpleAck still means "stored". Then the batch is
+announced as one live message, built in the store thread after the commit from the rows it
+stored and sent from the event loop (a failed send is logged: the rows are stored, pages catch
+up on their next load). If the batch is not stored, its confirmed notifications are refused
+(the device sends them again) and its unconfirmed ones wait for the next try (nobody would
+send them again).
 
 The queue is bounded: a confirmed notification that finds it full is refused (sent again
 later); an unconfirmed one is dropped, counted and logged.
@@ -19,11 +22,13 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DatabaseError
 
-from bms.alarms.remote import record_remote_events
+from bms.alarms.remote import RemoteAlarmIds, record_remote_events
 from bms.bacnet.event_client import RemoteEvent
+from bms.realtime import publish
 from bms.worker.db import run_db_write_path
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,13 @@ WINDOW_SECONDS = 0.03
 MAX_EVENTS = 500
 RETRY_SECONDS = 1.0  # after a failed commit (database restarting): unconfirmed ones wait, kept
 MAX_WAITING = 50_000  # beyond this, notifications are refused (confirmed) or dropped (counted)
+
+
+def store_batch(events: list[RemoteEvent], known: RemoteAlarmIds) -> dict[str, Any]:
+    """Store `events` in one transaction (write-path thread); the live `alarms` event of the
+    alarms it changed, built after the commit."""
+    recorded = record_remote_events(events, known, announce=False)
+    return publish.alarms_event(recorded.alarms)
 
 
 class AlarmQueueFull(RuntimeError):
@@ -56,6 +68,10 @@ class AlarmBatcher:
         self.stored = 0  # notifications stored since start (tests, the benchmark)
         self.batches = 0  # transactions that stored them
         self.dropped = 0  # unconfirmed notifications lost to a full queue
+        self.unpublished = 0  # batches stored whose live message could not be sent
+        # Alarm ids by source, used and kept by the write-path thread only (a stale id after a
+        # rollback or a deletion is found missing and looked up again).
+        self._known: RemoteAlarmIds = {}
 
     def add(self, event: RemoteEvent) -> asyncio.Future[None] | None:
         """Queue `event`; for a confirmed one, a future done when it is stored (or failed)."""
@@ -113,8 +129,7 @@ class AlarmBatcher:
         if not batch:
             return True
         try:
-            # One transaction; its one live message goes out on commit, before the acks.
-            await run_db_write_path(record_remote_events, [item.event for item in batch])
+            live = await run_db_write_path(store_batch, [item.event for item in batch], self._known)
         except DatabaseError as exc:
             log.warning("alarm console: %d notifications not stored (%s)", len(batch), exc)
             _fail(batch, exc)  # confirmed ones: refused, the device sends them again
@@ -131,7 +146,15 @@ class AlarmBatcher:
         for item in batch:
             if item.stored is not None and not item.stored.done():
                 item.stored.set_result(None)
+        await self._publish(live)
         return True
+
+    async def _publish(self, live: dict[str, Any]) -> None:
+        try:
+            await publish.apublish_alarms_event(live)
+        except Exception:  # a courtesy to open pages: the rows are stored; logged, not fatal
+            self.unpublished += 1
+            log.exception("alarm console: live message of a stored batch not sent")
 
 
 def _fail(batch: list[_Waiting], exc: BaseException) -> None:
