@@ -8,7 +8,8 @@ schedule.
 
 `--from-ede FILE` (with `--ede-states FILE`) simulates the devices an EDE export describes
 instead of generated AHUs (clone.py, clone_ede.py); `manage.py bacnet_simulate --from-site SITE`
-does the same from a site's database. The devices then keep their own instances, so
+does the same from a site's database; `--from-clone FILE` runs a description saved with
+`--save-clone FILE` (which writes it and exits). The devices then keep their own instances, so
 --devices, --objects, --first-instance and the quirk indexes do not apply.
 """
 
@@ -27,6 +28,7 @@ from bms.bacnet.errors import BACnetError
 from bms.simulator.building import SimulatedBuilding
 from bms.simulator.clone import ClonedDevice
 from bms.simulator.clone_ede import load_ede
+from bms.simulator.clone_file import load_clone, save_clone
 from bms.simulator.commands import BuildingCommands
 from bms.simulator.control import ControlServer
 from bms.simulator.faults import FlakySchedule, flaky_indexes
@@ -86,12 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
         type=_index_list,
         help="0-based indexes of the flaky devices, e.g. 3 or 3,5 (the last device)",
     )
-    parser.add_argument(
+    described = parser.add_mutually_exclusive_group()
+    described.add_argument(
         "--from-ede",
         type=Path,
         metavar="FILE",
         help="simulate the devices of this EDE main file (their instances, objects, names, "
         "units, state texts) instead of generated AHUs",
+    )
+    described.add_argument(
+        "--from-clone",
+        type=Path,
+        metavar="FILE",
+        help="simulate the devices of a description written by --save-clone",
+    )
+    parser.add_argument(
+        "--save-clone",
+        type=Path,
+        metavar="FILE",
+        help="write the described devices (--from-ede, --from-clone, --from-site) to FILE as "
+        "JSON for --from-clone, and exit",
     )
     parser.add_argument(
         "--ede-states",
@@ -134,16 +150,35 @@ def main(argv: Sequence[str] | None = None, clone: Sequence[ClonedDevice] | None
         print("error: --ede-states goes with --from-ede", file=sys.stderr)
         return EXIT_BAD_SETUP
     try:
-        if args.from_ede:
-            clone = load_ede(args.from_ede, args.ede_states)
-        if args.processes > 1 and clone is not None:
-            raise ValueError("a cloned building runs in one process: leave out --processes")
+        clone = described_devices(args, clone)
+        if args.save_clone:
+            return save_description(args.save_clone, clone)
         if args.processes > 1:
-            return asyncio.run(run_processes(args))
+            return asyncio.run(run_processes(args, clone))
         return asyncio.run(run_building(args, clone))
     except (BACnetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_SETUP
+
+
+def described_devices(
+    args: argparse.Namespace, given: Sequence[ClonedDevice] | None
+) -> Sequence[ClonedDevice] | None:
+    """The devices to simulate instead of generated ones, if any."""
+    if args.from_ede:
+        return load_ede(args.from_ede, args.ede_states)
+    if args.from_clone:
+        return load_clone(args.from_clone)
+    return given
+
+
+def save_description(path: Path, clone: Sequence[ClonedDevice] | None) -> int:
+    if clone is None:
+        raise ValueError("--save-clone needs devices to save: --from-ede, --from-clone or a site")
+    save_clone(path, clone)
+    points = sum(len(device.points) for device in clone)
+    print(f"saved {len(clone)} devices ({points} points) to {path}", flush=True)
+    return EXIT_OK
 
 
 def building_from_args(

@@ -7,6 +7,8 @@ every child is ready, and stops all of them (SIGTERM, then SIGKILL after a grace
 Ctrl-C / SIGTERM or as soon as one child exits on its own. Children also stop when the parent's
 end of their stdin closes, so a killed parent does not leave devices behind. With `--control
 PATH`, child N listens on PATH.N and the parent forwards each command to its device's child.
+A cloned building (clone.py) is split the same way: each child gets its devices' description in
+a file of the parent's temporary folder (`--from-clone`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from bms.simulator.clone import ClonedDevice, plan_clone
+from bms.simulator.clone_file import save_clone
 from bms.simulator.control import ControlServer, Forwarder, child_path
 from bms.simulator.faults import flaky_indexes
 from bms.simulator.plan import DevicePlan, plan_building
@@ -31,22 +38,21 @@ class Slice:
 
     plans: tuple[DevicePlan, ...]
 
-    def child_argv(self, args: argparse.Namespace, seed: int, number: int = 0) -> list[str]:
+    def child_argv(
+        self, args: argparse.Namespace, seed: int, number: int = 0, described: Path | None = None
+    ) -> list[str]:
+        """The child's command line; `described`: its devices' description, for a clone."""
         first = self.plans[0]
         argv = [
             sys.executable, "-m", "bms.simulator",
-            "--devices", str(len(self.plans)),
-            "--objects", str(args.objects),
             "--first-address", first.host,
-            "--first-instance", str(first.instance),
             "--port", str(args.port),
             "--prefix", str(args.prefix),
             "--seed", str(seed),
             "--change-interval", str(args.change_interval),
-            "--no-segmentation-index", self._local_index(args.no_segmentation_index),
-            "--no-rpm-index", self._local_index(args.no_rpm_index),
             "--exit-with-parent",
         ]  # fmt: skip
+        argv += self._generated(args) if described is None else ["--from-clone", str(described)]
         if args.allow_non_loopback:
             argv.append("--allow-non-loopback")
         if args.bbmd and first.bbmd:  # the building's first device is its BBMD
@@ -58,6 +64,15 @@ class Slice:
             argv += ["--flaky", f"{args.flaky.period}:{args.flaky.silent}"]
             argv += ["--flaky-index", ",".join(map(str, flaky))]
         return argv
+
+    def _generated(self, args: argparse.Namespace) -> list[str]:
+        return [
+            "--devices", str(len(self.plans)),
+            "--objects", str(args.objects),
+            "--first-instance", str(self.plans[0].instance),
+            "--no-segmentation-index", self._local_index(args.no_segmentation_index),
+            "--no-rpm-index", self._local_index(args.no_rpm_index),
+        ]  # fmt: skip
 
     @property
     def instances(self) -> range:
@@ -102,19 +117,12 @@ class Child:
         return self.process.returncode not in (None, 0)
 
 
-async def run_processes(args: argparse.Namespace) -> int:
-    """Run the building in child processes until a stop signal or a child's death."""
-    plans = plan_building(
-        args.devices,
-        first_address=args.first_address,
-        first_instance=args.first_instance,
-        port=args.port,
-        prefix=args.prefix,
-        no_segmentation_index=args.no_segmentation_index,
-        no_rpm_index=args.no_rpm_index,
-        allow_non_loopback=args.allow_non_loopback,
-        bbmd=args.bbmd,
-    )
+async def run_processes(
+    args: argparse.Namespace, clone: Sequence[ClonedDevice] | None = None
+) -> int:
+    """Run the building (or the `clone`) in child processes until a stop signal or a child's
+    death."""
+    plans = _plans(args, clone)
     stop = asyncio.Event()
     install_stop_signals(stop)
     children: list[Child] = []
@@ -126,16 +134,52 @@ async def run_processes(args: argparse.Namespace) -> int:
     )
     control = ControlServer(args.control, forwarder.handle) if args.control else None
     try:
-        for number, part in enumerate(slices):
-            argv = part.child_argv(args, args.seed + number, number)
-            children.append(await _spawn(number, argv))
-        await _supervise(children, stop, len(plans), control)
+        with tempfile.TemporaryDirectory(prefix="bms-simulator-") as folder:
+            for number, part in enumerate(slices):
+                described = _describe_slice(Path(folder), number, part, clone)
+                argv = part.child_argv(args, args.seed + number, number, described)
+                children.append(await _spawn(number, argv))
+            await _supervise(children, stop, len(plans), control)
     finally:
         if control is not None:
             await control.close()
         await forwarder.close()
         await _stop_children(children)
     return _exit_code(children)
+
+
+def _plans(args: argparse.Namespace, clone: Sequence[ClonedDevice] | None) -> list[DevicePlan]:
+    if clone is not None:
+        return plan_clone(
+            clone,
+            first_address=args.first_address,
+            port=args.port,
+            prefix=args.prefix,
+            allow_non_loopback=args.allow_non_loopback,
+        )
+    return plan_building(
+        args.devices,
+        first_address=args.first_address,
+        first_instance=args.first_instance,
+        port=args.port,
+        prefix=args.prefix,
+        no_segmentation_index=args.no_segmentation_index,
+        no_rpm_index=args.no_rpm_index,
+        allow_non_loopback=args.allow_non_loopback,
+        bbmd=args.bbmd,
+    )
+
+
+def _describe_slice(
+    folder: Path, number: int, part: Slice, clone: Sequence[ClonedDevice] | None
+) -> Path | None:
+    """The file describing the slice's cloned devices (None for a generated building)."""
+    if clone is None:
+        return None
+    wanted = {plan.instance for plan in part.plans}
+    path = folder / f"clone-{number}.json"
+    save_clone(path, [device for device in clone if device.instance in wanted])
+    return path
 
 
 async def _spawn(number: int, argv: list[str]) -> Child:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from bms.simulator.clone import (
     plan_clone,
     replay_values,
 )
+from bms.simulator.clone_file import clone_from_json, load_clone, save_clone
 
 AI = "analog-input"
 
@@ -251,3 +253,47 @@ async def test_a_clone_replays_recorded_values_and_leaves_commanded_ones(
 def read_value(building: SimulatedBuilding, instance: int, ref: ObjectRef) -> Any:
     app = building.device(instance).app
     return float(app.get_object_id(ObjectIdentifier((ref.object_type, ref.instance))).presentValue)
+
+
+# ---- the description as a file (clone_file.py)
+
+
+def test_a_description_reads_back_from_its_file_as_it_was(tmp_path: Path) -> None:
+    devices = (
+        ClonedDevice(
+            7,
+            "AHU",
+            points=(
+                point(values=(20.0, 21.5)),
+                point(object_type="multi-state-value", instance=2, state_texts=("A", "B")),
+            ),
+            segmentation="no-segmentation",
+            max_apdu=480,
+            vendor_id=5,
+        ),
+        ClonedDevice(8, "VAV", supports_rpm=False),
+    )
+
+    save_clone(tmp_path / "site.json", devices)
+
+    assert load_clone(tmp_path / "site.json") == devices
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "JSON"),
+        ('{"devices": []}', "format"),
+        ('{"format": "bms-simulator-clone/1", "devices": {}}', "'devices'"),
+        ('{"format": "bms-simulator-clone/1", "devices": [3]}', "malformed"),
+        ('{"format": "bms-simulator-clone/1", "devices": [{"instance": 1}]}', "malformed"),
+        (
+            '{"format": "bms-simulator-clone/1", "devices": [{"instance": 1, "name": "A", '
+            '"points": [{"object_type": "calendar", "instance": 1, "name": "C"}]}]}',
+            "not a point type",
+        ),
+    ],
+)
+def test_a_malformed_description_is_refused_saying_why(text: str, message: str) -> None:
+    with pytest.raises(CloneError, match=message):
+        clone_from_json(text)

@@ -146,3 +146,25 @@ async def read_points(port: int, devices: list[tuple[str, int]]) -> list[list[Po
         return [await client.read_points(f"{host}:{port}", instance) for host, instance in devices]
     finally:
         close_application(app)
+
+
+async def test_a_saved_description_runs_over_processes(tmp_path: Path, bacnet_port: int) -> None:
+    main, texts = ede_files(tmp_path)
+    saved = tmp_path / "site.json"
+    async with cli(
+        "--from-ede", str(main), "--ede-states", str(texts), "--save-clone", str(saved)
+    ) as running:
+        assert await running.process.wait() == 0
+        assert running.process.stdout is not None
+        said = (await running.process.stdout.read()).decode()
+    assert said == f"saved 2 devices (3 points) to {saved}\n"
+
+    args = ("--from-clone", str(saved), "--processes", "2", "--port", str(bacnet_port))
+    async with cli(*args) as running:
+        await running.wait_ready()
+        points, modes = await read_points(bacnet_port, [("127.0.0.2", 1001), ("127.0.0.3", 1002)])
+        assert await running.stop(signal.SIGTERM) == 0
+
+    assert running.lines[-1] == "ready: 2 devices in 2 processes"
+    assert sorted(line.split()[1] for line in running.device_lines()) == ["1001", "1002"]
+    assert [len(points), len(modes)] == [2, 1]

@@ -27,6 +27,7 @@ from bacpypes3.primitivedata import ObjectIdentifier
 
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.stack import close_application, open_application
+from bms.simulator.clone_file import load_clone
 from tests.conftest import _free_udp_port
 from tests.worker.conftest import (
     ROOT,
@@ -269,3 +270,15 @@ async def refusal(request: Any) -> str | None:
     except (AbortPDU, RejectPDU) as exc:
         return str(exc.apduAbortRejectReason)
     return None
+
+
+def test_a_sites_description_saved_for_where_its_database_is_not(rig: Rig, tmp_path: Path) -> None:
+    saved = tmp_path / "original.json"
+
+    done = manage(rig.url, "bacnet_simulate", "--from-site", ORIGINAL, "--save-clone", str(saved))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"saved 4 devices (400 points) to {saved}")
+    devices = load_clone(saved)
+    assert [device.instance for device in devices] == DEVICES
+    assert (devices[1].segmentation, devices[2].supports_rpm) == ("no-segmentation", False)

@@ -3,7 +3,9 @@
 With `--from-site SITE` it simulates a site as stored in this database instead of generated
 AHUs (bms.worker.site_clone): the same device instances, objects, names, units, state texts and
 quirks, and each point's stored readings of the last `--history-hours` replayed in a loop.
-`--from-ede FILE` is the simulator's own option and needs no database.
+`--from-ede FILE` and `--from-clone FILE` are the simulator's own options and need no
+database; with `--save-clone FILE` the site's description is written for `--from-clone` instead
+of being run (to simulate the site where its database is not).
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ class Command(BaseCommand):
     def run_from_argv(self, argv: list[str]) -> None:
         # The simulator owns its options; Django's own (--settings etc.) don't apply to it.
         given = command_parser().parse_args(argv[2:])  # --help, and every option checked
-        if given.from_site and given.from_ede:
-            print("error: --from-site or --from-ede, not both", file=sys.stderr)
+        if given.from_site and (given.from_ede or given.from_clone):
+            print("error: one of --from-site, --from-ede and --from-clone", file=sys.stderr)
             raise SystemExit(EXIT_BAD_SETUP)
         only_site = argparse.ArgumentParser(add_help=False)
         site_options(only_site)  # type: ignore[arg-type]
