@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 
 from bms.alarms.models import AlarmNotifier, AlarmRule
 from bms.alarms.notifiers import check_notifier
+from bms.alarms.rules import close_rule_alarm
 from bms.bacnet.alarm_rules import RuleError, check_rule
 from bms.bacnet.commanding import checked_instance
 from bms.bacnet.errors import InvalidValueError
@@ -79,6 +80,8 @@ def update_rule(rule: AlarmRule, **changes: Any) -> AlarmRule:
     changed = [name for name in after if before[name] != after[name]]
     with transaction.atomic():
         rule.save()
+        if before["enabled"] and not rule.enabled:
+            close_rule_alarm(rule, "rule disabled")
         if changed:
             config_audit.record(
                 "alarm_rule_changed",
@@ -90,8 +93,10 @@ def update_rule(rule: AlarmRule, **changes: Any) -> AlarmRule:
 
 
 def delete_rule(rule: AlarmRule) -> None:
-    """Delete the rule; its alarm and the alarm's history stay (who acknowledged what)."""
+    """Delete the rule; its alarm (returned to normal if active) and the alarm's history stay
+    (who acknowledged what)."""
     with transaction.atomic():
+        close_rule_alarm(rule, "rule deleted")
         config_audit.record("alarm_rule_deleted", _rule_target(rule), before=_rule_fields(rule))
         rule.delete()
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from bms.alarms.models import Alarm, AlarmRule, AlarmTransition
 from bms.alarms.signals import announce_alarms
@@ -25,13 +26,14 @@ EVENT_TYPES = {
 
 
 def record_rule_transition(
-    rule: AlarmRule, from_state: str, to_state: str, value: Any, at: datetime
+    rule: AlarmRule, from_state: str, to_state: str, value: Any, at: datetime, why: str = ""
 ) -> AlarmTransition:
-    """Store the rule's change of state (an ack is wanted for every transition but to-normal)."""
+    """Store the rule's change of state (an ack is wanted for every transition but to-normal);
+    `why` replaces the value in the message when no value made it."""
     transition = transition_of(to_state)
     point = rule.point
     message = rule.message or f"{point.name or point}: {from_state} to {to_state}"
-    message = f"{message} ({_value_text(rule, to_state, value)})"
+    message = f"{message} ({why or _value_text(rule, to_state, value)})"
     with transaction.atomic():
         alarm = Alarm.objects.select_for_update().filter(rule=rule.rule_name).first()
         if alarm is None:
@@ -73,3 +75,13 @@ def _value_text(rule: AlarmRule, to_state: str, value: Any) -> str:
     if rule.kind == "stale" and to_state != "normal":
         return f"no value for {rule.stale_seconds} s"
     return "a value came" if value is None else f"value {value}"
+
+
+def close_rule_alarm(rule: AlarmRule, why: str) -> AlarmTransition | None:
+    """A rule disabled or deleted while its alarm is active: the alarm returns to normal
+    (`why` says so), rather than staying active with nothing left to clear it."""
+    state = Alarm.objects.filter(rule=rule.rule_name).values_list("event_state", flat=True)
+    current = next(iter(state), "normal")
+    if current == "normal":
+        return None
+    return record_rule_transition(rule, current, "normal", None, timezone.now(), why)

@@ -171,13 +171,19 @@ class RuleRunner:
         if self._loaded_at is not None and now - self._loaded_at < self._reload_seconds:
             return
         rules = await run_db(_load_rules)
+        loaded_before = {rule.rule_id for kept in self._by_point.values() for rule in kept}
         self._by_point, self._stale = {}, []
         for rule in rules:
             self._by_point.setdefault(rule.point_id, []).append(rule)
             if rule.spec.kind == "stale":
                 self._stale.append(rule)
-            if rule.rule_id not in self._states or self._loaded_at is None:
+            if rule.rule_id not in loaded_before:
+                # New, re-enabled (its alarm was closed meanwhile), or the first load after a
+                # start: as stored. A loaded rule keeps its state here, which may be ahead of
+                # what this load read (a transition being recorded) and knows its delay.
                 self._states[rule.rule_id] = RuleState(rule.state)
+        loaded = {rule.rule_id for rule in rules}
+        self._states = {rule_id: s for rule_id, s in self._states.items() if rule_id in loaded}
         self._loaded_at = now
 
     async def _record(self, changes: list[RuleChange], at: datetime) -> None:

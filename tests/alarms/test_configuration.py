@@ -7,9 +7,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from django.utils import timezone
 
 from bms.alarms import configuration as config
-from bms.alarms.models import AlarmNotifier, AlarmRule
+from bms.alarms.models import Alarm, AlarmNotifier, AlarmRule
+from bms.alarms.rules import record_rule_transition
 from bms.devices.models import BACnetDevice, BACnetPoint, ConfigAudit
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +129,24 @@ def test_a_taken_notifier_name_is_a_conflict():
     with pytest.raises(config.Conflict, match="named 'ops' exists"):
         config.create_notifier(**{**WEBHOOK, "kind": "email", "target": "ops@example.com"})
     assert AlarmNotifier.objects.count() == 1
+
+
+@pytest.mark.parametrize("how", ["disabled", "deleted"])
+def test_an_active_rule_alarm_returns_to_normal_when_its_rule_is_disabled_or_deleted(points, how):
+    rule = config.create_rule(points["analog-input"], kind="high_limit", high=30.0)
+    record_rule_transition(rule, "normal", "high-limit", 31.0, timezone.now())
+    name = rule.rule_name  # before a delete clears the pk
+    if how == "disabled":
+        config.update_rule(rule, enabled=False)
+    else:
+        config.delete_rule(rule)
+    alarm = Alarm.objects.get(rule=name)
+    assert alarm.event_state == "normal"
+    assert f"(rule {how})" in alarm.message
+    assert alarm.unacknowledged  # the high limit still waits for its ack
+
+
+def test_disabling_a_rule_in_normal_records_nothing(points):
+    rule = config.create_rule(points["analog-input"], kind="high_limit", high=30.0)
+    config.update_rule(rule, enabled=False)
+    assert not Alarm.objects.exists()

@@ -14,6 +14,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from bms.alarms import configuration as config
 from bms.alarms.models import Alarm, AlarmRule
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.engine import Engine
@@ -258,3 +259,16 @@ async def collect(engine: Engine, settings: jobs.JobSettings) -> None:
 
     task = await sync_to_async(queue.enqueue)("collect", {})
     await jobs.collect(engine, task, progress, settings)
+
+
+async def test_a_rule_disabled_in_alarm_and_enabled_again_raises_again():
+    """Disabling closes its alarm (bms.alarms.configuration); enabled again, the runner starts
+    it from the stored normal, not from the high limit it held before."""
+    rule = await sync_to_async(make_rule)()
+    runner = RuleRunner(reload_seconds=0)
+    await store(runner, rule, 31.0)
+    await sync_to_async(config.update_rule)(rule, enabled=False)
+    await store(runner, rule, 20.0)  # not evaluated: disabled
+    await sync_to_async(config.update_rule)(rule, enabled=True)
+    await store(runner, rule, 32.0)
+    assert await sync_to_async(alarm_states)(rule) == ["high-limit", "normal", "high-limit"]
