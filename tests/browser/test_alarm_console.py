@@ -81,3 +81,44 @@ def test_an_alarm_appears_live_and_is_acknowledged_from_the_console(page: Any, s
     expect(acked).to_contain_text("by otto")
     expect(acked).to_contain_text("checked the room")
     screenshot(page, "alarm-acknowledged")
+
+
+def add_silent_point(stack: Stack) -> int:
+    """A remote point no value will come for (not monitored, its device is not on the
+    network); its pk."""
+    code = (
+        "from bms.devices.models import BACnetDevice, BACnetPoint\n"
+        "device = BACnetDevice.objects.create(device_instance=3999, address='127.0.0.250:47808')\n"
+        "point = BACnetPoint.objects.create(device=device, object_type='analog-input',\n"
+        "    instance=1, name='Silent sensor', monitored=False)\n"
+        "print(point.pk)\n"
+    )
+    made = manage(stack.database_url, "shell", "-c", code)
+    assert made.returncode == 0, made.stderr
+    return int(made.stdout.strip().splitlines()[-1])
+
+
+def test_a_stale_rule_made_in_the_page_raises_its_alarm_on_the_workers_clock(
+    page: Any, stack: Stack
+):
+    """The rule form refuses a stale rule without its limit, with the reason; saved, the
+    worker (its rules reloaded within 10 s, its clock every 5 s) raises the alarm live."""
+    point = add_silent_point(stack)
+    sign_in(page, "otto")
+    page.goto(f"/alarms/rules/?point={point}")
+    form = page.locator("#new-alarm-rule")
+    form.locator("select[name=kind]").select_option("stale")
+    form.locator("input[name=priority]").fill("30")
+    form.locator("button", has_text="Create").click()
+    expect(page.locator("#new-alarm-rule p.error")).to_contain_text("stale_seconds above 0")
+
+    page.locator("#new-alarm-rule input[name=stale_seconds]").fill("1")
+    page.locator("#new-alarm-rule button", has_text="Create").click()
+    expect(page.locator("#alarm-rules tr[data-rule]", has_text="Silent sensor")).to_be_visible()
+
+    page.goto("/alarms/")
+    row = page.locator("#alarm-console tr[data-alarm-id]", has_text="Silent sensor")
+    expect(row).to_be_visible(timeout=30_000)
+    expect(row.locator("[data-state]")).to_have_text("fault")
+    expect(row).to_contain_text("no value for 1 s")
+    screenshot(page, "alarm-rule-stale")
