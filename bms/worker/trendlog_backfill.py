@@ -1,7 +1,8 @@
 """Remote trend logs: stored as points, read with ReadRange into history (source "trendlog").
 
 A device's trend-log objects are stored as BACnetPoint rows of type trend-log, with
-`logged_point` the point of the same device whose present value they log (when it is one).
+`logged_point` the point of the same device whose present value they log (when it is one):
+bms.worker.trendlog_objects, also when a collect or a read_points task reads the device.
 Backfill reads each such log by sequence number from the one after `log_sequence` (the last
 record stored), pages of PAGE records until the device says there are no more, and stores the
 records as readings of the logged point together with the new cursor in one transaction: a
@@ -33,6 +34,7 @@ from bms.tasks.models import BACnetTask
 from bms.tasks.queue import enqueue
 from bms.worker.db import run_db
 from bms.worker.store.readings import device_by_instance
+from bms.worker.trendlog_objects import store_device_trend_logs
 
 __all__ = [
     "TRENDLOG_JOBS",
@@ -63,49 +65,7 @@ class BackfillResult:
 async def store_trend_logs(engine: Any, device_pk: int) -> int:
     """Read the device's object list and store its trend-log objects; returns how many."""
     device = await run_db(BACnetDevice.objects.get, pk=device_pk)
-    client = engine.client
-    refs = await client.read_object_list(device.address, device.device_instance)
-    logs = [ref for ref in refs if ref.object_type == "trend-log"]
-    peer = parse_peer(device.address)
-    requester = Requester(engine.app, engine.config)
-    found = []
-    for ref in logs:
-        name = to_python(await requester.read(peer, ref, "object-name"))
-        try:
-            target = to_python(await requester.read(peer, ref, "log-device-object-property"))
-        except BACnetError as exc:  # optional property
-            log.info("%s %s: no log-device-object-property (%s)", device.address, ref, exc)
-            target = None
-        found.append((ref, str(name), _logged_ref(target, device.device_instance)))
-    await run_db(_save_trend_logs, device_pk, found)
-    return len(found)
-
-
-def _logged_ref(target: Any, device_instance: int) -> ObjectRef | None:
-    """The logged object when it is on the same device (the reference names no device, or
-    this one)."""
-    if not isinstance(target, dict):
-        return None
-    device = target.get("device-identifier") or target.get("deviceIdentifier")
-    if device is not None and ObjectRef.parse(str(device)).instance != device_instance:
-        return None
-    obj = target.get("object-identifier") or target.get("objectIdentifier")
-    return ObjectRef.parse(str(obj)) if obj is not None else None
-
-
-def _save_trend_logs(device_pk: int, found: list[tuple[ObjectRef, str, ObjectRef | None]]) -> None:
-    points = {
-        (p.object_type, p.instance): p for p in BACnetPoint.objects.filter(device_id=device_pk)
-    }
-    with transaction.atomic():
-        for ref, name, logged in found:
-            logged_point = points.get((logged.object_type, logged.instance)) if logged else None
-            BACnetPoint.objects.update_or_create(
-                device_id=device_pk,
-                object_type="trend-log",
-                instance=ref.instance,
-                defaults={"name": name, "logged_point": logged_point},
-            )
+    return await store_device_trend_logs(engine, device)
 
 
 # ---- reading them into history ----------------------------------------------------------------
