@@ -28,6 +28,7 @@ from bms.worker.db import run_db
 from bms.worker.object_job import read_object
 from bms.worker.schedule_jobs import SCHEDULE_JOBS
 from bms.worker.trendlog_backfill import TRENDLOG_JOBS
+from bms.worker.trendlog_objects import store_device_trend_logs, store_trend_logs_of_new_devices
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +128,12 @@ async def read_points(
     device_id = int(task.parameters["device_id"])
     device = await run_db(store.device_by_instance, cfg.site, device_id)
     await progress(message=f"reading the object list of device {device_id}")
-    points = await engine.client.read_points(device.address, device.device_instance)
+    refs = await engine.client.read_object_list(device.address, device.device_instance)
+    points = await engine.client.read_points(device.address, device.device_instance, refs)
     count = await run_db(store.save_points, device, points)
+    trend_logs = await store_device_trend_logs(engine, device, refs)  # after the points they log
     await run_db(events.device_points_changed, device)
-    return {"device_id": device_id, "points": count}
+    return {"device_id": device_id, "points": count, "trend_logs": trend_logs}
 
 
 async def collect(
@@ -158,6 +161,7 @@ async def collect(
 
     readings = 0
     failed: list[int] = []
+    new_devices: list[BACnetDevice] = []
     finished: list[tuple[BACnetDevice, Any]] = []
     storing: asyncio.Task[int] | None = None
     reads = [
@@ -171,6 +175,7 @@ async def collect(
                 continue
             values, described, chunk_failed = _sort_outcomes(finished)
             finished, failed = [], failed + chunk_failed
+            new_devices += [device for device, _points in described]
             if storing is not None:
                 readings += await storing
             storing = asyncio.create_task(
@@ -188,7 +193,14 @@ async def collect(
             storing = None
     finally:
         await _cancel_all([*reads, *([storing] if storing is not None else [])])
-    return {"devices": len(devices), "readings": readings, "failed_devices": sorted(failed)}
+    # New devices' trend logs, once the points they log are stored (issue 15).
+    trend_logs = await store_trend_logs_of_new_devices(engine, new_devices)
+    return {
+        "devices": len(devices),
+        "readings": readings,
+        "failed_devices": sorted(failed),
+        "trend_logs": trend_logs,
+    }
 
 
 async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
