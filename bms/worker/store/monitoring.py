@@ -13,7 +13,7 @@ from django.utils import timezone
 from bms.bacnet import health as health_rules
 from bms.bacnet.cov_plan import WatchedPoint
 from bms.bacnet.health import HealthChange
-from bms.bacnet.types import ObjectRef, PresentValue
+from bms.bacnet.types import POINT_TYPES, ObjectRef, PresentValue
 from bms.devices import monitoring
 from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.worker import events
@@ -75,7 +75,10 @@ def load_watches(
         )
         for device in devices.values()
     }
-    points = BACnetPoint.objects.filter(device_id__in=list(devices)).only(
+    # Points only: trend logs stored as points are read with ReadRange, not watched.
+    points = BACnetPoint.objects.filter(
+        device_id__in=list(devices), object_type__in=POINT_TYPES
+    ).only(
         "id", "device_id", "object_type", "instance", "monitored", "monitor_mode", "poll_seconds"
     )
     for point in points.iterator(chunk_size=5000):

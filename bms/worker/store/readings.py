@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bms.bacnet.types import ObjectRef, PointInfo, PresentValue
+from bms.bacnet.types import POINT_TYPES, ObjectRef, PointInfo, PresentValue
 from bms.devices import monitoring
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
 
@@ -39,9 +39,10 @@ def devices_to_collect(site: str, device_instances: list[int] | None) -> list[BA
 def point_refs_by_device(device_ids: list[int]) -> dict[int, dict[ObjectRef, int]]:
     """{device id: {object ref: point id}} for all the devices, in one query."""
     refs: dict[int, dict[ObjectRef, int]] = {device_id: {} for device_id in device_ids}
-    rows = BACnetPoint.objects.filter(device_id__in=device_ids).values_list(
-        "device_id", "object_type", "instance", "id"
-    )
+    # Points only: a device's trend logs are stored as points too, but have no present value.
+    rows = BACnetPoint.objects.filter(
+        device_id__in=device_ids, object_type__in=POINT_TYPES
+    ).values_list("device_id", "object_type", "instance", "id")
     for device_id, kind, instance, point_id in rows.iterator(chunk_size=5000):
         refs[device_id][ObjectRef(kind, instance)] = point_id
     return refs
