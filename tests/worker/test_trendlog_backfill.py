@@ -27,6 +27,7 @@ from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
 from bms.simulator.building import SimulatedBuilding
 from bms.tasks.models import BACnetTask
 from bms.tasks.queue import enqueue
+from bms.worker import jobs
 from bms.worker.jobs import JobSettings
 from bms.worker.trendlog_backfill import (
     backfill_device,
@@ -178,3 +179,28 @@ async def test_a_restart_queues_one_backfill_per_monitored_device_with_trend_log
     await sync_to_async(BACnetDevice.objects.filter(pk=rig.device_pk).update)(monitored=False)
     await sync_to_async(BACnetTask.objects.all().delete)()
     assert await sync_to_async(queue_startup_backfills)("default") == 0  # not monitored
+
+
+async def test_a_read_points_task_stores_the_trend_log_with_its_buffer_description(
+    rig: Rig,
+) -> None:
+    rig.log_minutes(3)
+    task = await sync_to_async(enqueue)("read_points", {"device_id": 8888}, site="default")
+
+    async def progress(**fields: Any) -> None:
+        pass
+
+    result = await jobs.read_points(rig.engine, task, progress, JobSettings("default", 0))
+    assert (result["points"], result["trend_logs"]) == (1, 1)
+    log_point = await sync_to_async(BACnetPoint.objects.select_related("logged_point").get)(
+        object_type="trend-log", instance=1
+    )
+    assert log_point.name == "Supply_Temp_Log"
+    assert log_point.logged_point is not None
+    assert log_point.logged_point.instance == 1
+    properties = log_point.properties
+    assert (properties["buffer-size"], properties["record-count"]) == (BUFFER, 3)
+    assert properties["total-record-count"] == 3
+    assert properties["enable"] is True
+    # The backfill can run on it straight away.
+    assert (await backfill_device(rig.engine, rig.device_pk)).stored == 3
