@@ -131,6 +131,16 @@ def delete_profile(profile: DeviceProfile) -> None:
         ) from exc
 
 
+def add_object(profile: DeviceProfile, obj: ObjectDefinition) -> DeviceProfile:
+    """The profile with one more object (checked with the others)."""
+    return update_profile(profile, objects=[*definitions(profile), obj])
+
+
+def remove_object(profile: DeviceProfile, object_pk: int) -> DeviceProfile:
+    kept = [of_row(row) for row in profile.profile_objects.exclude(pk=object_pk)]
+    return update_profile(profile, objects=kept)
+
+
 def copy_profile(
     profile: DeviceProfile, name: str, description: str | None = None
 ) -> DeviceProfile:
