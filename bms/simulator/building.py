@@ -40,7 +40,7 @@ from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import ObjectRef
 from bms.simulator.catalog import PointSpec, device_points
 from bms.simulator.clone import ClonedDevice, plan_clone
-from bms.simulator.clone_build import clone_config, cloned_objects
+from bms.simulator.clone_build import clone_config, cloned_objects, cloned_trend_logs
 from bms.simulator.faults import DEFAULT_RESTART_SECONDS, DeviceSwitch, FlakySchedule, run_flaky
 from bms.simulator.objects import ObjectFactory
 from bms.simulator.plan import (
@@ -372,8 +372,17 @@ class SimulatedBuilding:
 
     async def _open_cloned(self, plan: DevicePlan, cloned: ClonedDevice) -> _OpenedDevice:
         built = cloned_objects(cloned)
+        trends = cloned_trend_logs(
+            cloned,
+            built,
+            self.trend_records,
+            interval=self._trend_interval,
+            buffer_size=self._trend_buffer,
+        )
+        self._trend_logs.extend(trends)
+        served = [*built.objects, *(trend.obj for trend in trends)]
         app_class = SimulatedApplication if plan.supports_rpm else NoRpmApplication
-        app = await open_application(clone_config(plan, cloned), app_class, objects=built.objects)
+        app = await open_application(clone_config(plan, cloned), app_class, objects=served)
         self._switches[plan.instance] = DeviceSwitch(app)
         device = SimulatedDevice(
             instance=plan.instance,

@@ -12,6 +12,11 @@ Values: a point's `values` are replayed in order, one step per change interval, 
 (`Replay`), when the point is not commandable and has more than one. A commandable point takes
 its last value and keeps what it is commanded (a replay would overwrite an operator's write).
 A point without values starts at a default of its type (0.0, inactive, state 1).
+
+Trend logs (`ClonedTrendLog`): a trend-log object of the device that logs one of its analog
+points; the clone's log takes a record of that point every trend interval, as the generated
+building's do (trendlogs.py). It starts empty: the site's history is replayed as values, not as
+records.
 """
 
 from __future__ import annotations
@@ -91,6 +96,30 @@ class ClonedPoint:
 
 
 @dataclass(frozen=True)
+class ClonedTrendLog:
+    """A trend log of a cloned device and the analog point of the same device it logs."""
+
+    instance: int
+    name: str
+    logged_type: str
+    logged_instance: int
+
+    def __post_init__(self) -> None:
+        try:
+            checked_instance(self.instance, "trend-log instance")
+        except InvalidValueError as exc:
+            raise CloneError(str(exc)) from exc
+        if not self.name:
+            raise CloneError(f"trend-log {self.instance} has no name")
+        if self.logged_type not in ANALOG_TYPES:
+            raise CloneError(f"trend-log {self.instance}: the clone logs analog points only")
+
+    @property
+    def logged(self) -> ObjectRef:
+        return ObjectRef(self.logged_type, self.logged_instance)
+
+
+@dataclass(frozen=True)
 class ClonedDevice:
     """One device of a cloned building: identity, quirks and points."""
 
@@ -105,6 +134,7 @@ class ClonedDevice:
     vendor_name: str = ""
     model_name: str = ""
     location: str = ""
+    trend_logs: tuple[ClonedTrendLog, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -126,6 +156,17 @@ class ClonedDevice:
         _check_unique(
             (point.ref for point in self.points), f"device {self.instance} has {{}} twice"
         )
+        _check_unique(
+            (log.instance for log in self.trend_logs),
+            f"device {self.instance} has trend-log {{}} twice",
+        )
+        refs = {point.ref for point in self.points}
+        for log in self.trend_logs:
+            if log.logged not in refs:
+                raise CloneError(
+                    f"device {self.instance}: trend-log {log.instance} logs {log.logged}, "
+                    "which is not one of its points"
+                )
 
 
 def check_building(devices: Sequence[ClonedDevice]) -> None:

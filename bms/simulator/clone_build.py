@@ -14,10 +14,13 @@ from typing import Any
 from bacpypes3.local.cmd import Commandable
 
 from bms.bacnet.config import EngineConfig
-from bms.bacnet.types import ANALOG_TYPES, BINARY_TYPES
+from bms.bacnet.local.trendlog import LocalTrendLogObject, TrendLogSpec
+from bms.bacnet.read_range import MemoryRecords
+from bms.bacnet.types import ANALOG_TYPES, BINARY_TYPES, ObjectRef
 from bms.simulator.clone import ClonedDevice, ClonedPoint, Replay
 from bms.simulator.objects import EMPTY_SLOT, NORMAL_STATUS, OBJECT_CLASSES
 from bms.simulator.plan import DevicePlan
+from bms.simulator.trendlogs import SimulatedTrendLog
 
 SIMULATOR_VENDOR = "BMS open source (simulator)"
 COV_INCREMENT = 0.1  # as the generated building's analog objects
@@ -40,6 +43,38 @@ def cloned_objects(device: ClonedDevice) -> ClonedObjects:
         if point.replayed:
             replays.append((obj, Replay(point.values)))
     return ClonedObjects(objects, replays)
+
+
+def cloned_trend_logs(
+    device: ClonedDevice,
+    built: ClonedObjects,
+    records: MemoryRecords,
+    *,
+    interval: float,
+    buffer_size: int,
+) -> list[SimulatedTrendLog]:
+    """The device's trend logs, each logging its point's object among `built`."""
+    by_ref = {
+        ObjectRef(point.object_type, point.instance): obj
+        for point, obj in zip(device.points, built.objects, strict=True)
+    }
+    return [
+        SimulatedTrendLog(
+            LocalTrendLogObject(
+                TrendLogSpec(
+                    instance=log.instance,
+                    name=log.name,
+                    logged=log.logged,
+                    log_interval=max(1, round(interval)),
+                    buffer_size=buffer_size,
+                ),
+                device.instance,
+                records,
+            ),
+            by_ref[log.logged],
+        )
+        for log in device.trend_logs
+    ]
 
 
 def cloned_object(point: ClonedPoint) -> Any:

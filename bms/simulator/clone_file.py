@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bms.simulator.clone import ClonedDevice, ClonedPoint, CloneError
+from bms.simulator.clone import ClonedDevice, ClonedPoint, ClonedTrendLog, CloneError
 
 FORMAT = "bms-simulator-clone/1"
 
@@ -52,7 +52,8 @@ def load_clone(path: Path) -> tuple[ClonedDevice, ...]:
 def _device(fields: Any) -> ClonedDevice:
     try:
         points = tuple(_point(point) for point in fields.pop("points", []))
-        return ClonedDevice(**fields, points=points)
+        logs = tuple(ClonedTrendLog(**log) for log in fields.pop("trend_logs", []))
+        return ClonedDevice(**fields, points=points, trend_logs=logs)
     except (AttributeError, TypeError) as exc:  # not an object, or unknown/missing fields
         raise CloneError(f"a device of the clone description is malformed: {exc}") from exc
 

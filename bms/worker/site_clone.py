@@ -11,6 +11,9 @@ descriptions, units and state texts, and the quirks a client meets on the site:
 What the worker's capability cache learns by failing (a device that claims segmentation and
 aborts anyway) lives in the worker's memory only; the stored claims are what a clone can copy.
 
+Trend logs: the trend-log objects stored (by a trend-log backfill) with the analog point of the
+same device they log; the clone's log records that point from the start.
+
 Values: each point's stored readings of the last `history_hours`, oldest first (at most
 `max_values` of the newest), replayed by the simulator; without readings, its last value.
 """
@@ -18,17 +21,20 @@ Values: each point's stored readings of the last `history_hours`, oldest first (
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from django.db.models import F
 from django.utils import timezone
 
-from bms.bacnet.types import POINT_TYPES
+from bms.bacnet.types import ANALOG_TYPES, POINT_TYPES
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
 from bms.simulator.clone import (
     SEGMENTATIONS,
     SEGMENTED,
     ClonedDevice,
     ClonedPoint,
+    ClonedTrendLog,
     CloneError,
     nearest_max_apdu,
     replay_values,
@@ -60,10 +66,13 @@ def clone_site(
     by_device: dict[int, list[ClonedPoint]] = defaultdict(list)
     for point in points:
         by_device[point.device_id].append(cloned_point(point, history.get(point.pk, [])))
-    return tuple(cloned_device(device, by_device[device.pk]) for device in devices)
+    logs = _trend_logs(site)
+    return tuple(cloned_device(device, by_device[device.pk], logs[device.pk]) for device in devices)
 
 
-def cloned_device(device: BACnetDevice, points: list[ClonedPoint]) -> ClonedDevice:
+def cloned_device(
+    device: BACnetDevice, points: list[ClonedPoint], trend_logs: Sequence[ClonedTrendLog] = ()
+) -> ClonedDevice:
     services = device.services_supported or []
     return ClonedDevice(
         instance=device.device_instance,
@@ -77,6 +86,7 @@ def cloned_device(device: BACnetDevice, points: list[ClonedPoint]) -> ClonedDevi
         vendor_name=device.vendor_name,
         model_name=device.model_name,
         location=device.location,
+        trend_logs=tuple(trend_logs),
     )
 
 
@@ -93,6 +103,28 @@ def cloned_point(point: BACnetPoint, readings: list[object]) -> ClonedPoint:
         commandable=point.commandable,
         values=replay_values(point.object_type, raw, state_texts),
     )
+
+
+def _trend_logs(site: str) -> dict[int, list[ClonedTrendLog]]:
+    """Each device's stored trend logs of one of its analog points, by device pk."""
+    rows = (
+        BACnetPoint.objects.filter(
+            device__site=site,
+            object_type="trend-log",
+            logged_point__object_type__in=ANALOG_TYPES,
+            logged_point__device_id=F("device_id"),
+        )
+        .order_by("device_id", "instance")
+        .values_list(
+            "device_id", "instance", "name", "logged_point__object_type", "logged_point__instance"
+        )
+    )
+    logs: dict[int, list[ClonedTrendLog]] = defaultdict(list)
+    for device_id, instance, name, logged_type, logged_instance in rows:
+        logs[device_id].append(
+            ClonedTrendLog(instance, name or f"trend-log {instance}", logged_type, logged_instance)
+        )
+    return logs
 
 
 def _history(site: str, since: datetime, max_values: int) -> dict[int, list[object]]:

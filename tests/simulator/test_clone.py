@@ -20,6 +20,7 @@ from bms.simulator import SimulatedBuilding
 from bms.simulator.clone import (
     ClonedDevice,
     ClonedPoint,
+    ClonedTrendLog,
     CloneError,
     Replay,
     check_building,
@@ -118,6 +119,17 @@ def test_a_device_is_refused_with_an_object_twice_or_unknown_quirks() -> None:
         check_building([ClonedDevice(1, "A"), ClonedDevice(1, "B")])
     with pytest.raises(CloneError, match="no devices"):
         check_building([])
+
+
+def test_a_trend_log_must_log_an_analog_point_of_its_device() -> None:
+    logged = ClonedTrendLog(1, "SAT_Log", AI, 1)
+    assert ClonedDevice(1, "AHU", points=(point(),), trend_logs=(logged,)).trend_logs == (logged,)
+    with pytest.raises(CloneError, match="not one of its points"):
+        ClonedDevice(1, "AHU", points=(point(),), trend_logs=(ClonedTrendLog(1, "L", AI, 2),))
+    with pytest.raises(CloneError, match="trend-log 1 twice"):
+        ClonedDevice(1, "AHU", points=(point(),), trend_logs=(logged, logged))
+    with pytest.raises(CloneError, match="analog points only"):
+        ClonedTrendLog(1, "Fan_Log", "binary-input", 1)
 
 
 def test_a_stored_max_apdu_becomes_the_standard_size_not_above_it() -> None:
@@ -250,6 +262,25 @@ async def test_a_clone_replays_recorded_values_and_leaves_commanded_ones(
     assert seen == [20.0, 21.0, 22.0, 20.0]
 
 
+async def test_a_cloned_trend_log_records_its_point(bacnet_port: int) -> None:
+    sensor = point(values=(20.0, 21.0))
+    log = ClonedTrendLog(5, "Zone_Log", AI, 1)
+    device = ClonedDevice(4243, "Logger", points=(sensor,), trend_logs=(log,))
+
+    async with SimulatedBuilding.from_clone(
+        [device], port=bacnet_port, trend_interval=3600
+    ) as building:
+        building.log_trends()
+        building.change_values()
+        building.log_trends()
+        app = building.device(4243).app
+        served = app.get_object_id(ObjectIdentifier(("trend-log", 5)))
+        records = await building.trend_records.fetch(ObjectRef("trend-log", 5), 1, 10)
+
+    assert str(served.objectName) == "Zone_Log"
+    assert [record.value for record in records] == [20.0, 21.0]
+
+
 def read_value(building: SimulatedBuilding, instance: int, ref: ObjectRef) -> Any:
     app = building.device(instance).app
     return float(app.get_object_id(ObjectIdentifier((ref.object_type, ref.instance))).presentValue)
@@ -270,6 +301,7 @@ def test_a_description_reads_back_from_its_file_as_it_was(tmp_path: Path) -> Non
             segmentation="no-segmentation",
             max_apdu=480,
             vendor_id=5,
+            trend_logs=(ClonedTrendLog(3, "Zone_Log", AI, 1),),
         ),
         ClonedDevice(8, "VAV", supports_rpm=False),
     )

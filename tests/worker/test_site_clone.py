@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
-from bms.simulator.clone import ClonedPoint, CloneError
+from bms.simulator.clone import ClonedPoint, ClonedTrendLog, CloneError
 from bms.worker.site_clone import clone_site
 
 pytestmark = pytest.mark.django_db
@@ -86,6 +86,21 @@ def test_points_keep_names_units_texts_and_commandable_and_other_objects_stay_ou
             values=(2,),
         ),
     )
+
+
+def test_trend_logs_of_the_devices_own_analog_points_are_cloned() -> None:
+    ahu, other = device(1001), device(1002)
+    sat = point(ahu, "analog-input", 1, name="SAT")
+    fan = point(ahu, "binary-input", 2, name="Fan")
+    point(ahu, "trend-log", 4, name="SAT_Log", logged_point=sat)
+    point(ahu, "trend-log", 5, name="Fan_Log", logged_point=fan)  # not analog: left out
+    point(ahu, "trend-log", 6, name="Remote_Log")  # logs another device's object: left out
+    point(other, "trend-log", 1, name="Borrowed", logged_point=sat)  # not its own point
+
+    first, second = clone_site(SITE)
+
+    assert first.trend_logs == (ClonedTrendLog(4, "SAT_Log", "analog-input", 1),)
+    assert second.trend_logs == ()
 
 
 def test_readings_of_the_last_hours_are_replayed_oldest_first_newest_kept() -> None:
