@@ -30,7 +30,13 @@ read x (points / F) reads/s / changes learnt per s (at most one per point read: 
 points / F)). The rig cannot poll 10,000 points a second, so this is computed from the measured
 cost of a read, not run. CPU per value stored is shown too, and polling's staleness.
 
-    .venv/bin/python bench/cov.py [--quick]
+Latency only: `--skip-poll` leaves the poll phase out (no CPU ratio). `--profile` records the
+worker with py-spy for the COV phase (py-spy must be installed: `.venv/bin/pip install py-spy`;
+the profile is written to the logs directory, kept with --keep-logs). The worker's own stage
+timings (bms.worker.reading_batch: a batch's oldest value waiting, the commit, the live update)
+are printed from its log.
+
+    .venv/bin/python bench/cov.py [--quick] [--skip-poll] [--profile] [--keep-logs]
 """
 
 from __future__ import annotations
@@ -112,6 +118,8 @@ def main() -> int:
     p.add_argument("--lifetime", type=int, default=120, help="COV lifetime, s (120)")
     p.add_argument("--poll-hold", type=float, default=60.0, help="seconds of poll load (60)")
     p.add_argument("--processes", type=int, default=2, help="simulator processes (2)")
+    p.add_argument("--skip-poll", action="store_true", help="no poll phase (latency only)")
+    p.add_argument("--profile", action="store_true", help="py-spy the worker in the COV phase")
     args = p.parse_args()
     if args.quick:
         args.devices, args.objects, args.rate = 2, 20, 20.0
@@ -170,9 +178,20 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
     subscribe_s, held = asyncio.run(wait_subscriptions(routes, args.devices * args.objects))
     say(f"{held} subscriptions held after {subscribe_s} s; COV load for {args.hold:g} s")
     targets = change_targets(args, database)
+    profiler = start_profiler(procs, worker.pid, args.hold) if args.profile else None
     cov = measure(args, database, worker.pid, routes, targets, "cov", args.hold)
     cov.update(subscribe_s=subscribe_s, held=held, held_after=asyncio.run(subscriptions(routes)))
     say(f"COV: {summary(cov)}")
+    if profiler is not None:
+        profiler.wait_for("Wrote", timeout=120)
+        say(f"py-spy profile of the worker: {procs.logdir / 'worker.speedscope.json'}")
+    cov["worker_timings"] = worker_timings(worker.output())
+    for line in cov["worker_timings"]:
+        say(f"worker: {line}")
+    if args.skip_poll:
+        arrivals = listener.stop()
+        cov["websocket"] = websocket_delays(arrivals, cov.pop("changes"))
+        return {"cov": cov, "poll": None}
     manage(database, "shell", "-c", SWITCH_TO_POLL)  # as the pages and the API change it
     # Subscriptions the worker dropped without telling the device (it thought it unreachable)
     # stay there until their lifetime ends: wait that long at most, and say what is left.
@@ -192,6 +211,21 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
     if not worker.alive():
         raise BenchError(f"the worker died:\n{worker.output()[-2000:]}")
     return {"cov": cov, "poll": poll}
+
+
+def start_profiler(procs: Processes, pid: int, seconds: float) -> Any:
+    out = procs.logdir / "worker.speedscope.json"
+    py_spy = ROOT / ".venv" / "bin" / "py-spy"
+    return procs.start(
+        "py-spy",
+        [str(py_spy), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "50",
+         "-f", "speedscope", "-o", str(out)],
+    )  # fmt: skip
+
+
+def worker_timings(log: str) -> list[str]:
+    """The ReadingBatcher's stage summaries (see bms.worker.reading_batch)."""
+    return [line.split("monitoring: ", 1)[1] for line in log.splitlines() if "commits in" in line]
 
 
 def say(text: str) -> None:
@@ -476,6 +510,9 @@ def websocket_delays(arrivals: list[tuple[float, Message]], changes: list[Change
 def report(args: Any, figures: dict[str, Any], elapsed: float) -> None:
     cov, poll = figures["cov"], figures["poll"]
     ws = cov["websocket"]
+    if poll is None:
+        report_latency(args, cov, elapsed)
+        return
     # The target compares what learning one change costs at the same freshness (the module's
     # docstring); per value stored is shown beside it.
     fresh_poll = poll_at_cov_freshness(args, cov, poll)
@@ -523,6 +560,32 @@ def report(args: Any, figures: dict[str, Any], elapsed: float) -> None:
             "ws_p99_ms": TARGET_WS_P99_MS,
             "cpu_ratio": TARGET_CPU_RATIO,
         },
+    )
+
+
+def report_latency(args: Any, cov: dict[str, Any], elapsed: float) -> None:
+    """--skip-poll: the COV phase alone, no CPU comparison."""
+    ws = cov["websocket"]
+    print_table(
+        f"COV: {args.devices} devices x {args.objects} points, {args.rate:g} changes/s for "
+        f"{cov['seconds']:g} s, lifetime {args.lifetime} s; {cov['held']} subscriptions made, "
+        f"{cov['held_after']} held at the end (no poll phase)",
+        ["changes", "not learnt", "rows/s", "to PG p50 ms", "p99 ms", "max ms", "WS p50 ms",
+         "WS p99 ms", "WS max ms", "worker CPU ms/change"],
+        [[cov["changes_made"], cov["lost"], cov["rows_per_s"], cov["db_p50_ms"], cov["db_p99_ms"],
+          cov["db_max_ms"], ws["p50_ms"], ws["p99_ms"], ws["max_ms"],
+          cov["worker_cpu_ms_per_change"]]],
+    )  # fmt: skip
+    emit(
+        "cov",
+        args.quick,
+        seconds=round(elapsed, 1),
+        devices=args.devices,
+        points=args.devices * args.objects,
+        rate=args.rate,
+        lifetime_s=args.lifetime,
+        cov=cov,
+        poll=None,
     )
 
 

@@ -26,8 +26,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if not wanted or not all(groups.is_known(group) for group in wanted):
             await self.close(code=CLOSE_BAD_GROUP)
             return
-        self.joined = wanted
-        for group in wanted:
+        # Device values batched for the whole building come on groups.POINTS (see
+        # realtime_points); the device groups themselves carry the rest (publish_point_values).
+        self.device_pks = {pk for group in wanted if (pk := groups.device_pk(group)) is not None}
+        self.joined = [*wanted, groups.POINTS] if self.device_pks else wanted
+        for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
@@ -49,6 +52,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def realtime_events(self, message: dict[str, Any]) -> None:
         for event in message["events"]:
             await self.send_json(event)
+
+    async def realtime_points(self, message: dict[str, Any]) -> None:
+        """Values of many devices in one message: the page gets the "points" event of each
+        device it asked for, as a device group would have carried it."""
+        for event in message["events"]:
+            if event["device_pk"] in self.device_pks:
+                await self.send_json(event)
 
     async def external_write_notification(self, message: dict[str, Any]) -> None:
         """Seed 004's external write message: {"type": "external_write", ...}."""

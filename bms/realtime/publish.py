@@ -11,6 +11,7 @@ event loop's thread, where async_to_sync cannot work (use `await sync_to_async(p
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
@@ -37,6 +38,10 @@ EVENTS_BATCH = 100
 EXTERNAL_WRITE = "external_write_notification"
 EXTERNAL_WRITES = "external_writes_notification"  # a batch: {"writes": [payload, ...]}
 EXTERNAL_WRITES_BATCH = 100  # writes per message at most
+# The worker's batched values of many devices: {"events": [points event, ...]} to groups.POINTS;
+# each consumer forwards the events of the devices its page asked for (LiveConsumer).
+POINTS_EVENTS = "realtime.points"
+POINTS_BATCH = 2000  # point values per message at most (a message of a few hundred kB)
 
 
 def prepare_layer() -> None:
@@ -127,23 +132,44 @@ async def apublish_external_writes(writes: Iterable[tuple[VirtualObject, Any]]) 
 
 
 async def apublish_point_readings(by_device: Mapping[int, list[dict[str, Any]]]) -> None:
-    """publish_point_values for values a collect just stored, from the event loop.
+    """publish_point_values for values a collect or the monitoring service just stored, from
+    the event loop.
 
-    `by_device`: device pk -> payloads.reading_payload dicts. Built from the collect's memory,
-    so a collect costs no query per wave for its live updates.
+    `by_device`: device pk -> payloads.reading_payload dicts. Built from the caller's memory,
+    so nothing here queries. The values of every device go as ONE message (per POINTS_BATCH
+    values) to the building-wide group groups.POINTS, which each page's consumer filters down to
+    the devices it asked for, as one "points" event per device, as before: a channel-layer
+    message per device cost the worker 4 Redis round trips each (channels_redis's group_send),
+    and a group commit of COV values from 50 devices spent longer publishing than storing
+    (bench/cov.py, py-spy: a quarter of the worker's samples).
     """
+    events = [
+        {"type": "points", "device_pk": device_pk, "points": values}
+        for device_pk, values in by_device.items()
+        if values
+    ]
     await _asend_all(
-        [
-            (
-                groups.device_group(device_pk),
-                {
-                    "type": EVENT,
-                    "event": {"type": "points", "device_pk": device_pk, "points": values},
-                },
-            )
-            for device_pk, values in by_device.items()
-        ]
+        [(groups.POINTS, {"type": POINTS_EVENTS, "events": chunk}) for chunk in _chunks(events)]
     )
+
+
+def _chunks(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Whole device events, at most POINTS_BATCH values a message (one device's may exceed it)."""
+    chunks: list[list[dict[str, Any]]] = []
+    size = POINTS_BATCH
+    for event in events:
+        if size + len(event["points"]) > POINTS_BATCH:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(event)
+        size += len(event["points"])
+    return chunks
+
+
+async def asend_messages(messages: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Send group messages from the event loop: the groups concurrently, each group's messages
+    in their order. For batches already committed (nothing here waits for a transaction)."""
+    await _asend_all(list(messages))
 
 
 async def _asend_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
@@ -153,7 +179,22 @@ async def _asend_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
     if isinstance(layer, DatabaseChannelLayer):
         await sync_to_async(_store_all)(layer, messages)
         return
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for group, message in messages:
+        by_group[group].append(message)
+    # Each group_send is a few round trips to Redis: groups in parallel, not one after another.
+    # Every send is awaited to its end even when another fails; the first error is raised.
+    results = await asyncio.gather(
+        *(_asend_in_order(layer, group, queued) for group, queued in by_group.items()),
+        return_exceptions=True,
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+async def _asend_in_order(layer: Any, group: str, messages: list[dict[str, Any]]) -> None:
+    for message in messages:
         await layer.group_send(group, message)
 
 

@@ -248,3 +248,64 @@ async def test_collect_readings_published_from_the_loop_reach_only_their_device(
     assert await other.receive_nothing(timeout=0.5)
     await mine.disconnect()
     await other.disconnect()
+
+
+@pytest.mark.parametrize("layer_kind", ["redis", "database"])
+async def test_readings_of_many_devices_travel_as_one_message_each_page_gets_its_own(
+    viewer, redis_url, settings, layer_kind
+):
+    """A group commit of 50 devices' values is ONE channel-layer message (it was one per
+    device: bench/cov.py), and each page still gets one "points" event per device it asked
+    for, and none of the others."""
+    from bms.bacnet.types import ObjectRef
+    from bms.realtime.payloads import reading_payload
+
+    use_layer(settings, layer_kind, redis_url)
+    both = await listening(viewer, "device-3,device-4,tasks")
+    four = await listening(viewer, "device-4")
+    at = timezone.now()
+    by_device = {
+        pk: [reading_payload(pk * 100, pk, ObjectRef("analog-input", 1), float(pk), None, at)]
+        for pk in range(1, 51)
+    }
+    before = await sync_to_async(RealtimeMessage.objects.count)()
+    await publish.apublish_point_readings(by_device)
+    if layer_kind == "database":
+        assert await sync_to_async(RealtimeMessage.objects.count)() == before + 1
+    got = [await both.receive_json_from(timeout=5) for _ in range(2)]
+    assert [(m["type"], m["device_pk"], m["points"][0]["value"]) for m in got] == [
+        ("points", 3, 3.0),
+        ("points", 4, 4.0),
+    ]
+    assert (await four.receive_json_from(timeout=5))["device_pk"] == 4
+    assert await both.receive_nothing(timeout=0.3)
+    assert await four.receive_nothing(timeout=0.3)
+    await both.disconnect()
+    await four.disconnect()
+
+
+def test_point_events_are_chunked_by_whole_devices():
+    events = [
+        {"type": "points", "device_pk": pk, "points": [{}] * size}
+        for pk, size in enumerate([1500, 400, 200, 2500, 10], start=1)
+    ]
+    chunks = publish._chunks(events)
+    assert [[e["device_pk"] for e in chunk] for chunk in chunks] == [[1, 2], [3], [4], [5]]
+
+
+async def test_messages_to_several_groups_keep_each_groups_order(viewer, redis_url, settings):
+    """asend_messages sends the groups concurrently; within a group, in the order given."""
+    use_layer(settings, "redis", redis_url)
+    tasks_page = await listening(viewer, "tasks")
+    audit_page = await listening(viewer, "audit")
+    messages = [
+        (group, {"type": publish.EVENT, "event": {"type": group, "n": n}})
+        for n in range(20)
+        for group in ("tasks", "audit")
+    ]
+    await publish.asend_messages(messages)
+    for page, group in ((tasks_page, "tasks"), (audit_page, "audit")):
+        got = [await page.receive_json_from(timeout=5) for _ in range(20)]
+        assert [(m["type"], m["n"]) for m in got] == [(group, n) for n in range(20)]
+    await tasks_page.disconnect()
+    await audit_page.disconnect()
