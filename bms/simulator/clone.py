@@ -21,11 +21,12 @@ records.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bms.bacnet.commanding import checked_instance, coerce_present_value
+from bms.bacnet.commanding import MAX_STATE, checked_instance, coerce_present_value
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.types import (
     ANALOG_TYPES,
@@ -41,6 +42,7 @@ ReplayValue = float | int | str
 SEGMENTATIONS = frozenset({SEGMENTED, "segmented-transmit", "segmented-receive", NOT_SEGMENTED})
 # The sizes BACnet can say in a request's max-APDU field (clause 20.1.2.5), small to large.
 MAX_APDU_SIZES = (50, 128, 206, 480, 1024, 1476)
+BINARY_STATES = frozenset({"active", "inactive"})
 DEFAULT_VALUES: dict[str, ReplayValue] = {"analog": 0.0, "binary": "inactive", "multi": 1}
 
 
@@ -72,6 +74,9 @@ class ClonedPoint:
             raise CloneError(f"{self.ref} has no name")
         if self.object_type in BINARY_TYPES and len(self.state_texts) not in (0, 2):
             raise CloneError(f"{self.ref}: a binary object has 2 state texts or none")
+        wrong = next((value for value in self.values if not self._holds(value)), None)
+        if wrong is not None:
+            raise CloneError(f"{self.ref} cannot hold the value {wrong!r}")
 
     @property
     def ref(self) -> ObjectRef:
@@ -93,6 +98,18 @@ class ClonedPoint:
         """A multi-state object's states: its texts, else as many as its values need."""
         numbers = [int(value) for value in self.values if isinstance(value, int)]
         return len(self.state_texts) or max([1, *numbers])
+
+    def _holds(self, value: object) -> bool:
+        """Whether `value` is a present value of this object as replay_values gives them
+        (a cheap check: a site's history is many values)."""
+        if isinstance(value, bool):
+            return False
+        if self.object_type in ANALOG_TYPES:
+            return isinstance(value, float | int) and math.isfinite(value)
+        if self.object_type in BINARY_TYPES:
+            return value in BINARY_STATES
+        highest = len(self.state_texts) or MAX_STATE
+        return isinstance(value, int) and 1 <= value <= highest
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,10 @@ def test_a_multi_state_point_without_texts_has_as_many_states_as_its_values_need
         ({"instance": 4194303}, "outside"),
         ({"name": ""}, "no name"),
         ({"object_type": "binary-input", "state_texts": ("Off",)}, "2 state texts"),
+        ({"values": (20.0, "warm")}, "cannot hold the value 'warm'"),
+        ({"values": (float("nan"),)}, "cannot hold"),
+        ({"object_type": "binary-value", "values": ("on",)}, "cannot hold"),
+        ({"object_type": "multi-state-input", "state_texts": ("A",), "values": (2,)}, "hold"),
     ],
 )
 def test_a_point_the_simulator_cannot_serve_is_refused(
