@@ -46,7 +46,7 @@ def test_a_profile_is_created_checked_and_audited():
     assert (rows["Flow"].object_type, rows["Flow"].commandable) == ("analog-input", False)
     audit = ConfigAudit.objects.get(action="profile_created")
     assert audit.target == "profile Pump skid"
-    assert audit.after["objects"] == ["analog-input,1 Flow", "binary-output,1 Pump"]
+    assert (audit.after or {})["objects"] == ["analog-input,1 Flow", "binary-output,1 Pump"]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_update_replaces_the_objects_and_audits_before_and_after():
     services.update_profile(profile, name="P2", objects=[FLOW])
     assert [o.name for o in profile.profile_objects.all()] == ["Flow"]
     audit = ConfigAudit.objects.get(action="profile_changed")
-    assert (audit.before["name"], audit.after["name"]) == ("P", "P2")
+    assert ((audit.before or {})["name"], (audit.after or {})["name"]) == ("P", "P2")
 
 
 def test_a_profile_in_use_cannot_be_deleted():

@@ -11,6 +11,7 @@ on BACnet (bms.bacnet.local.virtual_object_name): the point's name follows that 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -74,7 +75,7 @@ async def test_a_virtual_copy_of_a_simulated_device_reads_back_its_names_and_uni
 async def read_names_and_units(
     port: int, objects: list[tuple[str, int, str]]
 ) -> list[tuple[str, str | None]]:
-    app = await open_application(
+    app: Any = await open_application(
         EngineConfig(address=f"127.0.0.31/8:{port}", device_instance=9031, device_name="outside")
     )
     bms = Address(f"127.0.0.30:{port}")

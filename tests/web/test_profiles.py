@@ -39,7 +39,7 @@ def test_a_viewer_sees_profiles_but_cannot_make_one(viewer_client: Client) -> No
 def test_a_profile_is_made_filled_copied_and_deleted(operator_client: Client) -> None:
     response = operator_client.post("/profiles/new/", {"name": "skid", "description": "d"})
     profile = DeviceProfile.objects.get(name="skid")
-    assert response.url == f"/profiles/{profile.pk}/"
+    assert response["Location"] == f"/profiles/{profile.pk}/"
     added = operator_client.post(
         f"/profiles/{profile.pk}/objects/",
         {"object_type": "binary-output", "name": "Pump", "state_texts": "Stop\nRun"},
