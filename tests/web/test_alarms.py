@@ -108,3 +108,8 @@ def test_the_site_filter_shows_a_rule_alarm_of_a_device_of_that_site(viewer_clie
     Alarm.objects.create(source_kind="rule", rule="comm-loss:7", device_instance=7)
     html = viewer_client.get(f"{reverse('web:alarms')}?site=north").content.decode()
     assert console_ids(html) == [rule.pk]
+
+
+def test_acknowledging_an_unknown_alarm_is_a_404(operator_client):
+    answer = operator_client.post(reverse("web:alarm_acknowledge", args=[999999]), {})
+    assert answer.status_code == 404
