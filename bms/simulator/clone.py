@@ -26,7 +26,12 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bms.bacnet.commanding import MAX_STATE, checked_instance, coerce_present_value
+from bms.bacnet.commanding import (
+    MAX_STATE,
+    checked_instance,
+    coerce_present_value,
+    is_cov_increment,
+)
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.types import (
     ANALOG_TYPES,
@@ -62,6 +67,7 @@ class ClonedPoint:
     state_texts: tuple[str, ...] = ()  # multi-state: state 1, 2...; binary: (inactive, active)
     commandable: bool = False
     values: tuple[ReplayValue, ...] = ()  # oldest first; replayed in a loop
+    cov_increment: float | None = None  # analog: the original's, when it was read
 
     def __post_init__(self) -> None:
         if self.object_type not in POINT_TYPES:
@@ -74,6 +80,10 @@ class ClonedPoint:
             raise CloneError(f"{self.ref} has no name")
         if self.object_type in BINARY_TYPES and len(self.state_texts) not in (0, 2):
             raise CloneError(f"{self.ref}: a binary object has 2 state texts or none")
+        if self.cov_increment is not None and not (
+            self.object_type in ANALOG_TYPES and is_cov_increment(self.cov_increment)
+        ):
+            raise CloneError(f"{self.ref}: cov increment {self.cov_increment!r} is not >= 0")
         wrong = next((value for value in self.values if not self._holds(value)), None)
         if wrong is not None:
             raise CloneError(f"{self.ref} cannot hold the value {wrong!r}")

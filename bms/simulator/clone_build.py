@@ -23,7 +23,7 @@ from bms.simulator.plan import DevicePlan
 from bms.simulator.trendlogs import SimulatedTrendLog
 
 SIMULATOR_VENDOR = "BMS open source (simulator)"
-COV_INCREMENT = 0.1  # as the generated building's analog objects
+COV_INCREMENT = 0.1  # as the generated building's analog objects, when the original's is unknown
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +124,8 @@ def _object_class(point: ClonedPoint) -> type:
 def _kind_properties(point: ClonedPoint) -> dict[str, Any]:
     kind = point.object_type
     if kind in ANALOG_TYPES:
-        extra: dict[str, Any] = {"covIncrement": COV_INCREMENT}
+        increment = COV_INCREMENT if point.cov_increment is None else point.cov_increment
+        extra: dict[str, Any] = {"covIncrement": increment}
         if point.units:
             extra["units"] = int(point.units) if point.units.isdigit() else point.units
         return extra

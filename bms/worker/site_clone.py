@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from django.db.models import F
 from django.utils import timezone
 
+from bms.bacnet.commanding import is_cov_increment
 from bms.bacnet.types import ANALOG_TYPES, POINT_TYPES
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
 from bms.simulator.clone import (
@@ -102,7 +103,18 @@ def cloned_point(point: BACnetPoint, readings: list[object]) -> ClonedPoint:
         state_texts=state_texts,
         commandable=point.commandable,
         values=replay_values(point.object_type, raw, state_texts),
+        cov_increment=_cov_increment(point),
     )
+
+
+def _cov_increment(point: BACnetPoint) -> float | None:
+    """An analog point's COV increment as read with all its properties (a read_object task)."""
+    value = (point.properties or {}).get("cov-increment")
+    if point.object_type not in ANALOG_TYPES or isinstance(value, bool):
+        return None
+    if not isinstance(value, int | float) or not is_cov_increment(float(value)):
+        return None
+    return float(value)
 
 
 def _trend_logs(site: str) -> dict[int, list[ClonedTrendLog]]:

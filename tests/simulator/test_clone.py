@@ -100,6 +100,8 @@ def test_a_multi_state_point_without_texts_has_as_many_states_as_its_values_need
         ({"name": ""}, "no name"),
         ({"object_type": "binary-input", "state_texts": ("Off",)}, "2 state texts"),
         ({"values": (20.0, "warm")}, "cannot hold the value 'warm'"),
+        ({"cov_increment": -1.0}, "cov increment"),
+        ({"object_type": "binary-input", "cov_increment": 1.0}, "cov increment"),
         ({"values": (float("nan"),)}, "cannot hold"),
         ({"object_type": "binary-value", "values": ("on",)}, "cannot hold"),
         ({"object_type": "multi-state-input", "state_texts": ("A",), "values": (2,)}, "hold"),
@@ -252,7 +254,7 @@ def without_values(points: list[PointInfo]) -> list[PointInfo]:
 async def test_a_clone_replays_recorded_values_and_leaves_commanded_ones(
     bacnet_port: int,
 ) -> None:
-    sensor = point(values=(20.0, 21.0, 22.0))
+    sensor = point(values=(20.0, 21.0, 22.0), cov_increment=0.5)
     setpoint = point(object_type="analog-value", name="Setpoint", commandable=True, values=(5.0,))
     device = ClonedDevice(4242, "Replayer", points=(sensor, setpoint))
 
@@ -262,6 +264,8 @@ async def test_a_clone_replays_recorded_values_and_leaves_commanded_ones(
             seen.append(read_value(building, 4242, sensor.ref))
             building.change_values()
         assert read_value(building, 4242, setpoint.ref) == 5.0
+        served = building.device(4242).app.get_object_id(ObjectIdentifier((AI, 1)))
+        assert served.covIncrement == 0.5  # the original's, not the generated 0.1
 
     assert seen == [20.0, 21.0, 22.0, 20.0]
 

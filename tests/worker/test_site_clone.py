@@ -59,7 +59,15 @@ def test_a_sites_devices_keep_their_instances_identity_and_quirks() -> None:
 
 def test_points_keep_names_units_texts_and_commandable_and_other_objects_stay_out() -> None:
     ahu = device(1001)
-    point(ahu, "analog-input", 1, name="SAT", description="Supply air", units="degrees-celsius")
+    point(
+        ahu,
+        "analog-input",
+        1,
+        name="SAT",
+        description="Supply air",
+        units="degrees-celsius",
+        properties={"cov-increment": 0.5, "units": "degrees-celsius"},
+    )
     point(
         ahu,
         "multi-state-value",
@@ -75,7 +83,7 @@ def test_points_keep_names_units_texts_and_commandable_and_other_objects_stay_ou
     (clone,) = clone_site(SITE)
 
     assert clone.points == (
-        ClonedPoint("analog-input", 1, "SAT", "Supply air", "degrees-celsius"),
+        ClonedPoint("analog-input", 1, "SAT", "Supply air", "degrees-celsius", cov_increment=0.5),
         ClonedPoint("binary-input", 3, "Fan", state_texts=("Off", "On"), values=("active",)),
         ClonedPoint(
             "multi-state-value",
