@@ -43,6 +43,9 @@ PASS_PATHS = [
     # Object instances allocated by simultaneous creations: they only overlap on PostgreSQL.
     "tests/api/test_concurrent_creation.py",
     "tests/virtual/test_allocation.py",
+    # Built-in profiles seeded again after a flush, by simultaneous requests too (issue 17).
+    "tests/profiles/test_services.py",
+    "tests/profiles/test_ede_files.py",
 ]
 THIS_FILE = Path(__file__).relative_to(Path(__file__).resolve().parents[2])
 
