@@ -10,6 +10,8 @@ descriptions, units and state texts, and the quirks a client meets on the site:
 
 What the worker's capability cache learns by failing (a device that claims segmentation and
 aborts anyway) lives in the worker's memory only; the stored claims are what a clone can copy.
+Every device becomes a BACnet/IP device of its own on loopback, routed ones (MS/TP behind a
+router) too.
 
 Trend logs: the trend-log objects stored (by a trend-log backfill) with the analog point of the
 same device they log; the clone's log records that point from the start.
