@@ -19,7 +19,12 @@ from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local import ObjectSpec
 from bms.bacnet.local.spec import normalize_object_type
 from bms.bacnet.types import COMMANDABLE_TYPES
-from bms.virtual.models import NotificationClass, VirtualBACnetDevice, VirtualObject
+from bms.virtual.models import (
+    NotificationClass,
+    VirtualBACnetDevice,
+    VirtualObject,
+    VirtualTrendLog,
+)
 from bms.virtual.signals import announce_device, announce_object
 from bms.virtual.specs import checked_spec
 from bms.virtual.templates import DEFAULT_NOTIFICATION_CLASS, get_template
@@ -79,7 +84,7 @@ def create_virtual_device(
         if any(t.alarm for t in device_template.objects):
             ensure_default_notification_class()
         for t in device_template.objects:
-            _create_object(
+            row = _create_object(
                 device,
                 t.object_type,
                 t.name,
@@ -92,10 +97,20 @@ def create_virtual_device(
                 t.cov_increment,
                 t.alarm,
             )
+            if t.trend_log:
+                _create_trend_log(row)
         announce_device(device)
         return device
 
     return _allocating(create, taken)
+
+
+def _create_trend_log(row: VirtualObject) -> VirtualTrendLog:
+    """A change-of-value trend log of a new object whose profile asks for one."""
+    highest = VirtualTrendLog.objects.aggregate(Max("instance"))["instance__max"] or 0
+    return VirtualTrendLog.objects.create(
+        instance=highest + 1, name=f"{row.bacnet_name}_Log", logged_object=row
+    )
 
 
 def ensure_default_notification_class() -> NotificationClass:

@@ -11,6 +11,8 @@ from bms.profiles import services
 from bms.profiles.built_in import BUILT_IN
 from bms.profiles.definitions import ObjectDefinition
 from bms.profiles.models import DeviceProfile, ProfileObject
+from bms.virtual.models import VirtualTrendLog
+from bms.virtual.profiles import profile_from_virtual_device
 from bms.virtual.services import create_virtual_device, delete_virtual_device
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +128,20 @@ def test_a_profile_in_use_cannot_be_deleted():
     services.delete_profile(profile)
     assert not DeviceProfile.objects.filter(name="Pump skid").exists()
     assert ConfigAudit.objects.filter(action="profile_deleted").count() == 1
+
+
+def test_objects_marked_for_trend_logging_get_a_trend_log_on_the_virtual_device():
+    logged = ObjectDefinition("analog-value", "Setpoint", default=21.0, trend_log=True)
+    services.create_profile("logged", "", [logged, FLOW])
+    device = create_virtual_device(3002, "Logged", template="logged")
+    [log] = VirtualTrendLog.objects.all()
+    assert (log.logged_object.name, log.name, log.logging_type) == (
+        "Setpoint",
+        "Virtual_3002_Setpoint_Log",
+        "cov",
+    )
+    copy = profile_from_virtual_device(device, "logged_again")
+    assert {o.name: o.trend_log for o in copy.profile_objects.all()} == {
+        "Setpoint": True,
+        "Flow": False,
+    }
