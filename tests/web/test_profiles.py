@@ -140,3 +140,16 @@ def test_expected_points_are_imported_and_reported(
     bad = operator_client.post(f"/devices/{pk}/expected/import/", ede(b"k,1,A"))
     assert bad.status_code == 400
     assert ExpectedPoint.objects.filter(device_id=pk).count() == 4
+
+
+def test_the_device_page_says_how_its_points_compare_with_the_expected_ones(
+    operator_client: Client, building: dict[str, Any]
+) -> None:
+    pk = building["device"].pk
+    assert 'id="expected-summary"' not in operator_client.get(f"/devices/{pk}/").content.decode()
+    main = operator_client.get(f"/devices/{pk}/ede/main/").content
+    texts = operator_client.get(f"/devices/{pk}/ede/states/").content
+    operator_client.post(f"/devices/{pk}/expected/import/", ede(main, texts))
+    building["ao"].delete()
+    page = operator_client.get(f"/devices/{pk}/").content.decode()
+    assert "(3 of 4 as listed, 1 to look at)" in page
