@@ -20,6 +20,7 @@ class BACnetTask(models.Model):
         ("write_schedule", "Write Schedule or Calendar"),
         ("manage_device", "Device Management"),
         ("backfill_trendlog", "Backfill Trend Logs"),
+        ("enroll_alarms", "Enroll for Alarms"),
     ]
 
     STATUS_CHOICES = [
