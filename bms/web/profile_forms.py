@@ -26,6 +26,11 @@ class CopyForm(forms.Form):
     name = forms.CharField(max_length=NAME_LENGTH, label="Name of the copy")
 
 
+class BuildForm(forms.Form):
+    device_id = forms.IntegerField(min_value=0, max_value=MAX_INSTANCE, label="Device id")
+    device_name = forms.CharField(max_length=255, label="Name")
+
+
 class EdeUploadForm(forms.Form):
     main = forms.FileField(label="EDE file")
     state_texts = forms.FileField(required=False, label="State-text file")

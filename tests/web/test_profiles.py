@@ -153,3 +153,16 @@ def test_the_device_page_says_how_its_points_compare_with_the_expected_ones(
     building["ao"].delete()
     page = operator_client.get(f"/devices/{pk}/").content.decode()
     assert "(3 of 4 as listed, 1 to look at)" in page
+
+
+def test_a_virtual_device_is_built_from_the_profile_page(operator_client: Client) -> None:
+    hvac = DeviceProfile.objects.get(name="hvac_controller")
+    built = operator_client.post(
+        f"/profiles/{hvac.pk}/build/", {"device_id": "6100", "device_name": "Built"}
+    )
+    assert built["Location"] == "/virtual/6100/"
+    again = operator_client.post(
+        f"/profiles/{hvac.pk}/build/", {"device_id": "6100", "device_name": "Again"}
+    )
+    assert again.status_code == 400
+    assert "virtual device 6100 already exists" in again.content.decode()

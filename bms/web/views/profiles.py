@@ -14,7 +14,10 @@ from django.urls import reverse
 from bms.profiles import ede_files, services
 from bms.profiles.models import DeviceProfile
 from bms.virtual import profiles as virtual_profiles
+from bms.virtual.services import VirtualDeviceError, create_virtual_device
+from bms.virtual.templates import UnknownTemplate
 from bms.web.profile_forms import (
+    BuildForm,
     CopyForm,
     EdeProfileForm,
     FromDeviceForm,
@@ -116,6 +119,7 @@ def profile_detail(request: HttpRequest, pk: int, **forms: Any) -> HttpResponse:
         "devices": profile.virtual_devices.all(),
         "object_form": forms.get("object_form") or ProfileObjectForm(),
         "copy_form": forms.get("copy_form") or CopyForm(),
+        "build_form": forms.get("build_form") or BuildForm(),
         "error": forms.get("error", ""),
         "section": SECTION,
     }
@@ -159,6 +163,25 @@ def profile_copy(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return _created(request, copied)
     return profile_detail(request, pk, copy_form=form)
+
+
+@operator_action
+def profile_build(request: HttpRequest, pk: int) -> HttpResponse:
+    """A virtual device built from this profile (as the virtual-device form makes one)."""
+    profile = get_object_or_404(DeviceProfile, pk=pk)
+    form = BuildForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            device = create_virtual_device(
+                data["device_id"], data["device_name"], profile.description, profile.name
+            )
+        except (VirtualDeviceError, UnknownTemplate) as exc:
+            form.add_error(None, str(exc))
+        else:
+            back = reverse("web:virtual", args=[device.device_id])
+            return done(request, f"Virtual device {device.device_id} created", back)
+    return profile_detail(request, pk, build_form=form)
 
 
 @operator_action
