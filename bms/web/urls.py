@@ -117,6 +117,7 @@ urlpatterns = [
     ),
     path("profiles/<int:pk>/copy/", profiles.profile_copy, name="profile_copy"),
     path("profiles/<int:pk>/delete/", profiles.profile_delete, name="profile_delete"),
+    path("profiles/<int:pk>/build/", profiles.profile_build, name="profile_build"),
     path("profiles/<int:pk>/ede/<str:part>/", profiles.profile_ede, name="profile_ede"),
     path("devices/<int:pk>/ede/<str:part>/", engineering.device_ede, name="device_ede"),
     path("devices/<int:pk>/expected/", engineering.expected_points, name="expected_points"),
