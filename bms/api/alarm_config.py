@@ -4,6 +4,7 @@ a taken notifier name a 409, a body that does not fit the schema a 422; every ch
 
 Rules: read by every signed-in user, changed by operators. Notifiers send alarms out of the
 building and hold a signing secret: read and changed by admins only, the secret never shown.
+Enrolment (operators): a task that adds the BMS to a remote notification class's recipients.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ from pydantic import Field
 from bms.accounts.roles import ADMIN, has_role
 from bms.alarms import configuration as config
 from bms.alarms.models import AlarmNotifier, AlarmRule
-from bms.api.auth import require_operator
+from bms.api.auth import require_operator, user_name
+from bms.api.devices import get_device
 from bms.api.fields import BodyIn, Kept, StrictBool, StrictFloat, StrictInt, Text
 from bms.api.responses import ErrorOut, reading, writing
+from bms.api.schemas import TaskCreated
+from bms.api.tasks import created
 from bms.bacnet.commanding import MAX_INSTANCE
 from bms.bacnet.local.alarm_spec import MAX_PRIORITY, MAX_TIME_DELAY
 from bms.devices.models import BACnetPoint
+from bms.tasks import submission
 
 router = Router(tags=["alarm settings"])
 
@@ -232,6 +237,24 @@ def update_notifier(request: HttpRequest, notifier_id: int, body: NotifierPatch)
 def delete_notifier(request: HttpRequest, notifier_id: int) -> Status[Any]:
     config.delete_notifier(get_notifier(request, notifier_id))
     return Status(204, None)
+
+
+# ---- enrolment at a remote device --------------------------------------------------------
+
+
+class EnrollIn(BodyIn):
+    notification_class: StrictInt = Field(ge=0, le=MAX_INSTANCE, description="its instance")
+
+
+@router.post("/devices/{device_pk}/alarm-enrollment", response=writing(202, TaskCreated))
+def enroll(request: HttpRequest, device_pk: int, body: EnrollIn) -> Status[Any]:
+    """Queue a task adding the BMS to the device's notification class's recipient list, so the
+    device sends it that class's event notifications (the task's result says whether it was
+    added or already there; a device that refuses the write fails the task with its error)."""
+    require_operator(request)
+    device = get_device(device_pk)
+    task = submission.enroll_alarms(device, body.notification_class, user=user_name(request))
+    return Status(202, created(task))
 
 
 def _refusing(change: Callable[..., T], *args: Any, **fields: Any) -> T:

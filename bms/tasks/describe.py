@@ -113,6 +113,11 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def _enroll_alarms(task: BACnetTask, result: dict[str, Any]) -> str:
+    how = "added as a recipient" if result["enrolled"] else "already a recipient"
+    return f"device {result['device_id']} notification class {result['class']}: {how}"
+
+
 def _backfill_trendlog(task: BACnetTask, result: dict[str, Any]) -> str:
     lost = f", {result['lost']} dropped by the device before read" if result["lost"] else ""
     return (
@@ -130,4 +135,5 @@ _DESCRIBERS: dict[str, Callable[[BACnetTask, dict[str, Any]], str]] = {
     "acknowledge_alarm": _acknowledge_alarm,
     **SCHEDULE_DESCRIBERS,
     "backfill_trendlog": _backfill_trendlog,
+    "enroll_alarms": _enroll_alarms,
 }

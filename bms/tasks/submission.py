@@ -14,7 +14,7 @@ from django.db import transaction
 
 from bms.bacnet.config import parse_peer_address
 from bms.bacnet.errors import ConfigurationError
-from bms.devices.models import BACnetPoint
+from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.devices.services import PointWriteRefused, checked_point_write, default_write_priority
 from bms.tasks import sites
 from bms.tasks.backends import get_bacnet_backend
@@ -125,6 +125,16 @@ def acknowledge_alarm(transition_id: int, site: str | None, *, user: str) -> BAC
     return _queued(
         lambda backend: backend.acknowledge_alarm(transition_id),
         site=lambda: sites.check_site(site),
+        user=user,
+    )
+
+
+def enroll_alarms(device: BACnetDevice, notification_class: int, *, user: str) -> BACnetTask:
+    """Queue adding the BMS to the remote `device`'s notification class `notification_class`
+    (its recipient list), so that class's event notifications come to the BMS."""
+    return _queued(
+        lambda backend: backend.enroll_alarms(device.device_instance, notification_class),
+        site=lambda: device.site,
         user=user,
     )
 

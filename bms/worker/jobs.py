@@ -23,7 +23,7 @@ from bms.history import maintenance
 from bms.realtime.payloads import reading_payload
 from bms.tasks.models import BACnetTask
 from bms.worker import events, store
-from bms.worker.alarm_jobs import acknowledge_alarm
+from bms.worker.alarm_jobs import acknowledge_alarm, enroll_alarms
 from bms.worker.db import run_db
 from bms.worker.object_job import read_object
 from bms.worker.schedule_jobs import SCHEDULE_JOBS
@@ -348,6 +348,7 @@ JOBS: dict[str, Job] = {
     "read_object": read_object,
     "history": history_upkeep,
     "acknowledge_alarm": acknowledge_alarm,
+    "enroll_alarms": enroll_alarms,
     **SCHEDULE_JOBS,  # remote schedules, calendars and device management
     **TRENDLOG_JOBS,  # remote trend logs read into history (issue 15)
 }

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from bms.accounts.models import ApiToken
 from bms.alarms.models import AlarmNotifier, AlarmRule
 from bms.devices.models import BACnetDevice, BACnetPoint, ConfigAudit
+from bms.tasks.models import BACnetTask
 from tests.api.test_virtual_api import call
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +167,29 @@ def test_notifiers_are_for_admins_only(client, operator_token, viewer_token):
         assert call(client, "delete", url, token).status_code == 403
         assert call(client, "post", "/api/alarm-notifiers", token, WEBHOOK).status_code == 403
     assert AlarmNotifier.objects.count() == 1
+
+
+def test_an_operator_queues_the_bms_enrolment_at_a_remote_class(client, operator_token, points):
+    device = points["analog-input"].device
+    url = f"/api/devices/{device.pk}/alarm-enrollment"
+    answer = call(client, "post", url, operator_token, {"notification_class": 5})
+    assert answer.status_code == 202, answer.content
+    task = BACnetTask.objects.get(pk=answer.json()["task_id"])
+    assert (task.task_type, task.parameters) == (
+        "enroll_alarms",
+        {"device_id": 1201, "notification_class": 5, "user": "otto"},
+    )
+
+
+def test_enrolment_refuses_viewers_unknown_devices_and_bad_classes(
+    client, operator_token, viewer_token, points
+):
+    url = f"/api/devices/{points['analog-input'].device.pk}/alarm-enrollment"
+    assert call(client, "post", url, viewer_token, {"notification_class": 5}).status_code == 403
+    missing = call(client, "post", "/api/devices/99999/alarm-enrollment", operator_token,
+                   {"notification_class": 5})  # fmt: skip
+    assert missing.status_code == 404
+    for bad in (-1, 4194303, "5", None):
+        body = {"notification_class": bad}
+        assert call(client, "post", url, operator_token, body).status_code == 422
+    assert not BACnetTask.objects.exists()

@@ -117,6 +117,15 @@ class BACnetBackend:
         device's AcknowledgeAlarm, or device 8888's own object); the transition names who."""
         return self._submit("acknowledge_alarm", {"transition_id": transition_id})
 
+    def enroll_alarms(self, device_id: int, notification_class: int) -> int:
+        """Add the BMS to a remote notification class's recipient list, so the device sends
+        it that class's event notifications."""
+        parameters = {
+            "device_id": _device_instance(device_id),
+            "notification_class": _device_instance(notification_class),
+        }
+        return self._submit("enroll_alarms", parameters)
+
     def get_status(self) -> dict[str, Any]:
         recent = BACnetTask.objects.filter(site=self.site)[:5]
         workers = queue.alive_workers(settings.BACNET_WORKER_ALIVE_SECONDS, site=self.site)
