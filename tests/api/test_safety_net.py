@@ -12,7 +12,7 @@ from django.db import DataError
 from django.test import RequestFactory
 
 from bms.api.api import unstorable
-from bms.virtual import templates
+from bms.virtual import services
 from bms.virtual.models import VirtualBACnetDevice
 from bms.virtual.templates import DeviceTemplate, ObjectTemplate
 
@@ -35,7 +35,7 @@ def test_an_integrity_error_that_escapes_a_service_is_409_and_logged(
             ObjectTemplate("analog-value", "Same", default=2.0),
         ),
     )
-    monkeypatch.setitem(templates.TEMPLATES, "broken", broken)
+    monkeypatch.setattr(services, "get_template", lambda key: broken)
     body = {"device_id": 6100, "device_name": "Broken", "template": "broken"}
     with caplog.at_level(logging.ERROR, logger="bms.api"):
         response = client.post(
