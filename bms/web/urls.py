@@ -61,6 +61,7 @@ urlpatterns = [
     path("alarms/notifiers/", alarm_config.notifier_list, name="alarm_notifiers"),
     path("alarms/notifiers/new/", alarm_config.notifier_create, name="alarm_notifier_create"),
     path("alarms/notifiers/<int:pk>/", alarm_config.notifier_edit, name="alarm_notifier"),
+    path("devices/<int:pk>/alarm-enrollment/", alarm_config.enroll, name="alarm_enroll"),
     path(
         "alarms/notifiers/<int:pk>/delete/",
         alarm_config.notifier_delete,

@@ -1,7 +1,8 @@
 """Alarm rule and notifier pages (bms.web.views.alarm_config): an operator creates, edits and
 deletes a rule through the service, a refusal is shown above the form with nothing stored;
 viewers read rules but cannot change them; notifiers are for admins only, their secret never
-shown again and kept when left empty; every change audited with the user."""
+shown again and kept when left empty; every change audited with the user. From a device's page
+an operator queues the BMS's enrolment at one of its notification classes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.urls import reverse
 
 from bms.alarms.models import AlarmNotifier, AlarmRule
 from bms.devices.models import BACnetDevice, BACnetPoint, ConfigAudit
+from bms.tasks.models import BACnetTask
 from tests.web.fixtures import signed_in
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +188,22 @@ def test_the_console_and_the_point_page_lead_to_the_rules(operator_client, admin
     )
     point_page = operator_client.get(reverse("web:point", args=[point.pk])).content.decode()
     assert f"{reverse('web:alarm_rules')}?point={point.pk}" in point_page
+
+
+def test_an_operator_has_the_bms_enrolled_at_a_device_class_from_its_page(
+    operator_client, viewer_client, point
+):
+    device = point.device
+    page = operator_client.get(reverse("web:device", args=[device.pk])).content.decode()
+    assert 'id="alarm-enroll"' in page
+    url = reverse("web:alarm_enroll", args=[device.pk])
+    answer = operator_client.post(url, {"notification_class": "5"}, HTTP_ACCEPT="application/json")
+    assert answer.status_code == 202
+    task = BACnetTask.objects.get(pk=answer.json()["task_id"])
+    assert (task.task_type, task.parameters["notification_class"]) == ("enroll_alarms", 5)
+
+    bad = operator_client.post(url, {"notification_class": "five"})
+    assert bad.status_code == 400
+    assert "number 0..4194302" in bad.content.decode()
+    assert viewer_client.post(url, {"notification_class": "5"}).status_code == 403
+    assert BACnetTask.objects.count() == 1

@@ -3,7 +3,8 @@
 
 Rules are read by everyone signed in and changed by operators. Notifiers send alarms out of
 the building and hold a signing secret: their pages are for admins only, the secret is never
-shown again (left empty on edit, it is kept).
+shown again (left empty on edit, it is kept). An operator can also have the BMS enrolled at a
+remote device's notification class (a task, from the device page).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from django.views.decorators.http import require_POST
 from bms.accounts.roles import ADMIN, can_operate, has_role
 from bms.alarms import configuration as config
 from bms.alarms.models import AlarmNotifier, AlarmRule
-from bms.devices.models import BACnetPoint
+from bms.bacnet.commanding import MAX_INSTANCE
+from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.tasks import submission
 from bms.web.alarm_forms import AlarmNotifierForm, AlarmRuleForm
-from bms.web.views.common import done, operator_action
+from bms.web.views.common import done, operator_action, refused
 
 # ---- rules ---------------------------------------------------------------------------------
 
@@ -173,3 +176,22 @@ def _notifier_page(
 
 def _notifiers() -> str:
     return reverse("web:alarm_notifiers")
+
+
+# ---- enrolment at a remote device ----------------------------------------------------------
+
+
+@operator_action
+def enroll(request: HttpRequest, pk: int) -> HttpResponse:
+    device = get_object_or_404(BACnetDevice, pk=pk)
+    back = reverse("web:device", args=[pk])
+    text = request.POST.get("notification_class", "").strip()
+    if not text.isdigit() or int(text) > MAX_INSTANCE:
+        return refused(request, f"A notification class is a number 0..{MAX_INSTANCE}.", back)
+    user = request.user.get_username()
+    try:
+        task = submission.enroll_alarms(device, int(text), user=user)
+    except submission.Refused as exc:
+        return refused(request, str(exc), back)
+    message = f"Enrolment at notification class {text} queued (task {task.id})"
+    return done(request, message, back, task_id=task.id)
