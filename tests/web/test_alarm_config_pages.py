@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from bms.alarms.models import AlarmNotifier, AlarmRule
+from bms.alarms.rules import record_rule_transition
 from bms.devices.models import BACnetDevice, BACnetPoint, ConfigAudit
 from bms.tasks.models import BACnetTask
 from tests.web.fixtures import signed_in
@@ -207,3 +209,15 @@ def test_an_operator_has_the_bms_enrolled_at_a_device_class_from_its_page(
     assert "number 0..4194302" in bad.content.decode()
     assert viewer_client.post(url, {"notification_class": "5"}).status_code == 403
     assert BACnetTask.objects.count() == 1
+
+
+def test_the_rules_list_shows_each_rules_alarm_state(viewer_client, point):
+    quiet = AlarmRule.objects.create(point=point, kind="high_limit", high=30.0)
+    hot = AlarmRule.objects.create(point=point, kind="low_limit", low=5.0)
+    record_rule_transition(hot, "normal", "low-limit", 4.0, timezone.now())
+    page = viewer_client.get(reverse("web:alarm_rules")).content.decode()
+    rows = {pk: page[page.index(f'data-rule="{pk}"') :] for pk in (quiet.pk, hot.pk)}
+    assert "never raised" in rows[quiet.pk].split("</tr>")[0]
+    hot_row = rows[hot.pk].split("</tr>")[0]
+    assert "low-limit" in hot_row
+    assert "unacknowledged" in hot_row

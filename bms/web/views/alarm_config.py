@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from bms.accounts.roles import ADMIN, can_operate, has_role
 from bms.alarms import configuration as config
-from bms.alarms.models import AlarmNotifier, AlarmRule
+from bms.alarms.models import Alarm, AlarmNotifier, AlarmRule
 from bms.bacnet.commanding import MAX_INSTANCE
 from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.tasks import submission
@@ -85,9 +85,13 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def _rules_page(
     request: HttpRequest, form: AlarmRuleForm, point: str = "", status: int = 200
 ) -> HttpResponse:
-    rules = AlarmRule.objects.select_related("point__device")
+    rules = list(AlarmRule.objects.select_related("point__device"))
     if point:
-        rules = rules.filter(point_id=int(point))
+        rules = [rule for rule in rules if rule.point_id == int(point)]
+    alarms = Alarm.objects.filter(rule__in=[rule.rule_name for rule in rules])
+    by_name = {alarm.rule: alarm for alarm in alarms}
+    for rule in rules:
+        rule.alarm = by_name.get(rule.rule_name)  # type: ignore[attr-defined]  # for the page
     context = {"rules": rules, "form": form, "point_filter": point}
     return render(request, "web/alarm_rules.html", context, status=status)
 
