@@ -19,13 +19,14 @@ from bms.alarms.models import Alarm, AlarmRule
 from bms.bacnet.config import EngineConfig
 from bms.bacnet.engine import Engine
 from bms.bacnet.types import ObjectRef
-from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
 from bms.simulator.building import SimulatedBuilding
 from bms.tasks import queue
 from bms.worker import jobs
 from bms.worker.alarm_rules import RuleRunner
 from bms.worker.reading_batch import ReadingBatcher
 from bms.worker.store.monitoring import ReadingRow
+from tests.worker.monitoring_rig import PeerDevice, RunningMonitoring, eventually, make_device_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 AI = ObjectRef("analog-input", 1)
@@ -272,3 +273,36 @@ async def test_a_rule_disabled_in_alarm_and_enabled_again_raises_again():
     await sync_to_async(config.update_rule)(rule, enabled=True)
     await store(runner, rule, 32.0)
     assert await sync_to_async(alarm_states)(rule) == ["high-limit", "normal", "high-limit"]
+
+
+# ---- values polled by the monitoring service ---------------------------------------------------
+
+
+async def test_a_polled_value_raises_a_high_limit_rule(bacnet_port: int) -> None:
+    """A device that predates COV is polled by the monitoring service; its polled value goes
+    through the batcher to the rules like a COV value does."""
+    peer = PeerDevice(bacnet_port, 3, 1010, refuses_cov=True)
+    await peer.start()
+    try:
+        rows = await sync_to_async(make_device_rows)(
+            [peer], monitored=True, monitor_mode="poll", poll_seconds=1
+        )
+        point = await sync_to_async(BACnetPoint.objects.get)(
+            device=rows[1010], object_type="analog-input", instance=1
+        )
+        rule = await sync_to_async(AlarmRule.objects.create)(
+            point=point, kind="high_limit", high=25.0
+        )
+        runner = RuleRunner()
+        running = RunningMonitoring(bacnet_port)
+        async with running as service:
+            service.batcher.on_stored = runner.readings_stored
+            polled = BACnetReading.objects.filter(point=point, source="poll")
+            await eventually(polled.exists, what="a first poll")
+            assert await sync_to_async(alarm_states)(rule) == []  # 21.5: normal
+            peer.set_value(AI, 30.0)
+            await eventually(lambda: alarm_states(rule) == ["high-limit"], what="the alarm")
+    finally:
+        await peer.silence()
+    alarm = await sync_to_async(Alarm.objects.get)(rule=rule.rule_name)
+    assert "(value 30.0)" in alarm.message
