@@ -1,11 +1,13 @@
-"""BMS alarm rules evaluated in the worker: on every stored value, and on a clock for stale ones.
+"""BMS alarm rules evaluated in the worker: on every stored value, and on a clock.
 
 Theory of operation. Values reach the rules through two hooks, both called after their readings
 are committed: `readings_stored` (the monitoring service's ReadingBatcher: COV notifications
 and polls) and `values_stored` (a collect task's chunks, bms.worker.jobs). The rules of the
 site's points are read from the database at most every RELOAD_SECONDS, each starting from its
-alarm's stored state (a restart does not raise an active alarm again). The evaluation is pure
-(bms.bacnet.alarm_rules); only transitions go to the database (bms.alarms.rules).
+alarm's stored state (a restart does not raise an active alarm again; nor does a rule enabled
+again after its alarm was closed keep its old state). So a new or edited rule is used within
+RELOAD_SECONDS. The evaluation is pure (bms.bacnet.alarm_rules); only transitions go to the
+database (bms.alarms.rules).
 
 Some rules need a clock, not values: `run_clock` (a supervised worker loop) calls
 `check_clock` every CLOCK_SECONDS. Stale-value rules: one query reads the last value time of
@@ -16,7 +18,7 @@ changes) would otherwise wait forever for its delay to be seen out; the clock co
 The time comes from an injectable clock, so tests move it instead of sleeping.
 
 A database error on the value hooks is logged: the readings are stored already, and the next
-value evaluates again. The stale loop lets it rise, so the worker's supervisor waits for the
+value evaluates again. The clock loop lets it rise, so the worker's supervisor waits for the
 database and starts the loop again.
 """
 
