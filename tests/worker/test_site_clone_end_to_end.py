@@ -73,11 +73,12 @@ def start(name: str, args: list[str], env: dict[str, str], logs: Path) -> Proces
     return Process(args, env, logs / f"{name}.log")
 
 
-def worker(url: str, site: str, port: int, logs: Path) -> Process:
+def worker(url: str, site: str, port: int, logs: Path, running: list[Process]) -> Process:
     env = process_env(url, BACNET_ADDRESS=f"127.0.0.1/8:{port}", BACNET_SITE=site)
     process = start(
         f"worker-{site}", [sys.executable, str(ROOT / "manage.py"), "bacnet_worker"], env, logs
     )
+    running.append(process)  # stopped (and its log closed) even if it never gets ready
     process.wait_for_output("ready:", timeout=30)
     return process
 
@@ -115,7 +116,7 @@ def rig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             )  # fmt: skip
             running.append(building)
             building.wait_for_output("ready")
-            running.append(first := worker(url, ORIGINAL, port, logs))
+            first = worker(url, ORIGINAL, port, logs, running)
             discover_and_collect(url, ORIGINAL)
             first.stop()
             building.stop()
@@ -130,7 +131,7 @@ def rig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             )  # fmt: skip
             running.append(clone)
             clone.wait_for_output("ready", timeout=30)
-            running.append(second := worker(url, CLONED, port, logs))
+            second = worker(url, CLONED, port, logs, running)
             discover_and_collect(url, CLONED)
             second.stop()
             yield Rig(url, port, first.output(), second.output())
@@ -178,8 +179,22 @@ def test_the_worker_reads_the_same_objects_names_units_and_state_texts(rig: Rig)
     original = rows(rig.url, ORIGINAL, POINT_ROWS, (6,))
     cloned = rows(rig.url, CLONED, POINT_ROWS, (6,))
 
-    assert len(original) == 4 * 100
+    assert len(original) == 4 * (100 + 1)  # each device's points and its trend log
     assert cloned == original
+
+
+TREND_LOGS = (
+    "SELECT d.device_instance, p.instance, l.object_type, l.instance FROM devices_bacnetpoint p "
+    "JOIN devices_bacnetdevice d ON p.device_id=d.id JOIN devices_bacnetpoint l "
+    "ON p.logged_point_id=l.id WHERE d.site=%s AND p.object_type='trend-log' ORDER BY 1, 2"
+)
+
+
+def test_the_clones_trend_logs_log_the_same_points(rig: Rig) -> None:
+    original = rows(rig.url, ORIGINAL, TREND_LOGS, ())
+
+    assert [row[0] for row in original] == DEVICES
+    assert rows(rig.url, CLONED, TREND_LOGS, ()) == original
 
 
 def test_the_worker_hits_the_same_fallbacks_on_the_clone(rig: Rig) -> None:
@@ -209,7 +224,7 @@ def fallbacks(url: str, site: str, log: str) -> dict[str, set[int]]:
 VALUE_ROWS = (
     "SELECT d.device_instance, p.object_type, p.instance, p.commandable, p.last_value "
     "FROM devices_bacnetpoint p JOIN devices_bacnetdevice d ON p.device_id=d.id "
-    "WHERE d.site=%s"
+    "WHERE d.site=%s AND p.object_type <> 'trend-log'"
 )
 HISTORY_ROWS = (
     "SELECT d.device_instance, p.object_type, p.instance, r.value FROM devices_bacnetreading r "
@@ -282,3 +297,20 @@ def test_a_sites_description_saved_for_where_its_database_is_not(rig: Rig, tmp_p
     devices = load_clone(saved)
     assert [device.instance for device in devices] == DEVICES
     assert (devices[1].segmentation, devices[2].supports_rpm) == ("no-segmentation", False)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("--from-site", "nowhere"), "error: site 'nowhere' has no devices in the database"),
+        (("--from-site", ORIGINAL, "--from-ede", "x.csv"), "error: one of --from-site"),
+        (("--from-site", ORIGINAL, "--max-values", "0"), "error: history hours must be >= 0"),
+    ],
+)
+def test_a_clone_that_cannot_be_made_stops_with_a_message(
+    rig: Rig, args: tuple[str, ...], error: str
+) -> None:
+    done = manage(rig.url, "bacnet_simulate", *args)
+
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith(error), done.stderr
