@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
 
@@ -24,6 +24,7 @@ from bms.alarms.models import AlarmNotifier, AlarmRule
 from bms.api.auth import require_operator, user_name
 from bms.api.devices import get_device
 from bms.api.fields import BodyIn, Kept, StrictBool, StrictFloat, StrictInt, Text
+from bms.api.paging import limit_field, offset_field, page
 from bms.api.responses import ErrorOut, reading, writing
 from bms.api.schemas import TaskCreated
 from bms.api.tasks import created
@@ -110,9 +111,23 @@ def get_rule(rule_id: int) -> AlarmRule:
     return rule
 
 
-@router.get("/alarm-rules", response=reading(list[RuleOut], lookup=False, query=False))
-def list_rules(request: HttpRequest) -> list[AlarmRule]:
-    return list(AlarmRule.objects.select_related("point__device"))
+class RuleQuery(Schema):
+    point_id: int | None = Field(default=None, ge=1, description="only this point's rules")
+    limit: int = limit_field(100)
+    offset: int = offset_field()
+
+
+class RulePage(Schema):
+    count: int
+    items: list[RuleOut]
+
+
+@router.get("/alarm-rules", response=reading(RulePage, lookup=False))
+def list_rules(request: HttpRequest, query: Query[RuleQuery]) -> dict[str, Any]:
+    rules = AlarmRule.objects.select_related("point__device").order_by("id")
+    if query.point_id is not None:
+        rules = rules.filter(point_id=query.point_id)
+    return page(rules, query.limit, query.offset)
 
 
 @router.post("/alarm-rules", response=writing(201, RuleOut))

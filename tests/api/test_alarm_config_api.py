@@ -48,9 +48,13 @@ def test_an_operator_creates_reads_edits_and_deletes_a_rule(client, operator_tok
     url = f"/api/alarm-rules/{rule['id']}"
     patched = call(client, "patch", url, operator_token, {"high": 30.5, "priority": 10})
     assert (patched.json()["high"], patched.json()["priority"]) == (30.5, 10)
-    assert [r["id"] for r in call(client, "get", "/api/alarm-rules", operator_token).json()] == [
-        rule["id"]
-    ]
+    listed = call(client, "get", f"/api/alarm-rules?point_id={body['point_id']}", operator_token)
+    assert [r["id"] for r in listed.json()["items"]] == [rule["id"]]
+    assert call(client, "get", "/api/alarm-rules?point_id=999", operator_token).json() == {
+        "count": 0,
+        "items": [],
+    }
+    assert call(client, "get", "/api/alarm-rules?limit=5000", operator_token).status_code == 422
     assert call(client, "delete", url, operator_token).status_code == 204
     assert call(client, "get", url, operator_token).status_code == 404
     actions = list(alarm_audits().values_list("action", "who"))
