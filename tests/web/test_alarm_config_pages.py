@@ -221,3 +221,13 @@ def test_the_rules_list_shows_each_rules_alarm_state(viewer_client, point):
     hot_row = rows[hot.pk].split("</tr>")[0]
     assert "low-limit" in hot_row
     assert "unacknowledged" in hot_row
+
+
+def test_the_rules_list_is_paged(viewer_client, point, monkeypatch):
+    monkeypatch.setattr("bms.web.views.alarm_config.PAGE_SIZE", 2)
+    made = [AlarmRule.objects.create(point=point, kind="high_limit", high=n) for n in range(3)]
+    first = viewer_client.get(reverse("web:alarm_rules")).content.decode()
+    second = viewer_client.get(reverse("web:alarm_rules") + "?page=2").content.decode()
+    assert f'data-rule="{made[2].pk}"' not in first
+    assert "page 1 of 2" in first
+    assert f'data-rule="{made[2].pk}"' in second

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -26,6 +27,8 @@ from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.tasks import submission
 from bms.web.alarm_forms import AlarmNotifierForm, AlarmRuleForm
 from bms.web.views.common import done, operator_action, refused
+
+PAGE_SIZE = 100  # rules a page lists
 
 # ---- rules ---------------------------------------------------------------------------------
 
@@ -85,14 +88,15 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def _rules_page(
     request: HttpRequest, form: AlarmRuleForm, point: str = "", status: int = 200
 ) -> HttpResponse:
-    rules = list(AlarmRule.objects.select_related("point__device"))
+    rules = AlarmRule.objects.select_related("point__device").order_by("id")
     if point:
-        rules = [rule for rule in rules if rule.point_id == int(point)]
-    alarms = Alarm.objects.filter(rule__in=[rule.rule_name for rule in rules])
+        rules = rules.filter(point_id=int(point))
+    shown = Paginator(rules, PAGE_SIZE).get_page(request.GET.get("page"))
+    alarms = Alarm.objects.filter(rule__in=[rule.rule_name for rule in shown])
     by_name = {alarm.rule: alarm for alarm in alarms}
-    for rule in rules:
+    for rule in shown:
         rule.alarm = by_name.get(rule.rule_name)  # type: ignore[attr-defined]  # for the page
-    context = {"rules": rules, "form": form, "point_filter": point}
+    context = {"rules": shown, "form": form, "point_filter": point}
     return render(request, "web/alarm_rules.html", context, status=status)
 
 
