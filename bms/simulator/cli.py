@@ -153,6 +153,8 @@ def main(argv: Sequence[str] | None = None, clone: Sequence[ClonedDevice] | None
         clone = described_devices(args, clone)
         if args.save_clone:
             return save_description(args.save_clone, clone)
+        if clone is not None:  # the children's flaky devices are counted among these
+            args.devices = len(clone)
         if args.processes > 1:
             return asyncio.run(run_processes(args, clone))
         return asyncio.run(run_building(args, clone))

@@ -17,6 +17,7 @@ from bms.bacnet.config import EngineConfig
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import Capabilities, ObjectRef, PointInfo
 from bms.simulator import SimulatedBuilding
+from bms.simulator.cli import build_parser
 from bms.simulator.clone import (
     ClonedDevice,
     ClonedPoint,
@@ -29,6 +30,7 @@ from bms.simulator.clone import (
     replay_values,
 )
 from bms.simulator.clone_file import clone_from_json, load_clone, save_clone
+from bms.simulator.processes import split_devices
 
 AI = "analog-input"
 
@@ -337,3 +339,18 @@ def test_a_description_reads_back_from_its_file_as_it_was(tmp_path: Path) -> Non
 def test_a_malformed_description_is_refused_saying_why(text: str, message: str) -> None:
     with pytest.raises(CloneError, match=message):
         clone_from_json(text)
+
+
+def test_over_processes_each_child_runs_its_share_of_the_clone(tmp_path: Path) -> None:
+    plans = plan_clone([ClonedDevice(instance, f"D{instance}") for instance in (30, 10, 20)])
+    args = build_parser().parse_args(["--processes", "2", "--flaky", "10:2"])
+    args.devices = len(plans)  # as main() sets it for a clone
+
+    first, second = split_devices(plans, 2)
+    argv = second.child_argv(args, seed=0, number=1, described=tmp_path / "clone-1.json")
+
+    assert [plan.instance for plan in first.plans] == [10, 20]
+    assert argv[argv.index("--from-clone") + 1] == str(tmp_path / "clone-1.json")
+    assert argv[argv.index("--first-address") + 1] == "127.0.0.4"
+    assert argv[argv.index("--flaky-index") + 1] == "0"  # the last device is the flaky one
+    assert "--devices" not in argv
