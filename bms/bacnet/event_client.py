@@ -4,7 +4,9 @@ Theory of operation
 -------------------
 `EventReceiver` takes over the Application's two event-notification handlers (like cov.CovRouter
 does for COV) and turns each notification into our own `RemoteEvent` at the boundary; what does
-not decode (a missing field, an unknown state) is dropped with one log line. A confirmed
+not decode (a missing field, an unknown state) is dropped with one log line. The notifications
+are read by event_decode (installed by the receiver), straight from their octets, and fall back
+to bacpypes3's decoder for anything unusual: the same RemoteEvent either way. A confirmed
 notification is acknowledged only after the product's `on_event` returned: the worker stores
 the event there, so a SimpleAck means "stored" (the before-ack rule of external writes). If
 `on_event` raises, the peer gets device/operational-problem and sends it again.
@@ -38,6 +40,7 @@ from bacpypes3.constructeddata import ListOf
 from bacpypes3.errors import ExecutionError
 from bacpypes3.primitivedata import ObjectIdentifier
 
+from bms.bacnet import event_decode
 from bms.bacnet.boundary import object_identifier
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local.alarm_spec import EVENT_STATES, Bits3, transition_of
@@ -96,26 +99,12 @@ class MalformedEvent(ValueError):
 
 def remote_event(apdu: Any, *, confirmed: bool) -> RemoteEvent:
     """Our RemoteEvent from a bacpypes3 notification; MalformedEvent says what is wrong."""
+    fields = event_decode.fast_fields(apdu)
     try:
-        to_state = str(apdu.toState)
-        from_state = to_state if apdu.fromState is None else str(apdu.fromState)
-        when = from_timestamp(apdu.timeStamp)
-        event = RemoteEvent(
-            device_address=str(apdu.pduSource),
-            device_instance=int(apdu.initiatingDeviceIdentifier[1]),
-            ref=object_ref(apdu.eventObjectIdentifier),
-            process_id=int(apdu.processIdentifier),
-            time_stamp=datetime.now().astimezone() if when is None else when,
-            notification_class=int(apdu.notificationClass),
-            priority=int(apdu.priority),
-            event_type="" if apdu.eventType is None else str(apdu.eventType),
-            message="" if apdu.messageText is None else str(apdu.messageText),
-            notify_type=str(apdu.notifyType),
-            ack_required=bool(apdu.ackRequired),
-            from_state=from_state,
-            to_state=to_state,
-            confirmed=confirmed,
-        )
+        if fields is not None:
+            event = _from_fields(fields, str(apdu.pduSource), confirmed)
+        else:
+            event = _from_bacpypes3(apdu, confirmed)
     except (TypeError, ValueError, AttributeError, IndexError) as exc:
         raise MalformedEvent(f"{type(exc).__name__}: {exc}") from exc
     if event.notify_type != "ack-notification":
@@ -127,6 +116,54 @@ def remote_event(apdu: Any, *, confirmed: bool) -> RemoteEvent:
     return event
 
 
+def _from_bacpypes3(apdu: Any, confirmed: bool) -> RemoteEvent:
+    to_state = str(apdu.toState)
+    when = from_timestamp(apdu.timeStamp)
+    return RemoteEvent(
+        device_address=str(apdu.pduSource),
+        device_instance=int(apdu.initiatingDeviceIdentifier[1]),
+        ref=object_ref(apdu.eventObjectIdentifier),
+        process_id=int(apdu.processIdentifier),
+        time_stamp=datetime.now().astimezone() if when is None else when,
+        notification_class=int(apdu.notificationClass),
+        priority=int(apdu.priority),
+        event_type="" if apdu.eventType is None else str(apdu.eventType),
+        message="" if apdu.messageText is None else str(apdu.messageText),
+        notify_type=str(apdu.notifyType),
+        ack_required=bool(apdu.ackRequired),
+        from_state=to_state if apdu.fromState is None else str(apdu.fromState),
+        to_state=to_state,
+        confirmed=confirmed,
+    )
+
+
+def _from_fields(fields: event_decode.EventFields, source: str, confirmed: bool) -> RemoteEvent:
+    """The same RemoteEvent as _from_bacpypes3, from the parameters event_decode read."""
+    when = None
+    if fields.date_time is not None:
+        year, month, day, hour, minute, second, hundredths = fields.date_time
+        if 255 not in fields.date_time:  # as from_timestamp: an unspecified field, no date-time
+            when = datetime(
+                year + 1900, month, day, hour, minute, second, hundredths * 10000
+            ).astimezone()
+    return RemoteEvent(
+        device_address=source,
+        device_instance=fields.device_instance,
+        ref=ObjectRef(fields.object_type, fields.instance),
+        process_id=fields.process_id,
+        time_stamp=datetime.now().astimezone() if when is None else when,
+        notification_class=fields.notification_class,
+        priority=fields.priority,
+        event_type=fields.event_type,
+        message=fields.message or "",
+        notify_type=fields.notify_type,
+        ack_required=bool(fields.ack_required),
+        from_state=fields.to_state if fields.from_state is None else fields.from_state,
+        to_state=fields.to_state,
+        confirmed=confirmed,
+    )
+
+
 class EventReceiver:
     """Routes the Application's event notifications to `on_event` (one receiver per app)."""
 
@@ -134,6 +171,7 @@ class EventReceiver:
         self._app = app
         self._on_event = on_event
         self.dropped = 0  # malformed notifications
+        event_decode.install()  # notifications read without bacpypes3's generic decoder
         app.do_ConfirmedEventNotificationRequest = self._on_confirmed
         app.do_UnconfirmedEventNotificationRequest = self._on_unconfirmed
 
