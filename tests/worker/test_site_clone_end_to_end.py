@@ -83,10 +83,10 @@ def worker(url: str, site: str, port: int, logs: Path, running: list[Process]) -
     return process
 
 
-def discover_and_collect(url: str, site: str) -> None:
+def discover_and_collect(url: str, site: str, collects: int) -> None:
     found = run_task(url, site, "discover", "--low", "1000", "--high", "1999")
     assert found["devices"] == DEVICES, found
-    for _ in range(2):  # the first describes the points, each stores a reading of each
+    for _ in range(collects):  # the first describes the points; each stores a reading of each
         collected = run_task(url, site, "collect")
         assert collected["failed_devices"] == [], collected
 
@@ -117,7 +117,7 @@ def rig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             running.append(building)
             building.wait_for_output("ready")
             first = worker(url, ORIGINAL, port, logs, running)
-            discover_and_collect(url, ORIGINAL)
+            discover_and_collect(url, ORIGINAL, collects=2)  # two values to replay
             first.stop()
             building.stop()
             clone = start(
@@ -132,7 +132,7 @@ def rig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             running.append(clone)
             clone.wait_for_output("ready", timeout=30)
             second = worker(url, CLONED, port, logs, running)
-            discover_and_collect(url, CLONED)
+            discover_and_collect(url, CLONED, collects=1)
             second.stop()
             yield Rig(url, port, first.output(), second.output())
         finally:
