@@ -53,6 +53,14 @@ class BACnetDevice(models.Model):
     # The site's MonitoringRevision when this device's monitoring settings (or its points')
     # last changed: the worker reloads only the devices whose revision moved.
     monitor_revision = models.PositiveBigIntegerField(default=0)
+    # What the worker's capability cache (bms.bacnet.capabilities) held about the device after a
+    # read, so a restart does not learn it again by failing; None: not known. Observations beat
+    # the claims above (max_apdu, segmentation, services_supported): a device that claims to
+    # segment may abort our segmented reads. Saved by bms.worker.store.capabilities.
+    learned_rpm = models.BooleanField(null=True, blank=True)
+    learned_segmentation = models.BooleanField(null=True, blank=True)
+    learned_max_apdu = models.PositiveIntegerField(null=True, blank=True)
+    learned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["site", "device_instance"]
