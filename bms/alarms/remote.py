@@ -18,7 +18,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from bms.alarms.models import Alarm, AlarmTransition
-from bms.alarms.rows import insert_transitions, transition_row
+from bms.alarms.rows import db_value, insert_transitions, transition_row
 from bms.alarms.signals import announce_alarms
 from bms.bacnet.event_client import EventSummary, RemoteEvent
 from bms.bacnet.local.alarm_spec import TRANSITIONS, transition_of
@@ -244,16 +244,11 @@ def _save_alarms(alarms: Iterable[Alarm]) -> None:
     busy machine waited for the GIL after each round trip (the alarm console's group commit,
     bench/alarms.py).
     """
-    now = timezone.now()  # auto_now is the ORM's; set here
     fields = [field for field in Alarm._meta.concrete_fields if field.name in BULK_FIELDS]
     connection = connections[Alarm.objects.db]
     rows = []
-    for alarm in alarms:
-        alarm.updated_at = now
-        values = [
-            field.get_db_prep_save(getattr(alarm, field.attname), connection) for field in fields
-        ]
-        rows.append([*values, alarm.pk])
+    for alarm in alarms:  # db_value sets updated_at (auto_now) as save() would
+        rows.append([*(db_value(field, alarm, connection) for field in fields), alarm.pk])
     quote = connection.ops.quote_name
     table = quote(Alarm._meta.db_table)
     with connection.cursor() as cursor:

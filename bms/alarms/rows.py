@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
 
 from bms.alarms.models import Alarm, AlarmTransition
 
@@ -59,7 +61,7 @@ def insert_transitions(rows: Sequence[AlarmTransition]) -> None:
 
     Why not bulk_create: for the alarm console's group commits of 500 notifications the ORM
     spent most of the insert building its statement (profiled with cProfile: ~0.1 s of 0.17 s);
-    here each value is prepared by its field as the ORM would, and the SQL is one line.
+    here each value is prepared as the ORM would (db_value), and the SQL is one line.
     """
     if not rows:
         return
@@ -71,12 +73,22 @@ def insert_transitions(rows: Sequence[AlarmTransition]) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(rows), INSERT_ROWS):
             chunk = rows[start : start + INSERT_ROWS]
-            params = [
-                field.get_db_prep_save(field.pre_save(row, True), connection)
-                for row in chunk
-                for field in fields
-            ]
+            params = [db_value(field, row, connection) for row in chunk for field in fields]
             marks = ", ".join([row_marks] * len(chunk))
             # Names from the model, quoted; every value a parameter.
             sql = f"INSERT INTO {quote(AlarmTransition._meta.db_table)} ({columns}) VALUES {marks}"  # noqa: S608
             cursor.execute(sql, params)
+
+
+PLAIN_TYPES = (str, int, bool, type(None))  # what every backend's field preparation leaves as is
+
+
+def db_value(field: Field[Any, Any], row: Model, connection: BaseDatabaseWrapper) -> Any:
+    """`row`'s value of `field` as the ORM would write it on an insert: auto_now(_add) set, and
+    prepared by the field unless it is a plain string, number or None (which every field here
+    leaves as it is: the call per value cost a third of the console's insert)."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        value = field.pre_save(row, True)
+    else:
+        value = getattr(row, field.attname)
+    return value if type(value) in PLAIN_TYPES else field.get_db_prep_save(value, connection)
