@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DatabaseError
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 0.03
 MAX_EVENTS = 500
+STATS_SECONDS = 10.0  # a line of StageTimes this often while notifications arrive
 RETRY_SECONDS = 1.0  # after a failed commit (database restarting): unconfirmed ones wait, kept
 MAX_WAITING = 50_000  # beyond this, notifications are refused (confirmed) or dropped (counted)
 
@@ -54,6 +56,42 @@ class AlarmQueueFull(RuntimeError):
 class _Waiting:
     event: RemoteEvent
     stored: asyncio.Future[None] | None  # set when stored (confirmed ones: the ack waits on it)
+    arrived: float  # time.monotonic() when queued
+
+
+@dataclass
+class StageTimes:
+    """Where a period's notifications spent their time in the worker (logged every
+    STATS_SECONDS while notifications arrive): queued -> store started, the store (one
+    transaction on the write-path thread), the live message."""
+
+    batches: int = 0
+    notifications: int = 0
+    wait_max: float = 0.0
+    store_total: float = 0.0
+    store_max: float = 0.0
+    publish_total: float = 0.0
+    publish_max: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, size: int, wait: float, store: float, publish: float) -> None:
+        self.batches += 1
+        self.notifications += size
+        self.wait_max = max(self.wait_max, wait)
+        self.store_total += store
+        self.store_max = max(self.store_max, store)
+        self.publish_total += publish
+        self.publish_max = max(self.publish_max, publish)
+
+    def line(self) -> str:
+        batches = max(self.batches, 1)
+        return (
+            f"{self.notifications} notifications stored in {self.batches} batches over "
+            f"{time.monotonic() - self.started:.0f} s; queued -> store max "
+            f"{self.wait_max * 1000:.0f} ms; store mean {self.store_total / batches * 1000:.0f} "
+            f"max {self.store_max * 1000:.0f} ms; live message mean "
+            f"{self.publish_total / batches * 1000:.1f} max {self.publish_max * 1000:.0f} ms"
+        )
 
 
 class AlarmBatcher:
@@ -69,6 +107,7 @@ class AlarmBatcher:
         self.batches = 0  # transactions that stored them
         self.dropped = 0  # unconfirmed notifications lost to a full queue
         self.unpublished = 0  # batches stored whose live message could not be sent
+        self.stages = StageTimes()
         # Alarm ids by source, used and kept by the write-path thread only (a stale id after a
         # rollback or a deletion is found missing and looked up again).
         self._known: RemoteAlarmIds = {}
@@ -86,7 +125,7 @@ class AlarmBatcher:
                 )
             return None
         stored = asyncio.get_running_loop().create_future() if event.confirmed else None
-        self._waiting.append(_Waiting(event, stored))
+        self._waiting.append(_Waiting(event, stored, time.monotonic()))
         self._arrived.set()
         if len(self._waiting) >= self._max_events:
             self._full.set()
@@ -128,6 +167,7 @@ class AlarmBatcher:
             self._full.clear()
         if not batch:
             return True
+        started = time.monotonic()
         try:
             live = await run_db_write_path(store_batch, [item.event for item in batch], self._known)
         except DatabaseError as exc:
@@ -146,8 +186,16 @@ class AlarmBatcher:
         for item in batch:
             if item.stored is not None and not item.stored.done():
                 item.stored.set_result(None)
+        stored = time.monotonic()
         await self._publish(live)
+        self._count(len(batch), started - batch[0].arrived, stored - started, started)
         return True
+
+    def _count(self, size: int, wait: float, store: float, started: float) -> None:
+        self.stages.add(size, wait, store, time.monotonic() - started - store)
+        if time.monotonic() - self.stages.started >= STATS_SECONDS:
+            log.info("alarm console: %s", self.stages.line())
+            self.stages = StageTimes()
 
     async def _publish(self, live: dict[str, Any]) -> None:
         try:
