@@ -12,6 +12,8 @@ rest wait their turn), leaving the peer's other request slots to polls and subsc
 A subscription can be made again with the process id of an earlier one (`process_id=`): the
 peer then replaces its old subscription instead of holding two (ASHRAE 135, SubscribeCOV:
 the same subscriber, process id and object is the same subscription).
+Notifications are read from their octets by bms.bacnet.cov_decode (installed with the first
+CovSubscriptions) when they are plain, by bacpypes3 otherwise: the router takes either.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from bacpypes3.apdu import (
 )
 from bacpypes3.pdu import Address
 
+from bms.bacnet import cov_decode
 from bms.bacnet.boundary import object_identifier
 from bms.bacnet.errors import BACnetError, InvalidValueError
 from bms.bacnet.requester import Peer, Requester
@@ -58,6 +61,7 @@ class CovSubscriptions:
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
         self._router = CovRouter.install(requester.app)
+        cov_decode.install()  # notifications read without bacpypes3's generic decoder
         self._live: set[CovSubscription] = set()
         self._next_process_id = 1
         self._renewal_slots: dict[str, asyncio.Semaphore] = {}
@@ -326,6 +330,10 @@ class CovRouter:
         self._subs.pop((sub.peer.address, sub.process_id), None)
 
     def _find(self, apdu: Any) -> CovSubscription | None:
+        fields = cov_decode.fast_fields(apdu)
+        if fields is not None:  # read from the octets: no bacpypes3 parameter is touched
+            sub = self._subs.get((apdu.pduSource, fields.process_id))
+            return sub if sub is not None and fields.ref == sub.ref else None
         sub = self._subs.get((apdu.pduSource, apdu.subscriberProcessIdentifier))
         if sub is None or object_ref(apdu.monitoredObjectIdentifier) != sub.ref:
             return None
@@ -358,6 +366,16 @@ class CovRouter:
 
 
 def cov_notification(apdu: Any, ref: ObjectRef, confirmed: bool) -> CovNotification:
+    fields = cov_decode.fast_fields(apdu)
+    if fields is not None:
+        return CovNotification(
+            device_address=str(apdu.pduSource),
+            device_instance=fields.device_instance,
+            ref=ref,
+            values=dict(fields.values),
+            time_remaining=fields.time_remaining,
+            confirmed=confirmed,
+        )
     values: dict[str, Any] = {}
     for element in apdu.listOfValues:
         property = str(element.propertyIdentifier)
