@@ -179,7 +179,7 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
     say(f"{held} subscriptions held after {subscribe_s} s; COV load for {args.hold:g} s")
     targets = change_targets(args, database)
     profiler = start_profiler(procs, worker.pid, args.hold) if args.profile else None
-    cov = measure(args, database, worker.pid, routes, targets, "cov", args.hold)
+    cov = measure(args, database, worker.pid, simulator.pid, routes, targets, "cov", args.hold)
     cov.update(subscribe_s=subscribe_s, held=held, held_after=asyncio.run(subscriptions(routes)))
     say(f"COV: {summary(cov)}")
     if profiler is not None:
@@ -202,7 +202,7 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
     time.sleep(poll_seconds)  # one interval: every point's polls are on their own rhythm
     # At least two intervals: a shorter window learns few changes and inflates CPU per change.
     poll_hold = max(args.poll_hold, 2 * poll_seconds)
-    poll = measure(args, database, worker.pid, routes, targets, "poll", poll_hold)
+    poll = measure(args, database, worker.pid, simulator.pid, routes, targets, "poll", poll_hold)
     poll.update(cancel_s=cancel_s, subscriptions_left=left, poll_seconds=poll_seconds)
     say(f"poll: {summary(poll)}")
     arrivals = listener.stop()
@@ -235,8 +235,10 @@ def say(text: str) -> None:
 def summary(f: dict[str, Any]) -> str:
     return (
         f"{f['changes_made']} changes in {f['seconds']} s, {f['rows']} rows, {f['lost']} not "
-        f"learnt, to PG p50/p99 {f['db_p50_ms']}/{f['db_p99_ms']} ms, worker CPU "
-        f"{f['worker_cpu_s']} s ({f['worker_cpu_ms_per_change']} ms/change)"
+        f"learnt, to PG p50/p99 {f['db_p50_ms']}/{f['db_p99_ms']} ms (to the commit's start "
+        f"{f['commit_start_p50_ms']}/{f['commit_start_p99_ms']} ms), worker CPU "
+        f"{f['worker_cpu_s']} s ({f['worker_cpu_ms_per_change']} ms/change), simulator CPU "
+        f"{f['simulator_cpu_s']} s"
     )
 
 
@@ -419,6 +421,21 @@ class RowWatcher:
         return self.seen
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (the simulator's processes)."""
+    import psutil
+
+    parent = psutil.Process(pid)
+    total = 0.0
+    for proc in [parent, *parent.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def _number(value: Any) -> float:
     return round(float(value), 3) if isinstance(value, int | float) else float("nan")
 
@@ -427,6 +444,7 @@ def measure(
     args: Any,
     database: str,
     worker_pid: int,
+    simulator_pid: int,
     routes: dict[int, str],
     targets: list[tuple[int, ObjectRef, int]],
     source: str,
@@ -436,20 +454,31 @@ def measure(
     watcher = RowWatcher(database, source)
     driver = Driver(routes, targets)
     cpu_before, wall_before = cpu_seconds(worker_pid), time.monotonic()
+    sim_before = tree_cpu_seconds(simulator_pid)
     asyncio.run(driver.run(args.rate, seconds))
     elapsed = time.monotonic() - wall_before
     cpu = cpu_seconds(worker_pid) - cpu_before
+    sim_cpu = tree_cpu_seconds(simulator_pid) - sim_before
     time.sleep(SETTLE_SECONDS)
     seen = watcher.stop()
     stored = sql(
         database,
-        "SELECT point_id, value FROM devices_bacnetreading WHERE id > %s AND source = %s",
+        "SELECT point_id, value, timestamp FROM devices_bacnetreading WHERE id > %s AND "
+        "source = %s ORDER BY id",
         watcher.first_id,
         source,
     )
-    rows = {(point_id, _number(value)) for point_id, value in stored}
+    # A row's timestamp is when the worker began its commit: change -> commit start is the way
+    # through the simulator, the network, the worker's receive path and the batcher's window.
+    stamped: dict[Key, float] = {}
+    for point_id, value, at in stored:  # the first row of a value (a renewal repeats it)
+        stamped.setdefault((point_id, _number(value)), at.timestamp())
+    rows = set(stamped)
     changes = driver.changes
     delays = [1000 * (seen[key] - c.at) for c in changes if (key := (c.point_id, c.value)) in seen]
+    to_commit = [
+        1000 * (stamped[key] - c.at) for c in changes if (key := (c.point_id, c.value)) in stamped
+    ]
     learned = sum(1 for c in changes if (c.point_id, c.value) in rows)
     return {
         "seconds": round(elapsed, 1),
@@ -463,6 +492,9 @@ def measure(
         "db_p50_ms": round(percentile(delays, 50), 1),
         "db_p99_ms": round(percentile(delays, 99), 1),
         "db_max_ms": round(max(delays), 1) if delays else None,
+        "commit_start_p50_ms": round(percentile(to_commit, 50), 1),
+        "commit_start_p99_ms": round(percentile(to_commit, 99), 1),
+        "simulator_cpu_s": round(sim_cpu, 2),
         "worker_cpu_s": round(cpu, 2),
         "worker_cpu_ms_per_value": round(1000 * cpu / max(1, len(stored)), 3),
         "worker_cpu_ms_per_change": round(1000 * cpu / learned, 3) if learned else float("nan"),

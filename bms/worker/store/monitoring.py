@@ -121,6 +121,10 @@ def save_monitored_readings(rows: list[ReadingRow], at: datetime) -> list[int]:
             target = {}
             rounds.append((row.source, target))
         target[row.point_id] = (row.value, row.status_flags)
+    if len(rounds) == 1:  # the usual case: one statement on PostgreSQL, atomic on its own
+        # (no BEGIN and COMMIT round trips around it: a third of a commit's time at 200/s)
+        source, values = rounds[0]
+        return save_readings(values, source=source, at=at)
     stored: list[int] = []
     with transaction.atomic():
         for source, values in rounds:
