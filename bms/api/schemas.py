@@ -45,6 +45,11 @@ class DeviceDetailOut(DeviceOut):
     max_apdu: int | None
     segmentation: str
     services_supported: list[Any]
+    # What the worker saw it do (None: not known), which beats the claims above.
+    learned_rpm: bool | None
+    learned_segmentation: bool | None
+    learned_max_apdu: int | None
+    learned_at: datetime | None
 
 
 class PointOut(Schema):

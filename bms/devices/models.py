@@ -73,6 +73,17 @@ class BACnetDevice(models.Model):
     def __str__(self) -> str:
         return f"device {self.device_instance} {self.name}".rstrip()
 
+    def learned_summary(self) -> str:
+        """What it was seen to do, for people: "no RPM / no segmentation / max APDU 480"."""
+        parts = []
+        if self.learned_rpm is not None:
+            parts.append("take RPM" if self.learned_rpm else "no RPM")
+        if self.learned_segmentation is not None:
+            parts.append("segment" if self.learned_segmentation else "no segmentation")
+        if self.learned_max_apdu is not None:
+            parts.append(f"max APDU {self.learned_max_apdu}")
+        return " / ".join(parts)
+
 
 class BACnetPoint(models.Model):
     """One object of a remote device (analog/binary/multi-state input, output or value)."""

@@ -24,6 +24,7 @@ from bms.realtime.payloads import reading_payload
 from bms.tasks.models import BACnetTask
 from bms.worker import events, store
 from bms.worker.alarm_jobs import acknowledge_alarm, enroll_alarms
+from bms.worker.capability_book import CapabilityBook
 from bms.worker.db import run_db
 from bms.worker.object_job import read_object
 from bms.worker.schedule_jobs import SCHEDULE_JOBS
@@ -53,11 +54,29 @@ ValuesStored = Callable[[list[tuple[int, Any]], datetime], Awaitable[None]]
 
 class JobSettings:
     def __init__(
-        self, site: str, discovery_cache_seconds: int, on_values: ValuesStored | None = None
+        self,
+        site: str,
+        discovery_cache_seconds: int,
+        on_values: ValuesStored | None = None,
+        capabilities: CapabilityBook | None = None,
     ) -> None:
         self.site = site
         self.discovery_cache_seconds = discovery_cache_seconds
         self.on_values = on_values
+        # Seeds the client's capability cache from the rows and keeps what it learns there.
+        self.capabilities = capabilities
+
+    async def seed_capabilities(self, records: list[IAmRecord]) -> None:
+        if self.capabilities is not None:
+            await self.capabilities.seed_answering(records)
+
+    def seed_capability_rows(self, devices: list[BACnetDevice]) -> None:
+        if self.capabilities is not None:
+            self.capabilities.seed_rows(devices)
+
+    async def save_capabilities(self, devices: list[BACnetDevice]) -> None:
+        if self.capabilities is not None:
+            await self.capabilities.save(devices)
 
 
 async def discover(
@@ -76,6 +95,7 @@ async def discover(
     records = await engine.client.who_is(
         low=who_is_params["low"], high=who_is_params["high"], address=who_is_params["address"]
     )
+    await cfg.seed_capabilities(records)  # before their properties are read
     await progress(
         done=0,
         total=len(records),
@@ -87,6 +107,7 @@ async def discover(
         store.save_discovery, cfg.site, records, infos, who_is_params, started, task.id
     )
     await run_db(events.devices_changed, devices)
+    await cfg.save_capabilities(devices)
     return {
         "cached": False,
         "scan_id": scan.id,
@@ -127,13 +148,19 @@ async def read_points(
 ) -> dict[str, Any]:
     device_id = int(task.parameters["device_id"])
     device = await run_db(store.device_by_instance, cfg.site, device_id)
+    cfg.seed_capability_rows([device])
     await progress(message=f"reading the object list of device {device_id}")
     refs = await engine.client.read_object_list(device.address, device.device_instance)
     points = await engine.client.read_points(device.address, device.device_instance, refs)
     count = await run_db(store.save_points, device, points)
     trend_logs = await store_device_trend_logs(engine, device, refs)  # after the points they log
     await run_db(events.device_points_changed, device)
-    return {"device_id": device_id, "points": count, "trend_logs": trend_logs}
+    await cfg.save_capabilities([device])
+    result: dict[str, Any] = {"device_id": device_id, "points": count, "trend_logs": trend_logs}
+    expected = await run_db(store.expected_point_counts, [device.id])
+    if expected:  # the device has expected points (EDE): how its points compare
+        result["expected_points"] = expected[device.device_instance]
+    return result
 
 
 async def collect(
@@ -147,6 +174,7 @@ async def collect(
     collect costs a transaction per device.
     """
     devices = await run_db(store.devices_to_collect, cfg.site, task.parameters.get("device_ids"))
+    cfg.seed_capability_rows(devices)
     refs_by_device = await run_db(store.point_refs_by_device, [d.id for d in devices])
     point_refs = {
         point_id: (device_pk, ref)
@@ -195,12 +223,20 @@ async def collect(
         await _cancel_all([*reads, *([storing] if storing is not None else [])])
     # New devices' trend logs, once the points they log are stored (issue 15).
     trend_logs = await store_trend_logs_of_new_devices(engine, new_devices)
-    return {
+    await cfg.save_capabilities(devices)
+    result: dict[str, Any] = {
         "devices": len(devices),
         "readings": readings,
         "failed_devices": sorted(failed),
         "trend_logs": trend_logs,
     }
+    # The trending poll's collects compare only the devices whose points they described: a
+    # read of values changes no point's name, units or state texts.
+    compared = new_devices if task.parameters.get("scheduled") else devices
+    expected = await run_db(store.expected_point_counts, [device.id for device in compared])
+    if expected:
+        result["expected_points"] = {str(instance): counts for instance, counts in expected.items()}
+    return result
 
 
 async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:

@@ -61,6 +61,7 @@ from bms.worker.alarm_console import AlarmConsole
 from bms.worker.alarm_notify import AlarmNotifyLoop
 from bms.worker.alarm_rules import RuleRunner
 from bms.worker.alarm_source import AlarmSource
+from bms.worker.capability_book import CapabilityBook
 from bms.worker.db import run_db
 from bms.worker.db_health import DATABASE_ERRORS, DatabaseHealth, ping
 from bms.worker.jobs import JobSettings
@@ -143,6 +144,7 @@ class Worker:
             ),
             stored_properties=store.STORED_PROPERTIES,  # an ack promises the value is kept
         )
+        self.capabilities = CapabilityBook(self.engine.capabilities, options.site)
         self._tasks = TaskRunner(
             self.engine,
             self.worker_id,
@@ -153,7 +155,10 @@ class Worker:
             ),
             max_concurrent_tasks=options.max_concurrent_tasks,
             job_settings=JobSettings(
-                options.site, options.discovery_cache_seconds, self.alarm_rules.values_stored
+                options.site,
+                options.discovery_cache_seconds,
+                self.alarm_rules.values_stored,
+                self.capabilities,
             ),
             health=self._db,
         )
@@ -173,6 +178,9 @@ class Worker:
             if self._pg_writes is not None:
                 await self._pg_writes.connect()
             await self.engine.start()
+            # What devices were seen to refuse (RPM, segmentation) before a restart.
+            seeded = await self.capabilities.seed_site()
+            log.info("capabilities of %d known devices loaded", seeded)
             self.schedules.serve(self.engine)
             self._virtual = VirtualSync(self.engine.device)
             self._alarms.serve(self.engine.device)

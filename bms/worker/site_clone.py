@@ -4,12 +4,15 @@ Reads the site's devices and their points (the analog, binary and multi-state ob
 discovery and a collect stored) into bms.simulator.clone's description: same instances, names,
 descriptions, units and state texts, and the quirks a client meets on the site:
 
-- segmentation and max APDU as the device said in its I-Am (stored by discovery);
-- no ReadPropertyMultiple when its protocol-services-supported (read with its device object)
-  leaves it out. A device whose services were never read is assumed to take RPM.
+- what the worker's capability cache saw the device do (BACnetDevice.learned_*, kept by
+  bms.worker.capability_book): no RPM, no segmentation, its max APDU. Observations beat claims,
+  as in the cache: a device that says it segments and aborts our segmented reads is cloned as
+  one that cannot segment;
+- where nothing was seen, what the device claimed: segmentation and max APDU as in its I-Am
+  (stored by discovery), and no ReadPropertyMultiple when its protocol-services-supported (read
+  with its device object) leaves it out. A device whose services were never read is assumed to
+  take RPM.
 
-What the worker's capability cache learns by failing (a device that claims segmentation and
-aborts anyway) lives in the worker's memory only; the stored claims are what a clone can copy.
 Every device becomes a BACnet/IP device of its own on loopback, routed ones (MS/TP behind a
 router) too.
 
@@ -29,10 +32,12 @@ from datetime import datetime, timedelta
 from django.db.models import F
 from django.utils import timezone
 
+from bms.bacnet.capabilities import SEGMENTED_TRANSMIT
 from bms.bacnet.commanding import is_cov_increment
 from bms.bacnet.types import ANALOG_TYPES, POINT_TYPES
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
 from bms.simulator.clone import (
+    NOT_SEGMENTED,
     SEGMENTATIONS,
     SEGMENTED,
     ClonedDevice,
@@ -76,14 +81,15 @@ def clone_site(
 def cloned_device(
     device: BACnetDevice, points: list[ClonedPoint], trend_logs: Sequence[ClonedTrendLog] = ()
 ) -> ClonedDevice:
-    services = device.services_supported or []
     return ClonedDevice(
         instance=device.device_instance,
         name=device.name or f"Device {device.device_instance}",
         points=tuple(points),
-        segmentation=device.segmentation if device.segmentation in SEGMENTATIONS else SEGMENTED,
-        supports_rpm=not services or READ_PROPERTY_MULTIPLE in services,
-        max_apdu=nearest_max_apdu(device.max_apdu),
+        segmentation=_segmentation(device),
+        supports_rpm=_supports_rpm(device),
+        max_apdu=nearest_max_apdu(
+            device.max_apdu if device.learned_max_apdu is None else device.learned_max_apdu
+        ),
         description=device.description,
         vendor_id=device.vendor_id,
         vendor_name=device.vendor_name,
@@ -91,6 +97,23 @@ def cloned_device(
         location=device.location,
         trend_logs=tuple(trend_logs),
     )
+
+
+def _segmentation(device: BACnetDevice) -> str:
+    """As seen if it was (the claim's wording kept when it agrees), else as claimed."""
+    claimed = device.segmentation if device.segmentation in SEGMENTATIONS else SEGMENTED
+    if device.learned_segmentation is None:
+        return claimed
+    if device.learned_segmentation:
+        return claimed if claimed in SEGMENTED_TRANSMIT else SEGMENTED
+    return NOT_SEGMENTED
+
+
+def _supports_rpm(device: BACnetDevice) -> bool:
+    if device.learned_rpm is not None:
+        return device.learned_rpm
+    services = device.services_supported or []
+    return not services or READ_PROPERTY_MULTIPLE in services
 
 
 def cloned_point(point: BACnetPoint, readings: list[object]) -> ClonedPoint:

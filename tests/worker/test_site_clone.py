@@ -57,6 +57,34 @@ def test_a_sites_devices_keep_their_instances_identity_and_quirks() -> None:
     assert (unread.supports_rpm, unread.max_apdu) == (True, 1024)
 
 
+def test_what_the_worker_saw_a_device_do_beats_what_it_claimed() -> None:
+    device(1001, learned_segmentation=False, learned_rpm=True)  # says it segments; aborts
+    device(1002, learned_rpm=False, learned_max_apdu=480)  # lists RPM; refuses it
+    device(1003, segmentation="no-segmentation", learned_segmentation=True)  # did segment
+    device(1004, segmentation="segmented-transmit", learned_segmentation=True, learned_rpm=True)
+    device(1005, services_supported=["read-property"], max_apdu=480)  # nothing seen: claims
+
+    aborts, refuses, segments, transmits, claims = clone_site(SITE)
+
+    assert (aborts.segmentation, aborts.supports_rpm, aborts.max_apdu) == (
+        "no-segmentation",
+        True,
+        1476,
+    )
+    assert (refuses.segmentation, refuses.supports_rpm, refuses.max_apdu) == (
+        "segmented-both",
+        False,
+        480,
+    )
+    assert segments.segmentation == "segmented-both"
+    assert (transmits.segmentation, transmits.supports_rpm) == ("segmented-transmit", True)
+    assert (claims.segmentation, claims.supports_rpm, claims.max_apdu) == (
+        "segmented-both",
+        False,
+        480,
+    )
+
+
 def test_points_keep_names_units_texts_and_commandable_and_other_objects_stay_out() -> None:
     ahu = device(1001)
     point(

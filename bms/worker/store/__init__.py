@@ -8,12 +8,16 @@ while a transaction is held across BACnet I/O. One module per job:
 - `point_writes`: the audit of an operator's or API user's write to a remote point;
 - `external_writes`: peers' writes to our virtual objects, stored before their ack, the audit
   of refused ones, and their live payload;
-- `polling`: when the trending poll queues a collect.
+- `polling`: when the trending poll queues a collect;
+- `capabilities`: what the client's capability cache learned about devices, kept in their rows;
+- `expected`: a read device's points against its expected points (EDE), counted.
 
 Callers use `from bms.worker import store` and `store.<function>`; the names are re-exported here.
 """
 
+from bms.worker.store.capabilities import learned_changes, save_learned, stored_capabilities
 from bms.worker.store.discovery import cached_scan, save_discovery
+from bms.worker.store.expected import expected_point_counts
 from bms.worker.store.external_writes import (
     STORED_PROPERTIES,
     StoredWrite,
@@ -46,6 +50,8 @@ __all__ = [
     "devices_to_collect",
     "enqueue_poll_if_idle",
     "event_payload",
+    "expected_point_counts",
+    "learned_changes",
     "point_for_write",
     "point_refs_by_device",
     "record_point_write",
@@ -53,9 +59,11 @@ __all__ = [
     "running_virtual_objects",
     "save_collect_wave",
     "save_discovery",
+    "save_learned",
     "save_points",
     "save_readings",
     "store_external_write",
     "store_external_writes",
+    "stored_capabilities",
     "written_column",
 ]
