@@ -6,7 +6,9 @@ no-segmentation device 1001 and its no-RPM device 1002), a worker of site "origi
 discovers and collects it, then `manage.py bacnet_simulate --from-site original` on the same
 port, and a worker of site "cloned" that discovers and collects the clone into the same
 database. The tests compare the two sites' rows and the two workers' logs, and ask the clone
-(left running) directly for what the original refused.
+(left running) directly for what the original refused. Between the two, a worker of site
+"original" is restarted on the same database and reads the original building again: it starts
+from what the first one learned (stored in BACnetDevice.learned_*) instead of failing again.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Rig:
     url: str
     port: int
     original_log: str  # the worker's output
+    restarted_log: str  # the original site's worker, restarted after its discovery and collects
     cloned_log: str
 
 
@@ -119,6 +122,11 @@ def rig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             first = worker(url, ORIGINAL, port, logs, running)
             discover_and_collect(url, ORIGINAL, collects=2)  # two values to replay
             first.stop()
+            original_log = first.output()  # before the restarted worker writes the same file
+            restarted = worker(url, ORIGINAL, port, logs, running)
+            run_task(url, ORIGINAL, "read_points", "--device", "1002")
+            run_task(url, ORIGINAL, "collect")
+            restarted.stop()
             building.stop()
             clone = start(
                 "clone",
@@ -134,7 +142,7 @@ def rig(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             second = worker(url, CLONED, port, logs, running)
             discover_and_collect(url, CLONED, collects=1)
             second.stop()
-            yield Rig(url, port, first.output(), second.output())
+            yield Rig(url, port, original_log, restarted.output(), second.output())
         finally:
             for process in reversed(running):
                 process.stop()
@@ -205,6 +213,30 @@ def test_the_worker_hits_the_same_fallbacks_on_the_clone(rig: Rig) -> None:
     assert fallbacks(rig.url, CLONED, rig.cloned_log) == fallbacks(
         rig.url, ORIGINAL, rig.original_log
     )
+
+
+LEARNED_ROWS = (
+    "SELECT device_instance, learned_rpm, learned_segmentation, learned_max_apdu, "
+    "learned_at IS NOT NULL FROM devices_bacnetdevice WHERE site=%s ORDER BY device_instance"
+)
+
+
+def test_what_the_worker_learned_of_each_device_is_stored(rig: Rig) -> None:
+    assert [tuple(row) for row in sql(rig.url, LEARNED_ROWS, ORIGINAL)] == [
+        (1000, True, True, 1476, True),
+        (1001, True, False, 480, True),  # cannot segment
+        (1002, False, True, 1476, True),  # refuses RPM
+        (1003, True, True, 1476, True),
+    ]
+
+
+def test_a_restarted_worker_does_not_learn_the_fallbacks_again(rig: Rig) -> None:
+    assert "capabilities of 4 known devices loaded" in rig.restarted_log
+    # It read 1002's points and collected every device without an RPM to 1002 to refuse.
+    assert fallbacks(rig.url, ORIGINAL, rig.restarted_log) == {
+        "index by index": set(),
+        "one by one": set(),
+    }
 
 
 def fallbacks(url: str, site: str, log: str) -> dict[str, set[int]]:
