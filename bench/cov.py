@@ -178,7 +178,12 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
     subscribe_s, held = asyncio.run(wait_subscriptions(routes, args.devices * args.objects))
     say(f"{held} subscriptions held after {subscribe_s} s; COV load for {args.hold:g} s")
     targets = change_targets(args, database)
-    profiler = start_profiler(procs, worker.pid, args.hold) if args.profile else None
+    profiler = None
+    if args.profile:  # the worker, and the first simulator process (the load's own cost)
+        profiler = start_profiler(procs, worker.pid, args.hold, "worker")
+        children = simulator_children(simulator.pid)
+        if children:
+            start_profiler(procs, children[0], args.hold, "simulator")
     cov = measure(args, database, worker.pid, simulator.pid, routes, targets, "cov", args.hold)
     cov.update(subscribe_s=subscribe_s, held=held, held_after=asyncio.run(subscriptions(routes)))
     say(f"COV: {summary(cov)}")
@@ -213,8 +218,14 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
     return {"cov": cov, "poll": poll}
 
 
-def start_profiler(procs: Processes, pid: int, seconds: float) -> Any:
-    out = procs.logdir / "worker.speedscope.json"
+def simulator_children(pid: int) -> list[int]:
+    import psutil
+
+    return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+
+
+def start_profiler(procs: Processes, pid: int, seconds: float, name: str) -> Any:
+    out = procs.logdir / f"{name}.speedscope.json"
     py_spy = ROOT / ".venv" / "bin" / "py-spy"
     return procs.start(
         "py-spy",
