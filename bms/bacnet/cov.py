@@ -33,6 +33,7 @@ from bacpypes3.apdu import (
     SubscribeCOVRequest,
     UnconfirmedCOVNotificationRequest,
 )
+from bacpypes3.errors import ExecutionError
 from bacpypes3.pdu import Address
 
 from bms.bacnet import cov_decode
@@ -340,11 +341,21 @@ class CovRouter:
         return sub
 
     async def _on_confirmed(self, apdu: ConfirmedCOVNotificationRequest) -> None:
+        """Acknowledged once the callback (and what it returned to await: the value stored)
+        is done; refused with device/operational-problem if it failed, so the device sends it
+        again rather than believing it delivered."""
         sub = self._find(apdu)
         if sub is None:
             await self._original_confirmed(apdu)
             return
-        await self._deliver(sub, apdu, confirmed=True)
+        try:
+            await sub.deliver(cov_notification(apdu, sub.ref, confirmed=True))
+        except Exception as exc:
+            sub.last_error = exc
+            log.warning(
+                "COV notification of %s %s not taken (%s): refused", sub.peer.key, sub.ref, exc
+            )
+            raise ExecutionError(errorClass="device", errorCode="operationalProblem") from exc
         await self._app.response(SimpleAckPDU(context=apdu))
 
     async def _on_unconfirmed(self, apdu: UnconfirmedCOVNotificationRequest) -> None:

@@ -238,11 +238,16 @@ class DeviceMonitor:
         self._watch.cov_refused[key] = {"reason": str(error)}
         await run_db(save_cov_refusal, self.device_id, key, str(error))
 
-    def _on_notification(self, point: WatchedPoint, notification: CovNotification) -> None:
+    def _on_notification(
+        self, point: WatchedPoint, notification: CovNotification
+    ) -> asyncio.Future[None] | None:
+        """Queue the value; for a confirmed notification, the future of its storing (the
+        router acknowledges the device once it is stored, and refuses it if it cannot be)."""
         values = notification.values
+        stored = None
         if "present-value" in values:
             flags = values.get("status-flags")
-            self._batcher.add(
+            stored = self._batcher.add(
                 ReadingRow(
                     point.point_id,
                     point.device_id,
@@ -250,12 +255,14 @@ class DeviceMonitor:
                     values["present-value"],
                     tuple(flags) if flags is not None else None,
                     "cov",
-                )
+                ),
+                wait=notification.confirmed,
             )
         # A notification is an answer too: it ends a run of timed-out requests (renewals, polls)
         # of a device that is busy, not gone (bench/cov.py: 3 renewals lost in a row while the
         # device kept notifying made it flap, dropping and remaking its 200 subscriptions).
         self._book.answered(self.device_id, "sent a COV notification")
+        return stored
 
     def _on_renewal(self, sub: CovSubscription, error: BACnetError | None) -> None:
         if error is None or isinstance(error, LocalError):

@@ -80,6 +80,9 @@ class ReadingBatcher:
         self._window = window
         self._max_rows = max_rows
         self._rows: list[ReadingRow] = []
+        # Beside each row: the future of a confirmed notification, resolved once it is stored
+        # (the router acknowledges it then), or None.
+        self._acks: list[asyncio.Future[None] | None] = []
         self._oldest = 0.0  # monotonic arrival of the oldest value waiting
         self._waiting = asyncio.Event()
         self._full = asyncio.Event()
@@ -91,18 +94,26 @@ class ReadingBatcher:
         )
         self.timings = Timings()
 
-    def add(self, row: ReadingRow) -> None:
+    def add(self, row: ReadingRow, wait: bool = False) -> asyncio.Future[None] | None:
+        """Queue `row` for the next group commit. With `wait` (a confirmed notification), a
+        future that is resolved once the row is stored, or fails if it cannot be (the queue
+        is full, or the worker stops first): its sender is acknowledged only then."""
+        ack = asyncio.get_running_loop().create_future() if wait else None
         if len(self._rows) >= MAX_WAITING:
             self.dropped += 1
             if self.dropped % 10_000 == 1:
                 log.error("monitoring: database away, %d values dropped so far", self.dropped)
-            return
+            if ack is not None:
+                ack.set_exception(RuntimeError("the readings queue is full"))
+            return ack
         if not self._rows:
             self._oldest = time.monotonic()
         self._rows.append(row)
+        self._acks.append(ack)
         self._waiting.set()
         if len(self._rows) >= self._max_rows:
             self._full.set()
+        return ack
 
     async def run(self) -> None:
         """Store what arrives until cancelled; what is waiting then is stored by `drain`."""
@@ -123,9 +134,14 @@ class ReadingBatcher:
             failures = 0 if await self._store_waiting() else failures + 1
         if self._rows:
             log.error("monitoring: %d values not stored at shutdown", len(self._rows))
+        for ack in self._acks:
+            if ack is not None and not ack.done():
+                ack.set_exception(RuntimeError("not stored: the worker is stopping"))
+        self._rows, self._acks = [], []
 
     async def _store_waiting(self) -> bool:
         batch, self._rows = self._rows[: self._max_rows], self._rows[self._max_rows :]
+        acks, self._acks = self._acks[: self._max_rows], self._acks[self._max_rows :]
         if not self._rows:
             self._waiting.clear()
         if len(self._rows) < self._max_rows:
@@ -143,12 +159,16 @@ class ReadingBatcher:
         except DatabaseError as exc:
             log.warning("monitoring: %d values not stored yet (%s); retrying", len(batch), exc)
             self._rows[:0] = batch
+            self._acks[:0] = acks
             self._oldest = min(oldest, self._oldest)
             self._waiting.set()
             await asyncio.sleep(RETRY_SECONDS)
             return False
         self.stored += sum(1 for row in batch if row.point_id in stored)
         committed = time.monotonic()
+        for ack in acks:  # stored (or its point deleted meanwhile): the sender may be told
+            if ack is not None and not ack.done():
+                ack.set_result(None)
         await events.point_readings(_payloads_by_device(batch, stored, at))
         self.timings.add(len(batch), waited, committed - started, time.monotonic() - committed)
         if self.on_stored is not None:

@@ -267,3 +267,56 @@ async def test_a_renewal_that_times_out_is_one_failed_request_and_keeps_retrying
     assert outcomes[0] is None  # the subscription's answer
     assert subscription.active
     assert isinstance(subscription.last_error, BACnetTimeoutError)
+
+
+def record_confirmations(peer: Any) -> list[Any]:
+    """What the peer's confirmed notifications came back with: None (acknowledged) or the
+    error the subscriber answered."""
+    outcomes: list[Any] = []
+
+    def confirmation(cov: Any, future: Any) -> None:
+        outcomes.append(future.exception() if future.exception() is not None else None)
+
+    peer.cov_confirmation = confirmation
+    return outcomes
+
+
+async def test_a_confirmed_notification_is_acknowledged_once_its_callback_is_done(rig):
+    """The worker returns the future of the value's storing: the device hears nothing until
+    then (it would send the notification again), and the acknowledgement after."""
+    peer = await rig.peer(2, 1001)
+    client = await rig.client()
+    outcomes = record_confirmations(peer)
+    stored = asyncio.Event()
+    seen: asyncio.Queue[CovNotification] = asyncio.Queue()
+
+    def on_change(notification: CovNotification) -> Any:
+        seen.put_nowait(notification)
+        return asyncio.ensure_future(stored.wait())
+
+    await client.subscribe_cov(rig.address(2), AI, on_change, confirmed=True)
+    await next_notification(seen)
+    await asyncio.sleep(0.3)
+    assert outcomes == []  # not acknowledged while the value is not stored
+    stored.set()
+    deadline = time.monotonic() + WAIT
+    while not outcomes and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert outcomes == [None]
+
+
+async def test_a_confirmed_notification_whose_callback_fails_is_refused(rig):
+    peer = await rig.peer(2, 1001)
+    client = await rig.client()
+    outcomes = record_confirmations(peer)
+
+    async def on_change(notification: CovNotification) -> None:
+        raise RuntimeError("the readings queue is full")
+
+    subscription = await client.subscribe_cov(rig.address(2), AI, on_change, confirmed=True)
+    deadline = time.monotonic() + WAIT
+    while not outcomes and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert len(outcomes) == 1
+    assert "operational" in str(outcomes[0]).lower().replace("-", "")
+    assert isinstance(subscription.last_error, RuntimeError)

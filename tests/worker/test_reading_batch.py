@@ -131,3 +131,54 @@ def test_timings_summary_gives_percentiles_in_milliseconds():
     assert summary.startswith("500 values in 100 commits")
     assert "waited p50/p99/max 50/99/99 ms" in summary
     assert "commit p50/p99/max 2/2/2 ms" in summary
+
+
+async def test_a_confirmed_value_is_resolved_only_once_stored(recorder):
+    recorder.commit_seconds = 0.3
+    batcher = ReadingBatcher(window=0.05)
+    runner = asyncio.create_task(batcher.run())
+    assert batcher.add(row(1)) is None  # unconfirmed: nobody waits
+    stored = batcher.add(row(2), wait=True)
+    assert stored is not None
+    await asyncio.sleep(0.2)  # the commit is running
+    assert not stored.done()
+    await asyncio.wait_for(stored, 5)
+    await stop(runner)
+    assert recorder.commits[0][2] == [1, 2]
+
+
+async def test_a_confirmed_value_waits_through_a_failed_commit(recorder, monkeypatch):
+    from django.db import OperationalError
+
+    failures = [OperationalError("the database restarts")]
+    save = recorder.save
+
+    def flaky(rows: list[ReadingRow], at: datetime) -> list[int]:
+        if failures:
+            raise failures.pop()
+        return save(rows, at)
+
+    monkeypatch.setattr(reading_batch, "save_monitored_readings", flaky)
+    monkeypatch.setattr(reading_batch, "RETRY_SECONDS", 0.05)
+    batcher = ReadingBatcher(window=0.01)
+    runner = asyncio.create_task(batcher.run())
+    stored = batcher.add(row(1), wait=True)
+    await asyncio.wait_for(stored, 5)
+    await stop(runner)
+    assert failures == []
+    assert recorder.commits[0][2] == [1]
+
+
+async def test_confirmed_values_not_stored_at_shutdown_fail(recorder, monkeypatch):
+    from django.db import OperationalError
+
+    def away(rows: list[ReadingRow], at: datetime) -> list[int]:
+        raise OperationalError("the database is away")
+
+    monkeypatch.setattr(reading_batch, "save_monitored_readings", away)
+    monkeypatch.setattr(reading_batch, "RETRY_SECONDS", 0.01)
+    batcher = ReadingBatcher(window=0.01)
+    stored = batcher.add(row(1), wait=True)
+    await batcher.drain(attempts=2)
+    with pytest.raises(RuntimeError, match="stopping"):
+        await stored
