@@ -3,12 +3,12 @@ match it (bms.alarms.notifiers), without ever holding up the worker.
 
 Theory of operation: one supervised loop looks for transitions newer than the last it saw
 every `poll_seconds` (from the newest at start: history is not re-sent) and puts one job per
-(transition, notifier) in a bounded queue; a full queue drops the job with a log line rather
-than wait. A few sender tasks deliver jobs in threads (a slow SMTP server or webhook holds a
-thread, not the event loop). A failed delivery is logged and retried after 1, 2, 4, 8, 16 s
-(the retry waits in a heap, not in a sender), then given up with an error line; the other
-notifiers go on meanwhile. A lost database ends `run` like any loop's; the supervisor starts
-it again and it carries on from the last transition it saw.
+(transition, notifier) in a bounded queue; a full queue drops the job, counted, with one log
+line per look rather than wait. A few sender tasks deliver jobs in threads (a slow SMTP server
+or webhook holds a thread, not the event loop). A failed delivery is logged and retried after
+1, 2, 4, 8, 16 s (the retry waits in a heap, not in a sender), then given up with an error
+line; the other notifiers go on meanwhile. A lost database ends `run` like any loop's; the
+supervisor starts it again and it carries on from the last transition it saw.
 """
 
 from __future__ import annotations
@@ -109,19 +109,24 @@ class AlarmNotifyLoop:
         now = time.monotonic()
         while self._retries and self._retries[0][0] <= now:
             jobs.append(heapq.heappop(self._retries)[2])
-        for job in jobs:
-            self._enqueue(job)
+        dropped = [job for job in jobs if not self._enqueued(job)]
+        if dropped:
+            # One line a look, not one a job: at a thousand transitions a second a line each
+            # would itself load the event loop the alarm console receives on.
+            log.error(
+                "%d alarm notifications dropped (to %s): %d notifications already wait",
+                len(dropped),
+                ", ".join(sorted({str(job.notifier) for job in dropped})),
+                self.bound,
+            )
 
-    def _enqueue(self, job: Job) -> None:
+    def _enqueued(self, job: Job) -> bool:
         try:
             self.queue.put_nowait(job)
         except asyncio.QueueFull:
             self.counts.dropped += 1
-            log.error(
-                "alarm notification to %s dropped: %d notifications already wait",
-                job.notifier,
-                self.bound,
-            )
+            return False
+        return True
 
     async def _send_loop(self) -> None:
         while True:

@@ -102,3 +102,23 @@ async def test_a_full_queue_drops_with_a_count_instead_of_waiting():
     await until(lambda: loop.counts.dropped == 2)
     await stopped(task)
     assert loop.queue.qsize() == 1
+
+
+async def test_a_burst_that_overflows_the_queue_is_one_log_line_per_look(caplog):
+    """At a thousand transitions a second a line per dropped job would load the event loop."""
+    await sync_to_async(AlarmNotifier.objects.create)(name="desk", kind="email", target="o@x.org")
+    loop = AlarmNotifyLoop(poll_seconds=0.05, bound=2, senders=0)
+    task = await running(loop)
+
+    def burst() -> None:
+        for priority in range(12):
+            a_transition(priority=priority)
+
+    with caplog.at_level("ERROR", logger="bms.worker.alarm_notify"):
+        await sync_to_async(burst)()
+        await until(lambda: loop.counts.dropped == 10)
+        await stopped(task)
+    lines = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert 1 <= len(lines) < 10, lines
+    assert sum(int(line.split()[0]) for line in lines) == 10
+    assert "email notifier desk" in lines[0]
