@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -31,6 +32,7 @@ TABLE = BACnetReading._meta.db_table
 DEFAULT = f"{TABLE}_default"
 AHEAD_DAYS = 3  # days after today kept covered (the migration made the same)
 MAX_DROPS = 10  # partitions dropped per step: each takes a short exclusive lock on the table
+LOCK_TIMEOUT_MS = 5000  # how long a partition change waits for its lock
 
 _BOUNDS = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
 
@@ -105,22 +107,18 @@ def _overlap(partition: Partition, start: datetime, end: datetime) -> bool:
 
 def create_partition(start: datetime, end: datetime) -> str:
     """A partition for [start, end), with the default partition's rows of that range moved
-    into it (one transaction: readers see every row throughout)."""
+    into it (one transaction: readers see every row throughout).
+
+    Made as a table of its own and then attached: ATTACH locks the parent table only against
+    other schema changes (CREATE TABLE ... PARTITION OF would lock out every read and write
+    for the moment), and the default partition, which it scans, against everything."""
     name = f"{TABLE}_p{start:%Y%m%d}"
     bounds = [start, end]
     with transaction.atomic(), connection.cursor() as cursor:
+        _bounded_lock_wait(cursor)
         # Inserts routed to the default wait until the partition is attached, so no row of the
         # range lands there between the move and the attach (which would then be refused).
         cursor.execute(f"LOCK TABLE {DEFAULT} IN SHARE ROW EXCLUSIVE MODE")
-        cursor.execute(
-            f"SELECT 1 FROM {DEFAULT} WHERE timestamp >= %s AND timestamp < %s LIMIT 1",  # noqa: S608
-            bounds,
-        )
-        if cursor.fetchone() is None:
-            cursor.execute(
-                f"CREATE TABLE {name} PARTITION OF {TABLE} FOR VALUES FROM (%s) TO (%s)", bounds
-            )
-            return name
         cursor.execute(
             f"CREATE TABLE {name} (LIKE {TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
         )
@@ -133,6 +131,12 @@ def create_partition(start: datetime, end: datetime) -> str:
             f"ALTER TABLE {TABLE} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)", bounds
         )
     return name
+
+
+def _bounded_lock_wait(cursor: Any) -> None:
+    """Give up (the step fails, the next one tries again) rather than wait behind a long
+    reader for a lock every reader and writer then queues behind."""
+    cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,7 @@ def drop_expired(cutoff: datetime, max_rows: int) -> Dropped:
             # The foreign keys are deferred: rows of the partition inserted earlier in the same
             # transaction (an outer one) would otherwise forbid the drop until the commit.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            _bounded_lock_wait(cursor)
             cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {partition.name}")
             cursor.execute(f"DROP TABLE {partition.name}")
         dropped.append(partition.name)

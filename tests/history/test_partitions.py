@@ -32,6 +32,18 @@ def partition_of(reading_id: int) -> str:
         return str(cursor.fetchone()[0])
 
 
+def index_count(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_index WHERE indrelid = %s::regclass", [table])
+        return int(cursor.fetchone()[0])
+
+
+def constraint_kinds(table: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT contype FROM pg_constraint WHERE conrelid = %s::regclass", [table])
+        return {str(row[0]) for row in cursor.fetchall()}
+
+
 def names() -> set[str]:
     return {p.name for p in partitions.partitions()}
 
@@ -63,6 +75,9 @@ def test_the_upkeep_creates_partitions_ahead_once():
     expected = [day_name(NOW + n * DAY) for n in range(partitions.AHEAD_DAYS + 1)]
     assert first["partitions_created"] == expected
     assert set(expected) <= names()
+    # Attached partitions get the table's indexes and its foreign keys and check.
+    assert index_count(expected[0]) == index_count(partitions.TABLE)
+    assert constraint_kinds(expected[0]) >= {"f", "c"}
     assert maintain(NOW)[0]["partitions_created"] == []
 
 
