@@ -205,11 +205,11 @@ async def test_renewals_of_200_subscriptions_made_at_once_are_spread_over_a_wind
     made = time.monotonic()
     due = sorted(s.renew_due - made for s in subscriptions if s.renew_due is not None)
     assert len(due) == 200
-    assert due[0] >= 59  # 60-80 % of the lifetime
+    assert due[0] >= 19  # the first renewal: 20-80 % of the lifetime
     assert due[-1] <= 80
-    assert due[-1] - due[0] >= 15  # spread over most of that 20 s window, not one instant
-    per_second = max(sum(1 for d in due if int(d) == second) for second in range(59, 81))
-    assert per_second <= 30  # ~10 a second, not 200 at once
+    assert due[-1] - due[0] >= 45  # spread over most of that 60 s window, not one instant
+    per_second = max(sum(1 for d in due if int(d) == second) for second in range(19, 81))
+    assert per_second <= 15  # ~3 a second, not 200 at once
     await client.close()
 
 
