@@ -93,6 +93,20 @@ def read_object(point: BACnetPoint, *, user: str | None = None) -> BACnetTask:
     )
 
 
+def backfill_trendlog(point: BACnetPoint, *, user: str | None = None) -> BACnetTask:
+    """Queue the reading of a remote trend log (a point of type trend-log) into history."""
+    if point.object_type != "trend-log":
+        raise Refused(f"{point.object_type},{point.instance} is not a trend log")
+    if point.logged_point_id is None:
+        raise Refused("this trend log logs no point of its device: there is nothing to store")
+    device = point.device
+    return _queued(
+        lambda backend: backend.backfill_trendlog(device.device_instance, point.instance),
+        site=lambda: device.site,
+        user=user,
+    )
+
+
 def write_point(
     point: BACnetPoint,
     value: Any,

@@ -37,6 +37,7 @@ urlpatterns = [
     path("points/", find.point_search, name="point_search"),
     path("points/<int:pk>/", points.point_detail, name="point"),
     path("points/<int:pk>/read-all/", points.point_read_all, name="point_read_all"),
+    path("points/<int:pk>/backfill/", points.point_backfill, name="point_backfill"),
     path("points/<int:pk>/write/", devices.point_write, name="point_write"),
     path("points/<int:pk>/monitoring/", monitoring.point_monitoring, name="point_monitoring"),
     path("tasks/", tasks.task_list, name="tasks"),

@@ -4,10 +4,13 @@ queues a read_object task and never waits on BACnet."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from bms.devices.models import BACnetPoint
 from bms.tasks.models import BACnetTask
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +89,41 @@ def test_viewers_cannot_queue_a_read(viewer_client, building):
     response = viewer_client.post(reverse("web:point_read_all", args=[building["ao"].id]))
     assert response.status_code == 403
     assert not BACnetTask.objects.filter(task_type="read_object").exists()
+
+
+def trend_log(building: dict[str, Any]) -> BACnetPoint:
+    """A remote trend log of the building's AI, as a collect or read_points stores it."""
+    ai = building["ai"]
+    return BACnetPoint.objects.create(
+        device=ai.device,
+        object_type="trend-log",
+        instance=1,
+        name="Zone_Temp_Log",
+        logged_point=ai,
+        properties={"buffer-size": 1000, "record-count": 12, "log-interval": 6000},
+    )
+
+
+def test_a_trend_log_page_names_what_it_logs_and_queues_its_backfill(operator_client, building):
+    log = trend_log(building)
+    html = operator_client.get(reverse("web:point", args=[log.id])).content.decode()
+    assert 'id="backfill"' in html
+    assert "Logs <a" in html
+    assert "buffer-size" in html
+    response = operator_client.post(
+        reverse("web:point_backfill", args=[log.id]), HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == 202
+    task = BACnetTask.objects.get(id=response.json()["task_id"])
+    assert task.task_type == "backfill_trendlog"
+    assert task.parameters == {"device_id": 1001, "object": 1, "user": "otto"}
+
+
+def test_only_a_trend_log_is_backfilled_and_not_by_viewers(
+    operator_client, viewer_client, building
+):
+    response = operator_client.post(reverse("web:point_backfill", args=[building["ai"].id]))
+    assert response.status_code == 400
+    log = trend_log(building)
+    assert viewer_client.post(reverse("web:point_backfill", args=[log.id])).status_code == 403
+    assert not BACnetTask.objects.filter(task_type="backfill_trendlog").exists()

@@ -48,6 +48,13 @@ class BACnetBackend:
         parameters = {"device_id": _device_instance(device_id), "object": object_ref}
         return self._submit("read_object", parameters)
 
+    def backfill_trendlog(self, device_id: int, log_instance: int | None = None) -> int:
+        """Read a device's trend logs (or the one `log_instance`) into history with ReadRange."""
+        parameters: dict[str, Any] = {"device_id": _device_instance(device_id)}
+        if log_instance is not None:
+            parameters["object"] = log_instance
+        return self._submit("backfill_trendlog", parameters)
+
     def write_point(
         self,
         point_id: int,

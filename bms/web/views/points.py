@@ -62,6 +62,18 @@ def point_read_all(request: HttpRequest, pk: int) -> HttpResponse:
     return done(request, f"Read all properties: task {task.id} queued", back, task_id=task.id)
 
 
+@operator_action
+def point_backfill(request: HttpRequest, pk: int) -> HttpResponse:
+    """A remote trend log's records read into history (the backfill_trendlog task)."""
+    point = get_object_or_404(BACnetPoint.objects.select_related("device"), pk=pk)
+    back = reverse("web:point", args=[pk])
+    try:
+        task = submission.backfill_trendlog(point, user=request.user.get_username())
+    except submission.Refused as exc:
+        return refused(request, str(exc), back)
+    return done(request, f"Trend log backfill: task {task.id} queued", back, task_id=task.id)
+
+
 def priority_rows(properties: dict[str, Any]) -> list[dict[str, Any]]:
     """The 16 levels of a priority array as read, the winning one marked; [] if none was read."""
     array = properties.get("priority-array")
