@@ -56,7 +56,12 @@ def _collect(task: BACnetTask, result: dict[str, Any]) -> str:
 
 
 def _read_points(task: BACnetTask, result: dict[str, Any]) -> str:
-    return f"found {_count(result['points'], 'point')} on device {result['device_id']}{_took(task)}"
+    logs = result.get("trend_logs") or 0
+    and_logs = f" and {_count(logs, 'trend log')}" if logs else ""
+    return (
+        f"found {_count(result['points'], 'point')}{and_logs} on device {result['device_id']}"
+        f"{_took(task)}"
+    )
 
 
 def _write_point(task: BACnetTask, result: dict[str, Any]) -> str:
@@ -75,9 +80,17 @@ def _history(task: BACnetTask, result: dict[str, Any]) -> str:
         f"rolled up {_count(result['readings_rolled_up'], 'reading')} into buckets ({buckets}); "
         f"dropped {_count(deleted, 'expired row')}"
         f"{' in ' + _count(result['steps'], 'step') if result.get('steps', 1) > 1 else ''}"
-        f"{_took(task)}"
+        f"{_partitions(result)}{_took(task)}"
     )
     return f"{text}; more to do" if result.get("more") else text
+
+
+def _partitions(result: dict[str, Any]) -> str:
+    """The raw readings' partitions made ahead and dropped whole (PostgreSQL only)."""
+    made, dropped = result.get("partitions_created") or [], result.get("partitions_dropped") or []
+    parts = [f"{_count(len(made), 'partition')} made"] if made else []
+    parts += [f"{_count(len(dropped), 'expired partition')} dropped"] if dropped else []
+    return f"; {' and '.join(parts)}" if parts else ""
 
 
 def _acknowledge_alarm(task: BACnetTask, result: dict[str, Any]) -> str:

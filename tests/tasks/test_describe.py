@@ -52,6 +52,24 @@ def finished(kind: str, result: object, seconds: float = 0.4, **parameters: obje
             "found 20 points on device 3000 in 0.4 s",
         ),
         (
+            "read_points",
+            {"device_id": 3000, "points": 20, "trend_logs": 2},
+            "found 20 points and 2 trend logs on device 3000 in 0.4 s",
+        ),
+        (
+            "history",
+            {
+                "readings_rolled_up": 10,
+                "buckets": {"1 min": 2},
+                "deleted": {"raw": 0, "1 min": 0},
+                "partitions_created": ["devices_bacnetreading_p20261210"],
+                "partitions_dropped": ["devices_bacnetreading_p20261101"] * 2,
+                "more": False,
+            },
+            "rolled up 10 readings into buckets (2 of 1 min); dropped 0 expired rows; "
+            "1 partition made and 2 expired partitions dropped in 0.4 s",
+        ),
+        (
             "write_point",
             {"written": 42.5, "priority": 8, "relinquished": False, "present_value": 42.5},
             "wrote 42.5 at priority 8; it now reads 42.5",
