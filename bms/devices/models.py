@@ -129,7 +129,12 @@ class BACnetPoint(models.Model):
 
 
 class BACnetReading(models.Model):
-    """A value of a remote point or of one of our virtual objects, at a time, from a source."""
+    """A value of a remote point or of one of our virtual objects, at a time, from a source.
+
+    On PostgreSQL the table is partitioned by range of `timestamp` (migration 0008, upkeep in
+    bms.history.partitions): the database's primary key is (id, timestamp), as a partitioned
+    table's must include its partition key; Django's primary key stays `id`, unique because
+    every id comes from the one identity sequence."""
 
     SOURCE_CHOICES = [
         ("poll", "Poll"),
