@@ -15,6 +15,7 @@ from datetime import date
 from django.db import transaction
 
 from bms.bacnet import ede
+from bms.bacnet.ede_write import write_ede
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.types import COMMANDABLE_TYPES, POINT_TYPES, PresentValue
 from bms.devices import config_audit
@@ -167,7 +168,7 @@ def site_files(site: str) -> Files:
 
 
 def write(rows: Sequence[ede.EdeObject], project_name: str) -> Files:
-    return ede.write_ede(rows, project_name, timestamp=date.today())
+    return write_ede(rows, project_name, timestamp=date.today())
 
 
 def value_text(value: PresentValue) -> str:

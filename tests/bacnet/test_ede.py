@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from bms.bacnet.ede import EdeError, EdeObject, parse_ede, parse_state_texts, write_ede
+from bms.bacnet.ede import EdeError, EdeObject, parse_ede, parse_state_texts
+from bms.bacnet.ede_write import write_ede
 
 OBJECTS = [
     EdeObject(1001, "AHU1", "device", 1001, description="Air handling unit"),

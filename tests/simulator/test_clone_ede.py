@@ -9,7 +9,8 @@ import pytest
 
 from bms.bacnet.client import Client
 from bms.bacnet.config import EngineConfig
-from bms.bacnet.ede import EdeError, EdeObject, parse_ede, write_ede
+from bms.bacnet.ede import EdeError, EdeObject, parse_ede
+from bms.bacnet.ede_write import write_ede
 from bms.bacnet.stack import close_application, open_application
 from bms.bacnet.types import ObjectRef, PointInfo
 from bms.simulator.clone import ClonedPoint
