@@ -1,7 +1,8 @@
-"""The history's upkeep: a step keeps the raw table's partitions created ahead (PostgreSQL,
-bms.history.partitions), then a bounded roll-up per resolution, then a bounded retention
-per level (`run_once`); the worker's scheduled "history" task runs steps, each on its own in
-the ORM thread, while there is more to do and its time allows (`combined` adds them up)."""
+"""The history's upkeep: a step keeps the partitions of the raw readings and the 1-minute
+buckets created ahead (PostgreSQL, bms.history.partitions), then a bounded roll-up per
+resolution, then a bounded retention per level (`run_once`); the worker's scheduled "history"
+task runs steps, each on its own in the ORM thread, while there is more to do and its time
+allows (`combined` adds them up)."""
 
 from __future__ import annotations
 
@@ -20,15 +21,15 @@ def run_once(now: datetime | None = None, rows: int | None = None) -> dict[str, 
     """Roll up and drop what is due; the result as the task stores it (JSON)."""
     now = now or timezone.now()
     limit = rows or max_rows()
-    split = partitions.partitioned()
-    created = partitions.create_ahead(now) if split else []
+    tables = partitions.partitioned_tables()
+    created = [name for table in tables.values() for name in partitions.create_ahead(now, table)]
     rolled = roll_up_all(now, limit)
     dropped = drop_expired_all(now, Retention.from_settings(), limit)
     raw = next(step for step in dropped if step.resolution == RAW)
     return {
         "partitions_created": created,
-        "partitions_dropped": list(raw.partitions_dropped),
-        "default_partition_rows": partitions.default_rows(limit) if split else None,
+        "partitions_dropped": [name for step in dropped for name in step.partitions_dropped],
+        "default_partition_rows": partitions.default_rows(limit) if RAW in tables else None,
         "readings_rolled_up": next(step.rows_read for step in rolled),
         "buckets": {NAMES[step.resolution]: step.buckets for step in rolled},
         "rolled_until": {

@@ -4,7 +4,8 @@ Nothing is dropped before the next level has summarised it: raw readings only be
 1-minute roll-up's progress, 1-minute buckets only before the 15-minute roll-up's, and so on;
 a level kept for ever (0 days) is never dropped. Rows go in chunks of at most `max_rows` by
 primary key, each chunk one statement, so a large backlog never holds a long lock. Raw readings
-in a partitioned table (PostgreSQL, bms.history.partitions) go by whole partitions instead.
+and 1-minute buckets in partitioned tables (PostgreSQL, bms.history.partitions) go by whole
+partitions instead.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ def drop_expired(
     cutoff = safe_cutoff(resolution, now, retention)
     if cutoff is None:
         return RetentionStep(resolution, None, 0, more=False)
-    if resolution == RAW and partitions.partitioned():
-        dropped = partitions.drop_expired(cutoff, max_rows)
+    table = partitions.partitioned_tables().get(resolution)
+    if table is not None:
+        dropped = partitions.drop_expired(cutoff, max_rows, table)
         return RetentionStep(
-            RAW, cutoff, dropped.default_rows, dropped.more, tuple(dropped.partitions)
+            resolution, cutoff, dropped.default_rows, dropped.more, tuple(dropped.partitions)
         )
     if resolution == RAW:
         deleted = _delete_chunk(BACnetReading, "timestamp", cutoff, max_rows, {})

@@ -1,5 +1,6 @@
 """devices 0008 converts an existing PostgreSQL readings table that holds rows into a table
-partitioned by time, keeping every row and its id, and back. Runs on a database of its own
+partitioned by time, keeping every row and its id, and back; history 0002 the roll-up table
+(by resolution, its 1-minute part by week). Runs on a database of its own
 (made and dropped here), migrated by `manage.py` in a subprocess, whatever this session's
 database is."""
 
@@ -37,10 +38,14 @@ def private_database(postgres_url: str) -> Iterator[str]:
 
 
 def migrate(url: str, *target: str) -> None:
+    manage(url, "migrate", *target, "-v0")
+
+
+def manage(url: str, *args: str) -> None:
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "tests-only"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "migrate", *target, "-v0"],
+        [sys.executable, str(ROOT / "manage.py"), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -50,9 +55,9 @@ def migrate(url: str, *target: str) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def partitioned(db: psycopg.Connection) -> bool:
+def partitioned(db: psycopg.Connection, table: str = TABLE) -> bool:
     row = db.execute(
-        "SELECT count(*) FROM pg_partitioned_table WHERE partrelid = %s::regclass", [TABLE]
+        "SELECT count(*) FROM pg_partitioned_table WHERE partrelid = %s::regclass", [table]
     ).fetchone()
     return bool(row and row[0])
 
@@ -120,3 +125,65 @@ def test_an_existing_table_with_rows_is_partitioned_and_back(private_database: s
     with psycopg.connect(private_database, autocommit=True) as db:
         assert not partitioned(db)
         assert snapshot(db) == after
+
+
+ROLLUPS = "history_readingrollup"
+# Roll-ups of every resolution, a bucket every 3 days for 200 days (made through the ORM: the
+# device and point tables' columns are whatever the later migrations made them).
+MAKE_ROLLUPS = """
+from datetime import timedelta
+from django.utils import timezone
+from bms.devices.models import BACnetDevice, BACnetPoint
+from bms.history.models import ReadingRollup
+device = BACnetDevice.objects.create(device_instance=1, address="127.0.0.2")
+point = BACnetPoint.objects.create(device=device, object_type="analog-input", instance=1)
+now = timezone.now().replace(second=0, microsecond=0)
+ReadingRollup.objects.bulk_create(
+    ReadingRollup(resolution=r, point=point, start=now - timedelta(days=n), count=1,
+                  numeric_count=1, total=1.0, minimum=1, maximum=1, last=1, last_at=now)
+    for r in (60, 900, 3600) for n in range(0, 200, 3)
+)
+"""
+
+
+def rollups(db: psycopg.Connection) -> list[tuple[object, ...]]:
+    return db.execute(
+        f"SELECT id, resolution, point_id, start, count FROM {ROLLUPS} ORDER BY id"
+    ).fetchall()
+
+
+def test_the_rollups_with_rows_are_partitioned_by_resolution_and_week_and_back(
+    private_database: str,
+):
+    migrate(private_database)  # every other table as the models say
+    migrate(private_database, "history", "0001")
+    manage(private_database, "shell", "-c", MAKE_ROLLUPS)
+    with psycopg.connect(private_database, autocommit=True) as db:
+        before = rollups(db)
+        assert len(before) == 3 * 67
+        assert not partitioned(db, ROLLUPS)
+    migrate(private_database)
+    with psycopg.connect(private_database, autocommit=True) as db:
+        assert partitioned(db, ROLLUPS)
+        assert partitioned(db, f"{ROLLUPS}_60")
+        assert rollups(db) == before
+        where = dict(
+            db.execute(
+                f"SELECT tableoid::regclass::text = '{ROLLUPS}_other', count(*) "
+                f"FROM {ROLLUPS} GROUP BY 1"
+            ).fetchall()
+        )
+        assert where == {True: 2 * 67, False: 67}  # 15 min and 1 h apart; 1 min by week
+        (in_default,) = db.execute(f"SELECT count(*) FROM {ROLLUPS}_60_default").fetchone()
+        assert in_default == 0
+        # The subject's bucket stays unique.
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            db.execute(
+                f"INSERT INTO {ROLLUPS} (resolution, point_id, start, count, numeric_count, "
+                "total, minimum, maximum, last, last_at) SELECT resolution, point_id, start, 1, "
+                f"1, 1, 1, 1, '1', last_at FROM {ROLLUPS} WHERE resolution = 60 LIMIT 1"
+            )
+    migrate(private_database, "history", "0001")
+    with psycopg.connect(private_database, autocommit=True) as db:
+        assert not partitioned(db, ROLLUPS)
+        assert rollups(db) == before

@@ -14,12 +14,17 @@ from django.db import connection
 
 from bms.devices.models import BACnetReading
 from bms.history import levels, partitions
+from bms.history.buckets import of_reading
+from bms.history.config import Retention
+from bms.history.levels import insert_buckets
+from bms.history.models import ReadingRollup, RollupProgress
+from bms.history.retention import drop_expired
 from bms.history.series import series
 from tests.history.helpers import every, maintain, make_points, store
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_postgresql")]
 
-DAY = timedelta(days=1)
+DAY, WEEK = timedelta(days=1), timedelta(days=7)
 NOW = datetime(2030, 6, 10, 12, 0, tzinfo=UTC)
 
 
@@ -44,12 +49,16 @@ def constraint_kinds(table: str) -> set[str]:
         return {str(row[0]) for row in cursor.fetchall()}
 
 
-def names() -> set[str]:
-    return {p.name for p in partitions.partitions()}
+def names(table: partitions.RangeTable = partitions.READINGS) -> set[str]:
+    return {p.name for p in partitions.partitions(table)}
 
 
 def day_name(day: datetime) -> str:
     return f"{partitions.TABLE}_p{day:%Y%m%d}"
+
+
+def week_name(monday: datetime) -> str:
+    return f"{partitions.ONE_MINUTE_ROLLUPS.name}_p{monday:%Y%m%d}"
 
 
 def test_the_readings_table_is_partitioned_and_the_model_still_works():
@@ -73,8 +82,11 @@ def test_the_readings_table_is_partitioned_and_the_model_still_works():
 def test_the_upkeep_creates_partitions_ahead_once():
     first = maintain(NOW)[0]
     expected = [day_name(NOW + n * DAY) for n in range(partitions.AHEAD_DAYS + 1)]
-    assert first["partitions_created"] == expected
+    # 2030-06-10 is a Monday: the 1-minute buckets' weeks from it.
+    weeks = [week_name(NOW + n * WEEK) for n in range(partitions.ONE_MINUTE_ROLLUPS.ahead + 1)]
+    assert first["partitions_created"] == expected + weeks
     assert set(expected) <= names()
+    assert set(weeks) <= names(partitions.ONE_MINUTE_ROLLUPS)
     # Attached partitions get the table's indexes and its foreign keys and check.
     assert index_count(expected[0]) == index_count(partitions.TABLE)
     assert constraint_kinds(expected[0]) >= {"f", "c"}
@@ -157,3 +169,31 @@ def test_reads_see_rows_across_partitions_and_the_default():
     newest = BACnetReading.objects.filter(point=point).order_by("-timestamp").first()
     assert newest is not None
     assert newest.timestamp == times[-1]
+
+
+def test_one_minute_buckets_go_by_whole_weeks_and_nothing_newer(settings: Any):
+    settings.BMS_HISTORY_RAW_DAYS = 0
+    settings.BMS_HISTORY_1MIN_DAYS = 10
+    rollups = partitions.ONE_MINUTE_ROLLUPS
+    first_monday = NOW.replace(hour=0) - 3 * WEEK  # 2030-05-20
+    for n in range(4):
+        partitions.create_partition(first_monday + n * WEEK, first_monday + (n + 1) * WEEK, rollups)
+    (point,) = make_points(1)
+    starts = every(3600, first_monday - DAY, NOW)  # the first day before any week: the default
+    grouped = {
+        (point.pk, None): [of_reading(int(at.timestamp()), 1.0, at.timestamp()) for at in starts]
+    }
+    insert_buckets(60, grouped)
+    RollupProgress.objects.create(resolution=900, rolled_until=NOW)  # the 1-minute ones summarised
+    step = drop_expired(60, NOW, Retention.from_settings(), 1000)
+    cutoff = NOW - 10 * DAY  # 2030-05-31 12:00: the week of 05-20 ends 05-27, before it
+    assert step.cutoff == cutoff
+    # (The weeks the migration made around the day the test database was created go too.)
+    in_2030 = [name for name in step.partitions_dropped if name.startswith(week_name(NOW)[:-4])]
+    assert in_2030 == [week_name(first_monday)]
+    assert step.deleted == 24  # the day before, in the default partition
+    kept = sorted(
+        ReadingRollup.objects.filter(resolution=60, point=point).values_list("start", flat=True)
+    )
+    assert kept == [at for at in starts if at >= first_monday + WEEK]
+    assert kept[0] <= cutoff  # the cutoff's own week is kept whole
