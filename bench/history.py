@@ -159,19 +159,22 @@ def _points(device: Any, kind: str, count: int, first: int = 0) -> list[Any]:
 
 
 def _make_partitions(start: datetime, end: datetime) -> None:
-    """Daily partitions over the generated span, as the upkeep would have made them day by
-    day (bms.history.partitions)."""
+    """Daily partitions of the readings and weekly ones of the 1-minute buckets over the
+    generated span, as the upkeep would have made them (bms.history.partitions)."""
     from bms.history import partitions
 
-    covered = [p for p in partitions.partitions() if not p.is_default]
-    day = start.replace(hour=0, minute=0)
-    while day < end:
-        if not any(
-            p.start is not None and p.end is not None and p.start < day + DAY and day < p.end
-            for p in covered
-        ):
-            partitions.create_partition(day, day + DAY)
-        day += DAY
+    for table in partitions.BY_LEVEL.values():
+        covered = [p for p in partitions.partitions(table) if not p.is_default]
+        step = timedelta(days=table.period_days)
+        first = table.period_start(start.date())
+        at = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        while at < end:
+            if not any(
+                p.start is not None and p.end is not None and p.start < at + step and at < p.end
+                for p in covered
+            ):
+                partitions.create_partition(at, at + step, table)
+            at += step
 
 
 def _drop_indexes() -> list[str]:
@@ -470,21 +473,22 @@ def storage(rows: int) -> dict[str, float]:
     """Bytes per reading of the partitioned table (every partition, with its indexes), of the
     plain copy (with its three indexes), and per roll-up bucket."""
     ((partitioned, heap),) = _sql(
-        "SELECT sum(pg_total_relation_size(inhrelid)), sum(pg_relation_size(inhrelid)) "
-        "FROM pg_inherits WHERE inhparent = %s::regclass",
+        "SELECT sum(pg_total_relation_size(relid)), sum(pg_relation_size(relid)) "
+        "FROM pg_partition_tree(%s) WHERE isleaf",
         [TABLE],
     )
-    ((plain, rollups),) = _sql(
-        "SELECT pg_total_relation_size(%s), pg_total_relation_size('history_readingrollup')",
-        [PLAIN],
+    ((rollups,),) = _sql(
+        "SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(%s) WHERE isleaf",
+        ["history_readingrollup"],
     )
+    ((plain,),) = _sql("SELECT pg_total_relation_size(%s)", [PLAIN])
     buckets = _count("history_readingrollup")
     per = (lambda total: round(int(total) / rows, 1)) if rows else (lambda total: 0.0)
     return {
         "raw_bytes_per_reading": per(partitioned),
         "raw_heap_bytes_per_reading": per(heap),
         "plain_bytes_per_reading": per(plain),
-        "rollup_bytes_per_bucket": round(rollups / buckets, 1) if buckets else 0.0,
+        "rollup_bytes_per_bucket": round(int(rollups) / buckets, 1) if buckets else 0.0,
         "raw_total_gb": round(int(partitioned) / 1e9, 2),
     }
 
