@@ -8,7 +8,11 @@ from django.db.models import Q
 
 class ReadingRollup(models.Model):
     """The readings of a point or virtual object in one interval of `resolution` seconds
-    (see bms.history.buckets for what counts as a number)."""
+    (see bms.history.buckets for what counts as a number).
+
+    On PostgreSQL the table is partitioned by resolution, its 1-minute buckets by week of
+    `start` (migration 0002, upkeep in bms.history.partitions): the database's primary key is
+    (id, resolution, start); Django's stays `id`, unique from the one identity sequence."""
 
     resolution = models.PositiveIntegerField()  # seconds: 60, 900, 3600 (config.RESOLUTIONS)
     point = models.ForeignKey(
