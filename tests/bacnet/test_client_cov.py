@@ -205,10 +205,12 @@ async def test_renewals_of_200_subscriptions_made_at_once_are_spread_over_a_wind
     made = time.monotonic()
     due = sorted(s.renew_due - made for s in subscriptions if s.renew_due is not None)
     assert len(due) == 200
-    assert due[0] >= 19  # the first renewal: 20-80 % of the lifetime
+    # the first renewal: 20-80 % of the lifetime, counted here from when the last one was made
+    # (making 200 takes a few seconds on a loaded machine)
+    assert due[0] >= 15
     assert due[-1] <= 80
     assert due[-1] - due[0] >= 45  # spread over most of that 60 s window, not one instant
-    per_second = max(sum(1 for d in due if int(d) == second) for second in range(19, 81))
+    per_second = max(sum(1 for d in due if int(d) == second) for second in range(14, 81))
     assert per_second <= 15  # ~3 a second, not 200 at once
     await client.close()
 
