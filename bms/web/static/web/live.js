@@ -15,19 +15,18 @@
   const groups = [document.body.dataset.groups, document.body.dataset.navGroups].filter(Boolean).join(",");
   const badge = document.getElementById("live");
   let retry = 500;
-  let everConnected = false;
-  const LATE_FIRST_CONNECT_MS = 1000;
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/ws/live/?groups=${encodeURIComponent(groups)}`);
     ws.onopen = () => {
       retry = 500;
       setBadge(true);
-      // Events sent while the socket was down (or before it first opened, if that took a
-      // while) are gone: catch up by re-reading the live sections from the server.
-      if (everConnected || performance.now() > LATE_FIRST_CONNECT_MS)
-        refreshSections([...document.querySelectorAll("[data-refresh][id]")].map((n) => n.id));
-      everConnected = true;
+      // Events sent while the socket was down, or between the server's render of this page
+      // and this first open, are gone: catch up by re-reading the live sections (and the
+      // alarm counts with them) from the server. Under load that first gap reached seconds,
+      // and an acknowledgement completed in it stayed unseen.
+      const live = [...document.querySelectorAll("[data-refresh][id]")].map((n) => n.id);
+      if (live.length) refreshSections([...live, "alarm-counts"]);
     };
     ws.onmessage = (e) => dispatch(JSON.parse(e.data));
     ws.onclose = () => { setBadge(false); setTimeout(connect, retry); retry = Math.min(retry * 2, 10000); };
