@@ -1,16 +1,25 @@
 """In Chromium against the whole product: a virtual AI commanded over its high limit alarms;
 the alarm appears in the open console and the navigation bar's counts change without a reload;
 the operator acknowledges it from the page with a comment; it moves to acknowledged and its
-page names who acknowledged it and why."""
+page names who acknowledged it and why. And a remote device's own alarm, shown live and
+acknowledged from the page, reaches the device as AcknowledgeAlarm."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from bms.bacnet.config import EngineConfig
+from bms.bacnet.device import ObjectSpec, serve_device
+from bms.bacnet.local.alarm_spec import AlarmSpec, Destination, NotificationClassSpec
+from bms.bacnet.stack import close_application
+from bms.bacnet.types import ObjectRef
 from tests.browser.conftest import screenshot
 from tests.browser.stack import Stack
 from tests.browser.test_browser import sign_in
@@ -122,3 +131,109 @@ def test_a_stale_rule_made_in_the_page_raises_its_alarm_on_the_workers_clock(
     expect(row.locator("[data-state]")).to_have_text("fault")
     expect(row).to_contain_text("no value for 1 s")
     screenshot(page, "alarm-rule-stale")
+
+
+REMOTE_INSTANCE = 4200
+REMOTE_HOST = "127.0.0.200"  # beside the simulated building (127.0.0.2 on) and the worker (.1)
+
+
+class RemoteAlarmDevice:
+    """A remote device with intrinsic reporting (device 8888's own code as instance 4200) on a
+    loopback host of its own: its AI notifies the worker (confirmed, class 5) above 30.0, and
+    the acknowledgements it receives are kept in `acks`. Its event loop runs in a thread beside
+    the synchronous browser test; bacpypes3 is only touched from that loop."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.acks: list[Any] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="remote-device")
+        self.app: Any = None
+        self.device: Any = None
+
+    def __enter__(self) -> RemoteAlarmDevice:
+        self.thread.start()
+        self.run(self._start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.run(self._stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+            self.loop.close()
+
+    def run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=15)
+
+    def set_temperature(self, value: float) -> None:
+        async def setting() -> None:
+            self.device.set_present_value("AI:1", value)
+
+        self.run(setting())
+
+    async def _start(self) -> None:
+        config = EngineConfig(
+            address=f"{REMOTE_HOST}/8:{self.port}", device_instance=REMOTE_INSTANCE
+        )
+        self.app, self.device = await serve_device(config)
+        worker = Destination(1, address=f"127.0.0.1:{self.port}", confirmed=True)
+        self.device.add_notification_class(
+            NotificationClassSpec(5, "Alarms", priorities=(10, 20, 30), recipients=(worker,))
+        )
+        self.device.add_object(
+            ObjectSpec(
+                "AI",
+                1,
+                "Remote_Temperature",
+                present_value=22.0,
+                alarm=AlarmSpec(notification_class=5, high_limit=30.0, deadband=1.0),
+            )
+        )
+
+        async def keep(ack: Any) -> None:
+            self.acks.append(ack)
+
+        self.device.set_event_hooks(None, keep)
+
+    async def _stop(self) -> None:
+        await self.app.notifier.finish(1.0)
+        close_application(self.app)
+
+
+def test_a_remote_devices_alarm_is_shown_live_and_its_acknowledgement_reaches_the_device(
+    page: Any, stack: Stack
+):
+    """A device on the network raises an alarm on its own (intrinsic reporting, a confirmed
+    EventNotification to the worker); it appears in the open console; the operator's
+    acknowledgement from the page is sent to the device as AcknowledgeAlarm."""
+    known = manage(
+        stack.database_url, "shell", "-c",
+        "from bms.devices.models import BACnetDevice\n"
+        f"BACnetDevice.objects.create(device_instance={REMOTE_INSTANCE}, "
+        f"address='{REMOTE_HOST}:{stack.bacnet_port}', name='Remote AHU')\n",
+    )  # fmt: skip
+    assert known.returncode == 0, known.stderr
+    with RemoteAlarmDevice(stack.bacnet_port) as remote:
+        sign_in(page, "otto")
+        page.goto("/alarms/")
+        row = page.locator("#alarm-console tr[data-alarm-id]", has_text=str(REMOTE_INSTANCE))
+        expect(row).to_have_count(0)
+
+        remote.set_temperature(35.0)
+        expect(row).to_be_visible(timeout=LIVE)
+        expect(row.locator("[data-state]")).to_have_text("high-limit")
+        expect(row.locator("[data-ack]")).to_contain_text("unacknowledged")
+
+        row.locator("input[name=comment]").fill("remote checked")
+        row.locator("button", has_text="Acknowledge").click()
+        expect(page).to_have_url("/alarms/")
+        deadline = time.monotonic() + LIVE / 1000
+        while not remote.acks and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [(ack.ref, ack.acknowledged_state) for ack in remote.acks] == [
+            (ObjectRef("analog-input", 1), "high-limit")
+        ]
+        row = page.locator("#alarm-console tr[data-alarm-id]", has_text=str(REMOTE_INSTANCE))
+        expect(row.locator("[data-ack]")).to_have_text("acknowledged", timeout=LIVE)
