@@ -37,7 +37,7 @@ from bacpypes3.apdu import (
 from bacpypes3.errors import ExecutionError
 from bacpypes3.pdu import Address
 
-from bms.bacnet import cov_decode
+from bms.bacnet import cov_datagram, cov_decode
 from bms.bacnet.boundary import object_identifier
 from bms.bacnet.errors import BACnetError, InvalidValueError
 from bms.bacnet.requester import Peer, Requester
@@ -317,6 +317,8 @@ class CovRouter:
     def __init__(self, app: Any) -> None:
         self._app = app
         self._subs: dict[tuple[Address, int], CovSubscription] = {}
+        self._delivering: set[asyncio.Future[None]] = set()  # deliver_read's awaited results
+        self._datagrams_read = False  # bms.bacnet.cov_datagram installed on the app's socket
         self._original_confirmed = app.do_ConfirmedCOVNotificationRequest
         self._original_unconfirmed = app.do_UnconfirmedCOVNotificationRequest
         app.do_ConfirmedCOVNotificationRequest = self._on_confirmed
@@ -333,15 +335,49 @@ class CovRouter:
 
     def add(self, sub: CovSubscription) -> None:
         self._subs[(sub.peer.address, sub.process_id)] = sub
+        if not self._datagrams_read:
+            # Here, not at construction: the application's socket is open by the first
+            # subscription (the stack waits for its transports before anything is sent).
+            cov_datagram.install(self._app, self)
+            self._datagrams_read = cov_datagram.receiver_of(self._app) is not None
 
     def remove(self, sub: CovSubscription) -> None:
         self._subs.pop((sub.peer.address, sub.process_id), None)
 
+    def subscription_for(
+        self, source: Address, process_id: int, ref: ObjectRef
+    ) -> CovSubscription | None:
+        sub = self._subs.get((source, process_id))
+        return sub if sub is not None and ref == sub.ref else None
+
+    def deliver_read(
+        self, sub: CovSubscription, source_text: str, fields: cov_decode.CovFields
+    ) -> None:
+        """An unconfirmed notification read from its datagram (bms.bacnet.cov_datagram),
+        delivered now; a callback that returns something to await gets a task, kept until done."""
+        notification = notification_from_fields(source_text, fields, sub.ref, confirmed=False)
+        try:
+            result = sub.callback(notification)
+        except Exception as exc:
+            sub.last_error = exc
+            log.exception("COV callback for %s %s failed", sub.peer.key, sub.ref)
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(self._await_delivery(sub, result))
+            self._delivering.add(task)
+            task.add_done_callback(self._delivering.discard)
+
+    async def _await_delivery(self, sub: CovSubscription, result: Awaitable[Any]) -> None:
+        try:
+            await result
+        except Exception as exc:
+            sub.last_error = exc
+            log.exception("COV callback for %s %s failed", sub.peer.key, sub.ref)
+
     def _find(self, apdu: Any) -> CovSubscription | None:
         fields = cov_decode.fast_fields(apdu)
         if fields is not None:  # read from the octets: no bacpypes3 parameter is touched
-            sub = self._subs.get((apdu.pduSource, fields.process_id))
-            return sub if sub is not None and fields.ref == sub.ref else None
+            return self.subscription_for(apdu.pduSource, fields.process_id, fields.ref)
         sub = self._subs.get((apdu.pduSource, apdu.subscriberProcessIdentifier))
         if sub is None or object_ref(apdu.monitoredObjectIdentifier) != sub.ref:
             return None
@@ -386,14 +422,7 @@ class CovRouter:
 def cov_notification(apdu: Any, ref: ObjectRef, confirmed: bool) -> CovNotification:
     fields = cov_decode.fast_fields(apdu)
     if fields is not None:
-        return CovNotification(
-            device_address=str(apdu.pduSource),
-            device_instance=fields.device_instance,
-            ref=ref,
-            values=dict(fields.values),
-            time_remaining=fields.time_remaining,
-            confirmed=confirmed,
-        )
+        return notification_from_fields(str(apdu.pduSource), fields, ref, confirmed)
     values: dict[str, Any] = {}
     for element in apdu.listOfValues:
         property = str(element.propertyIdentifier)
@@ -409,5 +438,18 @@ def cov_notification(apdu: Any, ref: ObjectRef, confirmed: bool) -> CovNotificat
         ref=ref,
         values=values,
         time_remaining=int(apdu.timeRemaining),
+        confirmed=confirmed,
+    )
+
+
+def notification_from_fields(
+    device_address: str, fields: cov_decode.CovFields, ref: ObjectRef, confirmed: bool
+) -> CovNotification:
+    return CovNotification(
+        device_address=device_address,
+        device_instance=fields.device_instance,
+        ref=ref,
+        values=dict(fields.values),
+        time_remaining=fields.time_remaining,
         confirmed=confirmed,
     )

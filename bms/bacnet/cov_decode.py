@@ -157,6 +157,14 @@ def read_cov_fields(data: bytes) -> CovFields:
     return CovFields(process_id, device_instance, ref, time_remaining, values)
 
 
+def try_read_cov_fields(data: bytes) -> CovFields | None:
+    """read_cov_fields, or None where bacpypes3 must read them (bms.bacnet.cov_datagram)."""
+    try:
+        return read_cov_fields(data)
+    except _NotRead:
+        return None
+
+
 def _property_value(reader: _Reader, object_type: str) -> tuple[str | None, Any]:
     """One BACnetPropertyValue: (name, value), or (None, None) for a property whose type we do
     not know (cov_notification skips those too)."""
