@@ -17,8 +17,10 @@ BACnet/IPv4 socket's protocol, on that instance only. A datagram that is exactly
   and monitored object),
 is delivered to that subscription at once, with no task and no bacpypes3 object. Anything else
 (other services, confirmed notifications, forwarded or routed NPDUs, network messages, unusual
-values, a notification for no subscription of ours) goes to bacpypes3's `datagram_received`
-untouched, so every other packet is handled exactly as before. The CovNotification is the one
+values, a notification for no subscription of ours) goes to the `datagram_received` the protocol
+had (bms.bacnet.malformed's guard, then bacpypes3's layers) untouched, so every other packet is
+handled exactly as before. A datagram taken here was read to its last octet, so the guard has
+nothing to count for it. The CovNotification is the one
 the router builds from cov_decode's reading on bacpypes3's path: tests/bacnet/test_cov_datagram.py
 compares both over real UDP.
 """
