@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from bms.realtime.payloads import reading_payload
 from bms.worker import events
-from bms.worker.db import run_db
+from bms.worker.db import run_db_monitoring
 from bms.worker.store.monitoring import ReadingRow, save_monitored_readings
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class ReadingBatcher:
             self._oldest = started - self._window
         at = timezone.now()
         try:
-            stored = set(await run_db(save_monitored_readings, batch, at))
+            stored = set(await run_db_monitoring(save_monitored_readings, batch, at))
         except DatabaseError as exc:
             log.warning("monitoring: %d values not stored yet (%s); retrying", len(batch), exc)
             self._rows[:0] = batch
