@@ -246,14 +246,36 @@
       (task.type === "collect" && (!p.device_ids || p.device_ids.includes(instance)));
     if (mine) refreshSections(["points-section"]);
   });
+  function beingEdited(section) {
+    return [...section.querySelectorAll("input, select, textarea")].some((field) =>
+      field === document.activeElement ||
+      (field.type === "checkbox" || field.type === "radio" ? field.checked !== field.defaultChecked
+        : field.tagName === "SELECT" ? selectionChanged(field)
+        : field.type !== "hidden" && field.value !== field.defaultValue));
+  }
+  function selectionChanged(select) {
+    // With no option marked selected, a single select shows its first: that is its default.
+    const defaults = [...select.options].map((o) => o.defaultSelected);
+    if (!select.multiple && defaults.length && !defaults.some(Boolean)) defaults[0] = true;
+    return [...select.options].some((o, i) => o.selected !== defaults[i]);
+  }
   async function refreshSections(ids) {
     if (!ids.length) return;
-    const response = await fetch(location.href, { credentials: "same-origin" });
-    if (!response.ok) return;
-    const html = new DOMParser().parseFromString(await response.text(), "text/html");
+    let html;
+    try {
+      const response = await fetch(location.href, { credentials: "same-origin" });
+      if (!response.ok) return;
+      html = new DOMParser().parseFromString(await response.text(), "text/html");
+    } catch (error) {
+      // The server went away mid-read (a restart): the socket's reconnect reads them again.
+      console.warn("live sections not re-read:", error);
+      return;
+    }
     ids.forEach((id) => {
       const fresh = html.getElementById(id), current = document.getElementById(id);
-      if (fresh && current) current.replaceWith(document.adoptNode(fresh));
+      // A section someone is typing in stays as it is (its live events still reach it):
+      // swapping it would throw their input away.
+      if (fresh && current && !beingEdited(current)) current.replaceWith(document.adoptNode(fresh));
     });
     countDevices();
   }
