@@ -22,6 +22,8 @@ them fails:
   from a bounded queue (`alarm_notify.AlarmNotifyLoop`);
 - alarm-rules-clock: stale-value alarm rules and rule delays checked on a clock
   (`alarm_rules.RuleRunner`, which also evaluates monitored and collected values as stored).
+- alarm-rules-values: the monitored values the batcher stored, evaluated against the rules
+  apart from the batcher (it queues them and goes on).
 
 External writes to our objects go through the write path (`write_path.WritePath`, the engine's
 batch write hook): stored in one transaction before the engine sends the acks, published live
@@ -165,7 +167,7 @@ class Worker:
         self._registration: str | None = None  # with the BBMD, as last heartbeated
         self.monitoring = Monitoring(self.engine, MonitorOptions.from_settings(options.site))
         self.monitoring.on_health_change = self._health_changed
-        self.monitoring.batcher.on_stored = self.alarm_rules.readings_stored
+        self.monitoring.batcher.on_stored = self.alarm_rules.queue_stored
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -216,6 +218,7 @@ class Worker:
             self._named(self._db.watch(), "database-watch"),
             self._loop(AlarmNotifyLoop().run, "alarm-notify"),
             self._loop(self.alarm_rules.run_clock, "alarm-rules-clock"),
+            self._loop(self.alarm_rules.run_values, "alarm-rules-values"),
         }
         if self.options.poll_seconds > 0:
             loops.add(self._loop(self._poll_loop, "poll-schedule"))

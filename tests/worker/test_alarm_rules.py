@@ -7,6 +7,8 @@ clock (injected here: the tests move it, nothing sleeps long)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +26,7 @@ from bms.simulator.building import SimulatedBuilding
 from bms.tasks import queue
 from bms.worker import jobs
 from bms.worker.alarm_rules import RuleRunner
+from bms.worker.db import run_db
 from bms.worker.reading_batch import ReadingBatcher
 from bms.worker.store.monitoring import ReadingRow
 from tests.worker.monitoring_rig import PeerDevice, RunningMonitoring, eventually, make_device_rows
@@ -306,3 +309,38 @@ async def test_a_polled_value_raises_a_high_limit_rule(bacnet_port: int) -> None
         await peer.silence()
     alarm = await sync_to_async(Alarm.objects.get)(rule=rule.rule_name)
     assert "(value 30.0)" in alarm.message
+
+
+async def test_the_batchers_hook_does_not_wait_for_the_rules_and_the_queued_values_alarm():
+    """The worker's hook queues: with the ORM thread busy for 1.5 s (as under a history upkeep
+    step), `queue_stored` returns at once, where `readings_stored` waits for the rules' reload
+    on that thread; the rules' loop evaluates the value when the thread is free."""
+    rule = await sync_to_async(make_rule)()
+    point = await sync_to_async(lambda: rule.point)()
+    row = ReadingRow(point.id, point.device_id, AI, 31.0, None, "cov")
+    runner = RuleRunner()
+    busy = asyncio.ensure_future(run_db(time.sleep, 1.5))
+    await asyncio.sleep(0.1)  # the sleep holds the thread first
+    evaluating = asyncio.ensure_future(runner.run_values())
+    try:
+        started = time.monotonic()
+        await runner.queue_stored([row], {point.id}, timezone.now())
+        assert time.monotonic() - started < 0.5
+        await asyncio.sleep(0.3)
+        assert runner.transitions == 0  # not evaluated yet: the reload waits for the thread
+        await busy
+        async with asyncio.timeout(10):
+            while runner.transitions == 0:
+                await asyncio.sleep(0.05)
+        assert await sync_to_async(alarm_states)(rule) == ["high-limit"]
+        inline = RuleRunner()
+        busy = asyncio.ensure_future(run_db(time.sleep, 1.0))
+        await asyncio.sleep(0.1)  # the sleep holds the thread before the reload asks for it
+        started = time.monotonic()
+        await inline.readings_stored([row], {point.id}, timezone.now())
+        assert time.monotonic() - started >= 0.7  # what the batcher used to wait
+        await busy
+    finally:
+        evaluating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await evaluating
