@@ -39,10 +39,11 @@ from bacpypes3.pdu import Address
 
 from bms.bacnet import cov_datagram, cov_decode
 from bms.bacnet.boundary import object_identifier
+from bms.bacnet.cov_notifications import cov_notification, notification_from_fields
 from bms.bacnet.errors import BACnetError, InvalidValueError
 from bms.bacnet.requester import Peer, Requester
 from bms.bacnet.types import CovNotification, ObjectRef
-from bms.bacnet.values import object_ref, property_datatype, to_python
+from bms.bacnet.values import object_ref
 
 log = logging.getLogger(__name__)
 
@@ -417,39 +418,3 @@ class CovRouter:
             # the error is logged with its traceback and kept on the subscription.
             sub.last_error = exc
             log.exception("COV callback for %s %s failed", sub.peer.key, sub.ref)
-
-
-def cov_notification(apdu: Any, ref: ObjectRef, confirmed: bool) -> CovNotification:
-    fields = cov_decode.fast_fields(apdu)
-    if fields is not None:
-        return notification_from_fields(str(apdu.pduSource), fields, ref, confirmed)
-    values: dict[str, Any] = {}
-    for element in apdu.listOfValues:
-        property = str(element.propertyIdentifier)
-        try:
-            datatype = property_datatype(ref.object_type, property, element.propertyArrayIndex)
-        except InvalidValueError:
-            log.debug("COV %s: skipping %s, a property we can't decode", ref, property)
-            continue
-        values[property] = to_python(element.value.cast_out(datatype))
-    return CovNotification(
-        device_address=str(apdu.pduSource),
-        device_instance=int(apdu.initiatingDeviceIdentifier[1]),
-        ref=ref,
-        values=values,
-        time_remaining=int(apdu.timeRemaining),
-        confirmed=confirmed,
-    )
-
-
-def notification_from_fields(
-    device_address: str, fields: cov_decode.CovFields, ref: ObjectRef, confirmed: bool
-) -> CovNotification:
-    return CovNotification(
-        device_address=device_address,
-        device_instance=fields.device_instance,
-        ref=ref,
-        values=dict(fields.values),
-        time_remaining=fields.time_remaining,
-        confirmed=confirmed,
-    )
