@@ -189,6 +189,8 @@ class Worker:
             self.alarm_console.listen(self.engine.app, self.options.engine)
             self._writes.serve(self._virtual)
             await self._virtual.sync_once()
+            # Served before "ready": a peer that reads a schedule at once must find it.
+            await self.schedules.sync_once()
             # What remote trend logs recorded while we were away (issue 15).
             await run_db(queue_startup_backfills, self.options.site)
             await self._heartbeat()
