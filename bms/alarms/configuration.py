@@ -33,6 +33,7 @@ RULE_FIELDS = (
     "stale_seconds",
     "alarm_value",
     "priority",
+    "notification_class",
     "message",
     "enabled",
 )
@@ -104,7 +105,8 @@ def delete_rule(rule: AlarmRule) -> None:
 def _checked_rule(rule: AlarmRule) -> AlarmRule:
     try:
         spec = check_rule(rule.spec(), rule.point.object_type, rule.priority)
-    except (RuleError, TypeError) as exc:  # TypeError: a value of the wrong type for a field
+        checked_instance(rule.notification_class, "notification_class")
+    except (RuleError, TypeError, InvalidValueError) as exc:  # TypeError: a value's wrong type
         raise AlarmConfigError(str(exc)) from exc
     rule.high, rule.low, rule.deadband = spec.high, spec.low, spec.deadband
     rule.alarm_value = spec.alarm_value

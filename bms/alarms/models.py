@@ -14,6 +14,7 @@ from django.db import models
 
 from bms.bacnet.alarm_rules import RuleError, RuleSpec
 from bms.devices.models import BACnetPoint
+from bms.profiles.built_in import DEFAULT_NOTIFICATION_CLASS
 from bms.virtual.models import VirtualObject
 
 SOURCE_KINDS = [("virtual", "virtual object"), ("remote", "remote object"), ("rule", "BMS rule")]
@@ -154,6 +155,9 @@ class AlarmRule(models.Model):
     stale_seconds = models.PositiveIntegerField(default=0)
     alarm_value = models.CharField(max_length=40, default="active")  # binary_state
     priority = models.PositiveSmallIntegerField(default=100)
+    # Carried onto its alarm, so notifiers limited to a class (AlarmNotifier) receive it; the
+    # class device 8888's own alarms name by default.
+    notification_class = models.PositiveIntegerField(default=DEFAULT_NOTIFICATION_CLASS)
     message = models.CharField(max_length=255, blank=True)
     enabled = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)

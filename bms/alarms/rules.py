@@ -3,6 +3,8 @@
 The evaluation is pure (bms.bacnet.alarm_rules); this stores what it decided: one Alarm per
 rule (source 'rule', named by AlarmRule.rule_name, the point as its source object), a
 transition with the rule's priority and message (the point's value in it), announced on commit.
+The alarm takes the rule's notification class at each transition (as it takes its priority), so
+the notifiers limited to that class receive it (bms.alarms.notifiers.takes).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def record_rule_transition(
         alarm.event_type = EVENT_TYPES[rule.kind]
         alarm.acked_transitions = acked
         alarm.priority = rule.priority
+        alarm.notification_class = rule.notification_class
         alarm.message = message
         alarm.last_transition_at = at
         alarm.save()

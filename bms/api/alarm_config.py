@@ -31,6 +31,7 @@ from bms.api.tasks import created
 from bms.bacnet.commanding import MAX_INSTANCE
 from bms.bacnet.local.alarm_spec import MAX_PRIORITY, MAX_TIME_DELAY
 from bms.devices.models import BACnetPoint
+from bms.profiles.built_in import DEFAULT_NOTIFICATION_CLASS
 from bms.tasks import submission
 
 router = Router(tags=["alarm settings"])
@@ -57,6 +58,7 @@ class RuleOut(Schema):
     stale_seconds: int
     alarm_value: str
     priority: int
+    notification_class: int
     message: str
     enabled: bool
     alarm_name: str = Field(description="the name of its alarm (source 'rule') in /api/alarms")
@@ -85,6 +87,12 @@ class RuleIn(BodyIn):
     stale_seconds: StrictInt = Field(default=0, ge=0, le=MAX_TIME_DELAY, description="stale")
     alarm_value: Text = Field(default="active", max_length=40, description="binary_state")
     priority: StrictInt = Field(default=100, ge=0, le=MAX_PRIORITY, description="0 most urgent")
+    notification_class: StrictInt = Field(
+        default=DEFAULT_NOTIFICATION_CLASS,
+        ge=0,
+        le=MAX_INSTANCE,
+        description="its alarm's class: notifiers limited to a class receive that class's",
+    )
     message: Text = Field(default="", max_length=255)
     enabled: StrictBool = True
 
@@ -100,6 +108,7 @@ class RulePatch(BodyIn):
     stale_seconds: Kept[StrictInt] = Field(default=None, ge=0, le=MAX_TIME_DELAY)
     alarm_value: Kept[Text] = Field(default=None, max_length=40)
     priority: Kept[StrictInt] = Field(default=None, ge=0, le=MAX_PRIORITY)
+    notification_class: Kept[StrictInt] = Field(default=None, ge=0, le=MAX_INSTANCE)
     message: Kept[Text] = Field(default=None, max_length=255)
     enabled: Kept[StrictBool] = None
 

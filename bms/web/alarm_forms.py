@@ -14,6 +14,7 @@ from django import forms
 from bms.alarms.models import NOTIFIER_KINDS, RULE_KINDS, AlarmNotifier, AlarmRule
 from bms.bacnet.commanding import MAX_INSTANCE
 from bms.bacnet.local.alarm_spec import MAX_PRIORITY, MAX_TIME_DELAY
+from bms.profiles.built_in import DEFAULT_NOTIFICATION_CLASS
 from bms.virtual.models import NotificationClass, VirtualObject
 
 TRANSITION_LABELS = ("to off-normal", "to fault", "to normal")
@@ -183,6 +184,12 @@ class AlarmRuleForm(forms.Form):
     )
     priority = forms.IntegerField(
         min_value=0, max_value=MAX_PRIORITY, initial=100, help_text="0 is the most urgent."
+    )
+    notification_class = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_INSTANCE,
+        initial=DEFAULT_NOTIFICATION_CLASS,
+        help_text="Its alarm's class: notifiers limited to a class receive that class's alarms.",
     )
     message = forms.CharField(required=False, max_length=255)
     enabled = forms.BooleanField(required=False, initial=True)

@@ -43,10 +43,13 @@ def test_a_rule_is_created_edited_and_deleted_with_an_audit_row_each(points):
     assert changed.after == {"high": 35.0, "message": "Supply too hot"}
     config.update_rule(rule, high=35.0)  # no change: no row
     assert len(audits("alarm_rule_changed")) == 1
+    config.update_rule(rule, notification_class=4)
+    assert audits("alarm_rule_changed")[1].after == {"notification_class": 4}
 
     config.delete_rule(rule)
     assert not AlarmRule.objects.exists()
     assert audits("alarm_rule_deleted")[0].before["high"] == 35.0
+    assert audits("alarm_rule_deleted")[0].before["notification_class"] == 4
 
 
 @pytest.mark.parametrize(
@@ -63,6 +66,11 @@ def test_a_rule_is_created_edited_and_deleted_with_an_audit_row_each(points):
         ("analog-input", {"kind": "flood"}, "unknown rule kind"),
         ("analog-input", {"kind": "stale", "stale_seconds": 5, "colour": 1}, "has no colour"),
         ("analog-input", {"kind": "stale", "stale_seconds": 5, "message": "x" * 256}, "255"),
+        (
+            "analog-input",
+            {"kind": "high_limit", "high": 3.0, "notification_class": 4194303},
+            "notification_class 4194303 is outside",
+        ),
     ],
 )
 def test_a_rule_that_cannot_work_is_refused_with_the_reason_and_not_stored(

@@ -50,3 +50,13 @@ def test_a_rule_that_cannot_work_does_not_validate(rule):
     rule.high = None
     with pytest.raises(ValidationError, match="needs high"):
         rule.full_clean()
+
+
+def test_the_alarm_takes_the_rules_notification_class_at_each_transition(rule):
+    assert rule.notification_class == 1  # device 8888's default class
+    record_rule_transition(rule, "normal", "high-limit", 31.5, T0)
+    assert Alarm.objects.get(rule=rule.rule_name).notification_class == 1
+    rule.notification_class = 9
+    rule.save()
+    record_rule_transition(rule, "high-limit", "normal", 20.0, T0 + timedelta(minutes=1))
+    assert Alarm.objects.get(rule=rule.rule_name).notification_class == 9

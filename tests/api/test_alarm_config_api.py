@@ -46,8 +46,10 @@ def test_an_operator_creates_reads_edits_and_deletes_a_rule(client, operator_tok
         f"rule:{rule['id']}",
     )
     url = f"/api/alarm-rules/{rule['id']}"
-    patched = call(client, "patch", url, operator_token, {"high": 30.5, "priority": 10})
-    assert (patched.json()["high"], patched.json()["priority"]) == (30.5, 10)
+    assert rule["notification_class"] == 1  # device 8888's default class
+    changes = {"high": 30.5, "priority": 10, "notification_class": 4}
+    patched = call(client, "patch", url, operator_token, changes).json()
+    assert (patched["high"], patched["priority"], patched["notification_class"]) == (30.5, 10, 4)
     listed = call(client, "get", f"/api/alarm-rules?point_id={body['point_id']}", operator_token)
     assert [r["id"] for r in listed.json()["items"]] == [rule["id"]]
     assert call(client, "get", "/api/alarm-rules?point_id=999", operator_token).json() == {
@@ -76,6 +78,8 @@ def test_an_operator_creates_reads_edits_and_deletes_a_rule(client, operator_tok
         ({"kind": "high_limit", "high": 30, "priority": 300}, 422, "priority"),
         ({"kind": "high_limit", "high": 30, "deadband": -1}, 422, "deadband"),
         ({"kind": "high_limit", "high": 30, "point_id": 999999}, 404, "no point 999999"),
+        ({"kind": "high_limit", "high": 30, "notification_class": -1}, 422, "notification_class"),
+        ({"kind": "high_limit", "high": 30, "notification_class": "2"}, 422, "notification_class"),
     ],
 )
 def test_a_bad_rule_body_is_a_4xx_with_the_reason_and_nothing_stored(

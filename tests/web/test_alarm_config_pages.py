@@ -38,6 +38,7 @@ def rule_form(on: BACnetPoint, **changes: str) -> dict[str, str]:
         "stale_seconds": "0",
         "alarm_value": "active",
         "priority": "40",
+        "notification_class": "1",
         "message": "",
         "enabled": "on",
     }
@@ -55,10 +56,12 @@ def test_an_operator_creates_edits_and_deletes_a_rule(operator_client, point):
     url = reverse("web:alarm_rule", args=[rule.pk])
     assert b"Supply_Temp" in operator_client.get(url).content
     # The point cannot be changed from the edit page (a rule on another point is another rule).
-    edited = operator_client.post(url, rule_form(point, high="30", point="999"))
+    edited = operator_client.post(
+        url, rule_form(point, high="30", point="999", notification_class="6")
+    )
     assert edited.status_code == 302
     rule.refresh_from_db()
-    assert (rule.high, rule.point_id) == (30.0, point.pk)
+    assert (rule.high, rule.point_id, rule.notification_class) == (30.0, point.pk, 6)
 
     operator_client.post(reverse("web:alarm_rule_delete", args=[rule.pk]))
     assert not AlarmRule.objects.exists()
@@ -77,6 +80,7 @@ def test_an_operator_creates_edits_and_deletes_a_rule(operator_client, point):
         ({"high": ""}, "needs high"),
         ({"kind": "stale"}, "stale_seconds above 0"),
         ({"priority": "256"}, "less than or equal to 255"),
+        ({"notification_class": "-1"}, "greater than or equal to 0"),
         ({"high": "hot"}, "Enter a number"),
         ({"point": "424242"}, "There is no point 424242"),
     ],

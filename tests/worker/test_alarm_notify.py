@@ -1,7 +1,8 @@
 """The worker's notification loop (bms.worker.alarm_notify) on the test database with a real
 HTTP server on 127.0.0.1: new transitions go out, a failing webhook is retried with backoff
 then given up, and neither holds up the other notifiers; the queue is bounded; history that
-was there before the loop started is not sent again."""
+was there before the loop started is not sent again. A BMS rule's alarm carries the rule's
+notification class, so a notifier limited to a class receives that class's rule alarms only."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core import mail
 
-from bms.alarms.models import AlarmNotifier
+from bms.alarms import configuration as config
+from bms.alarms.models import AlarmNotifier, AlarmRule
+from bms.bacnet.clock import utc_now
+from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.worker.alarm_notify import AlarmNotifyLoop
+from bms.worker.alarm_rules import RuleRunner
 from tests.alarms.test_notifiers import a_transition
 from tests.alarms.webhook_server import webhook_server
 
@@ -123,3 +128,39 @@ async def test_a_burst_that_overflows_the_queue_is_one_log_line_per_look(caplog)
     assert 1 <= len(lines) < 10, lines
     assert sum(int(line.split()[0]) for line in lines) == 10
     assert "email notifier desk" in lines[0]
+
+
+def rules_of_classes(*classes: int) -> list[AlarmRule]:
+    """A high-limit rule of each notification class, each on a point of its own."""
+    device = BACnetDevice.objects.create(device_instance=1001, address="127.0.0.2:47808")
+    rules = []
+    for instance, notification_class in enumerate(classes, start=1):
+        point = BACnetPoint.objects.create(
+            device=device, object_type="analog-input", instance=instance, name=f"AI{instance}"
+        )
+        rules.append(
+            config.create_rule(
+                point, kind="high_limit", high=30.0, notification_class=notification_class
+            )
+        )
+    return rules
+
+
+async def test_a_notifier_of_one_class_receives_the_rule_alarms_of_that_class_only(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    of_5, of_6 = await sync_to_async(rules_of_classes)(5, 6)
+    await sync_to_async(AlarmNotifier.objects.create)(
+        name="class 5", kind="email", target="five@x.org", notification_class=5
+    )
+    loop = AlarmNotifyLoop(**FAST)
+    task = await running(loop)
+    runner = RuleRunner()
+    await runner.values_stored([(of_5.point_id, 31.0), (of_6.point_id, 32.0)], utc_now())
+    assert runner.transitions == 2  # both rules raised their alarm
+    await until(lambda: loop.counts.sent == 1)
+    await asyncio.sleep(0.2)  # time for a wrong second one to go out too
+    await stopped(task)
+    assert [m.to for m in mail.outbox] == [["five@x.org"]]
+    assert "AI1" in mail.outbox[0].subject
+    assert "notification_class: 5" in mail.outbox[0].body
