@@ -1,5 +1,7 @@
 """Series of a point's or a virtual object's history at a chosen width, as JSON and as CSV,
-and a device's points as one CSV (bms.history.series picks the level that answers)."""
+and a device's points as one CSV (bms.history.series picks the level that answers); and a
+remote trend log read back into history (a backfill_trendlog task, queued by the same service
+as the trend log's page: bms.tasks.submission.backfill_trendlog)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,22 @@ from typing import Any
 
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field, field_validator
 
+from bms.api.auth import require_operator, user_name
 from bms.api.devices import get_device, get_point
 from bms.api.readings import EARLIEST, in_utc
-from bms.api.responses import ErrorOut, reading
+from bms.api.responses import ErrorOut, reading, writing
+from bms.api.schemas import TaskCreated
+from bms.api.tasks import created
 from bms.api.virtual import get_object
 from bms.devices.models import BACnetPoint
 from bms.history.export import SERIES_HEADER, csv_lines, series_rows
 from bms.history.levels import Subject
 from bms.history.series import MAX_WIDTH, Series, SeriesRefused, series
+from bms.tasks import submission
 
 router = Router(tags=["history"])
 
@@ -180,3 +186,13 @@ def _point_rows(point: BACnetPoint, found: Series) -> Iterator[list[Any]]:
     about = [point.pk, point.object_type, point.instance, point.name, point.units]
     for row in series_rows(found):
         yield [*about, *row]
+
+
+@router.post("/points/{point_pk}/backfill", response=writing(202, TaskCreated))
+def point_backfill(request: HttpRequest, point_pk: int) -> Status[Any]:
+    """Queue reading the remote trend log `point_pk` (a point of type trend-log) into the
+    history of the point it logs; 400 for a point that is not a trend log or logs no point of
+    its device. The task names who asked."""
+    require_operator(request)
+    task = submission.backfill_trendlog(get_point(point_pk), user=user_name(request))
+    return Status(202, created(task))
