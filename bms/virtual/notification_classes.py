@@ -18,6 +18,7 @@ from bms.virtual.services import (
     DuplicateObject,
     VirtualDeviceError,
     ensure_default_notification_class,
+    ensure_notification_classes,
 )
 from bms.virtual.specs import notification_class_spec
 
@@ -36,6 +37,7 @@ __all__ = [
     "create_notification_class",
     "delete_notification_class",
     "ensure_default_notification_class",
+    "ensure_notification_classes",
     "update_notification_class",
 ]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
@@ -81,8 +81,9 @@ def create_virtual_device(
             template=device_template.key,
             profile_id=device_template.profile_id,
         )
-        if any(t.alarm for t in device_template.objects):
-            ensure_default_notification_class()
+        ensure_notification_classes(
+            t.notification_class for t in device_template.objects if t.alarm
+        )
         for t in device_template.objects:
             row = _create_object(
                 device,
@@ -114,11 +115,40 @@ def _create_trend_log(row: VirtualObject) -> VirtualTrendLog:
 
 
 def ensure_default_notification_class() -> NotificationClass:
-    """The class the templates' alarms name, created without recipients if missing."""
+    """The class the built-in templates' alarms name, created without recipients if missing."""
+    [row] = ensure_notification_classes([DEFAULT_NOTIFICATION_CLASS])
+    return row
+
+
+def ensure_notification_classes(instances: Iterable[int | None]) -> list[NotificationClass]:
+    """The notification classes a device's objects name, each created without recipients if
+    missing (an operator adds them on /alarms/classes/): an object whose class is not served
+    detects its alarms but notifies nobody, and its alarm settings page offers only the
+    classes that exist."""
+    wanted = sorted({n for n in instances if n is not None})
+    return [
+        NotificationClass.objects.filter(instance=instance).first() or _new_class(instance)
+        for instance in wanted
+    ]
+
+
+def _new_class(instance: int) -> NotificationClass:
+    # get_or_create: a device created at the same time may have made it meanwhile.
     row, _ = NotificationClass.objects.get_or_create(
-        instance=DEFAULT_NOTIFICATION_CLASS, defaults={"name": "Alarms"}
+        instance=instance, defaults={"name": _free_class_name(instance)}
     )
     return row
+
+
+def _free_class_name(instance: int) -> str:
+    """A new class's name: Alarms for the default class, Alarms <n> for another; a name
+    another class has taken (names are unique) gets a number after it."""
+    base = "Alarms" if instance == DEFAULT_NOTIFICATION_CLASS else f"Alarms {instance}"
+    name, suffix = base, 1
+    while NotificationClass.objects.filter(name=name).exists():
+        suffix += 1
+        name = f"{base} ({suffix})"
+    return name
 
 
 ALLOCATION_ATTEMPTS = 8

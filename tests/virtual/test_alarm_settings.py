@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from bms.profiles import services as profiles
+from bms.profiles.definitions import ObjectDefinition
 from bms.virtual import services
 from bms.virtual.models import NotificationClass, VirtualBACnetDevice, VirtualObject
 from bms.virtual.notification_classes import (
@@ -26,6 +28,33 @@ def test_the_temperature_template_alarms_through_the_default_class():
     assert NotificationClass.objects.filter(instance=1).exists()
     humidity = VirtualObject.objects.get(device=device, name="Humidity")
     assert spec_for(humidity).alarm is None
+
+
+def alarming(name: str, notification_class: int) -> ObjectDefinition:
+    return ObjectDefinition(
+        "analog-input", name, default=20.0, notification_class=notification_class, high_limit=30.0
+    )
+
+
+def test_the_classes_a_profiles_alarms_name_are_created_with_its_device():
+    create_notification_class(7, "Plant room", recipients=[{"process_id": 3, "device": 9001}])
+    create_notification_class(12, "Alarms 9")  # the name class 9 would be given
+    objects = [alarming("T1", 7), alarming("T2", 9), alarming("T3", 9), alarming("T4", 1)]
+    profiles.create_profile("Plant", "", [*objects, ObjectDefinition("analog-value", "SP")])
+
+    device = services.create_virtual_device(3110, "Plant 1", template="Plant")
+    classes = {row.instance: row for row in NotificationClass.objects.all()}
+    assert set(classes) == {1, 7, 9, 12}
+    assert (classes[1].name, classes[9].name) == ("Alarms", "Alarms 9 (2)")
+    assert classes[9].recipients == []  # an operator adds who is told
+    assert classes[7].name == "Plant room"  # an existing class is left as it is
+    assert classes[7].recipients[0]["device"] == 9001
+    # Every alarming object's class is served, so each is a choice on its settings page.
+    named = VirtualObject.objects.filter(device=device).exclude(notification_class=None)
+    assert {row.notification_class for row in named} <= set(classes)
+
+    services.create_virtual_device(3111, "Plant 2", template="Plant")
+    assert NotificationClass.objects.count() == 4  # nothing made twice
 
 
 def test_limits_that_cross_are_refused_and_nothing_is_stored():
