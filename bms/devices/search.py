@@ -68,12 +68,36 @@ class Sort:
         return f"-{self.key}" if self.descending else self.key
 
 
+@dataclass(frozen=True)
+class DeviceTotals:
+    """What the devices page counts above its table: every matching device, not one page."""
+
+    devices: int
+    online: int
+    points: int
+
+
 def devices(
     text: str = "", site: str = "", state: str = "", sort: Sort | None = None
 ) -> QuerySet[WithAnnotations[BACnetDevice, PointCount]]:
     """Devices matching `text` (in name, description, location, vendor, model, address, or the
     instance), of `site`, "online" or "offline", with their point counts, sorted."""
-    found = BACnetDevice.objects.annotate(point_count=Count("points"))
+    found = _matching_devices(text, site, state).annotate(point_count=Count("points"))
+    sort = sort or Sort("instance")
+    return found.order_by("site", *sort.fields(DEVICE_SORTS))
+
+
+def device_totals(text: str = "", site: str = "", state: str = "") -> DeviceTotals:
+    """The devices `devices()` finds with these filters, how many are online and their points,
+    counted by the database (two queries, whatever the number of devices)."""
+    matching = _matching_devices(text, site, state).order_by()
+    counts = matching.aggregate(devices=Count("id"), online=Count("id", filter=Q(online=True)))
+    points = BACnetPoint.objects.filter(device__in=matching.values("id")).count()
+    return DeviceTotals(devices=counts["devices"], online=counts["online"], points=points)
+
+
+def _matching_devices(text: str, site: str, state: str) -> QuerySet[BACnetDevice]:
+    found = BACnetDevice.objects.all()
     text = _searchable(text)
     if text:
         match = (
@@ -91,8 +115,7 @@ def devices(
         found = found.filter(site=site)
     if state in ("online", "offline"):
         found = found.filter(online=state == "online")
-    sort = sort or Sort("instance")
-    return found.order_by("site", *sort.fields(DEVICE_SORTS))
+    return found
 
 
 def points(

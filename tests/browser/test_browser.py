@@ -300,3 +300,35 @@ def test_the_device_lists_counts_follow_the_points_read(page: Any, stack: Stack)
     expect(page.locator("#point-total")).to_have_text(str(sum(int(c) for c in cells)))
     expect(page.locator("#device-count")).to_have_text(str(len(cells)))
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_a_filtered_devices_page_keeps_its_rows_when_a_device_it_hides_changes(
+    page: Any, stack: Stack
+):
+    """The table is one page of what its filters find: a device event for a device it does not
+    show sends the page to the server for its rows and counts, and adds no row of its own."""
+    sign_in(page, "otto")
+    if page.locator(f"#device-table a:text-is('{FIRST_INSTANCE + 1}')").count() == 0:
+        discover(page)
+    page.goto(f"/devices/?q=AHU+{FIRST_INSTANCE}")
+    expect(page.locator("#live")).to_have_text("live")
+    page.wait_for_load_state("networkidle")  # the re-read on the socket's open is done
+    rows = page.locator("#device-table tr[data-device-id]")
+    expect(rows).to_have_count(1)
+    expect(page.locator("#device-count")).to_have_text("1")
+    page.evaluate("window.notReloaded = true")
+    other = page.context.new_page()
+    other.goto("/devices/")
+    other.click(f"#device-table a:text-is('{FIRST_INSTANCE + 1}')")
+    with page.expect_response(
+        lambda response: (
+            f"q=AHU+{FIRST_INSTANCE}" in response.url and response.request.resource_type == "fetch"
+        ),
+        timeout=20_000,
+    ):
+        other.click("#read-points")  # its completion is the hidden device's event
+    other.close()
+    expect(rows).to_have_count(1)
+    expect(rows.locator("a").first).to_have_text(str(FIRST_INSTANCE))
+    expect(page.locator("#device-count")).to_have_text("1")
+    assert page.evaluate("window.notReloaded") is True

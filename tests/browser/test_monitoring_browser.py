@@ -59,6 +59,9 @@ def test_a_silenced_device_turns_unreachable_and_back_online_live(page: Any, sta
     page.goto("/devices/")
     badge = page.locator(f'#device-table [data-health-for="{pk}"]')
     expect(badge).to_have_text("online")
+    online = page.locator("#online-count")
+    everyone = page.locator("#device-count").inner_text()
+    expect(online).to_have_text(everyone)
     page.evaluate("window.notReloaded = true")
     stack.simulator(f"silence {SILENCED}")
     expect(badge).to_have_text("unreachable", timeout=HEALTH_WAIT_MS)
@@ -67,9 +70,12 @@ def test_a_silenced_device_turns_unreachable_and_back_online_live(page: Any, sta
     screenshot(page, "21-devices-one-unreachable")
     others = page.locator("#device-table [data-health-for]").all_inner_texts()
     assert others.count("online") == len(others) - 1
+    # The counts are the server's (of every device, on any page), read again after the event.
+    expect(online).to_have_text(str(int(everyone) - 1))
 
     stack.simulator(f"restore {SILENCED}")
     expect(badge).to_have_text("online", timeout=HEALTH_WAIT_MS)
+    expect(online).to_have_text(everyone)
     assert page.evaluate("window.notReloaded") is True
     events = sql(
         stack.database_url,

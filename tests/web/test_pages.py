@@ -67,7 +67,7 @@ def test_the_devices_page_shows_backend_status_devices_and_recent_tasks(viewer_c
 def test_the_devices_page_counts_devices_online_devices_and_points(viewer_client, building):
     BACnetDevice.objects.create(device_instance=1002, address="127.0.0.3", online=False)
     html = viewer_client.get(reverse("web:devices")).content.decode()
-    counts = re.search(r'<p class="muted" id="device-counts">(.*?)</p>', html, re.S).group(1)
+    counts = re.search(r'<p class="muted" id="device-counts"[^>]*>(.*?)</p>', html, re.S).group(1)
     assert " ".join(re.sub(r"<[^>]+>", " ", counts).split()) == (
         "Known devices: 2 · online 1 · points 4"
     )

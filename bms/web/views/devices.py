@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,6 +21,8 @@ from bms.web.views.common import done, operator_action, refused
 from bms.web.views.tasks import without_polls
 
 RECENT_TASKS = 10
+PAGE_SIZE = 50  # devices on the devices page
+POINT_PAGE_SIZE = 100  # points on a device's page (a large controller has thousands)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -30,28 +33,30 @@ def home(request: HttpRequest) -> HttpResponse:
 def device_list(request: HttpRequest) -> HttpResponse:
     """Devices and recent tasks, of one site with ?site= (as the task list filters); the
     devices found by ?q= (name, description, vendor, model, address, instance), ?state=online
-    or offline, sorted by ?sort= (a column, "-" first for descending)."""
+    or offline, sorted by ?sort= (a column, "-" first for descending), a page at a time
+    (?page=); the counts above the table are of every device found."""
     tasks = BACnetTask.objects.all()
     site = request.GET.get("site", "")
     shown_sites = sites.shown_sites()
     if site in shown_sites:
         tasks = tasks.filter(site=site)
     sort = search.Sort.parse(request.GET.get("sort", ""), search.DEVICE_SORTS, "instance")
-    devices = search.devices(
-        text=request.GET.get("q", ""),
-        site=site if site in shown_sites else "",
-        state=request.GET.get("state", ""),
-        sort=sort,
+    filters = {
+        "text": request.GET.get("q", ""),
+        "site": site if site in shown_sites else "",
+        "state": request.GET.get("state", ""),
+    }
+    page = Paginator(search.devices(**filters, sort=sort), PAGE_SIZE).get_page(
+        request.GET.get("page")
     )
-    shown = list(devices)
     return render(
         request,
         "web/devices.html",
         {
-            "devices": shown,
+            "page": page,
+            "devices": page.object_list,
             "sort": sort,
-            "online_count": sum(device.online for device in shown),
-            "point_total": sum(device.point_count for device in shown),
+            "totals": search.device_totals(**filters),
             "recent_tasks": without_polls(tasks)[:RECENT_TASKS],
             "backend_status": get_bacnet_backend().get_status(),
             "form": DiscoverForm(),
@@ -90,17 +95,18 @@ def device_detail(request: HttpRequest, pk: int) -> HttpResponse:
         site=device.site, parameters__device_id=device.device_instance
     )
     point_sort = search.Sort.parse(request.GET.get("sort", ""), search.POINT_SORTS, "object")
+    points = search.points(
+        text=request.GET.get("q", ""),
+        object_type=request.GET.get("type", ""),
+        device=device,
+        sort=point_sort,
+    )
     return render(
         request,
         "web/device_detail.html",
         {
             "device": device,
-            "points": search.points(
-                text=request.GET.get("q", ""),
-                object_type=request.GET.get("type", ""),
-                device=device,
-                sort=point_sort,
-            ),
+            "points": Paginator(points, POINT_PAGE_SIZE).get_page(request.GET.get("page")),
             "point_count": device.points.count(),
             "point_sort": point_sort,
             "point_types": search.POINT_TYPES,

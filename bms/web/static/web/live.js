@@ -174,7 +174,10 @@
 
   // --- devices ----------------------------------------------------------------------------------
   // Rows as templates/web/devices.html renders them: a site cell in tables with data-show-site,
-  // none of another site's devices in a table filtered to one (data-filter-site).
+  // none of another site's devices in a table filtered to one (data-filter-site). The table is
+  // one page of the devices its filters find: a device it does not show may belong on this page
+  // (a new one) or on another, which only the server knows, so it reads the table again. The
+  // counts above it are of every device found, most of them on no row here: read again too.
   BMS.on("device", ({ device }) => {
     const table = document.getElementById("device-table");
     if (!table) return;
@@ -182,6 +185,8 @@
     const existing = tbody.querySelector(`tr[data-device-id="${device.id}"]`);
     const { filterSite } = table.dataset;
     if (filterSite && filterSite !== device.site) { if (existing) existing.remove(); return; }
+    rereadSoon(existing ? ["device-counts"] : ["device-counts", "devices-section"]);
+    if (!existing) return;
     const link = (text) => el("a", { href: `/devices/${device.id}/` }, text);
     const row = el("tr", { "data-device-id": device.id, "data-site": device.site },
       el("td", { class: "num" }, link(String(device.device_instance))),
@@ -190,15 +195,28 @@
       el("td", {}, device.vendor_name), el("td", {}, device.model_name),
       el("td", { class: "num", "data-points": "" }, String(device.point_count)),
       el("td", { class: "time" }, formatTime(device.last_seen)),
-      // The COV/poll counts are not in the event: a known row keeps its own.
-      existing?.querySelector("[data-watch]")?.cloneNode(true) || el("td", { class: "small", "data-watch": "" }, "—"),
+      // The COV/poll counts are not in the event: the row keeps its own.
+      existing.querySelector("[data-watch]")?.cloneNode(true) || el("td", { class: "small", "data-watch": "" }, "—"),
       el("td", { "data-health": "" }, ...healthNodes(device)));
     if ("showSite" in table.dataset) row.cells[0].after(el("td", { class: "site" }, device.site));
-    if (existing) existing.replaceWith(row);
-    else { dropEmptyRow(tbody); insertSorted(tbody, row, device); }
+    existing.replaceWith(row);
     flash(row);
-    countDevices();
   });
+  // Events come in bursts (a discovery's answers, a network's devices going quiet together):
+  // one re-read a second at most, of every section asked for since the last.
+  const REREAD_MS = 1000;
+  const rereadIds = new Set();
+  let rereadTimer = null;
+  function rereadSoon(ids) {
+    ids.forEach((id) => rereadIds.add(id));
+    if (rereadTimer !== null) return;
+    rereadTimer = setTimeout(() => {
+      const wanted = [...rereadIds];
+      rereadIds.clear();
+      rereadTimer = null;
+      refreshSections(wanted);
+    }, REREAD_MS);
+  }
   // A device's health wherever a page shows it (templates/web/_health.html): badge, since, why.
   const HEALTH_BADGES = { online: "completed", unreachable: "pending", offline: "failed" };
   function healthNodes(device) {
@@ -216,25 +234,6 @@
       flash(cell);
     });
   });
-  // The counts above the device table, from its rows (as the server counts them on load).
-  function countDevices() {
-    const table = document.getElementById("device-table");
-    if (!table) return;
-    const rows = [...table.tBodies[0].querySelectorAll("tr[data-device-id]")];
-    const set = (id, n) => { const node = document.getElementById(id); if (node) node.textContent = String(n); };
-    set("device-count", rows.length);
-    set("online-count", rows.filter((r) => r.querySelector(".badge.completed")).length);
-    set("point-total", rows.reduce((sum, r) => sum + (Number(r.querySelector("[data-points]")?.textContent) || 0), 0));
-  }
-  // Ordered as BACnetDevice is: by site, then instance.
-  function insertSorted(tbody, row, device) {
-    const after = [...tbody.rows].find((r) => {
-      const site = r.dataset.site || "";
-      return site > device.site || (site === device.site && Number(r.cells[0].textContent) > device.device_instance);
-    });
-    tbody.insertBefore(row, after || null);
-  }
-
   // A finished read_points/collect of the device on screen brings new points: re-fetch this
   // page and swap in its points section (no reload, nothing else on the page is touched).
   BMS.on("task", ({ task }) => {
@@ -277,7 +276,6 @@
       // swapping it would throw their input away.
       if (fresh && current && !beingEdited(current)) current.replaceWith(document.adoptNode(fresh));
     });
-    countDevices();
   }
 
   // --- point values -------------------------------------------------------------------------------
