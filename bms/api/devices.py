@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import Field
@@ -22,6 +22,7 @@ from bms.api.monitoring import (
     device_monitoring,
     point_monitoring,
 )
+from bms.api.paging import LISTED_RESPONSE, MAX_LIMIT, limit_field, listed, offset_field
 from bms.api.readings import READING_ERRORS, ReadingQuery, readings_page
 from bms.api.responses import reading, writing
 from bms.api.schemas import (
@@ -53,14 +54,32 @@ def get_point(point_pk: int) -> BACnetPoint:
     return point
 
 
-class DeviceFilters(Schema):
+class ListPage(Schema):
+    """A page of a list answered as a bare array (bms.api.paging.listed): the default is the
+    most a page holds, so a client that sends neither gets every row up to that."""
+
+    limit: int = limit_field(MAX_LIMIT)
+    offset: int = offset_field()
+
+
+class DeviceFilters(ListPage):
     site: Text | None = Field(default=None, max_length=100)
 
 
-@router.get("/devices", response=reading(list[DeviceOut], lookup=False))
-def list_devices(request: HttpRequest, filters: Query[DeviceFilters]) -> list[BACnetDevice]:
+@router.get(
+    "/devices",
+    response=reading(list[DeviceOut], lookup=False),
+    openapi_extra=LISTED_RESPONSE,
+)
+def list_devices(
+    request: HttpRequest, filters: Query[DeviceFilters], response: HttpResponse
+) -> list[BACnetDevice]:
+    """Devices by site and instance, `limit` of them from `offset`; X-Total-Count says how many
+    there are in all."""
     devices = BACnetDevice.objects.all()
-    return list(devices.filter(site=filters.site) if filters.site else devices)
+    if filters.site:
+        devices = devices.filter(site=filters.site)
+    return listed(devices, filters.limit, filters.offset, response)
 
 
 @router.get("/devices/{device_pk}", response=reading(DeviceDetailOut))
@@ -68,9 +87,18 @@ def device_detail(request: HttpRequest, device_pk: int) -> BACnetDevice:
     return get_device(device_pk)
 
 
-@router.get("/devices/{device_pk}/points", response=reading(list[PointOut]))
-def device_points(request: HttpRequest, device_pk: int) -> list[BACnetPoint]:
-    return list(get_device(device_pk).points.all())
+@router.get(
+    "/devices/{device_pk}/points",
+    response=reading(list[PointOut]),
+    openapi_extra=LISTED_RESPONSE,
+)
+def device_points(
+    request: HttpRequest, device_pk: int, paging: Query[ListPage], response: HttpResponse
+) -> list[BACnetPoint]:
+    """The device's points by object type and instance, `limit` of them from `offset`;
+    X-Total-Count says how many it has."""
+    points = get_device(device_pk).points.order_by("object_type", "instance")
+    return listed(points, paging.limit, paging.offset, response)
 
 
 @router.post("/devices/{device_pk}/read-points", response=writing(202, TaskCreated))
