@@ -144,8 +144,16 @@ class BACnetReading(models.Model):
         ("trendlog", "Device trend log"),  # read back with ReadRange (worker.trendlog_backfill)
     ]
 
+    # No single-column index on either subject: the (subject, timestamp) indexes below serve
+    # every lookup by subject, and each index is paid on every reading stored (6 -> 4 indexes
+    # per insert at 1,000 COV values/s, bench/cov.py).
     point = models.ForeignKey(
-        BACnetPoint, null=True, blank=True, on_delete=models.CASCADE, related_name="readings"
+        BACnetPoint,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="readings",
+        db_index=False,
     )
     virtual_object = models.ForeignKey(
         "virtual.VirtualObject",
@@ -153,6 +161,7 @@ class BACnetReading(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="readings",
+        db_index=False,
     )
     value = models.JSONField(null=True)
     timestamp = models.DateTimeField(default=timezone.now, db_index=True)

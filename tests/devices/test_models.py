@@ -1,7 +1,7 @@
 """Database constraints of the device models."""
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from bms.devices.models import BACnetDevice, BACnetPoint, BACnetReading
 from bms.virtual.services import create_virtual_device
@@ -50,3 +50,16 @@ def test_a_reading_with_both_subjects_is_refused(point, virtual_object):
 def test_a_reading_with_no_subject_is_refused():
     with pytest.raises(IntegrityError), transaction.atomic():
         BACnetReading.objects.create(value=1)
+
+
+def test_readings_are_indexed_by_subject_and_time_not_by_subject_alone() -> None:
+    """devices 0011: a reading's subject is found through its (subject, timestamp) index; a
+    single-column index would only be one more to update on every reading stored."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, "devices_bacnetreading")
+    indexed = {tuple(c["columns"]) for c in found.values() if c["index"] and not c["primary_key"]}
+    assert indexed == {
+        ("point_id", "timestamp"),
+        ("virtual_object_id", "timestamp"),
+        ("timestamp",),
+    }
