@@ -1,11 +1,12 @@
 """The history's upkeep: a step keeps the partitions of the raw readings and the 1-minute
 buckets created ahead (PostgreSQL, bms.history.partitions), then a bounded roll-up per
 resolution, then a bounded retention per level (`run_once`); the worker's scheduled "history"
-task runs steps, each on its own in the ORM thread, while there is more to do and its time
-allows (`combined` adds them up)."""
+task runs steps while there is more to do and its time allows (`run_for`; `combined` adds them
+up), in a child process (`manage.py history_upkeep`, bms.worker.history_child)."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,16 @@ def run_once(now: datetime | None = None, rows: int | None = None) -> dict[str, 
         "raw_deleted": raw.deleted,
         "more": any(step.more for step in rolled) or any(step.more for step in dropped),
     }
+
+
+def run_for(seconds: float) -> dict[str, Any]:
+    """Steps while there is more to do, for up to `seconds` (at least one step), as one
+    result."""
+    started = time.monotonic()
+    results = [run_once()]
+    while results[-1]["more"] and time.monotonic() - started < seconds:
+        results.append(run_once())
+    return combined(results)
 
 
 def combined(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,10 +19,9 @@ from bms.bacnet.engine import Engine
 from bms.bacnet.errors import BACnetError
 from bms.bacnet.types import DeviceInfo, IAmRecord, ObjectRef, PointInfo, PresentValue
 from bms.devices.models import BACnetDevice
-from bms.history import maintenance
 from bms.realtime.payloads import reading_payload
 from bms.tasks.models import BACnetTask
-from bms.worker import events, store
+from bms.worker import events, history_child, store
 from bms.worker.alarm_jobs import acknowledge_alarm, enroll_alarms
 from bms.worker.capability_book import CapabilityBook
 from bms.worker.db import run_db
@@ -42,6 +41,7 @@ COLLECT_CHUNK = 16  # finished devices stored per transaction, while the next on
 # A history task runs steps of at most BMS_HISTORY_MAX_ROWS rows for this long: at 50,000 rows
 # a step, one step a minute would cap the roll-up at ~830 readings/s, below a busy site's rate.
 HISTORY_RUN_SECONDS = 20.0
+HISTORY_TIMEOUT_SECONDS = 300.0  # a child still busy then is stopped: its task fails, said why
 
 Progress = Callable[..., Awaitable[None]]
 Job = Callable[[Engine, BACnetTask, Progress, "JobSettings"], Awaitable[dict[str, Any]]]
@@ -366,14 +366,10 @@ async def write_point(
 async def history_upkeep(
     engine: Engine, task: BACnetTask, progress: Progress, cfg: JobSettings
 ) -> dict[str, Any]:
-    """Roll-up and retention steps of the history (no BACnet), each bounded in rows and run
-    on its own so other database work goes between them, for up to HISTORY_RUN_SECONDS."""
+    """Roll-up and retention steps of the history (no BACnet), each bounded in rows, for up to
+    HISTORY_RUN_SECONDS, in a child process (bms.worker.history_child says why)."""
     await progress(message="rolling up readings and dropping expired history")
-    started = time.monotonic()
-    results = [await run_db(maintenance.run_once)]
-    while results[-1]["more"] and time.monotonic() - started < HISTORY_RUN_SECONDS:
-        results.append(await run_db(maintenance.run_once))
-    return maintenance.combined(results)
+    return await history_child.run_upkeep(HISTORY_RUN_SECONDS, HISTORY_TIMEOUT_SECONDS)
 
 
 JOBS: dict[str, Job] = {
