@@ -49,6 +49,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from _common import (
@@ -195,7 +196,9 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
         say(f"worker: {line}")
     if args.skip_poll:
         arrivals = listener.stop()
-        cov["websocket"] = websocket_delays(arrivals, cov.pop("changes"))
+        cov["websocket"] = websocket_delays(
+            arrivals, cov.pop("changes"), cov.pop("timeline"), procs.logdir / "cov_timeline.csv"
+        )
         return {"cov": cov, "poll": None}
     manage(database, "shell", "-c", SWITCH_TO_POLL)  # as the pages and the API change it
     # Subscriptions the worker dropped without telling the device (it thought it unreachable)
@@ -211,8 +214,11 @@ def run(args: Any, database: str, procs: Processes) -> dict[str, Any]:
     poll.update(cancel_s=cancel_s, subscriptions_left=left, poll_seconds=poll_seconds)
     say(f"poll: {summary(poll)}")
     arrivals = listener.stop()
-    cov["websocket"] = websocket_delays(arrivals, cov.pop("changes"))
+    cov["websocket"] = websocket_delays(
+        arrivals, cov.pop("changes"), cov.pop("timeline"), procs.logdir / "cov_timeline.csv"
+    )
     poll.pop("changes")
+    poll.pop("timeline")
     if not worker.alive():
         raise BenchError(f"the worker died:\n{worker.output()[-2000:]}")
     return {"cov": cov, "poll": poll}
@@ -247,7 +253,8 @@ def summary(f: dict[str, Any]) -> str:
     return (
         f"{f['changes_made']} changes in {f['seconds']} s, {f['rows']} rows, {f['lost']} not "
         f"learnt, to PG p50/p99 {f['db_p50_ms']}/{f['db_p99_ms']} ms (to the commit's start "
-        f"{f['commit_start_p50_ms']}/{f['commit_start_p99_ms']} ms), worker CPU "
+        f"{f['commit_start_p50_ms']}/{f['commit_start_p99_ms']} ms; the bench's row query "
+        f"p50/p99 {f['watcher_query_p50_ms']}/{f['watcher_query_p99_ms']} ms), worker CPU "
         f"{f['worker_cpu_s']} s ({f['worker_cpu_ms_per_change']} ms/change), simulator CPU "
         f"{f['simulator_cpu_s']} s"
     )
@@ -391,11 +398,19 @@ class Driver:
 
 class RowWatcher:
     """Polls the readings table every 10 ms; the first time each (point, value) of `source`
-    was seen."""
+    was seen.
+
+    A row is stamped with the time its query was sent: the statement's snapshot, taken then,
+    already held it. Its connection may not seq-scan: the readings partitions are analysed only
+    when autovacuum gets to them, and until then the planner chose a parallel seq scan of the
+    whole day's partition for `id > last` (25 ms at 400,000 rows, growing, 100 times a second,
+    on two cores): the bench's own polling made the latency it measured. The watcher's query
+    times are reported beside the figures."""
 
     def __init__(self, database: str, source: str) -> None:
         self._database, self._source = database, source
         self.seen: dict[Key, float] = {}
+        self.query_seconds: list[float] = []
         self._stop = threading.Event()
         self.error: BaseException | None = None
         ((last,),) = sql(database, "SELECT coalesce(max(id), 0) FROM devices_bacnetreading")
@@ -410,15 +425,18 @@ class RowWatcher:
         deadline = time.monotonic() + 1800
         try:
             with psycopg.connect(self._database, autocommit=True) as db:
+                db.execute("SET enable_seqscan = off")
+                db.execute("SET max_parallel_workers_per_gather = 0")
                 while not self._stop.is_set() and time.monotonic() < deadline:
+                    sent = time.time()
                     rows = db.execute(
                         "SELECT id, point_id, value FROM devices_bacnetreading "
                         "WHERE id > %s AND source = %s ORDER BY id",
                         (last, self._source),
                     ).fetchall()
-                    now = time.time()
+                    self.query_seconds.append(time.time() - sent)
                     for row_id, point_id, value in rows:
-                        self.seen.setdefault((point_id, _number(value)), now)
+                        self.seen.setdefault((point_id, _number(value)), sent)
                         last = row_id
                     time.sleep(0.01)
         except Exception as exc:  # reported by stop(), never hidden
@@ -487,6 +505,8 @@ def measure(
     rows = set(stamped)
     changes = driver.changes
     delays = [1000 * (seen[key] - c.at) for c in changes if (key := (c.point_id, c.value)) in seen]
+    keys = [(c, (c.point_id, c.value)) for c in changes]
+    timeline = [(c, seen.get(key), stamped.get(key)) for c, key in keys]
     to_commit = [
         1000 * (stamped[key] - c.at) for c in changes if (key := (c.point_id, c.value)) in stamped
     ]
@@ -494,6 +514,7 @@ def measure(
     return {
         "seconds": round(elapsed, 1),
         "changes": changes,
+        "timeline": timeline,
         "changes_made": len(changes),
         "change_errors": len(driver.errors),
         "first_error": driver.errors[0] if driver.errors else None,
@@ -505,6 +526,8 @@ def measure(
         "db_max_ms": round(max(delays), 1) if delays else None,
         "commit_start_p50_ms": round(percentile(to_commit, 50), 1),
         "commit_start_p99_ms": round(percentile(to_commit, 99), 1),
+        "watcher_query_p50_ms": round(1000 * percentile(watcher.query_seconds, 50), 2),
+        "watcher_query_p99_ms": round(1000 * percentile(watcher.query_seconds, 99), 2),
         "simulator_cpu_s": round(sim_cpu, 2),
         "worker_cpu_s": round(cpu, 2),
         "worker_cpu_ms_per_value": round(1000 * cpu / max(1, len(stored)), 3),
@@ -530,11 +553,18 @@ def poll_at_cov_freshness(args: Any, cov: dict[str, Any], poll: dict[str, Any]) 
     }
 
 
-def websocket_delays(arrivals: list[tuple[float, Message]], changes: list[Change]) -> dict:
+def websocket_delays(
+    arrivals: list[tuple[float, Message]],
+    changes: list[Change],
+    timeline: list[tuple[Change, float | None, float | None]] | None = None,
+    timeline_csv: Path | None = None,
+) -> dict:
     first: dict[Key, float] = {}
     for arrived, message in arrivals:
         for point in message.get("points", []):
             first.setdefault((point["id"], _number(point.get("value"))), arrived)
+    if timeline is not None and timeline_csv is not None:
+        write_timeline(timeline_csv, timeline, first)
     delays = [
         1000 * (first[key] - c.at) for c in changes if (key := (c.point_id, c.value)) in first
     ]
@@ -545,6 +575,26 @@ def websocket_delays(arrivals: list[tuple[float, Message]], changes: list[Change
         "p99_ms": round(percentile(delays, 99), 1),
         "max_ms": round(max(delays), 1) if delays else None,
     }
+
+
+def write_timeline(
+    path: Path, timeline: list[tuple[Change, float | None, float | None]], ws: dict[Key, float]
+) -> None:
+    """One line per change: when it was made (wall clock) and its delays in ms to the commit's
+    start, to the row seen in PostgreSQL and to the WebSocket: where the tail sits in time."""
+
+    def ms(at: float | None, change: Change) -> str:
+        return "" if at is None else f"{1000 * (at - change.at):.1f}"
+
+    with path.open("w") as out:
+        out.write("at,point_id,to_commit_start_ms,to_row_ms,to_websocket_ms\n")
+        for change, seen, stamped in timeline:
+            key = (change.point_id, change.value)
+            out.write(
+                f"{change.at:.3f},{change.point_id},{ms(stamped, change)},{ms(seen, change)},"
+                f"{ms(ws.get(key), change)}\n"
+            )
+    say(f"per-change timeline: {path}")
 
 
 # ---- the report ----------------------------------------------------------------------------
