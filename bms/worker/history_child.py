@@ -76,10 +76,13 @@ async def _in_child(seconds: float, timeout: float) -> dict[str, Any]:
             f"history upkeep exited with {child.returncode}: "
             f"{err.decode(errors='replace')[-OUTPUT_LIMIT:]}"
         )
-    try:
-        result = json.loads(out)
+    lines = out.decode(errors="replace").strip().splitlines()
+    try:  # the result is its last line (anything printed before it is not ours to read)
+        result = json.loads(lines[-1]) if lines else None
     except json.JSONDecodeError as exc:
         raise UpkeepFailed(f"history upkeep said no result: {out[-OUTPUT_LIMIT:]!r}") from exc
+    if not isinstance(result, dict):
+        raise UpkeepFailed(f"history upkeep said no result: {out[-OUTPUT_LIMIT:]!r}")
     return {**result, "process": "child"}
 
 
