@@ -6,7 +6,8 @@ delays and the point types it can watch, the values by bms.bacnet.commanding); a
 it will send (bms.alarms.notifiers.check_notifier). A refusal is AlarmConfigError with a
 sentence to act on (Conflict for a taken name), and nothing is stored. Every change is audited
 in ConfigAudit (who: the request being served, bms.devices.config_audit), a notifier's secret
-never in clear. The worker picks rule changes up within its reload interval.
+never in clear. Every rule change bumps the rules' revision in its transaction
+(`rule_revision`): the worker reads that one row each second and reloads the rules when it moved.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
-from bms.alarms.models import AlarmNotifier, AlarmRule
+from bms.alarms.models import AlarmNotifier, AlarmRule, AlarmRuleRevision
 from bms.alarms.notifiers import check_notifier
 from bms.alarms.rules import close_rule_alarm
 from bms.bacnet.alarm_rules import RuleError, check_rule
@@ -47,6 +49,7 @@ NOTIFIER_FIELDS = (
     "notification_class",
     "enabled",
 )
+REVISION_ROW = 1  # AlarmRuleRevision has this one row
 MASKED = "(set)"  # how the audit shows a notifier's secret: never in clear
 
 
@@ -66,6 +69,7 @@ def create_rule(point: BACnetPoint, **fields: Any) -> AlarmRule:
     rule = AlarmRule(point=point, **fields)
     with transaction.atomic():
         _checked_rule(rule).save()
+        _bump_rule_revision()
         config_audit.record("alarm_rule_created", _rule_target(rule), after=_rule_fields(rule))
     return rule
 
@@ -84,6 +88,7 @@ def update_rule(rule: AlarmRule, **changes: Any) -> AlarmRule:
         if before["enabled"] and not rule.enabled:
             close_rule_alarm(rule, "rule disabled")
         if changed:
+            _bump_rule_revision()
             config_audit.record(
                 "alarm_rule_changed",
                 _rule_target(rule),
@@ -100,6 +105,28 @@ def delete_rule(rule: AlarmRule) -> None:
         close_rule_alarm(rule, "rule deleted")
         config_audit.record("alarm_rule_deleted", _rule_target(rule), before=_rule_fields(rule))
         rule.delete()
+        _bump_rule_revision()
+
+
+def rule_revision() -> int:
+    """The rules' revision (0 before the first change): one row, read by the worker each
+    second."""
+    revision = AlarmRuleRevision.objects.filter(pk=REVISION_ROW).values_list("revision", flat=True)
+    return next(iter(revision), 0)
+
+
+def _bump_rule_revision() -> None:
+    """Call it in the transaction of the change it announces. The UPDATE locks the row until
+    that transaction ends, so revisions commit in order: once the worker reads revision n,
+    every change that bumped it to n or lower is committed and visible to it."""
+    rows = AlarmRuleRevision.objects.filter(pk=REVISION_ROW)
+    if rows.update(revision=F("revision") + 1):
+        return
+    try:
+        with transaction.atomic():
+            AlarmRuleRevision.objects.create(pk=REVISION_ROW, revision=1)
+    except IntegrityError:  # created meanwhile by another change
+        rows.update(revision=F("revision") + 1)
 
 
 def _checked_rule(rule: AlarmRule) -> AlarmRule:

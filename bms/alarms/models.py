@@ -189,3 +189,14 @@ class AlarmRule(models.Model):
             self.spec()
         except RuleError as exc:
             raise ValidationError(str(exc)) from exc
+
+
+class AlarmRuleRevision(models.Model):
+    """One counter, bumped in the transaction of every rule created, edited or deleted
+    (bms.alarms.configuration): the worker reads this one row each second and reloads the rules
+    only when it moved (bms.worker.alarm_rules)."""
+
+    revision = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"alarm rule revision {self.revision}"

@@ -2,12 +2,17 @@
 
 Theory of operation. Values reach the rules through two hooks, both called after their readings
 are committed: `readings_stored` (the monitoring service's ReadingBatcher: COV notifications
-and polls) and `values_stored` (a collect task's chunks, bms.worker.jobs). The rules of the
-site's points are read from the database at most every RELOAD_SECONDS, each starting from its
-alarm's stored state (a restart does not raise an active alarm again; nor does a rule enabled
-again after its alarm was closed keep its old state). So a new or edited rule is used within
-RELOAD_SECONDS. The evaluation is pure (bms.bacnet.alarm_rules); only transitions go to the
-database (bms.alarms.rules).
+and polls) and `values_stored` (a collect task's chunks, bms.worker.jobs). The enabled rules
+are loaded from the database, each starting from its alarm's stored state (a restart does not
+raise an active alarm again; nor does a rule enabled again after its alarm was closed keep its
+old state). Before evaluating, at most every CHECK_SECONDS, the runner reads ONE row: the
+rules' revision, which every rule created, edited or deleted bumps in its own transaction
+(bms.alarms.configuration). Only when it moved, or every RELOAD_SECONDS as a safety net for
+what no change announces (a point deleted with its rules, a row edited by hand), are the rules
+loaded again. So a new or edited rule is used from the first value stored about a second after
+it was saved. A transition of a rule disabled or deleted since the last load is not recorded
+(configuration returned its alarm to normal). The evaluation is pure (bms.bacnet.alarm_rules);
+only transitions go to the database (bms.alarms.rules).
 
 Some rules need a clock, not values: `run_clock` (a supervised worker loop) calls
 `check_clock` every CLOCK_SECONDS. Stale-value rules: one query reads the last value time of
@@ -34,6 +39,7 @@ from typing import Any
 
 from django.db import DatabaseError
 
+from bms.alarms.configuration import rule_revision
 from bms.alarms.models import Alarm, AlarmRule
 from bms.alarms.rules import record_rule_transition
 from bms.bacnet.alarm_rules import (
@@ -50,7 +56,8 @@ from bms.worker.store.monitoring import ReadingRow
 
 log = logging.getLogger(__name__)
 
-RELOAD_SECONDS = 10.0
+CHECK_SECONDS = 1.0  # how often the rules' revision is read
+RELOAD_SECONDS = 60.0  # the safety net: every rule loaded again, announced or not
 MAX_QUEUED = 10_000  # stored batches waiting for evaluation (minutes of COV at 1,000/s)
 CLOCK_SECONDS = 5.0
 
@@ -77,11 +84,16 @@ class RuleRunner:
         reload_seconds: float = RELOAD_SECONDS,
         clock: Callable[[], datetime] = utc_now,
         clock_seconds: float = CLOCK_SECONDS,
+        check_seconds: float = CHECK_SECONDS,
     ) -> None:
         self._reload_seconds = reload_seconds
+        self._check_seconds = check_seconds
         self._clock = clock
         self._clock_seconds = clock_seconds
         self._loaded_at: float | None = None
+        self._checked_at = 0.0
+        self._revision = 0  # the rules' revision when they were loaded
+        self.reloads = 0  # loads of every rule since start (for tests)
         self._by_point: dict[int, list[LoadedRule]] = {}
         self._stale: list[LoadedRule] = []
         self._states: dict[int, RuleState] = {}
@@ -193,10 +205,18 @@ class RuleRunner:
     # ---- the rules and their transitions ---------------------------------------------------
 
     async def _reload_if_due(self) -> None:
+        """Load the rules at start, when their revision moved (read at most every
+        CHECK_SECONDS), and every RELOAD_SECONDS."""
         now = time.monotonic()
-        if self._loaded_at is not None and now - self._loaded_at < self._reload_seconds:
-            return
-        rules = await run_db(_load_rules)
+        if self._loaded_at is None or now - self._loaded_at >= self._reload_seconds:
+            await self._reload(now)
+        elif now - self._checked_at >= self._check_seconds:
+            self._checked_at = now
+            if await run_db(rule_revision) != self._revision:
+                await self._reload(now)
+
+    async def _reload(self, now: float) -> None:
+        self._revision, rules = await run_db(_load_rules)
         loaded_before = {rule.rule_id for kept in self._by_point.values() for rule in kept}
         self._by_point, self._stale = {}, []
         for rule in rules:
@@ -210,7 +230,8 @@ class RuleRunner:
                 self._states[rule.rule_id] = RuleState(rule.state)
         loaded = {rule.rule_id for rule in rules}
         self._states = {rule_id: s for rule_id, s in self._states.items() if rule_id in loaded}
-        self._loaded_at = now
+        self._loaded_at = self._checked_at = now
+        self.reloads += 1
 
     async def _record(self, changes: list[RuleChange], at: datetime) -> None:
         if changes:
@@ -222,7 +243,10 @@ def _stored_values(batch: Sequence[ReadingRow], stored: set[int]) -> list[tuple[
     return [(row.point_id, row.value) for row in batch if row.point_id in stored]
 
 
-def _load_rules() -> list[LoadedRule]:
+def _load_rules() -> tuple[int, list[LoadedRule]]:
+    """The rules' revision and the enabled rules: the revision read first, so the rules are
+    at least as new as it says."""
+    revision = rule_revision()
     states = dict(Alarm.objects.filter(rule__startswith="rule:").values_list("rule", "event_state"))
     loaded = []
     for rule in AlarmRule.objects.filter(enabled=True):
@@ -234,7 +258,7 @@ def _load_rules() -> list[LoadedRule]:
         loaded.append(
             LoadedRule(rule.pk, rule.point_id, spec, states.get(rule.rule_name, "normal"))
         )
-    return loaded
+    return revision, loaded
 
 
 def _last_value_times() -> Mapping[int, float]:
@@ -247,8 +271,9 @@ def _last_value_times() -> Mapping[int, float]:
 
 
 def _record(changes: list[RuleChange], at: datetime) -> None:
-    rules = AlarmRule.objects.select_related("point__device").in_bulk([c.rule_id for c in changes])
+    enabled = AlarmRule.objects.filter(enabled=True).select_related("point__device")
+    rules = enabled.in_bulk([c.rule_id for c in changes])
     for change in changes:
         rule = rules.get(change.rule_id)
-        if rule is not None:  # deleted meanwhile: nothing to record
+        if rule is not None:  # disabled or deleted meanwhile: its alarm was returned to normal
             record_rule_transition(rule, change.from_state, change.to_state, change.value, at)

@@ -158,3 +158,21 @@ def test_disabling_a_rule_in_normal_records_nothing(points):
     rule = config.create_rule(points["analog-input"], kind="high_limit", high=30.0)
     config.update_rule(rule, enabled=False)
     assert not Alarm.objects.exists()
+
+
+def test_every_rule_change_moves_the_rules_revision_and_an_unchanged_edit_does_not(points):
+    """The worker reloads its rules when this revision moves (bms.worker.alarm_rules)."""
+    assert config.rule_revision() == 0
+    rule = config.create_rule(points["analog-input"], kind="high_limit", high=30.0)
+    assert config.rule_revision() == 1
+    config.update_rule(rule, high=35.0)
+    config.update_rule(rule, high=35.0)  # nothing changed: nothing to reload
+    assert config.rule_revision() == 2
+    config.update_rule(rule, enabled=False)
+    config.update_rule(rule, enabled=True)
+    assert config.rule_revision() == 4
+    config.delete_rule(rule)
+    assert config.rule_revision() == 5
+    with pytest.raises(config.AlarmConfigError):
+        config.create_rule(points["analog-input"], kind="high_limit")  # refused: not moved
+    assert config.rule_revision() == 5
