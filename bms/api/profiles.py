@@ -279,6 +279,8 @@ def import_ede_virtual_device(
 
 @router.get("/profiles/{profile_id}/ede", response=reading(EdeFilesOut))
 def profile_ede(request: HttpRequest, profile_id: int) -> dict[str, str]:
-    """The profile as EDE files (object instances as in the profile, device instance 0)."""
+    """The profile as EDE files (object instances as in the profile, device instance 0). After
+    the standard columns come BMS's own, bms-cov-increment, bms-deadband, bms-time-delay and
+    bms-trend-log, which /profiles/import-ede reads back: the round trip keeps the profile."""
     main, texts = ede_files.profile_files(get_profile(profile_id))
     return {"main": main, "state_texts": texts}

@@ -15,19 +15,24 @@ Columns are found by name (tools order and spell them differently: YABE writes
 must be there. Every refusal is an `EdeError` naming the line, so an import can say where to look
 and store nothing. Files must be UTF-8 (a byte-order mark is fine): Latin-1 files from older tools
 are refused at the first undecodable byte rather than guessed at.
+
+After the standard columns we write four of our own (BMS_COLUMNS) for what a device profile
+holds that EDE has no column for: `bms-cov-increment`, `bms-deadband` and `bms-time-delay` (of
+its alarm, in seconds; the alarm's limits and notification class have standard columns), and
+`bms-trend-log` (Y: a virtual device built from the profile logs the object). Tools that read
+by position, like YABE, read the standard part and leave ours; a file without them reads as no
+COV increment, no deadband or delay and no trend log. One cell as a value is `ede_cells.py`.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bacpypes3.basetypes import EngineeringUnits
-from bacpypes3.primitivedata import ObjectType
-
-from bms.bacnet import commanding
+from bms.bacnet import ede_cells
+from bms.bacnet.ede_cells import CellError
+from bms.bacnet.local.alarm_spec import MAX_TIME_DELAY
 
 SEPARATOR = ";"
 LAYOUT_VERSION = "2.3"
@@ -71,6 +76,12 @@ COLUMNS = (
     NOTIFICATION_CLASS,
 )
 MANDATORY = COLUMNS[:5]
+# Ours, written after the standard ones (see the module's docstring).
+COV_INCREMENT = "bms-cov-increment"
+DEADBAND = "bms-deadband"
+TIME_DELAY = "bms-time-delay"
+TREND_LOG = "bms-trend-log"
+BMS_COLUMNS = (COV_INCREMENT, DEADBAND, TIME_DELAY, TREND_LOG)
 
 # Other spellings seen in files from tools, lower case, to the column they mean.
 _ALIASES = {
@@ -83,7 +94,7 @@ _ALIASES = {
     "high-limit": HIGH,
     "vendor-specific-addres": VENDOR,  # YABE's spelling
 }
-_COLUMN_KEYS = {column.lower(): column for column in COLUMNS} | _ALIASES
+_COLUMN_KEYS = {column.lower(): column for column in COLUMNS + BMS_COLUMNS} | _ALIASES
 
 HEADER_KEYS = (
     "PROJECT_NAME",
@@ -92,9 +103,6 @@ HEADER_KEYS = (
     "AUTHOR_OF_LAST_CHANGE",
     "VERSION_OF_LAYOUT",
 )
-
-_TRUE = frozenset({"y", "yes", "1", "true", "t", "x"})
-_FALSE = frozenset({"n", "no", "0", "false", "f", ""})
 
 
 class EdeError(ValueError):
@@ -131,12 +139,13 @@ class EdeObject:
     units: str = ""
     vendor_address: str = ""
     notification_class: int | None = None
+    # BMS columns; None (False): the file does not say.
+    cov_increment: float | None = None
+    deadband: float | None = None
+    time_delay: int | None = None  # seconds
+    trend_log: bool = False
     # Where the row was read (0 when not read from a file): for errors found after parsing.
     line: int = field(default=0, compare=False, repr=False)
-
-
-class _CellError(ValueError):
-    """A cell that cannot be read; the row's loop adds the line."""
 
 
 # ---- reading
@@ -182,8 +191,8 @@ def parse_state_texts(data: bytes) -> dict[int, tuple[str, ...]]:
 
 def _reference(number: int, cell: str) -> int:
     try:
-        return _integer(cell, "reference number")
-    except _CellError as exc:
+        return ede_cells.integer(cell, "reference number")
+    except CellError as exc:
         raise EdeError(number, str(exc), STATE_TEXTS_FILE) from exc
 
 
@@ -274,7 +283,7 @@ def _object(
 ) -> EdeObject:
     try:
         return _object_of(row, texts, number)
-    except _CellError as exc:
+    except CellError as exc:
         raise EdeError(number, str(exc)) from exc
 
 
@@ -283,24 +292,30 @@ def _object_of(
 ) -> EdeObject:
     name = row[NAME]
     if not name:
-        raise _CellError("object-name is empty")
+        raise CellError("object-name is empty")
     return EdeObject(
-        device_instance=_instance(row[DEVICE], DEVICE),
+        device_instance=ede_cells.instance(row[DEVICE], DEVICE),
         object_name=name,
-        object_type=_object_type(row[TYPE]),
-        instance=_instance(row[INSTANCE], INSTANCE),
+        object_type=ede_cells.object_type(row[TYPE], TYPE),
+        instance=ede_cells.instance(row[INSTANCE], INSTANCE),
         description=row.get(DESCRIPTION, ""),
         present_value_default=row.get(DEFAULT, ""),
-        min_value=_float(row.get(MIN, ""), MIN),
-        max_value=_float(row.get(MAX, ""), MAX),
-        commandable=_flag(row.get(SETTABLE, ""), SETTABLE),
-        supports_cov=_flag(row.get(COV, ""), COV),
-        high_limit=_float(row.get(HIGH, ""), HIGH),
-        low_limit=_float(row.get(LOW, ""), LOW),
+        min_value=ede_cells.number(row.get(MIN, ""), MIN),
+        max_value=ede_cells.number(row.get(MAX, ""), MAX),
+        commandable=ede_cells.flag(row.get(SETTABLE, ""), SETTABLE),
+        supports_cov=ede_cells.flag(row.get(COV, ""), COV),
+        high_limit=ede_cells.number(row.get(HIGH, ""), HIGH),
+        low_limit=ede_cells.number(row.get(LOW, ""), LOW),
         state_texts=_state_texts(row.get(STATE_TEXT_REF, ""), texts),
-        units=_units(row.get(UNITS, "")),
+        units=ede_cells.units(row.get(UNITS, ""), UNITS),
         vendor_address=row.get(VENDOR, ""),
-        notification_class=_optional_integer(row.get(NOTIFICATION_CLASS, ""), NOTIFICATION_CLASS),
+        notification_class=ede_cells.optional_integer(
+            row.get(NOTIFICATION_CLASS, ""), NOTIFICATION_CLASS
+        ),
+        cov_increment=ede_cells.non_negative(row.get(COV_INCREMENT, ""), COV_INCREMENT),
+        deadband=ede_cells.non_negative(row.get(DEADBAND, ""), DEADBAND),
+        time_delay=ede_cells.unsigned(row.get(TIME_DELAY, ""), TIME_DELAY, MAX_TIME_DELAY),
+        trend_log=ede_cells.flag(row.get(TREND_LOG, ""), TREND_LOG),
         line=number,
     )
 
@@ -316,80 +331,14 @@ def _refuse_duplicate(obj: EdeObject, seen: dict[tuple[int, str, int], int]) -> 
     seen[key] = obj.line
 
 
-def _integer(cell: str, column: str) -> int:
-    try:
-        return int(cell.strip())
-    except ValueError:
-        raise _CellError(f"{column} {cell!r} is not a whole number") from None
-
-
-def _optional_integer(cell: str, column: str) -> int | None:
-    return _integer(cell, column) if cell.strip() else None
-
-
-def _instance(cell: str, column: str) -> int:
-    number = _integer(cell, column)
-    if not commanding.is_instance(number):
-        raise _CellError(f"{column} {number} is outside 0..{commanding.MAX_INSTANCE}")
-    return number
-
-
-def _float(cell: str, column: str) -> float | None:
-    """A number, or None for an empty cell; a decimal comma ("21,5") is read as a point."""
-    text = cell.strip()
-    if not text:
-        return None
-    try:
-        number = float(text.replace(",", ".") if "." not in text else text)
-    except ValueError:
-        raise _CellError(f"{column} {cell!r} is not a number") from None
-    if not math.isfinite(number):
-        raise _CellError(f"{column} {cell!r} is not a finite number")
-    return number
-
-
-def _flag(cell: str, column: str) -> bool:
-    word = cell.strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    raise _CellError(f"{column} {cell!r} is not Y or N")
-
-
-def _object_type(cell: str) -> str:
-    name = _enum_name(ObjectType, _integer(cell, TYPE))
-    if name is None:
-        raise _CellError(f"object-type {cell} is not a standard BACnet object type")
-    return name
-
-
-def _units(cell: str) -> str:
-    if not cell.strip():
-        return ""
-    name = _enum_name(EngineeringUnits, _integer(cell, UNITS))
-    if name is None:
-        raise _CellError(f"unit-code {cell} is not a standard BACnet engineering unit")
-    return name
-
-
-def _enum_name(enumeration: type[ObjectType] | type[EngineeringUnits], number: int) -> str | None:
-    """The hyphenated name of a standard value; None for a number it has no name for."""
-    try:
-        name = str(enumeration(number))
-    except ValueError:  # outside the enumeration's range
-        return None
-    return None if name.lstrip("-").isdigit() else name
-
-
 def _state_texts(cell: str, texts: dict[int, tuple[str, ...]] | None) -> tuple[str, ...]:
-    reference = _optional_integer(cell, STATE_TEXT_REF)
+    reference = ede_cells.optional_integer(cell, STATE_TEXT_REF)
     if reference is None:
         return ()
     if texts is None:
-        raise _CellError(f"state-text-reference {reference}, but no state-text file was given")
+        raise CellError(f"state-text-reference {reference}, but no state-text file was given")
     if reference not in texts:
-        raise _CellError(f"state-text-reference {reference} is not in the state-text file")
+        raise CellError(f"state-text-reference {reference} is not in the state-text file")
     return texts[reference]
 
 
@@ -398,34 +347,3 @@ def _trimmed(cells: Sequence[str]) -> tuple[str, ...]:
     while texts and not texts[-1]:
         texts.pop()
     return tuple(texts)
-
-
-# ---- BACnet numbers, for writing and for callers that check names
-
-
-def object_type_code(object_type: str) -> int:
-    """The BACnet number of a standard object type ("analog-input" -> 0), else ValueError."""
-    return _number_of(ObjectType, object_type, "object type")
-
-
-def unit_code(units: str) -> int:
-    """The BACnet number of a standard unit ("degrees-celsius" -> 62), else ValueError."""
-    return _number_of(EngineeringUnits, units, "unit")
-
-
-def _number_of(enumeration: type[ObjectType] | type[EngineeringUnits], name: str, what: str) -> int:
-    try:
-        number = int(enumeration(name))
-    except ValueError:
-        raise ValueError(f"{what} {name!r} has no BACnet number") from None
-    if _enum_name(enumeration, number) != name:
-        raise ValueError(f"{what} {name!r} has no BACnet number")
-    return number
-
-
-def number_text(number: float | None) -> str:
-    """Enough digits to read back the same float; 22.0 is written 22."""
-    if number is None:
-        return ""
-    text = repr(float(number))
-    return text[:-2] if text.endswith(".0") else text

@@ -1,7 +1,8 @@
 """EDE files written (BIG-EU layout 2.3): the main file and the state-text file. Pure, no I/O.
 
 The layout, the columns and the rules of reading are in `bms.bacnet.ede`; what is written here
-reads back identical through `ede.parse_ede` (tests/bacnet/test_ede.py).
+reads back identical through `ede.parse_ede` (tests/bacnet/test_ede.py). The BMS columns come
+after the standard ones, so a tool that reads columns by position still finds those.
 """
 
 from __future__ import annotations
@@ -12,16 +13,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 
 from bms.bacnet.ede import (
+    BMS_COLUMNS,
     COLUMNS,
     HEADER_KEYS,
     KEYNAME,
     LAYOUT_VERSION,
     SEPARATOR,
     EdeObject,
+)
+from bms.bacnet.ede_cells import (
+    flag_text,
+    integer_text,
     number_text,
     object_type_code,
     unit_code,
 )
+
+WRITTEN = COLUMNS + BMS_COLUMNS
 
 
 def write_ede(
@@ -43,8 +51,8 @@ def write_ede(
         [
             ["# Engineering-Data-Exchange - B.I.G.-EU"],
             *header,
-            ["#mandatory", *["mandatory"] * 4, *["optional"] * (len(COLUMNS) - 5)],
-            [f"# {KEYNAME}", *COLUMNS[1:]],
+            ["#mandatory", *["mandatory"] * 4, *["optional"] * (len(WRITTEN) - 5)],
+            [f"# {KEYNAME}", *WRITTEN[1:]],
             *rows,
         ]
     )
@@ -86,14 +94,25 @@ def _row_cells(obj: EdeObject, references: dict[tuple[str, ...], int]) -> list[s
         obj.present_value_default,
         number_text(obj.min_value),
         number_text(obj.max_value),
-        "Y" if obj.commandable else "N",
-        "Y" if obj.supports_cov else "N",
+        flag_text(obj.commandable),
+        flag_text(obj.supports_cov),
         number_text(obj.high_limit),
         number_text(obj.low_limit),
         reference,
         str(unit_code(obj.units)) if obj.units else "",
         obj.vendor_address,
-        "" if obj.notification_class is None else str(obj.notification_class),
+        integer_text(obj.notification_class),
+        *_bms_cells(obj),
+    ]
+
+
+def _bms_cells(obj: EdeObject) -> list[str]:
+    """The cells of BMS_COLUMNS, in their order."""
+    return [
+        number_text(obj.cov_increment),
+        number_text(obj.deadband),
+        integer_text(obj.time_delay),
+        flag_text(obj.trend_log),
     ]
 
 

@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from bms.bacnet.ede import unit_code
+from bms.bacnet.ede_cells import unit_code
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local import ObjectSpec
 from bms.bacnet.local.alarm_spec import AlarmSpec
@@ -17,6 +17,9 @@ from bms.bacnet.types import BINARY_TYPES, COMMANDABLE_TYPES, PresentValue
 
 NAME_LENGTH = 200
 ALARM_FIELDS = ("notification_class", "high_limit", "low_limit", "deadband", "time_delay")
+# ProfileObject.time_delay (and VirtualObject's) is an integer column on PostgreSQL: a longer
+# delay, which BACnet's Unsigned would allow, could not be stored.
+MAX_STORED_TIME_DELAY = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ def checked(definition: ObjectDefinition) -> ObjectDefinition:
         raise InvalidValueError(f"an object needs a name of 1..{NAME_LENGTH} characters")
     commandable = _commandable(kind, definition.commandable, name)
     _check_units(definition.units, name)
+    _check_alarm_settings(definition, name)
     spec = _spec(dataclasses.replace(definition, object_type=kind, name=name), commandable)
     return dataclasses.replace(
         definition,
@@ -87,6 +91,19 @@ def _check_units(units: str, name: str) -> None:
             unit_code(units)
         except ValueError as exc:
             raise InvalidValueError(f"{name}: {exc}") from exc
+
+
+def _check_alarm_settings(definition: ObjectDefinition, name: str) -> None:
+    """What is stored even without a notification class (AlarmSpec checks them with one)."""
+    if not definition.deadband >= 0:
+        raise InvalidValueError(f"{name}: the deadband must be 0 or more")
+    delay = definition.time_delay
+    if isinstance(delay, bool) or not isinstance(delay, int):
+        raise InvalidValueError(f"{name}: the time delay must be a whole number of seconds")
+    if not 0 <= delay <= MAX_STORED_TIME_DELAY:
+        raise InvalidValueError(
+            f"{name}: the time delay must be from 0 to {MAX_STORED_TIME_DELAY} seconds"
+        )
 
 
 def _spec(definition: ObjectDefinition, commandable: bool) -> ObjectSpec:

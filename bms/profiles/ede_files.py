@@ -2,8 +2,10 @@
 naming its line), a profile's, a discovered device's and a site's objects as EDE files, and a
 real device's expected points from an EDE file (compared in bms.profiles.expected).
 
-EDE cannot carry a COV increment, deadband, time delay or trend logging: a profile exported and
-imported again has none of them; everything EDE has a column for comes back the same.
+A profile's COV increment, alarm deadband and time delay and trend logging, which EDE has no
+column for, travel in our own columns after the standard ones (bms.bacnet.ede's BMS_COLUMNS), so
+a profile exported and imported again is the same profile. A file from another tool has none of
+them: its objects get no COV increment, a deadband and delay of 0 and no trend log.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import date
 
 from django.db import transaction
 
-from bms.bacnet import ede
+from bms.bacnet import ede, ede_cells
 from bms.bacnet.ede_write import write_ede
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.types import COMMANDABLE_TYPES, POINT_TYPES, PresentValue
@@ -106,6 +108,10 @@ def _definition(row: ede.EdeObject) -> ObjectDefinition:
         notification_class=row.notification_class,
         high_limit=row.high_limit,
         low_limit=row.low_limit,
+        cov_increment=row.cov_increment,
+        deadband=0.0 if row.deadband is None else row.deadband,
+        time_delay=0 if row.time_delay is None else row.time_delay,
+        trend_log=row.trend_log,
     )
     try:
         return checked(definition)
@@ -153,6 +159,10 @@ def profile_object(row: ProfileObject, device_instance: int) -> ede.EdeObject:
         state_texts=tuple(row.state_texts or ()),
         units=row.units,
         notification_class=row.notification_class,
+        cov_increment=row.cov_increment,
+        deadband=row.deadband,
+        time_delay=row.time_delay,
+        trend_log=row.trend_log,
     )
 
 
@@ -176,7 +186,7 @@ def value_text(value: PresentValue) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return ede.number_text(value)
+        return ede_cells.number_text(value)
     return str(value)
 
 

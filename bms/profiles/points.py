@@ -15,8 +15,8 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from bms.bacnet import ede
-from bms.bacnet.commanding import MAX_INSTANCE
+from bms.bacnet import ede, ede_cells
+from bms.bacnet.commanding import MAX_INSTANCE, is_cov_increment
 from bms.bacnet.types import COMMANDABLE_TYPES, MULTISTATE_TYPES, POINT_TYPES
 from bms.devices.models import BACnetDevice, BACnetPoint
 from bms.profiles.definitions import ObjectDefinition
@@ -74,6 +74,7 @@ def point_object(device: BACnetDevice, point: BACnetPoint) -> ede.EdeObject:
         state_texts=tuple(str(text) for text in point.state_texts or ()),
         units=_units(point.units),
         notification_class=_instance(props.get("notification-class")),
+        cov_increment=_cov_increment(props.get("cov-increment")),
     )
 
 
@@ -83,7 +84,7 @@ def point_name(point: BACnetPoint) -> str:
 
 def _standard(object_type: str) -> bool:
     try:
-        ede.object_type_code(object_type)
+        ede_cells.object_type_code(object_type)
     except ValueError:
         return False
     return True
@@ -94,7 +95,7 @@ def _units(units: str) -> str:
     if not units:
         return ""
     try:
-        ede.unit_code(units)
+        ede_cells.unit_code(units)
     except ValueError:
         return ""
     return units
@@ -194,6 +195,12 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def _cov_increment(value: Any) -> float | None:
+    """A COV increment as read; one the device should not have (below 0) is left out."""
+    number = _number(value)
+    return number if number is not None and is_cov_increment(number) else None
 
 
 def _instance(value: Any) -> int | None:

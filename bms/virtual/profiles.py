@@ -76,7 +76,11 @@ def bms_device_files() -> Files:
     """Device 8888 as a BACnet client sees it: every virtual object with its BACnet name."""
     instance = settings.BACNET_DEVICE_ID
     rows = [ede.EdeObject(instance, settings.BACNET_DEVICE_NAME, "device", instance)]
-    objects = VirtualObject.objects.select_related("device").order_by("object_type", "instance")
+    objects = (
+        VirtualObject.objects.select_related("device")
+        .prefetch_related("trend_logs")
+        .order_by("object_type", "instance")
+    )
     rows += [_bms_object(instance, row) for row in objects]
     return ede_files.write(rows, f"BMS device {instance}")
 
@@ -99,4 +103,8 @@ def _bms_object(device_instance: int, row: VirtualObject) -> ede.EdeObject:
         state_texts=tuple(row.state_texts or ()),
         units=row.units,
         notification_class=row.notification_class,
+        cov_increment=row.cov_increment,
+        deadband=row.deadband,
+        time_delay=row.time_delay,
+        trend_log=bool(row.trend_logs.all()),
     )

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from datetime import date
 
 import pytest
 
-from bms.bacnet.ede import EdeError, EdeObject, parse_ede, parse_state_texts
+from bms.bacnet.ede import (
+    BMS_COLUMNS,
+    COLUMNS,
+    EdeError,
+    EdeObject,
+    parse_ede,
+    parse_state_texts,
+)
 from bms.bacnet.ede_write import write_ede
 
 OBJECTS = [
@@ -26,6 +34,10 @@ OBJECTS = [
         low_limit=0.1,
         units="degrees-celsius",
         notification_class=1,
+        cov_increment=0.25,
+        deadband=0.5,
+        time_delay=60,
+        trend_log=True,
     ),
     EdeObject(
         1001,
@@ -95,6 +107,28 @@ def test_it_writes_the_big_eu_layout_with_numbers() -> None:
     assert texts.split("\r\n")[-3:] == ["1;Off;On", "2;Off;Heating;Cooling", ""]
 
 
+def test_the_bms_columns_come_after_the_standard_ones() -> None:
+    main, _ = written()
+    lines = main.split("\r\n")
+    header = next(csv.reader([lines[7]], delimiter=";"))
+    assert header == [f"# {COLUMNS[0]}", *COLUMNS[1:], *BMS_COLUMNS]
+    assert header[-4:] == ["bms-cov-increment", "bms-deadband", "bms-time-delay", "bms-trend-log"]
+    cells = next(csv.reader([lines[9]], delimiter=";"))
+    assert cells[len(COLUMNS) :] == ["0.25", "0.5", "60", "Y"]
+
+
+def test_a_tool_reading_by_position_finds_the_standard_cells_where_they_were() -> None:
+    plain = dataclasses.replace(
+        OBJECTS[1], cov_increment=None, deadband=None, time_delay=None, trend_log=False
+    )
+    with_ours, without = (written([obj])[0].split("\r\n")[9] for obj in (OBJECTS[1], plain))
+    standard = len(COLUMNS)
+    assert (
+        next(csv.reader([with_ours], delimiter=";"))[:standard]
+        == next(csv.reader([without], delimiter=";"))[:standard]
+    )
+
+
 # A file as YABE and other tools write it: a BOM, CRLF, other column names and order, a
 # decimal comma, padding separators, and the device row.
 TOOL_FILE = (
@@ -125,6 +159,10 @@ def test_it_reads_a_tool_file_by_column_names() -> None:
     assert objects[2].commandable
     assert objects[3].state_texts == ("Off", "On")
     assert [o.line for o in objects] == [5, 6, 8, 9]
+    # No BMS columns: nothing of ours is made up.
+    assert {(o.cov_increment, o.deadband, o.time_delay, o.trend_log) for o in objects} == {
+        (None, None, None, False)
+    }
 
 
 def test_it_reads_a_decimal_comma() -> None:
@@ -204,6 +242,41 @@ HEAD = "PROJECT_NAME;P\n# keyname;device obj.-instance;object-name;object-type;o
             3,
             "settable 'maybe' is not Y or N",
             id="bad-flag",
+        ),
+        pytest.param(
+            f"{HEAD};bms-cov-increment\nk;1;A;0;1;0.1\nk;1;B;0;2;fast".encode(),
+            None,
+            4,
+            "bms-cov-increment 'fast' is not a number",
+            id="bad-cov-increment",
+        ),
+        pytest.param(
+            f"{HEAD};bms-deadband\nk;1;A;0;1;-0,5".encode(),
+            None,
+            3,
+            "bms-deadband '-0,5' is below 0",
+            id="negative-deadband",
+        ),
+        pytest.param(
+            f"{HEAD};bms-time-delay\nk;1;A;0;1;1.5".encode(),
+            None,
+            3,
+            "bms-time-delay '1.5' is not a whole number",
+            id="fractional-time-delay",
+        ),
+        pytest.param(
+            f"{HEAD};bms-time-delay\nk;1;A;0;1;4294967296".encode(),
+            None,
+            3,
+            "bms-time-delay 4294967296 is outside 0..4294967295",
+            id="time-delay-range",
+        ),
+        pytest.param(
+            f"{HEAD};bms-trend-log\nk;1;A;0;1;sometimes".encode(),
+            None,
+            3,
+            "bms-trend-log 'sometimes' is not Y or N",
+            id="bad-trend-log",
         ),
         pytest.param(
             f"{HEAD};unit-code\nk;1;A;0;1;99999".encode(),

@@ -14,6 +14,7 @@ from bms.bacnet.ede import parse_ede
 from bms.devices.models import BACnetDevice, BACnetPoint, ConfigAudit
 from bms.profiles import ede_files, expected, points, services
 from bms.profiles.built_in import BUILT_IN
+from bms.profiles.definitions import ObjectDefinition
 from bms.profiles.models import DeviceProfile, ExpectedPoint
 from bms.virtual import profiles as virtual_profiles
 from bms.virtual.models import VirtualBACnetDevice
@@ -47,8 +48,66 @@ def test_an_imported_profile_keeps_what_ede_carries() -> None:
     assert (row.notification_class, row.high_limit, row.low_limit) == (1, 30.0, 15.0)
 
 
+# Everything a profile holds that EDE has no standard column for, set.
+SETTINGS = [
+    ObjectDefinition(
+        "analog-input",
+        "Return_Temp",
+        units="degrees-celsius",
+        default=21.5,
+        cov_increment=0.25,
+        notification_class=3,
+        high_limit=28.0,
+        low_limit=16.0,
+        deadband=0.75,
+        time_delay=45,
+        trend_log=True,
+    ),
+    ObjectDefinition("analog-value", "Setpoint", default=20.0, cov_increment=0.0, time_delay=7),
+    ObjectDefinition("binary-input", "Filter", state_texts=("Clean", "Dirty"), trend_log=True),
+    ObjectDefinition("multi-state-value", "Mode", state_texts=("Off", "On"), deadband=2.0),
+]
+
+
+def test_cov_alarm_and_trend_settings_survive_profile_to_ede_to_profile() -> None:
+    source = services.create_profile("settings", "", SETTINGS)
+    first = ede_files.profile_files(source, project_name="P")
+    imported = ede_files.import_profile("settings_copy", "", *encoded(first))
+    assert services.definitions(imported.profile) == services.definitions(source)
+    row = imported.profile.profile_objects.get(name="Return_Temp")
+    assert (row.cov_increment, row.deadband, row.time_delay, row.trend_log) == (
+        0.25,
+        0.75,
+        45,
+        True,
+    )
+    assert ede_files.profile_files(imported.profile, project_name="P") == first
+
+
+def test_a_standard_ede_file_from_another_tool_imports_as_before() -> None:
+    """No BMS columns: standard ones by name in the tool's order, alarm settings left at rest."""
+    main = (
+        "\ufeffPROJECT_NAME;Plant\r\n"
+        "# keyname;device obj.-instance;object-name;object-type;object-instance;unit-code;"
+        "notification-class;low-limit;hi-limit;supports COV\r\n"
+        "k1;5;Boiler;8;5;;;;;\r\n"
+        "k2;5;Flow temp;0;1;62;2;10;90;Y\r\n"
+    ).encode()
+    imported = ede_files.import_profile("tool", "", main)
+    [row] = imported.profile.profile_objects.all()
+    assert (row.name, row.units, row.notification_class, row.low_limit, row.high_limit) == (
+        "Flow temp",
+        "degrees-celsius",
+        2,
+        10.0,
+        90.0,
+    )
+    assert (row.cov_increment, row.deadband, row.time_delay, row.trend_log) == (None, 0.0, 0, False)
+
+
 HEAD = "# keyname;device obj.-instance;object-name;object-type;object-instance"
 COLUMNS = f"{HEAD};state-text-reference;present-value-default"
+OURS = f"{HEAD};bms-cov-increment;bms-deadband;bms-time-delay;bms-trend-log"
 MALFORMED = [
     pytest.param(b"# keyname,device obj.-instance,object-name\nk,1,A", None, 1, id="separator"),
     pytest.param(b"# keyname;device obj.-instance;object-name\nk;1;A", None, 1, id="columns"),
@@ -58,6 +117,11 @@ MALFORMED = [
     pytest.param(f"{COLUMNS}\nk;1;A;0;1;;\nk;1;M;19;1;;1".encode(), None, 3, id="no-states"),
     pytest.param(f"{COLUMNS}\nk;1;A;0;1;;x".encode(), None, 2, id="bad-default"),
     pytest.param(f"{HEAD}\nk;1;A;0;1\nk;1;A;0;2".encode(), None, 3, id="same-name"),
+    pytest.param(f"{OURS}\nk;1;A;0;1;0.1;1;5;Y\nk;1;B;0;2;x;;;".encode(), None, 3, id="bad-cov"),
+    pytest.param(f"{OURS}\nk;1;A;0;1;;-1;;".encode(), None, 2, id="negative-deadband"),
+    pytest.param(f"{OURS}\nk;1;A;0;1;;;soon;".encode(), None, 2, id="bad-time-delay"),
+    pytest.param(f"{OURS}\nk;1;A;0;1;;;3000000000;".encode(), None, 2, id="long-time-delay"),
+    pytest.param(f"{OURS}\nk;1;A;0;1;;;;maybe".encode(), None, 2, id="bad-trend-log"),
 ]
 
 
@@ -96,7 +160,11 @@ def test_a_discovered_device_exports_and_its_file_marks_its_expected_points(
     building: dict[str, Any],
 ) -> None:
     device = building["device"]
-    building["ao"].properties = {"min-pres-value": 0.0, "max-pres-value": 100.0}
+    building["ao"].properties = {
+        "min-pres-value": 0.0,
+        "max-pres-value": 100.0,
+        "cov-increment": 2.0,
+    }
     building["ao"].save()
     main, texts = encoded(ede_files.device_files(device))
     rows = parse_ede(main, texts)
@@ -111,6 +179,7 @@ def test_a_discovered_device_exports_and_its_file_marks_its_expected_points(
         "percent",
         True,
     )
+    assert (damper.cov_increment, damper.supports_cov) == (2.0, True)
     assert ede_files.import_expected_points(device, main, texts) == 4
     assert expected.compare(device) == expected.Comparison(4, 4, ())
 
@@ -198,6 +267,16 @@ def test_device_8888_exports_its_objects_by_their_bacnet_names(building: dict[st
     names = {r.object_name for r in rows[1:]}
     assert "Virtual_2001_Supply_Air_Temperature" in names
     assert len(names) == building["virtual"].virtual_objects.count()
+
+
+def test_device_8888_exports_its_objects_cov_alarm_and_trend_settings() -> None:
+    services.create_profile("settings", "", SETTINGS)
+    create_virtual_device(3200, "Settings", template="settings")
+    rows = {r.object_name: r for r in parse_ede(*encoded(virtual_profiles.bms_device_files()))}
+    assert [
+        (r.cov_increment, r.deadband, r.time_delay, r.trend_log)
+        for r in (rows["Virtual_3200_Return_Temp"], rows["Virtual_3200_Filter"])
+    ] == [(0.25, 0.75, 45, True), (None, 0.0, 0, True)]
 
 
 def test_an_ede_file_builds_a_virtual_device_or_nothing(building: dict[str, Any]) -> None:

@@ -76,6 +76,12 @@ def test_a_profile_is_created_checked_and_audited():
             ],
             "high limit (1.0) must be above the low limit",
         ),
+        # Stored even without an alarm, and copied onto virtual objects: a PostgreSQL integer.
+        (
+            [ObjectDefinition("analog-input", "T", time_delay=2**31)],
+            "T: the time delay must be from 0 to 2147483647 seconds",
+        ),
+        ([ObjectDefinition("analog-input", "T", deadband=-1.0)], "the deadband must be 0 or more"),
     ],
 )
 def test_an_object_device_8888_would_refuse_is_refused_and_nothing_stored(objects, message):
