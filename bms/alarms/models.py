@@ -25,6 +25,17 @@ TRANSITIONS = [
 ]
 
 
+# One home for "active" and "unacknowledged" (bms.alarms.queries counts and filters by them;
+# the partial indexes below are on them). acked_transitions is a JSON list of three booleans; an
+# index lookup works on SQLite and PostgreSQL alike (JSON containment does not).
+ACTIVE = ~models.Q(event_state="normal")
+UNACKNOWLEDGED = (
+    models.Q(acked_transitions__0=False)
+    | models.Q(acked_transitions__1=False)
+    | models.Q(acked_transitions__2=False)
+)
+
+
 def _all_acked() -> list[bool]:
     return [True, True, True]
 
@@ -63,7 +74,17 @@ class Alarm(models.Model):
                 fields=["rule"], condition=~models.Q(rule=""), name="alarm_unique_rule"
             ),
         ]
-        indexes = [models.Index(fields=["event_state", "priority"])]
+        indexes = [
+            models.Index(fields=["event_state", "priority"]),
+            # The counts every alarm batch publishes, and the console's state filters: partial,
+            # so they read the active or unacknowledged alarms, not every source's row.
+            models.Index(fields=["priority"], condition=ACTIVE, name="alarm_active"),
+            models.Index(fields=["priority"], condition=UNACKNOWLEDGED, name="alarm_unacked"),
+            # A remote alarm found by its source (bms.alarms.remote), the console's device filter.
+            models.Index(
+                fields=["device_instance", "object_type", "instance"], name="alarm_source_object"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name or self.rule} {self.event_state}"

