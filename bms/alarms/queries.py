@@ -32,7 +32,7 @@ def counts() -> dict[str, int]:
     """Active alarms, and alarms waiting for an acknowledgement (active or not). Every alarm
     change announces them (the worker stores hundreds a second), so each is a count served by
     its partial index (Alarm.Meta), which holds only the rows it counts: one aggregate over the
-    table with both as filters read every source's row (100,000 alarms: 48 ms, two counts 0.5 ms).
+    table with both as filters read every source's row (100,000 alarms: 32 ms, two counts 0.5 ms).
     """
     return {
         "active": Alarm.objects.filter(ACTIVE).count(),
