@@ -26,8 +26,12 @@ def main(argv: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bms.settings")
     if not os.environ.get("BACNET_BACKEND"):
         os.environ["BACNET_BACKEND"] = "native"
-        print("bacnet_native_worker: BACNET_BACKEND=native (set by this script; set "
-              "BACNET_BACKEND yourself to choose another)", file=sys.stderr, flush=True)
+        print(
+            "bacnet_native_worker: BACNET_BACKEND=native (set by this script; set "
+            "BACNET_BACKEND yourself to choose another)",
+            file=sys.stderr,
+            flush=True,
+        )
     from bms.manage import main as manage
 
     manage([argv[0], "bacnet_worker", *argv[1:]])
