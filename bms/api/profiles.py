@@ -20,7 +20,7 @@ from bms.api.responses import reading, writing
 from bms.api.virtual import get_virtual
 from bms.bacnet.commanding import MAX_INSTANCE
 from bms.profiles import ede_files, services
-from bms.profiles.definitions import ObjectDefinition
+from bms.profiles.definitions import MAX_STORED_TIME_DELAY, ObjectDefinition
 from bms.profiles.models import DeviceProfile
 from bms.profiles.services import NAME_LENGTH
 from bms.virtual import profiles as virtual_profiles
@@ -51,7 +51,7 @@ class ProfileObjectIn(StrictIn):
     high_limit: Number | None = None
     low_limit: Number | None = None
     deadband: Number = Field(default=0.0, ge=0)
-    time_delay: StrictInt = Field(default=0, ge=0, le=2**31)
+    time_delay: StrictInt = Field(default=0, ge=0, le=MAX_STORED_TIME_DELAY)
     trend_log: StrictBool = False
 
     def definition(self) -> ObjectDefinition:

@@ -72,6 +72,8 @@ def test_a_profile_is_created_read_changed_and_deleted(operator_client: Client) 
         ({"name": "", "objects": []}, 422, "name"),
         ({"name": "x", "objects": [{**TEMP, "min_value": "1"}]}, 422, "min_value"),
         ({"name": "temperature_sensor"}, 409, "already exists"),
+        # One past what the database stores (a PostgreSQL integer), though BACnet allows it.
+        ({"name": "x", "objects": [{**TEMP, "time_delay": 2**31}]}, 422, "time_delay"),
     ],
 )
 def test_a_bad_body_is_a_4xx_and_stores_nothing(
