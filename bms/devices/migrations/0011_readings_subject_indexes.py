@@ -22,6 +22,18 @@ def _drop(column: str) -> migrations.RunSQL:
     )
 
 
+def _unindexed(name: str, to: str) -> migrations.AlterField:
+    field = models.ForeignKey(
+        blank=True,
+        db_index=False,
+        null=True,
+        on_delete=models.deletion.CASCADE,
+        related_name="readings",
+        to=to,
+    )
+    return migrations.AlterField(model_name="bacnetreading", name=name, field=field)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("devices", "0010_learned_capabilities"),
@@ -32,30 +44,8 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             database_operations=[_drop("point_id"), _drop("virtual_object_id")],
             state_operations=[
-                migrations.AlterField(
-                    model_name="bacnetreading",
-                    name="point",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=models.deletion.CASCADE,
-                        related_name="readings",
-                        to="devices.bacnetpoint",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="bacnetreading",
-                    name="virtual_object",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=models.deletion.CASCADE,
-                        related_name="readings",
-                        to="virtual.virtualobject",
-                    ),
-                ),
+                _unindexed("point", "devices.bacnetpoint"),
+                _unindexed("virtual_object", "virtual.virtualobject"),
             ],
         )
     ]
