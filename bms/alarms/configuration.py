@@ -84,6 +84,9 @@ def update_rule(rule: AlarmRule, **changes: Any) -> AlarmRule:
     after = _rule_fields(rule)
     changed = [name for name in after if before[name] != after[name]]
     with transaction.atomic():
+        # The UPDATE locks the rule row before close_rule_alarm locks the alarm row: the order
+        # the worker's record_rule_transition takes them in, so the two cannot deadlock, and a
+        # transition the worker made meanwhile waits for this commit and then stores nothing.
         rule.save()
         if before["enabled"] and not rule.enabled:
             close_rule_alarm(rule, "rule disabled")
@@ -102,7 +105,7 @@ def delete_rule(rule: AlarmRule) -> None:
     """Delete the rule; its alarm (returned to normal if active) and the alarm's history stay
     (who acknowledged what)."""
     with transaction.atomic():
-        close_rule_alarm(rule, "rule deleted")
+        close_rule_alarm(rule, "rule deleted")  # locks the rule row, then the alarm row
         config_audit.record("alarm_rule_deleted", _rule_target(rule), before=_rule_fields(rule))
         rule.delete()
         _bump_rule_revision()

@@ -275,5 +275,7 @@ def _record(changes: list[RuleChange], at: datetime) -> None:
     rules = enabled.in_bulk([c.rule_id for c in changes])
     for change in changes:
         rule = rules.get(change.rule_id)
-        if rule is not None:  # disabled or deleted meanwhile: its alarm was returned to normal
+        # Disabled or deleted meanwhile: its alarm was returned to normal. A disable still
+        # being committed is caught by record_rule_transition, which re-reads the locked row.
+        if rule is not None:
             record_rule_transition(rule, change.from_state, change.to_state, change.value, at)

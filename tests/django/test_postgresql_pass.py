@@ -54,6 +54,8 @@ PASS_PATHS = [
     # subquery by device instance).
     "tests/alarms/test_configuration.py",
     "tests/alarms/test_queries.py",
+    # A rule's transition racing its disable or delete: row locks between two connections.
+    "tests/alarms/test_rules_concurrency.py",
 ]
 THIS_FILE = Path(__file__).relative_to(Path(__file__).resolve().parents[2])
 
