@@ -16,6 +16,8 @@ ANALOG_TYPES = frozenset({"analog-input", "analog-output", "analog-value"})
 BINARY_TYPES = frozenset({"binary-input", "binary-output", "binary-value"})
 MULTISTATE_TYPES = frozenset({"multi-state-input", "multi-state-output", "multi-state-value"})
 INPUT_TYPES = frozenset({"analog-input", "binary-input", "multi-state-input"})
+# Values may be served commandable or not (bms.bacnet.local.spec.served_commandable).
+VALUE_TYPES = frozenset({"analog-value", "binary-value", "multi-state-value"})
 COMMANDABLE_TYPES = frozenset(
     {
         "analog-output",

@@ -13,7 +13,7 @@ from django.db import transaction
 from bms.bacnet import commanding
 from bms.bacnet.commanding import PRIORITY_LEVELS, priority_winner
 from bms.bacnet.errors import InvalidValueError
-from bms.bacnet.types import COMMANDABLE_TYPES, MULTISTATE_TYPES, PresentValue
+from bms.bacnet.types import INPUT_TYPES, MULTISTATE_TYPES, PresentValue
 from bms.devices.audit_values import loggable
 from bms.devices.models import BACnetReading, WriteAudit
 from bms.devices.services import default_write_priority
@@ -74,10 +74,11 @@ def command_virtual_object(
 def validate_command(obj: VirtualObject, value: Any, priority: Any, relinquish: bool) -> Command:
     """The command as the device would take it, or CommandRefused saying what fits."""
     label = f"{obj.object_type},{obj.instance}"
-    if obj.object_type not in COMMANDABLE_TYPES:
+    if not obj.commandable:
         if priority is not None or relinquish:
+            what = "an input" if obj.object_type in INPUT_TYPES else "not commandable"
             raise CommandRefused(
-                f"{label} is an input: it takes a plain present value (no priority, no relinquish)"
+                f"{label} is {what}: it takes a plain present value (no priority, no relinquish)"
             )
         return Command(_checked_value(obj, value), None)
     try:

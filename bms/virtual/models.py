@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from bms.bacnet.types import COMMANDABLE_TYPES
+from bms.bacnet.local.spec import served_commandable
 from bms.profiles.models import DeviceProfile
 
 
@@ -100,7 +100,9 @@ class VirtualObject(models.Model):
 
     @property
     def commandable(self) -> bool:
-        return self.object_type in COMMANDABLE_TYPES
+        """Outputs always, inputs never; a value object unless it was made without a priority
+        array (a profile's commandable=False, bms.bacnet.local.spec.served_commandable)."""
+        return served_commandable(self.object_type, self.priority_array is not None)
 
 
 class NotificationClass(models.Model):

@@ -17,8 +17,7 @@ from bms.bacnet import commanding
 from bms.bacnet.commanding import MAX_INSTANCE, PRIORITY_LEVELS
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local import ObjectSpec
-from bms.bacnet.local.spec import normalize_object_type
-from bms.bacnet.types import COMMANDABLE_TYPES
+from bms.bacnet.local.spec import normalize_object_type, served_commandable
 from bms.virtual.models import (
     NotificationClass,
     VirtualBACnetDevice,
@@ -97,6 +96,7 @@ def create_virtual_device(
                 t.default,
                 t.cov_increment,
                 t.alarm,
+                t.commandable,
             )
             if t.trend_log:
                 _create_trend_log(row)
@@ -323,8 +323,9 @@ def _create_object(
     present_value: Any,
     cov_increment: float | None,
     alarm: dict[str, Any] | None = None,
+    commandable_asked: bool | None = None,
 ) -> VirtualObject:
-    commandable = object_type in COMMANDABLE_TYPES
+    commandable = served_commandable(object_type, commandable_asked)
     row = VirtualObject(
         device=device,
         object_type=object_type,

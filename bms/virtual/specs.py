@@ -9,7 +9,7 @@ from typing import Any
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local import ObjectSpec, virtual_object_name
 from bms.bacnet.local.alarm_spec import AlarmSpec, Destination, NotificationClassSpec
-from bms.bacnet.types import BINARY_TYPES, COMMANDABLE_TYPES
+from bms.bacnet.types import BINARY_TYPES
 from bms.virtual.models import NotificationClass, VirtualObject
 
 
@@ -25,7 +25,7 @@ def spec_for(row: VirtualObject) -> ObjectSpec:
     extra: dict[str, Any] = {}
     if binary and len(texts) == 2:
         extra = {"inactive_text": texts[0], "active_text": texts[1]}
-    commandable = row.object_type in COMMANDABLE_TYPES
+    commandable = row.commandable
     return ObjectSpec(
         object_type=row.object_type,
         instance=row.instance,
@@ -41,6 +41,7 @@ def spec_for(row: VirtualObject) -> ObjectSpec:
         out_of_service=row.out_of_service,
         priority_array=tuple(row.priority_array or ()) if commandable else (),
         alarm=alarm_spec_for(row),
+        commandable=commandable,
         **extra,
     )
 

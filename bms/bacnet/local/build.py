@@ -11,7 +11,7 @@ from bacpypes3.primitivedata import CharacterString, Null
 
 from bms.bacnet.errors import InvalidValueError
 from bms.bacnet.local.convert import present_value_to_bacnet, priority_value, to_plain
-from bms.bacnet.local.objects import LOCAL_CLASSES, LocalPoint
+from bms.bacnet.local.objects import LocalPoint, local_class
 from bms.bacnet.local.reporting import alarm_kwargs, attach_reporting, live_alarm, reporting_class
 from bms.bacnet.local.spec import ObjectSpec
 
@@ -21,7 +21,7 @@ DEFAULT_PRESENT_VALUES: dict[str, Any] = {"analog": 0.0, "binary": "inactive", "
 def build_object(spec: ObjectSpec) -> LocalPoint:
     """A bacpypes3 local object for `spec`, validated like a write from a peer would be."""
     kwargs = _common_kwargs(spec) | _KIND_KWARGS[spec.kind](spec) | _value_kwargs(spec)
-    cls: type[LocalPoint] = LOCAL_CLASSES[spec.object_type]
+    cls: type[LocalPoint] = local_class(spec.object_type, bool(spec.commandable))
     if spec.alarm is not None:
         kwargs |= alarm_kwargs(spec.object_type, spec.alarm)
         cls = reporting_class(cls)

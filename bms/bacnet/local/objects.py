@@ -20,7 +20,12 @@ from typing import Any, ClassVar
 
 from bacpypes3.basetypes import BinaryPV, PropertyIdentifier
 from bacpypes3.errors import ExecutionError, PropertyError
-from bacpypes3.local.analog import AnalogInputObject, AnalogOutputObject, AnalogValueObjectCmd
+from bacpypes3.local.analog import (
+    AnalogInputObject,
+    AnalogOutputObject,
+    AnalogValueObject,
+    AnalogValueObjectCmd,
+)
 from bacpypes3.local.binary import BinaryInputObject, BinaryOutputObject
 from bacpypes3.local.binary import BinaryValueObject as _LocalBinaryValue
 from bacpypes3.local.cmd import Commandable
@@ -366,6 +371,25 @@ class LocalMultiStateValue(CommandableMixin, MultiStatePoint, Commandable, _Loca
     pass
 
 
+# Value objects a profile made non-commandable: no priority array, no relinquish default.
+class LocalAnalogValueNonCommandable(AnalogPoint, AnalogValueObject):
+    pass
+
+
+class LocalBinaryValueNonCommandable(BinaryPoint, _LocalBinaryValue):
+    pass
+
+
+class LocalMultiStateValueNonCommandable(MultiStatePoint, _LocalMultiStateValue):
+    pass
+
+
+NON_COMMANDABLE_VALUE_CLASSES: dict[str, type[LocalPoint]] = {
+    "analog-value": LocalAnalogValueNonCommandable,
+    "binary-value": LocalBinaryValueNonCommandable,
+    "multi-state-value": LocalMultiStateValueNonCommandable,
+}
+
 LOCAL_CLASSES: dict[str, type[LocalPoint]] = {
     "analog-input": LocalAnalogInput,
     "analog-output": LocalAnalogOutput,
@@ -377,3 +401,11 @@ LOCAL_CLASSES: dict[str, type[LocalPoint]] = {
     "multi-state-output": LocalMultiStateOutput,
     "multi-state-value": LocalMultiStateValue,
 }
+
+
+def local_class(object_type: str, commandable: bool) -> type[LocalPoint]:
+    """The class that serves an object of this type, commandable or not (a value object's
+    choice; bms.bacnet.local.spec.served_commandable decides it)."""
+    if not commandable and object_type in NON_COMMANDABLE_VALUE_CLASSES:
+        return NON_COMMANDABLE_VALUE_CLASSES[object_type]
+    return LOCAL_CLASSES[object_type]

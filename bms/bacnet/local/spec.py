@@ -21,6 +21,7 @@ from bms.bacnet.types import (
     MULTISTATE_TYPES,
     POINT_TYPES,
     SHORT_NAMES,
+    VALUE_TYPES,
     ObjectRef,
     PresentValue,
 )
@@ -42,6 +43,15 @@ def normalize_object_type(object_type: str) -> str:
     if kind not in POINT_TYPES:
         raise InvalidValueError(f"unsupported object type {object_type!r}")
     return kind
+
+
+def served_commandable(object_type: str, asked: bool | None) -> bool:
+    """Whether an object of this type is served with a priority array when `asked` (None: as
+    its type). BACnet leaves it to the device for a value object only: an output is always
+    commandable, whatever a profile or EDE file says, and an input never is."""
+    if asked is None or object_type not in VALUE_TYPES:
+        return object_type in COMMANDABLE_TYPES
+    return asked
 
 
 def _camel_to_hyphen(text: str) -> str:
@@ -73,9 +83,13 @@ class ObjectSpec:
     out_of_service: bool = False
     priority_array: tuple[PresentValue, ...] = ()
     alarm: AlarmSpec | None = None  # intrinsic reporting (alarm_spec), None: none
+    commandable: bool | None = None  # None: as its type (served_commandable)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "object_type", normalize_object_type(self.object_type))
+        object.__setattr__(
+            self, "commandable", served_commandable(self.object_type, self.commandable)
+        )
         object.__setattr__(self, "state_texts", tuple(self.state_texts))
         object.__setattr__(self, "priority_array", tuple(self.priority_array))
         commanding.checked_instance(self.instance)
@@ -141,10 +155,6 @@ class ObjectSpec:
             return "binary"
         assert self.object_type in MULTISTATE_TYPES
         return "multistate"
-
-    @property
-    def commandable(self) -> bool:
-        return self.object_type in COMMANDABLE_TYPES
 
     @property
     def is_input(self) -> bool:
