@@ -52,7 +52,9 @@ class AlreadyAcknowledged(AlarmRefused):
 def record_local_transitions(transitions: Sequence[EventTransition], device_instance: int) -> int:
     """Store device 8888's transitions (in order) in one transaction; returns how many.
 
-    A transition of an object deleted meanwhile is logged and left out.
+    A transition of an object deleted meanwhile is logged and left out. The alarms, their
+    transitions and the objects' event state are each written in one statement whatever the
+    batch's size (a building-wide event reports hundreds of objects at once).
     """
     with transaction.atomic():
         objects = _virtual_objects({t.ref for t in transitions})
@@ -60,7 +62,7 @@ def record_local_transitions(transitions: Sequence[EventTransition], device_inst
             a.virtual_object_id: a
             for a in Alarm.objects.filter(virtual_object__in=objects.values())
         }
-        rows: list[AlarmTransition] = []
+        recorded: list[tuple[Alarm, EventTransition]] = []
         for event in transitions:
             obj = objects.get(event.ref)
             if obj is None:
@@ -72,21 +74,48 @@ def record_local_transitions(transitions: Sequence[EventTransition], device_inst
                     source_kind="virtual", virtual_object=obj, device_instance=device_instance
                 )
             _apply(alarm, event)
-            alarm.save()
-            rows.append(transition_row(alarm, event))
+            recorded.append((alarm, event))
             obj.event_state = event.to_state
             obj.acked_transitions = list(event.acked_transitions)
             obj.event_time_stamps = [_iso(when) for when in event.event_time_stamps]
-        AlarmTransition.objects.bulk_create(rows)
+        _save_alarms(list(alarms.values()))
+        AlarmTransition.objects.bulk_create(
+            [transition_row(alarm, event) for alarm, event in recorded]
+        )
         announce_alarms(alarms.values())
-        for obj in objects.values():
-            # Not save(): the device's own state is not an edit (updated_at stays, no resync).
-            VirtualObject.objects.filter(pk=obj.pk).update(
-                event_state=obj.event_state,
-                acked_transitions=obj.acked_transitions,
-                event_time_stamps=obj.event_time_stamps,
-            )
-    return len(rows)
+        # Not save(): the device's own state is not an edit (updated_at stays, no resync).
+        VirtualObject.objects.bulk_update(
+            list(objects.values()), ["event_state", "acked_transitions", "event_time_stamps"]
+        )
+    return len(recorded)
+
+
+ALARM_STATE_FIELDS = [
+    "object_type",
+    "instance",
+    "name",
+    "event_state",
+    "event_type",
+    "acked_transitions",
+    "priority",
+    "notify_type",
+    "notification_class",
+    "message",
+    "last_transition_at",
+    "updated_at",
+]  # what _apply sets, and the time it was set
+
+
+def _save_alarms(alarms: list[Alarm]) -> None:
+    """INSERT the new alarms (they get their ids back) and UPDATE the others, one statement
+    each; bulk_update does not stamp auto_now fields, so updated_at is set here."""
+    now = timezone.now()
+    for alarm in alarms:
+        alarm.updated_at = now
+    new = [alarm for alarm in alarms if alarm.pk is None]
+    known = [alarm for alarm in alarms if alarm.pk is not None]
+    Alarm.objects.bulk_create(new)
+    Alarm.objects.bulk_update(known, ALARM_STATE_FIELDS)
 
 
 def record_local_acknowledgement(ack: AlarmAcknowledgement) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from bms.alarms.models import Alarm, AlarmTransition
 from bms.alarms.services import (
@@ -119,3 +121,50 @@ def test_a_transition_of_a_deleted_object_is_left_out(temperature):
     temperature.delete()
     assert record_local_transitions([event], 8888) == 0
     assert not AlarmTransition.objects.exists()
+
+
+def statements_to_record(objects: list[VirtualObject], from_state: str, to_state: str) -> int:
+    events = [transition(obj, from_state, to_state, T0) for obj in objects]
+    with CaptureQueriesContext(connection) as queries:
+        assert record_local_transitions(events, 8888) == len(objects)
+    return len(queries)
+
+
+def test_a_batch_of_a_hundred_costs_a_few_statements_not_one_per_object():
+    device = services.create_virtual_device(3202, "Floor", template="temperature_sensor")
+    objects = [
+        services.create_virtual_object(device, "analog-value", f"Zone {n}") for n in range(110)
+    ]
+    few, many = objects[:10], objects[10:]
+    first = (statements_to_record(few, "normal", "high-limit"),
+             statements_to_record(many, "normal", "high-limit"))  # fmt: skip
+    again = (statements_to_record(few, "high-limit", "normal"),
+             statements_to_record(many, "high-limit", "normal"))  # fmt: skip
+    # The backend splits a long INSERT or UPDATE into chunks (SQLite: 999 parameters), so not
+    # exactly equal; row by row a hundred cost over 200 statements.
+    assert first[1] <= first[0] + 4 < 15, first  # new alarms
+    assert again[1] <= again[0] + 4 < 15, again  # known alarms, updated
+    states = Alarm.objects.filter(virtual_object__in=objects).values_list("event_state", flat=True)
+    assert sorted(set(states)) == ["normal"]
+    assert Alarm.objects.filter(virtual_object__in=objects).count() == 110
+    assert AlarmTransition.objects.filter(alarm__virtual_object__in=objects).count() == 220
+    assert set(
+        VirtualObject.objects.filter(pk__in=[o.pk for o in objects]).values_list(
+            "event_state", flat=True
+        )
+    ) == {"normal"}
+
+
+def test_a_known_alarm_updated_by_a_batch_is_stamped_with_the_time_it_changed(temperature):
+    record_local_transitions([transition(temperature, "normal", "high-limit", T0)], 8888)
+    before = Alarm.objects.get(virtual_object=temperature).updated_at
+    record_local_transitions(
+        [transition(temperature, "high-limit", "normal", T0 + timedelta(minutes=1))], 8888
+    )
+    alarm = Alarm.objects.get(virtual_object=temperature)
+    assert alarm.updated_at > before
+    assert (alarm.event_state, alarm.priority, alarm.message) == (
+        "normal",
+        200,
+        "high-limit to normal",
+    )
