@@ -101,6 +101,23 @@ def test_the_counts_take_as_many_queries_for_many_devices_as_for_few(viewer_clie
     assert queries_for_the_page() == few
 
 
+def test_the_devices_found_are_counted_once_for_the_counts_and_the_pager(viewer_client):
+    add_devices(PAGE_SIZE + MORE)
+    with CaptureQueriesContext(connection) as queries:
+        html = viewer_client.get(reverse("web:devices")).content.decode()
+    device_counts = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("SELECT COUNT")
+        and '"devices_bacnetdevice"' in q["sql"].split("WHERE")[0]
+    ]
+    # One: the totals' aggregate. The pager reuses it rather than counting the page's query
+    # again (a COUNT over the devices joined to every point, for their point counts).
+    assert len(device_counts) == 1, device_counts
+    assert device_counts[0].startswith('SELECT COUNT("devices_bacnetdevice"."id")')
+    assert "page 1 of 2" in html
+
+
 @pytest.mark.parametrize(
     ("page", "shown"),
     [("x", 1), ("", 1), ("0", 2), ("-1", 2), ("999", 2), ("9" * 40, 2), ("1.5", 1)],

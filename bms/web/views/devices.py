@@ -46,9 +46,10 @@ def device_list(request: HttpRequest) -> HttpResponse:
         "site": site if site in shown_sites else "",
         "state": request.GET.get("state", ""),
     }
-    page = Paginator(search.devices(**filters, sort=sort), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    totals = search.device_totals(**filters)
+    paginator = Paginator(search.devices(**filters, sort=sort), PAGE_SIZE)
+    paginator.count = totals.devices  # counted once, with the totals (not a second COUNT)
+    page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
         "web/devices.html",
@@ -56,7 +57,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "devices": page.object_list,
             "sort": sort,
-            "totals": search.device_totals(**filters),
+            "totals": totals,
             "recent_tasks": without_polls(tasks)[:RECENT_TASKS],
             "backend_status": get_bacnet_backend().get_status(),
             "form": DiscoverForm(),
