@@ -101,7 +101,10 @@ def assert_each_task_ran_exactly_once(
     assert set(per_worker) <= set(ids), (per_worker, list(ids))
     assert len(per_worker) > 1, f"only one worker took part: {per_worker}"
 
-    # Independent of the rows: every worker's own log says which tasks it ran to the end.
+    # Independent of the rows: every worker's own log says which tasks it ran to the end. The
+    # runner logs "completed" after it has stored the status and published the change (a
+    # later step): wait for the lines, then count them.
+    wait_for_completed_lines(workers, count, timeout=20)
     runs: Counter[int] = Counter()
     for wid, process in ids.items():
         ran = [int(task_id) for task_id in COMPLETED_LINE.findall(process.output())]
@@ -110,6 +113,16 @@ def assert_each_task_ran_exactly_once(
     all_ids = {row[0] for row in sql(database_url, "SELECT id FROM tasks_bacnettask")}
     assert set(runs) == all_ids
     assert max(runs.values()) == 1, [task for task, times in runs.items() if times > 1]
+
+
+def wait_for_completed_lines(workers: list[Process], count: int, timeout: float) -> None:
+    """Until the workers' logs hold `count` "completed" lines between them, or `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logged = sum(len(COMPLETED_LINE.findall(process.output())) for process in workers)
+        if logged >= count or time.monotonic() >= deadline:
+            return  # the exact counts are asserted by the caller
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize(
