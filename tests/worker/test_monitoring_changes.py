@@ -141,8 +141,10 @@ async def test_a_restarted_device_is_resubscribed_as_soon_as_it_sends_i_am(bacne
 
             assert await building.restart(device.instance, seconds=0.3) == len(refs)
             assert switch.subscriptions() == 0
+            # 10 s: far less than the ~4 minutes a renewal would take, and room for a loaded
+            # machine.
             await eventually(
-                lambda: switch.subscriptions() == len(refs), timeout=3.0, what="resubscribed"
+                lambda: switch.subscriptions() == len(refs), timeout=10.0, what="resubscribed"
             )
             assert monitor.resubscriptions == 1
             building.set_value(device.instance, refs[0], 42.0)
@@ -187,13 +189,14 @@ async def test_an_i_am_brings_an_unreachable_device_back_online_at_once(bacnet_p
             await asyncio.sleep(1.0)
             assert switch.subscriptions() == 0
             await building.restart(device.instance, seconds=0.0)
+            # 10 s: well before the 30 s probe, and room for a loaded machine.
             await eventually(
                 lambda: BACnetDevice.objects.get(id=row.id).health == "online",
-                timeout=3.0,
+                timeout=10.0,
                 what="online",
             )
             await eventually(
-                lambda: switch.subscriptions() == len(refs), timeout=3.0, what="subscribed"
+                lambda: switch.subscriptions() == len(refs), timeout=10.0, what="subscribed"
             )
     event = await sync_to_async(DeviceHealthEvent.objects.get)(device_id=row.id)
     assert (event.from_health, event.to_health, event.reason) == (
