@@ -49,7 +49,7 @@ def alarms() -> list[Alarm]:
     return list(Alarm.objects.filter(source_kind="remote").order_by("id"))
 
 
-async def wait_for(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(check, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
     async with asyncio.timeout(timeout):
         while not await sync_to_async(check)():
             await asyncio.sleep(0.05)
