@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,13 @@ TEMPERATURE = ObjectSpec(
     present_value=22.0,
     alarm=AlarmSpec(notification_class=5, high_limit=30.0, low_limit=10.0, deadband=1.0),
 )
+
+
+async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Return once `condition()` holds, or after `timeout` seconds (the caller asserts)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -124,7 +131,14 @@ async def test_a_notification_the_store_refuses_is_not_acknowledged(
     EventReceiver(rig.console, refuse)
     with caplog.at_level(logging.WARNING):
         rig.device.set_present_value("AI:1", 35.0)
-        await asyncio.sleep(1.0)
+        # The console logs the refusal as the notification arrives, the device's notifier once
+        # the error is back: wait for both (bounded), not a fixed second.
+        await until(
+            lambda: (
+                "not stored (database is away): refused" in caplog.text
+                and "refused or unanswered" in caplog.text
+            )
+        )
     assert "not stored (database is away): refused" in caplog.text
     # The device was told: its notifier logs the refusal.
     assert "refused or unanswered" in caplog.text
@@ -149,7 +163,7 @@ async def test_a_malformed_event_notification_is_dropped_with_a_log_line(
     try:
         with caplog.at_level(logging.WARNING):
             await sender.request(request)
-            await asyncio.sleep(0.5)
+            await until(lambda: rig.receiver.dropped >= 1)  # bounded, not a fixed half second
     finally:
         close_application(sender)
     assert "malformed event notification from 127.0.0.4" in caplog.text
