@@ -100,6 +100,16 @@ async def next_values(sub: Any, timeout: float = WAIT) -> dict[str, Any]:
     return values
 
 
+async def subscriptions_gone(rig: Rig, ref: str, timeout: float = 10.0) -> None:
+    """Return once the device lists no subscription and nothing watches `ref`, or after
+    `timeout` seconds (the caller asserts)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if rig.watches(ref) == 0 and await read_active_subscriptions(rig) == []:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def read_active_subscriptions(rig: Rig) -> list[dict[str, Any]]:
     async with asyncio.timeout(WAIT):
         value = await bacpypes3(rig).read_property(
@@ -188,14 +198,16 @@ async def test_cancelled_and_expired_subscriptions_leave_the_list_and_their_watc
     async with bacpypes3(rig).change_of_value(rig.server, ai, 21, False, 60) as sub:
         await next_values(sub)
         assert rig.watches("AI:1") == 1
-    await asyncio.sleep(0.2)  # the cancellation goes out as the context exits
+    # The cancellation goes out as the context exits: wait (bounded) for the device to drop it.
+    await subscriptions_gone(rig, "AI:1")
     assert await read_active_subscriptions(rig) == []
     assert rig.watches("AI:1") == 0
 
     async with bacpypes3(rig).change_of_value(rig.server, ai, 22, False, 1) as sub:
         await next_values(sub)
         sub.refresh_subscription_handle.cancel()  # let it lapse: no renewal from this client
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.0)  # its lifetime
+        await subscriptions_gone(rig, "AI:1")
         assert await read_active_subscriptions(rig) == []
         assert rig.watches("AI:1") == 0
 
