@@ -32,6 +32,7 @@ from bms.bacnet.values import to_python
 
 PASSWORD = "s3cret"
 MINUTE = 2.0  # how long a DCC "minute" lasts on the device under test
+WAIT = 10.0  # bounds a wait for the in-process device; each returns as soon as it is done
 WEEK = [[["08:00", "active"], ["18:00", "inactive"]], *([[]] * 6)]
 HOLIDAYS = [{"date": {"year": None, "month": 12, "day": 25, "weekday": None}}]
 
@@ -200,7 +201,7 @@ async def test_reinitialize_reaches_the_device_with_the_right_password_only(rig:
         await rig.management.reinitialize(rig.address, "warmstart", "wrong")
     await rig.management.reinitialize(rig.address, "warmstart", PASSWORD)
 
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(WAIT):  # returns as soon as it is there
         while not rig.reinitialized:
             await asyncio.sleep(0.01)
     assert rig.reinitialized == ["warmstart"]
@@ -212,7 +213,7 @@ async def test_time_synchronization_sets_the_devices_clock(rig: Rig, utc: bool) 
 
     rig.management.synchronize_time(rig.address, sent_at, utc=utc, zone=ZoneInfo("Europe/Paris"))
 
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(WAIT):  # returns as soon as it is there
         while abs(rig.app.clock.offset - timedelta(hours=3)) > timedelta(seconds=2):
             await asyncio.sleep(0.01)
     assert abs(rig.app.clock.now() - sent_at) < timedelta(seconds=2)
@@ -241,7 +242,7 @@ async def test_to_python_converts_a_schedules_any_atomic_values(rig: Rig) -> Non
             default=21.5,
         )
     )
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(WAIT):
         default = await app.read_property(Address(rig.address), schedule, "schedule-default")
         present = await app.read_property(Address(rig.address), schedule, "present-value")
 
