@@ -82,7 +82,7 @@ def test_a_viewer_signs_in_and_sees_the_backend_and_no_commands(page: Any, stack
 def test_an_operator_discovers_the_building_live(page: Any, stack: Stack):
     sign_in(page, "otto")
     discover(page)
-    expect(page.locator("#device-count")).to_have_text(str(SIMULATED_DEVICES), timeout=5000)
+    expect(page.locator("#device-count")).to_have_text(str(SIMULATED_DEVICES))
     screenshot(page, "02-devices-after-discovery")
 
 
@@ -144,7 +144,7 @@ def test_the_other_pages_read_well(page: Any, stack: Stack):
     collect_row = page.locator("#task-table tr:has-text('Collect Readings')").first
     expect(collect_row.locator(".badge")).to_have_text("completed", timeout=20_000)
     page.click("#point-table tr[data-object-type='analog-input'] a")
-    expect(page.locator("#trend canvas").first).to_be_attached(timeout=5000)
+    expect(page.locator("#trend canvas").first).to_be_attached()
     expect(page.locator("#trend-count")).to_contain_text("reading")
     screenshot(page, "05-point-trend")
 
@@ -214,7 +214,7 @@ def test_an_open_page_catches_up_after_the_web_server_restarts(page: Any, stack:
     stack.restart_web()
     expect(page.locator("#live")).to_have_text("live", timeout=15_000)
     row = page.locator(f"#object-table tr:has(td:text-is('{kind},{instance}'))")
-    expect(row.locator("[data-value]")).to_have_text("64.00", timeout=5000)
+    expect(row.locator("[data-value]")).to_have_text("64.00")
     assert page.evaluate("window.notReloaded") is True
 
 
@@ -295,7 +295,7 @@ def test_the_device_lists_counts_follow_the_points_read(page: Any, stack: Stack)
     other.click("#read-points")
     expect(other.locator("#point-table tr[data-point-id]").first).to_be_visible(timeout=20_000)
     other.close()
-    expect(device.locator("[data-points]")).not_to_have_text("0", timeout=5000)
+    expect(device.locator("[data-points]")).not_to_have_text("0")
     cells = page.locator("#device-table tbody tr [data-points]").all_inner_texts()
     expect(page.locator("#point-total")).to_have_text(str(sum(int(c) for c in cells)))
     expect(page.locator("#device-count")).to_have_text(str(len(cells)))

@@ -113,13 +113,13 @@ def test_an_admin_manages_users_and_the_audit_log_shows_it_live(
             "operator"
         )
         created = audit.locator("#config-audit-table tbody tr[data-action='user_created']").first
-        expect(created).to_contain_text("user nina", timeout=5000)
+        expect(created).to_contain_text("user nina")
         page.click("#user-table a:text-is('nina')")
         page.select_option("#role-form select[name=role]", "viewer")
         page.click("#role-form button[type=submit]")
         expect(page.locator("#account-role")).to_have_text("viewer")
         changed = audit.locator("#config-audit-table tbody tr[data-action='user_changed']").first
-        expect(changed).to_contain_text("role=operator", timeout=5000)
+        expect(changed).to_contain_text("role=operator")
         expect(changed).to_contain_text("role=viewer")
         screenshot(audit, "22-audit-configuration")
     finally:

@@ -48,7 +48,7 @@ def test_zoom_two_objects_and_the_csv_of_what_is_shown(page: Any, stack: Stack, 
     page.goto(f"/virtual/objects/{supply}/")
     trend = page.locator("#trend")
     page.click("#trend-ranges button:text-is('24 h')")
-    expect(trend.locator("canvas")).to_be_attached(timeout=5000)
+    expect(trend.locator("canvas")).to_be_attached()
     expect(page.locator("#trend-count")).to_contain_text("buckets")  # 1,440 readings > width
     start, end = shown_range(page)
     assert end - start == timedelta(hours=24)
