@@ -99,10 +99,13 @@ def test_a_queued_task_reaches_celery_through_redis_and_a_stock_worker_refuses_i
             stderr=subprocess.STDOUT,
         )
     try:
-        output = wait_for_text(log, "NotTheBACnetWorker", timeout=60)
+        wait_for_text(log, "NotTheBACnetWorker", timeout=60)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
+    # Read once the worker has exited: the rest of the record may have been written (flushed)
+    # after the first look found its start.
+    output = log.read_text()
     assert f"Task {RUN_TASK_NAME}[" in output
     assert "BACnet task 1 was not run" in output
     status = json.loads(bms(env, "bacnet_task", "status").stdout)
