@@ -49,6 +49,7 @@ class Outage:
     stop_requested_at: float  # pg_ctl stop called
     stopped_at: float  # pg_ctl stop returned: the server is down
     started_at: float  # pg_ctl start called
+    up_at: float  # pg_ctl start returned: the server accepts connections again
     task_ids: tuple[int, int]  # running at the stop; queued after the start
     task_status: dict[int, str]
     worker_alive_during: bool
@@ -90,6 +91,13 @@ class Outage:
         """From the server's start until the first acknowledged write after it."""
         return min(t for t, _ in self.acked if t >= self.started_at) - self.started_at
 
+    @property
+    def time_to_resume_once_up(self) -> float:
+        """From the server accepting connections until the first acknowledged write after its
+        start: what the worker's probe backoff bounds (how long pg_ctl start takes is not the
+        worker's)."""
+        return max(0.0, self.time_to_resume - (self.up_at - self.started_at))
+
     def figures(self) -> dict[str, Any]:
         return {
             "outage_seconds": round(self.started_at - self.stopped_at, 2),
@@ -104,6 +112,8 @@ class Outage:
             "acked_while_down": len(self.acked_while_down),
             "time_to_detect_s": round(self.time_to_detect, 3),
             "time_to_resume_s": round(self.time_to_resume, 3),
+            "server_start_seconds": round(self.up_at - self.started_at, 2),
+            "time_to_resume_once_up_s": round(self.time_to_resume_once_up, 3),
             "tasks": self.task_status,
             "worker_alive_during": self.worker_alive_during,
             "outage_log": [
@@ -206,6 +216,7 @@ async def run_outage(
         alive = worker.popen.poll() is None
         started_at = time.monotonic()
         await asyncio.to_thread(pg.start)
+        up_at = time.monotonic()
         second = await asyncio.to_thread(queue_slow_task, database_url)
 
         def settled() -> bool:
@@ -230,6 +241,7 @@ async def run_outage(
         stop_requested_at=stop_requested_at,
         stopped_at=stopped_at,
         started_at=started_at,
+        up_at=up_at,
         task_ids=(first, second),
         task_status={t: task_status(database_url, t) for t in (first, second)},
         worker_alive_during=alive,

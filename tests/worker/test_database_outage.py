@@ -84,7 +84,9 @@ def test_the_worker_serves_reads_refuses_writes_and_resumes_across_a_database_ou
     assert figures["refusals"] == ["device:operational-problem"], figures
     assert figures["writes_refused"] >= 8, figures  # ~4 s of writes every 0.2 s
     assert outage.time_to_detect < 1.0, figures
-    assert outage.time_to_resume < 5.0, figures
+    # From the server being up again (pg_ctl start itself can take seconds on a loaded machine):
+    # the probe's backoff (at most 2 s between probes) and a write every 0.2 s.
+    assert outage.time_to_resume_once_up < 5.0, figures
     assert set(outage.task_status.values()) == {"completed"}, (figures, outage.worker_log)
     log = outage.worker_log
     # Once per change of state, not per attempt (the probes) nor per loop that met it.
