@@ -66,6 +66,9 @@ def test_a_worker_on_another_subnet_discovers_the_building_through_its_bbmd(
                 database_url,
                 BACNET_ADDRESS=f"{WORKER_SUBNET}.1/24:47808",
                 BACNET_FOREIGN_BBMD=f"{BUILDING_SUBNET}.2",
+                # The discovery's I-Am window (the tests' environment says 1 s): answers through
+                # the BBMD from another process may come later on a loaded machine.
+                BACNET_TIMEOUT="5",
             ),
         )
         worker.wait_for_output("ready:")

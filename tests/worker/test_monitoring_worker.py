@@ -33,6 +33,9 @@ def test_the_worker_learns_changes_by_cov_without_polling(
         BACNET_MONITOR_DEFAULT="1",
         BACNET_MONITOR_RELOAD_SECONDS="0.5",
         BACNET_COV_LIFETIME="60",
+        # The discovery's I-Am window (the tests' environment says 1 s): the simulator, another
+        # process, may answer later on a loaded machine; a prompt answer ends it sooner.
+        BACNET_TIMEOUT="5",
     )
     for args in (
         ("discover", "--low", "1000", "--high", "1000"),

@@ -77,7 +77,11 @@ def start(name: str, args: list[str], env: dict[str, str], logs: Path) -> Proces
 
 
 def worker(url: str, site: str, port: int, logs: Path, running: list[Process]) -> Process:
-    env = process_env(url, BACNET_ADDRESS=f"127.0.0.1/8:{port}", BACNET_SITE=site)
+    # BACNET_TIMEOUT: the discovery's I-Am window (the tests' environment says 1 s); the
+    # simulator, another process, may answer later on a loaded machine.
+    env = process_env(
+        url, BACNET_ADDRESS=f"127.0.0.1/8:{port}", BACNET_SITE=site, BACNET_TIMEOUT="5"
+    )
     process = start(
         f"worker-{site}", [sys.executable, str(ROOT / "manage.py"), "bacnet_worker"], env, logs
     )
