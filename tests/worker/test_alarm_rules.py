@@ -154,9 +154,9 @@ async def test_the_stale_loop_checks_on_its_own_and_stops_when_cancelled():
     runner = RuleRunner(clock=clock, clock_seconds=0.02)
     loop = asyncio.create_task(runner.run_clock(), name="test-alarm-stale")
     try:
-        for _ in range(200):
-            if runner.transitions:
-                break
+        # Bounded by time (20 s), not by 200 turns of 20 ms: a loaded machine's turns are longer.
+        deadline = time.monotonic() + 20
+        while not runner.transitions and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
     finally:
         loop.cancel()
