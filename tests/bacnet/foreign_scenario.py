@@ -55,7 +55,9 @@ async def scenario(port: int) -> dict[str, Any]:
                 device_instance=5000 + host,
                 device_name=kind,
                 foreign_bbmd=bbmd,
-                timeout=1.0,
+                # How long opening waits for the BBMD to accept the registration (a pending
+                # one refuses the Who-Is below); it ends as soon as the BBMD answers.
+                timeout=5.0,
             )
             app = await open_application(config)
             apps.append(app)
