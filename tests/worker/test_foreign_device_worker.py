@@ -72,7 +72,7 @@ def test_a_worker_on_another_subnet_discovers_the_building_through_its_bbmd(
             ),
         )
         worker.wait_for_output("ready:")
-        # The worker waits BACNET_TIMEOUT (1 s here) for the BBMD's answer before it says
+        # The worker waits BACNET_TIMEOUT (5 s here) for the BBMD's answer before it says
         # ready; a loaded machine's BBMD may answer later, and the next heartbeat records it
         # then. Discover once the row says registered (a pending device's Who-Is stays home).
         row = wait_for_worker_row(database_url, "registered")
