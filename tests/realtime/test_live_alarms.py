@@ -19,7 +19,7 @@ from bms.realtime import groups
 from bms.virtual import services
 from bms.virtual.models import VirtualObject
 from tests.alarms.test_services import T0, transition
-from tests.realtime.test_consumers import connected
+from tests.realtime.test_consumers import LIVE_SECONDS, connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +38,7 @@ def _alarm_in_high_limit() -> Alarm:
 async def test_a_transition_then_its_ack_reach_the_page_with_the_counts(viewer):
     page = await connected(viewer, "/ws/live/?groups=alarms")
     alarm = await sync_to_async(_alarm_in_high_limit)()
-    message = await page.receive_json_from(timeout=3)
+    message = await page.receive_json_from(timeout=LIVE_SECONDS)
     assert message["type"] == "alarms"
     assert [(a["id"], a["event_state"], a["unacknowledged"]) for a in message["alarms"]] == [
         (alarm.pk, "high-limit", True)
@@ -47,10 +47,12 @@ async def test_a_transition_then_its_ack_reach_the_page_with_the_counts(viewer):
 
     user = await sync_to_async(get_user_model().objects.create_user)("olga")
     pending = await sync_to_async(request_acknowledgement)(alarm, user, "seen")
-    message = await page.receive_json_from(timeout=3)  # asked for; the worker has not sent it
+    message = await page.receive_json_from(
+        timeout=LIVE_SECONDS
+    )  # asked for; the worker has not sent it
     assert message["alarms"][0]["unacknowledged"] is True
     await sync_to_async(record_ack_outcome)(pending.pk, ACCEPTED)  # what the worker stores
-    message = await page.receive_json_from(timeout=3)
+    message = await page.receive_json_from(timeout=LIVE_SECONDS)
     assert message["alarms"][0]["unacknowledged"] is False
     assert message["counts"] == {"active": 1, "unacknowledged": 0}
     await page.disconnect()

@@ -17,7 +17,7 @@ from bms.realtime.payloads import audit_payload
 from bms.virtual.commands import CommandRefused, command_virtual_object
 from bms.virtual.models import VirtualObject
 from bms.worker import events, store
-from tests.realtime.test_consumers import connected
+from tests.realtime.test_consumers import LIVE_SECONDS, connected
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,7 +34,7 @@ def test_the_audit_group_is_known():
 async def test_an_operator_command_reaches_the_audit_page_as_its_stored_row(viewer, building):
     page = await connected(viewer, "/ws/live/?groups=audit")
     await sync_to_async(command_virtual_object)(await sync_to_async(damper)(), 42.5, 8, user="otto")
-    message = await page.receive_json_from(timeout=3)
+    message = await page.receive_json_from(timeout=LIVE_SECONDS)
     assert message["type"] == "audit"
     stored = await sync_to_async(
         lambda: audit_payload(
@@ -62,7 +62,7 @@ async def test_a_refused_command_reaches_it_with_the_reason(viewer, building):
         await sync_to_async(command_virtual_object)(
             await sync_to_async(damper)(), 150, 8, user="otto"
         )
-    audit = (await page.receive_json_from(timeout=3))["audit"]
+    audit = (await page.receive_json_from(timeout=LIVE_SECONDS))["audit"]
     assert (audit["accepted"], audit["new_value"]) == (False, 150)
     assert "out of range" in audit["reason"]
     await page.disconnect()
@@ -88,7 +88,7 @@ async def test_the_workers_refused_external_write_reaches_it_after_commit(viewer
     await sync_to_async(refused_then_rolled_back)()
     assert await page.receive_nothing(timeout=0.4)  # never stored, never announced
     await sync_to_async(store.record_refused_external_write)(refusal)
-    audit = (await page.receive_json_from(timeout=3))["audit"]
+    audit = (await page.receive_json_from(timeout=LIVE_SECONDS))["audit"]
     assert (
         audit["source"],
         audit["who"],
@@ -106,7 +106,7 @@ async def test_the_workers_operator_write_to_a_remote_point_reaches_it(viewer, b
     await sync_to_async(store.record_point_write)(
         store.Writer("otto", "operator"), ao.id, 40.0, 55.0, 8, True, "", 55.0
     )
-    audit = (await page.receive_json_from(timeout=3))["audit"]
+    audit = (await page.receive_json_from(timeout=LIVE_SECONDS))["audit"]
     assert (
         audit["point_id"],
         audit["object_ref"],
@@ -125,7 +125,7 @@ async def test_device_events_carry_the_point_count(viewer, building):
         device=device, object_type="analog-value", instance=7, name="Added"
     )
     await sync_to_async(events.device_points_changed)(device)
-    message = await page.receive_json_from(timeout=3)
+    message = await page.receive_json_from(timeout=LIVE_SECONDS)
     assert message["type"] == "device"
     assert (message["device"]["id"], message["device"]["point_count"]) == (device.id, 5)
     await page.disconnect()
@@ -138,7 +138,7 @@ async def test_device_events_carry_their_site(viewer, building):
         site="north", device_instance=7, address="10.1.0.7"
     )
     await sync_to_async(events.device_points_changed)(north)
-    message = await page.receive_json_from(timeout=3)
+    message = await page.receive_json_from(timeout=LIVE_SECONDS)
     assert (message["device"]["id"], message["device"]["site"]) == (north.id, "north")
     await page.disconnect()
 

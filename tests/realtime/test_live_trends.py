@@ -16,7 +16,7 @@ from django.urls import reverse
 from bms.devices.models import BACnetReading
 from bms.virtual.commands import command_virtual_object
 from bms.virtual.models import VirtualObject
-from tests.realtime.test_consumers import connected
+from tests.realtime.test_consumers import LIVE_SECONDS, connected
 from tests.web.fixtures import signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,7 +47,7 @@ def api(token: str, path: str, body: dict[str, Any], method: str = "post") -> No
 
 
 async def next_object_event(page: Any) -> dict[str, Any]:
-    message = await page.receive_json_from(timeout=3)
+    message = await page.receive_json_from(timeout=LIVE_SECONDS)
     assert message["type"] == "virtual_object"
     return message
 
