@@ -221,3 +221,15 @@ class AlarmRuleRevision(models.Model):
 
     def __str__(self) -> str:
         return f"alarm rule revision {self.revision}"
+
+
+class NotificationCursor(models.Model):
+    """The last alarm transition handed to the notifiers: one row that every worker moves with a
+    conditional UPDATE (bms.alarms.outbox), so a restarted worker carries on from it and two
+    workers never both send a transition."""
+
+    last_transition_id = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"alarm notifications sent up to transition {self.last_transition_id}"

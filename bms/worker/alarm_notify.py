@@ -1,14 +1,16 @@
 """Notifications out, from the worker: every new alarm transition goes to the notifiers that
 match it (bms.alarms.notifiers), without ever holding up the worker.
 
-Theory of operation: one supervised loop looks for transitions newer than the last it saw
-every `poll_seconds` (from the newest at start: history is not re-sent) and puts one job per
-(transition, notifier) in a bounded queue; a full queue drops the job, counted, with one log
-line per look rather than wait. A few sender tasks deliver jobs in threads (a slow SMTP server
-or webhook holds a thread, not the event loop). A failed delivery is logged and retried after
-1, 2, 4, 8, 16 s (the retry waits in a heap, not in a sender), then given up with an error
-line; the other notifiers go on meanwhile. A lost database ends `run` like any loop's; the
-supervisor starts it again and it carries on from the last transition it saw.
+Theory of operation: one supervised loop takes the transitions after the shared cursor
+every `poll_seconds` (bms.alarms.outbox: a restarted worker carries on from it, two workers
+never both take a transition, news older than CATCH_UP is counted and left out) and puts
+one job per (transition, notifier) in a bounded queue; a full queue drops the job, counted,
+with one log line per look rather than wait. A few sender tasks deliver jobs in threads (a
+slow SMTP server or webhook holds a thread, not the event loop). A failed delivery is logged
+and retried after 1, 2, 4, 8, 16 s (the retry waits in a heap, not in a sender), then given
+up with an error line; the other notifiers go on meanwhile. A lost database ends `run` like
+any loop's; the supervisor starts it again and it carries on from the cursor with the jobs it
+held. Jobs held when the worker stops are lost, and logged: the cursor has moved past them.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from bms.alarms.models import AlarmNotifier, AlarmTransition
+from django.utils import timezone
+
+from bms.alarms import outbox
+from bms.alarms.models import AlarmNotifier
 from bms.alarms.notifiers import NotifyFailed, deliver, payload, takes
+from bms.alarms.outbox import Taken
 from bms.worker.db import run_db
 
 log = logging.getLogger(__name__)
@@ -45,26 +52,16 @@ class NotifyCounts:
     retried: int = 0
     given_up: int = 0
     dropped: int = 0  # the queue was full
+    skipped: int = 0  # recorded more than outbox.CATCH_UP before they were taken
 
 
-def latest_transition_id() -> int:
-    last = AlarmTransition.objects.order_by("-id").values_list("id", flat=True).first()
-    return last or 0
-
-
-def new_jobs(after_id: int, limit: int = BATCH) -> tuple[int, list[Job]]:
-    """Jobs for the transitions after `after_id` (oldest first), and the last id read. With no
-    notifier enabled nothing is read but the newest id (a look costs two small queries)."""
+def new_jobs(now: datetime, limit: int = BATCH) -> tuple[Taken, list[Job]]:
+    """The transitions taken from the outbox (oldest first) and a job per notifier that takes
+    each. With no notifier enabled nothing is read; the cursor moves over what came."""
     notifiers = list(AlarmNotifier.objects.filter(enabled=True))
-    if not notifiers:
-        return max(after_id, latest_transition_id()), []
-    rows = list(
-        AlarmTransition.objects.select_related("alarm")
-        .filter(id__gt=after_id)
-        .order_by("id")[:limit]
-    )
-    jobs = [Job(n, payload(row)) for row in rows for n in notifiers if takes(n, row)]
-    return (rows[-1].id if rows else after_id), jobs
+    taken = outbox.take(limit, now, wanted=bool(notifiers))
+    jobs = [Job(n, payload(row)) for row in taken.transitions for n in notifiers if takes(n, row)]
+    return taken, jobs
 
 
 @dataclass
@@ -79,11 +76,9 @@ class AlarmNotifyLoop:
         self.queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=self.bound)
         self._retries: list[tuple[float, int, Job]] = []  # (due, tie-break, job)
         self._order = itertools.count()
-        self._after_id: int | None = None
+        self.cursor: int | None = None  # the outbox's cursor after this loop's last look
 
     async def run(self) -> None:
-        if self._after_id is None:
-            self._after_id = await run_db(latest_transition_id)
         senders = {
             asyncio.create_task(self._send_loop(), name=f"alarm-notify-send-{n}")
             for n in range(self.senders)
@@ -102,10 +97,27 @@ class AlarmNotifyLoop:
             for task in senders:
                 task.cancel()
             await asyncio.gather(*senders, return_exceptions=True)
+            self._log_unsent()
+
+    def _log_unsent(self) -> None:
+        unsent = self.queue.qsize() + len(self._retries)
+        if unsent:
+            log.warning(
+                "alarm notify loop stopped with %d notifications unsent (sent if it starts "
+                "again, lost if the worker is stopping)",
+                unsent,
+            )
 
     async def _feed(self) -> None:
-        assert self._after_id is not None
-        self._after_id, jobs = await run_db(new_jobs, self._after_id)
+        taken, jobs = await run_db(new_jobs, timezone.now())
+        self.cursor = taken.cursor
+        if taken.skipped:
+            self.counts.skipped += taken.skipped
+            log.warning(
+                "%d alarm transitions recorded over %s ago not notified (the console has them)",
+                taken.skipped,
+                outbox.CATCH_UP,
+            )
         now = time.monotonic()
         while self._retries and self._retries[0][0] <= now:
             jobs.append(heapq.heappop(self._retries)[2])

@@ -1,12 +1,15 @@
 """The worker's notification loop (bms.worker.alarm_notify) on the test database with a real
 HTTP server on 127.0.0.1: new transitions go out, a failing webhook is retried with backoff
-then given up, and neither holds up the other notifiers; the queue is bounded; history that
-was there before the loop started is not sent again. A BMS rule's alarm carries the rule's
-notification class, so a notifier limited to a class receives that class's rule alarms only."""
+then given up, and neither holds up the other notifiers; the queue is bounded; history from
+before notifications began is not sent, and what was recorded while no loop looked (a worker
+restarting) is; two workers' loops on one database send each transition once. A BMS rule's
+alarm carries the rule's notification class, so a notifier limited to a class receives that
+class's rule alarms only."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 
@@ -36,7 +39,7 @@ async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 
 async def running(loop: AlarmNotifyLoop) -> asyncio.Task[None]:
     task = asyncio.create_task(loop.run(), name="alarm-notify-under-test")
-    await until(lambda: loop._after_id is not None)
+    await until(lambda: loop.cursor is not None)
     return task
 
 
@@ -99,6 +102,40 @@ async def test_history_is_not_sent_again_when_the_loop_starts(settings):
     await asyncio.sleep(0.2)
     await stopped(task)
     assert [m.subject.split("]")[0] for m in mail.outbox] == ["[BMS alarm p20"]
+
+
+async def test_a_transition_recorded_while_no_loop_looked_is_sent_by_the_next_one(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    await sync_to_async(AlarmNotifier.objects.create)(name="desk", kind="email", target="o@x.org")
+    before = AlarmNotifyLoop(**FAST)
+    await stopped(await running(before))  # a worker stops (or is still starting)
+    await sync_to_async(a_transition)(priority=30)
+    after = AlarmNotifyLoop(**FAST)
+    task = await running(after)
+    await until(lambda: after.counts.sent == 1)
+    await stopped(task)
+    assert [m.subject.split("]")[0] for m in mail.outbox] == ["[BMS alarm p30"]
+
+
+async def test_two_workers_loops_on_one_database_send_each_transition_once():
+    with webhook_server() as (url, received):
+        await sync_to_async(AlarmNotifier.objects.create)(
+            name="hook", kind="webhook", target=url, secret="s"
+        )
+        loops = [AlarmNotifyLoop(poll_seconds=0.01) for _ in range(2)]
+        tasks = [await running(loop) for loop in loops]
+        transitions = []
+        for priority in range(20):
+            transitions.append(await sync_to_async(a_transition)(priority=priority))
+            await asyncio.sleep(0.01)  # the two loops look in between
+        await until(lambda: sum(loop.counts.sent for loop in loops) >= len(transitions))
+        await asyncio.sleep(2 * FAST["poll_seconds"] + 1.5)  # a second copy would come by now
+        for task in tasks:
+            await stopped(task)
+    sent = sorted(json.loads(body)["transition_id"] for body in received.bodies)
+    assert sent == sorted(t.pk for t in transitions)
+    assert sum(loop.counts.sent for loop in loops) == len(transitions)
 
 
 async def test_a_full_queue_drops_with_a_count_instead_of_waiting():
