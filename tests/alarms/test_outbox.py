@@ -4,16 +4,20 @@ checked without waiting."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from bms.alarms import outbox
 from bms.alarms.models import AlarmTransition, NotificationCursor
 from tests.alarms.test_notifiers import a_transition
+from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.django_db
+WAIT = 10  # seconds: generous on a loaded machine; each wait ends when its event comes
 
 
 def ids(taken: outbox.Taken) -> list[int]:
@@ -90,3 +94,33 @@ def test_with_no_notifier_wanted_the_cursor_moves_over_what_came_without_reading
     taken = outbox.take(100, later(0), wanted=False)
     assert (taken.transitions, taken.cursor) == ([], rows[-1].id)
     assert outbox.take(100, later(0)).transitions == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("on_postgresql")
+def test_an_older_id_committed_after_a_newer_one_is_not_passed_over():
+    """Transaction A inserts its transition (the older id) and commits after B's (the newer id)
+    is committed: the look between the two commits must not move the cursor past A's.
+    PostgreSQL only: SQLite's write transactions cannot overlap."""
+    outbox.take(100, later(0))
+    written, commit = threading.Event(), threading.Event()
+    older: list[AlarmTransition] = []
+
+    def slow_transaction(_index: int) -> None:
+        with transaction.atomic():
+            older.append(a_transition(priority=1))
+            written.set()
+            assert commit.wait(WAIT), "the test did not let the transaction commit"
+
+    thread = threading.Thread(target=run_in_threads, args=(1, slow_transaction))
+    thread.start()
+    try:
+        assert written.wait(WAIT), "the older transition was not written"
+        newer = a_transition(priority=2)  # committed at once (autocommit)
+        recorded = AlarmTransition.objects.get(pk=newer.pk).recorded_at
+        assert outbox.take(100, recorded + outbox.SETTLE / 2).transitions == []
+    finally:
+        commit.set()
+        thread.join(WAIT)
+    assert older[0].id < newer.id
+    assert ids(outbox.take(100, recorded + outbox.SETTLE)) == [older[0].id, newer.id]
