@@ -35,6 +35,9 @@ from tests.worker.monitoring_rig import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 AI = ObjectRef("analog-input", 1)
+# A change announced by the revision arrives in about a second; the reload timer in these tests
+# is 600 s. The bound tells the two apart with room for a loaded machine.
+REVISION_PATH_SECONDS = 10.0
 
 
 @pytest.fixture
@@ -69,11 +72,13 @@ async def captured(service: Monitoring) -> list[dict[str, Any]]:
 # ---- settings changed in a page or the API reach the worker at once, and cheaply
 
 
-async def test_a_point_no_longer_monitored_is_cancelled_at_the_device_within_two_seconds(
+async def test_a_point_no_longer_monitored_is_cancelled_at_the_device_by_the_revision_check(
     bacnet_port, peer
 ):
     rows = await sync_to_async(make_device_rows)([peer], monitored=True)
-    # The safety-net reload is far away: only the revision can bring the change this fast.
+    # The safety-net reload is far away (600 s): only the revision, read every CHECK_SECONDS
+    # (1 s), can bring the change within REVISION_PATH_SECONDS. The bound sits between the two
+    # so that a loaded machine does not fail it and the reload path still does.
     async with RunningMonitoring(bacnet_port, options(reload_seconds=600)) as service:
         await eventually(lambda: peer.subscribes >= len(POINTS), what="subscriptions")
         monitor = service.monitors[rows[1001].id]
@@ -83,8 +88,10 @@ async def test_a_point_no_longer_monitored_is_cancelled_at_the_device_within_two
         )
         changed_at = time.monotonic()
         await sync_to_async(settings_service.set_point_monitoring)(point, monitored=False)
-        await eventually(lambda: peer.cancels >= 1, timeout=2.0, what="the cancellation")
-        assert time.monotonic() - changed_at < 2.0
+        await eventually(
+            lambda: peer.cancels >= 1, timeout=REVISION_PATH_SECONDS, what="the cancellation"
+        )
+        assert time.monotonic() - changed_at < REVISION_PATH_SECONDS
         assert peer.cancels == 1
         assert len(monitor.subscribed) == len(POINTS) - 1
         assert point.id not in monitor.subscribed
