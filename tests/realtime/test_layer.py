@@ -92,13 +92,20 @@ async def test_a_write_published_by_another_process_reaches_this_ones_socket(vie
     await communicator.disconnect()
 
 
+# Delivery takes one poll interval (POLL_INTERVAL, 75 ms) plus a query, counted from the moment
+# the message is in the table. The bound tells that from a poller on an interval of seconds, with
+# room for a query slowed by a loaded machine; the wait itself is longer so that a late message
+# fails on the bound, saying how late, rather than on the wait.
+DELIVERED_WITHIN_SECONDS = 1.0
+
+
 async def test_delivery_takes_about_one_poll_interval(viewer):
     communicator = await listening(viewer, "tasks")
     task = await sync_to_async(queue.enqueue)("collect")
-    sent = time.monotonic()
     await sync_to_async(publish.publish_task)(task)
-    await communicator.receive_json_from(timeout=2)
-    assert time.monotonic() - sent < 0.5
+    stored = time.monotonic()  # the insert has committed: from here it is the poller's time
+    await communicator.receive_json_from(timeout=10)
+    assert time.monotonic() - stored < DELIVERED_WITHIN_SECONDS
     await communicator.disconnect()
 
 
