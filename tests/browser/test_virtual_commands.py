@@ -24,7 +24,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 # returns as soon as it is there: the bound is for a loaded machine.
 LIVE_MS = 15_000
 
-APPLIED_WITHIN_SECONDS = 6.0  # the worker syncs every 2 s; allow for a loaded machine
+# The worker applies a commanded row to its BACnet device at its next sync, every 2 s
+# (runtime.WorkerOptions.virtual_sync_interval); nothing else applies it. The bound tells "applied
+# by a sync" from "not applied", with room for a loaded machine.
+APPLIED_WITHIN_SECONDS = 15.0
+# The reader's own start (a Python process that imports bacpypes3 and opens a device), which its
+# count of seconds leaves out.
+READER_START_SECONDS = 15.0
 
 # Polls the BMS device's object until its present value and priority-array[8] are the expected
 # value; prints the seconds that took, or fails after the deadline with what it last read.
@@ -118,7 +124,7 @@ def test_an_operator_commands_a_virtual_output_and_bacnet_clients_read_it(page: 
     expect(row.locator("[data-priorities]")).to_contain_text("8 77.50")
 
     seconds = read_over_bacnet(stack, object_ref, 77.5)
-    assert time.monotonic() - commanded < APPLIED_WITHIN_SECONDS + 5  # the reader's own start
+    assert time.monotonic() - commanded < APPLIED_WITHIN_SECONDS + READER_START_SECONDS
     assert seconds < APPLIED_WITHIN_SECONDS
 
     # A multi-state value through its select: the row shows the state's text.
