@@ -179,7 +179,7 @@ async def test_closing_cancels_200_subscriptions_concurrently_at_the_peer(rig):
 async def test_closing_never_waits_past_the_deadline_for_a_silent_peer(rig, caplog):
     objects = many_analog_values(40)
     peer = await rig.peer(3, 1002, objects)
-    client = await rig.client(timeout=2.0, retries=1)  # a cancel could take 4 s each
+    client = await rig.client(timeout=5.0, retries=1)  # a cancel could take 10 s each
     for ref in refs_of(objects):
         await client.subscribe_cov(rig.address(3), ref, lambda _n: None, lifetime=300)
     close_application(peer)  # the device is gone: no cancellation will be answered
@@ -188,7 +188,9 @@ async def test_closing_never_waits_past_the_deadline_for_a_silent_peer(rig, capl
 
     started = time.monotonic()
     await client.close(cancel_deadline=1.0)
-    assert time.monotonic() - started < 2.0
+    # The bound tells the 1 s deadline from waiting for the cancels' own timeouts (10 s), with
+    # room for a loaded machine.
+    assert time.monotonic() - started < 5.0
     assert "40 of 40 COV subscriptions not cancelled within 1s" in caplog.text
 
 
