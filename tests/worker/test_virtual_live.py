@@ -23,7 +23,10 @@ from tests.worker.conftest import manage, sql, start_worker
 
 pytestmark = pytest.mark.slow
 
-SYNC_BOUND_SECONDS = 8.0  # the worker syncs every 2 s; allow for a loaded machine
+# The worker syncs its virtual objects with the rows every 2 s (WorkerOptions.
+# virtual_sync_interval), and nothing else brings a change to the network without a restart: the
+# bound tells "brought by a sync" from "not brought", with room for a loaded machine.
+SYNC_BOUND_SECONDS = 15.0
 
 
 async def with_client(port: int, session: Callable[[Application, Address], Any]) -> Any:
@@ -31,7 +34,9 @@ async def with_client(port: int, session: Callable[[Application, Address], Any])
         EngineConfig(address=f"127.0.0.9/8:{port}", device_instance=5009, device_name="external")
     )
     try:
-        return await asyncio.wait_for(session(app, Address(f"127.0.0.1:{port}")), 30)
+        # Longer than a session's waits on a sync (three of SYNC_BOUND_SECONDS at most), so that
+        # those fail with what they waited for.
+        return await asyncio.wait_for(session(app, Address(f"127.0.0.1:{port}")), 60)
     finally:
         close_application(app)
 
