@@ -48,6 +48,10 @@ from tests.bacnet.rusty_peers import WAIT, rusty_client
 PASSWORD = "s3cret"
 PARIS = ZoneInfo("Europe/Paris")
 MINUTE = 3.0
+# How far a synchronised clock may be from the time sent: whole seconds on the wire plus the
+# request's way, on a loaded machine. The mistakes it catches are a zone or UTC mix-up, 30 min
+# or more.
+CLOCK_SLACK = timedelta(seconds=10)
 DEVICE = ObjectIdentifier(("device", 8888))
 RUSTY_DEVICE = RustyOid(ObjectType.DEVICE, 8888)
 PASSWORD_FAILURE = (ErrorClass.SECURITY.to_raw(), ErrorCode.PASSWORD_FAILURE.to_raw())
@@ -249,8 +253,8 @@ async def test_utc_time_synchronization_sets_the_device_clock_not_the_host(rig: 
     read_time = datetime.combine(
         local.date(), datetime.strptime((await rig.read("local-time"))[:8], "%H:%M:%S").time()
     )
-    assert abs(read_time - local.replace(tzinfo=None)) < timedelta(seconds=5)
-    assert abs(rig.app.clock.offset - timedelta(hours=3)) < timedelta(seconds=2)
+    assert abs(read_time - local.replace(tzinfo=None)) < CLOCK_SLACK
+    assert abs(rig.app.clock.offset - timedelta(hours=3)) < CLOCK_SLACK
     (audit,) = rig.audits
     assert (audit.service, audit.accepted) == ("utc-time-synchronization", True)
 
@@ -266,7 +270,7 @@ async def test_local_time_synchronization_is_read_in_the_sites_zone(rig: Rig) ->
         async with asyncio.timeout(WAIT):
             while not rig.audits:
                 await asyncio.sleep(0.05)
-    assert abs(rig.app.clock.offset + timedelta(minutes=30)) < timedelta(seconds=2)
+    assert abs(rig.app.clock.offset + timedelta(minutes=30)) < CLOCK_SLACK
 
 
 async def test_utc_offset_and_daylight_saving_status_follow_the_sites_zone(rig: Rig) -> None:
