@@ -52,6 +52,8 @@ class PeerDevice:
         self.app: Any = None
         self.subscribes = 0
         self.cancels = 0
+        # When each object's subscriptions and renewals arrived (monotonic), at the device.
+        self.subscribed_at: dict[str, list[float]] = {}
 
     @property
     def address(self) -> str:
@@ -69,6 +71,8 @@ class PeerDevice:
                 self.cancels += 1
             else:
                 self.subscribes += 1
+                times = self.subscribed_at.setdefault(str(apdu.monitoredObjectIdentifier), [])
+                times.append(time.monotonic())
             return await original(apdu)
 
         self.app.do_SubscribeCOVRequest = counting
