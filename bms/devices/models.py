@@ -308,6 +308,12 @@ class ConfigAudit(models.Model):
         ("profile_changed", "Device profile changed"),
         ("profile_deleted", "Device profile deleted"),
         ("expected_points_imported", "Expected points imported"),
+        ("schedule_created", "Schedule created"),
+        ("schedule_changed", "Schedule changed"),
+        ("schedule_deleted", "Schedule deleted"),
+        ("calendar_created", "Calendar created"),
+        ("calendar_changed", "Calendar changed"),
+        ("calendar_deleted", "Calendar deleted"),
     ]
 
     time = models.DateTimeField(default=timezone.now, db_index=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from bms.bacnet import commanding, schedule_codec
 from bms.bacnet.errors import InvalidValueError, WriteRefused
@@ -20,30 +20,57 @@ from bms.bacnet.schedule_services import ScheduleWrite
 from bms.bacnet.types import ANALOG_TYPES, BINARY_TYPES, MULTISTATE_TYPES, ObjectRef
 from bms.devices.models import WriteAudit
 from bms.devices.signals import announce_audit
+from bms.schedules.calendars import calendar_json, create_calendar, delete_calendar, update_calendar
 from bms.schedules.models import Calendar, Schedule
+from bms.schedules.records import (
+    ScheduleConflict,
+    ScheduleError,
+    UnknownObject,
+    audit_config,
+    check_row,
+    next_free_instance,
+    refuse_unknown,
+)
 from bms.virtual.commands import command_virtual_object
 from bms.virtual.models import VirtualObject
 from bms.virtual.services import VirtualDeviceError
 
 __all__ = [
+    "SCHEDULE_FIELDS",
+    "ScheduleConflict",
     "ScheduleError",
+    "UnknownObject",
+    "calendar_json",
     "calendar_specs",
     "check_schedule",
     "command_targets",
     "create_calendar",
     "create_schedule",
+    "delete_calendar",
+    "delete_schedule",
     "kind_of",
+    "next_free_instance",
+    "resolve_targets",
     "schedule_json",
     "schedule_specs",
     "store_schedule_write",
+    "update_calendar",
     "update_schedule",
+    "update_schedule_settings",
 ]
 
 _COLUMNS = {"weekly-schedule": "weekly", "exception-schedule": "exceptions"}
-
-
-class ScheduleError(InvalidValueError):
-    """A schedule or calendar the BMS device would refuse; the message says why."""
+SCHEDULE_FIELDS = (
+    "instance",
+    "name",
+    "description",
+    "kind",
+    "weekly",
+    "exceptions",
+    "effective_period",
+    "schedule_default",
+    "priority_for_writing",
+)
 
 
 def kind_of(object_type: str) -> str:
@@ -103,29 +130,6 @@ def _check_target(row: Schedule, schedule: Evaluated, target: VirtualObject) -> 
             raise ScheduleError(f"{value!r} does not suit {target}: {exc}") from exc
 
 
-def create_schedule(targets: Iterable[VirtualObject] = (), **fields: Any) -> Schedule:
-    """A new schedule, checked (ScheduleError), stored with its targets."""
-    targets = list(targets)
-    with transaction.atomic():
-        row = Schedule(**fields)
-        row.full_clean()
-        check_schedule(row, targets)
-        row.save()
-        row.targets.set(targets)
-    return row
-
-
-def create_calendar(**fields: Any) -> Calendar:
-    row = Calendar(**fields)
-    try:
-        schedule_codec.entries_from_json(row.date_list)
-    except InvalidValueError as exc:
-        raise ScheduleError(str(exc)) from exc
-    row.full_clean()
-    row.save()
-    return row
-
-
 def store_schedule_write(write: ScheduleWrite) -> None:
     """A peer's write to a schedule or calendar of our device, stored with its audit in one
     transaction before the device acknowledges it; WriteRefused (value-out-of-range) if the
@@ -172,32 +176,6 @@ def _store_calendar(write: ScheduleWrite) -> Calendar:
     row.date_list = write.new_value
     row.save(update_fields=["date_list", "updated_at"])
     return row
-
-
-def command_targets(instance: int, value: Any) -> list[str]:
-    """Write the schedule's value in force to its targets, as an operator's command would be
-    (bms.virtual.commands: validated, stored with a reading and an audit): commandable objects
-    at its priority-for-writing (NULL relinquishes it), inputs as a plain value (NULL leaves
-    them). Returns what was refused, one line each (the refusals are audited)."""
-    row = Schedule.objects.prefetch_related("targets__device").filter(instance=instance).first()
-    if row is None:
-        return [f"schedule {instance} no longer exists"]
-    refused = []
-    for target in row.targets.all():
-        if value is None and not target.commandable:
-            continue
-        try:
-            command_virtual_object(
-                target,
-                value,
-                row.priority_for_writing if target.commandable else None,
-                relinquish=value is None,
-                user=f"schedule,{instance} {row.name}",
-                source="schedule",
-            )
-        except VirtualDeviceError as exc:
-            refused.append(f"{target}: {exc}")
-    return refused
 
 
 def schedule_specs() -> list[ScheduleSpec]:
@@ -309,3 +287,161 @@ def _audit(
         reason=refused,
     )
     announce_audit(audit)
+
+
+# ---- writing the targets ---------------------------------------------------------------------
+
+
+def command_targets(instance: int, value: Any) -> list[str]:
+    """Write the schedule's value in force to its targets, as an operator's command would be
+    (bms.virtual.commands: validated, stored with a reading and an audit): commandable objects
+    at its priority-for-writing (NULL relinquishes it), inputs as a plain value (NULL leaves
+    them). Returns what was refused, one line each (the refusals are audited).
+
+    The schedule row stays locked meanwhile, so a change of its targets or priority (which
+    locks it first too) never interleaves: a target it drops is not written again after."""
+    with transaction.atomic():
+        row = Schedule.objects.select_for_update().filter(instance=instance).first()
+        if row is None:
+            return [f"schedule {instance} no longer exists"]
+        targets = list(row.targets.select_related("device"))
+        return _command(row, targets, row.priority_for_writing, value)
+
+
+def _command(row: Schedule, targets: list[VirtualObject], priority: int, value: Any) -> list[str]:
+    refused = []
+    for target in targets:
+        if value is None and not target.commandable:
+            continue
+        try:
+            command_virtual_object(
+                target,
+                value,
+                priority if target.commandable else None,
+                relinquish=value is None,
+                user=f"schedule,{row.instance} {row.name}",
+                source="schedule",
+            )
+        except VirtualDeviceError as exc:
+            refused.append(f"{target}: {exc}")
+    return refused
+
+
+# ---- created, configured and deleted by an operator (configuration audit) --------------------
+
+
+def resolve_targets(refs: Iterable[int | str]) -> list[VirtualObject]:
+    """Virtual objects named by id or as "type,instance" (what the API shows), in order;
+    UnknownObject for one that does not exist."""
+    found = []
+    for ref in refs:
+        if isinstance(ref, int):
+            row = VirtualObject.objects.filter(pk=ref).first()
+        else:
+            object_type, _, instance = ref.strip().partition(",")
+            if not instance.strip().isdigit():
+                raise ScheduleError(f"target {ref!r} is not a virtual object id or 'type,instance'")
+            row = VirtualObject.objects.filter(
+                object_type=object_type.strip(), instance=int(instance)
+            ).first()
+        if row is None:
+            raise UnknownObject(f"there is no virtual object {ref}")
+        found.append(row)
+    return found
+
+
+def _settings(row: Schedule) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "description": row.description,
+        "priority_for_writing": row.priority_for_writing,
+        "targets": sorted(f"{t.object_type},{t.instance}" for t in row.targets.all()),
+    }
+
+
+def create_schedule(
+    targets: Iterable[VirtualObject] = (),
+    *,
+    user: str = "system",
+    source: str = "operator",
+    **fields: Any,
+) -> Schedule:
+    """A new schedule (the lowest free instance unless given), checked (ScheduleError says
+    why, ScheduleConflict for a taken instance or name; nothing stored), stored with its
+    targets and audited as `user`'s. The worker serves it and writes its value in force
+    within its resync. `source` is where the request came from; a creation has no write
+    audit to carry it."""
+    refuse_unknown(fields, SCHEDULE_FIELDS, "a schedule")
+    targets = list(targets)
+    with transaction.atomic():
+        if fields.get("instance") is None:
+            fields["instance"] = next_free_instance(Schedule)
+        row = Schedule(**fields)
+        check_row(row, "schedule")
+        for column, value in _normalized(check_schedule(row, targets)).items():
+            setattr(row, column, value)
+        try:
+            with transaction.atomic():
+                row.save()
+        except IntegrityError as exc:  # taken meanwhile by another request
+            raise ScheduleConflict(f"schedule {row.instance} or its name was just taken") from exc
+        row.targets.set(targets)
+        audit_config("schedule_created", row, user, after={**schedule_json(row), **_settings(row)})
+    return row
+
+
+def update_schedule_settings(
+    row: Schedule,
+    *,
+    user: str,
+    source: str,
+    name: str | None = None,
+    description: str | None = None,
+    priority_for_writing: int | None = None,
+    targets: Iterable[VirtualObject] | None = None,
+) -> Schedule:
+    """Change what is not a week, exception or default: checked as a creation is (targets of
+    the schedule's kind that take its values, a free name), audited with before and after.
+    What the schedule no longer writes is relinquished at the priority it wrote at: dropped
+    targets, or every old target if the priority moves (the worker writes the new ones)."""
+    with transaction.atomic():
+        row = Schedule.objects.select_for_update().get(pk=row.pk)
+        old_targets = list(row.targets.select_related("device"))
+        old_priority, before = row.priority_for_writing, _settings(row)
+        new_targets = old_targets if targets is None else list(targets)
+        changes: dict[str, Any] = {"name": name, "description": description}
+        changes["priority_for_writing"] = priority_for_writing
+        for field, value in changes.items():
+            if value is not None:
+                setattr(row, field, value)
+        check_row(row, "schedule")
+        check_schedule(row, new_targets)
+        row.save()
+        row.targets.set(new_targets)
+        after = _settings(row)
+        changed = [field for field in after if before[field] != after[field]]
+        if changed:
+            audit_config(
+                "schedule_changed",
+                row,
+                user,
+                before={field: before[field] for field in changed},
+                after={field: after[field] for field in changed},
+            )
+        kept = {t.pk for t in new_targets} if row.priority_for_writing == old_priority else set()
+        dropped = [t for t in old_targets if t.pk not in kept]
+        # A refusal is audited by the commanding path; a relinquish is refused only if the
+        # object is gone, which leaves nothing stuck.
+        _command(row, dropped, old_priority, None)
+    return row
+
+
+def delete_schedule(row: Schedule, *, user: str, source: str) -> list[str]:
+    """Relinquish what the schedule writes, then delete it (audited); returns the targets that
+    refused the relinquish, one line each. The worker stops serving it within its resync."""
+    with transaction.atomic():
+        refused = command_targets(row.instance, None)
+        row = Schedule.objects.select_for_update().get(pk=row.pk)
+        audit_config("schedule_deleted", row, user, before={**schedule_json(row), **_settings(row)})
+        row.delete()
+    return refused

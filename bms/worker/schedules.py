@@ -96,6 +96,8 @@ class ScheduleRunner:
         for ref in set(device.served()) - set(wanted):
             device.remove(ref)
         self._specs = []
+        served = {spec.instance for spec in schedules}
+        self._written = {k: v for k, v in self._written.items() if k in served}
         specs: list[ScheduleSpec | CalendarSpec] = [*calendars, *schedules]
         for spec in specs:
             try:
@@ -113,10 +115,13 @@ class ScheduleRunner:
     async def _write_changes(self) -> None:
         for spec in self._specs:
             value = self._state(spec)[0]
-            if self._written.get(spec.instance, _NOT_WRITTEN) == value:
+            # what was written, where and at which level: new targets or a new priority
+            # (an operator's change of settings) are written even if the value is the same
+            written = (value, spec.targets, spec.priority_for_writing)
+            if self._written.get(spec.instance, _NOT_WRITTEN) == written:
                 continue
             refused = await run_db(services.command_targets, spec.instance, value)
-            self._written[spec.instance] = value
+            self._written[spec.instance] = written
             for line in refused:
                 log.warning("schedule %s could not write %r: %s", spec.instance, value, line)
             log.info(
