@@ -20,7 +20,9 @@ class GridError(ValueError):
     """What in the posted grid cannot be read; the message names the day and row."""
 
 
-def _value(kind: str, text: str) -> Any:
+def typed_value(kind: str, text: str) -> Any:
+    """A value typed for a schedule of `kind`; ValueError if it is not one (the codec checks
+    the rest)."""
     text = text.strip()
     if text in ("", "null"):
         return None
@@ -42,7 +44,7 @@ def week_from_post(post: QueryDict, kind: str) -> list[list[list[Any]]]:
             if not time.strip():
                 continue
             try:
-                entries.append([time.strip(), _value(kind, value)])
+                entries.append([time.strip(), typed_value(kind, value)])
             except ValueError as exc:
                 raise GridError(f"{name}, row {row}: {value!r} is not a {kind} value") from exc
         week.append(entries)

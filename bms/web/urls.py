@@ -11,6 +11,7 @@ from bms.web.views import (
     monitoring,
     points,
     profiles,
+    schedule_config,
     schedules,
     tasks,
     tokens,
@@ -77,8 +78,24 @@ urlpatterns = [
     path("virtual/<int:device_id>/stop/", virtual.virtual_stop, name="virtual_stop"),
     path("virtual/objects/<int:pk>/", virtual.virtual_object, name="virtual_object"),
     path("virtual/objects/<int:pk>/command/", virtual.virtual_command, name="virtual_command"),
-    path("schedules/", schedules.schedule_list, name="schedules"),
+    path("schedules/", schedule_config.schedule_list, name="schedules"),
+    path("schedules/new/", schedule_config.schedule_create, name="schedule_create"),
     path("schedules/<int:instance>/", schedules.schedule_detail, name="schedule"),
+    path(
+        "schedules/<int:instance>/settings/",
+        schedule_config.schedule_settings,
+        name="schedule_settings",
+    ),
+    path(
+        "schedules/<int:instance>/delete/", schedule_config.schedule_delete, name="schedule_delete"
+    ),
+    path("schedules/calendars/new/", schedule_config.calendar_create, name="calendar_create"),
+    path("schedules/calendars/<int:instance>/", schedule_config.calendar_edit, name="calendar"),
+    path(
+        "schedules/calendars/<int:instance>/delete/",
+        schedule_config.calendar_delete,
+        name="calendar_delete",
+    ),
     path("devices/<int:pk>/schedules/", schedules.open_remote, name="remote_schedules"),
     path(
         "devices/<int:pk>/schedules/<str:object_ref>/",

@@ -55,3 +55,26 @@ def test_a_row_removed_before_saving_is_not_saved_and_a_bad_week_shows_its_error
 
     expect(page.locator(".msg")).to_contain_text("Saved the week")
     expect(page.locator("fieldset.day[data-day='1'] tr.entry")).to_have_count(1)
+
+
+def test_an_operator_creates_a_schedule_from_the_list_and_deletes_it_after_confirming(
+    page: Any,
+) -> None:
+    sign_in(page, "otto")
+    page.goto("/schedules/")
+    form = page.locator("#schedule-create")
+    form.locator("input[name=name]").fill("Fan nights")
+    form.locator("select[name=kind]").select_option("binary")
+    form.locator("input[name=schedule_default]").fill("inactive")
+    fan = form.locator("select[name=targets] option", has_text="(binary-value,1)")
+    form.locator("select[name=targets]").select_option(fan.get_attribute("value"))
+    form.locator("button[type=submit]").click()
+
+    expect(page.locator("h1")).to_contain_text("Fan nights")
+    expect(page.locator(".msg")).to_contain_text("Created schedule,")
+    screenshot(page, "schedule-settings")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#schedule-delete button[type=submit]")
+
+    expect(page.locator(".msg")).to_contain_text("relinquished at priority 16")
+    expect(page.locator("#schedules")).not_to_contain_text("Fan nights")

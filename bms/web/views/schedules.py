@@ -20,6 +20,7 @@ from bms.schedules.models import Schedule
 from bms.tasks import schedule_submission
 from bms.tasks.models import BACnetTask
 from bms.tasks.submission import Refused
+from bms.web.schedule_forms import ScheduleSettingsForm
 from bms.web.schedule_grid import GridError, grid_days, week_from_post
 from bms.web.views.common import done, operator_action, refused
 
@@ -27,16 +28,10 @@ AUDIT_ROWS = 10
 
 
 @login_required
-def schedule_list(request: HttpRequest) -> HttpResponse:
-    rows = Schedule.objects.prefetch_related("targets")
-    return render(request, "web/schedules.html", {"schedules": rows, "section": "schedules"})
-
-
-@login_required
 def schedule_detail(request: HttpRequest, instance: int) -> HttpResponse:
     row = get_object_or_404(Schedule.objects.prefetch_related("targets"), instance=instance)
     if request.method != "POST":
-        return _virtual_page(request, row, row.weekly)
+        return virtual_page(request, row, row.weekly)
     if not can_operate(request.user):
         raise PermissionDenied("This needs the operator role; your account can only read.")
     week: list[Any] = row.weekly
@@ -46,13 +41,19 @@ def schedule_detail(request: HttpRequest, instance: int) -> HttpResponse:
             row, {"weekly": week}, user=request.user.get_username(), source="operator"
         )
     except (GridError, services.ScheduleError) as exc:
-        return _virtual_page(request, row, week, error=str(exc), status=400)
+        return virtual_page(request, row, week, error=str(exc), status=400)
     return done(request, f"Saved the week of {row}.", reverse("web:schedule", args=[instance]))
 
 
-def _virtual_page(
-    request: HttpRequest, row: Schedule, week: list[Any], error: str = "", status: int = 200
+def virtual_page(
+    request: HttpRequest,
+    row: Schedule,
+    week: list[Any],
+    error: str = "",
+    status: int = 200,
+    settings: ScheduleSettingsForm | None = None,
 ) -> HttpResponse:
+    """A schedule of device 8888: its week grid, its settings form (operators), its changes."""
     audits = WriteAudit.objects.filter(object_ref=f"schedule,{row.instance}")[:AUDIT_ROWS]
     context = {
         "schedule": row,
@@ -61,6 +62,7 @@ def _virtual_page(
         "exceptions": row.exceptions,
         "audits": audits,
         "error": error,
+        "settings": settings or ScheduleSettingsForm.of(row),
         "section": "schedules",
     }
     return render(request, "web/schedule.html", context, status=status)
