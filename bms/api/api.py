@@ -20,6 +20,7 @@ from ninja.errors import HttpError, ValidationError
 from bms.api import (
     alarm_config,
     alarms,
+    calendars,
     devices,
     engineering,
     history,
@@ -31,6 +32,7 @@ from bms.api import (
 from bms.api.auth import API_AUTH, session_or_token
 from bms.api.responses import with_too_large
 from bms.profiles.services import ProfileConflict, ProfileError
+from bms.schedules.records import ScheduleConflict, ScheduleError, UnknownObject
 from bms.tasks.submission import Refused
 from bms.virtual.services import Conflict, VirtualDeviceError
 from bms.virtual.templates import UnknownTemplate
@@ -64,6 +66,7 @@ api.add_router("/", history.router)
 api.add_router("/", alarms.router)
 api.add_router("/", alarm_config.router)
 api.add_router("/", schedules.router)
+api.add_router("/", calendars.router)
 api.add_router("/", profiles.router)
 api.add_router("/", engineering.router)
 
@@ -87,6 +90,16 @@ def profile_refused(request: HttpRequest, exc: ProfileError) -> HttpResponse:
     """What the profile services refuse (an EDE file's line included): 400; a taken name or a
     profile in use: 409."""
     status = 409 if isinstance(exc, ProfileConflict) else 400
+    return api.create_response(request, {"detail": str(exc)}, status=status)
+
+
+@api.exception_handler(ScheduleError)
+def schedule_refused(request: HttpRequest, exc: ScheduleError) -> HttpResponse:
+    """What the schedule and calendar services refuse: 400 with the reason; a taken instance
+    or name, or a calendar a schedule uses: 409; a target that does not exist: 404."""
+    status = (
+        409 if isinstance(exc, ScheduleConflict) else 404 if isinstance(exc, UnknownObject) else 400
+    )
     return api.create_response(request, {"detail": str(exc)}, status=status)
 
 

@@ -14,8 +14,10 @@ the task's start.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
+from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
@@ -24,7 +26,7 @@ from pydantic import Field
 from bms.accounts.roles import ADMIN, has_role
 from bms.api.auth import require_operator, user_name
 from bms.api.devices import get_device
-from bms.api.fields import BodyIn, InValue, StrictBool, StrictInt, Text
+from bms.api.fields import BodyIn, InValue, Kept, StrictBool, StrictInt, Text
 from bms.api.responses import reading, writing
 from bms.api.schemas import TaskCreated
 from bms.api.tasks import created
@@ -33,6 +35,15 @@ from bms.schedules.models import Schedule
 from bms.tasks import schedule_submission
 
 router = Router(tags=["schedules"])
+log = logging.getLogger(__name__)
+
+Kind = Literal["analog", "binary", "multistate"]
+# A target: a virtual object's id, or "type,instance" as the schedule's `targets` show it.
+TargetRef = StrictInt | Text
+TARGETS = (
+    "Virtual objects of device 8888 by id or as 'type,instance' (e.g. 'analog-output,1'), "
+    "all of the schedule's kind."
+)
 
 
 class ScheduleOut(Schema):
@@ -48,6 +59,21 @@ class ScheduleOut(Schema):
     targets: list[str]
 
 
+class ScheduleIn(BodyIn):
+    """A new schedule of device 8888; the lowest free instance unless given."""
+
+    instance: StrictInt | None = Field(default=None, ge=0)
+    name: Text = Field(min_length=1, max_length=255)
+    description: Text = Field(default="", max_length=2000)
+    kind: Kind
+    weekly: list[Any] | None = None
+    exceptions: list[Any] | None = None
+    default: InValue = None
+    effective_period: dict[str, Any] | None = None
+    priority_for_writing: StrictInt | None = Field(default=None, ge=1, le=16)
+    targets: list[TargetRef] = Field(default_factory=list, max_length=256, description=TARGETS)
+
+
 class ScheduleChange(BodyIn):
     """Only the fields sent change; `default` null is a NULL default."""
 
@@ -57,8 +83,18 @@ class ScheduleChange(BodyIn):
     effective_period: dict[str, Any] | None = None
 
 
+class ScheduleSettingsChange(ScheduleChange):
+    name: Kept[Text] = Field(default=None, min_length=1, max_length=255)
+    description: Kept[Text] = Field(default=None, max_length=2000)
+    priority_for_writing: Kept[StrictInt] = Field(default=None, ge=1, le=16)
+    targets: Kept[list[TargetRef]] = Field(default=None, max_length=256, description=TARGETS)
+
+
+SETTINGS = ("name", "description", "priority_for_writing", "targets")
+
+
 class RemoteScheduleChange(ScheduleChange):
-    kind: Literal["analog", "binary", "multistate"] | None = Field(
+    kind: Kind | None = Field(
         default=None,
         description="The schedule's kind: needed to write weekly, exceptions "
         "or default (read it first: the read task's result says it).",
@@ -110,19 +146,59 @@ def read_schedule(request: HttpRequest, instance: int) -> dict[str, Any]:
     return services.schedule_json(get_schedule(instance))
 
 
+@router.post("/schedules", response=writing(201, ScheduleOut))
+def create_schedule(request: HttpRequest, body: ScheduleIn) -> Status[Any]:
+    """A new schedule, checked as a peer's write is (400 with the reason); a taken instance or
+    name is 409, a target that does not exist 404. The worker serves it within seconds."""
+    require_operator(request)
+    fields = body.model_dump(exclude={"targets", "default"}, exclude_none=True)
+    row = services.create_schedule(
+        services.resolve_targets(body.targets),
+        user=user_name(request),
+        source="api",
+        schedule_default=body.default,
+        **fields,
+    )
+    return Status(201, services.schedule_json(get_schedule(row.instance)))
+
+
 @router.patch("/schedules/{instance}", response=writing(200, ScheduleOut))
-def change_schedule(request: HttpRequest, instance: int, body: ScheduleChange) -> dict[str, Any]:
-    """Change the week, the exceptions, the default or the effective period; checked as a
-    peer's write is (400 with the reason); every property changed is audited."""
+def change_schedule(
+    request: HttpRequest, instance: int, body: ScheduleSettingsChange
+) -> dict[str, Any]:
+    """Change the week, the exceptions, the default or the effective period (each property
+    changed is write-audited), and the name, description, priority or targets (audited as
+    configuration; what the schedule stops writing is relinquished at its old priority). All
+    or nothing: checked as a peer's write is (400 with the reason, 409 for a taken name)."""
     require_operator(request)
     row = get_schedule(instance)
-    try:
-        row = services.update_schedule(
-            row, body.model_dump(exclude_unset=True), user=user_name(request), source="api"
-        )
-    except services.ScheduleError as exc:
-        raise HttpError(400, str(exc)) from exc
-    return services.schedule_json(get_schedule(row.instance))
+    week = body.model_dump(exclude_unset=True, exclude=set(SETTINGS))
+    settings = body.model_dump(exclude_unset=True, include=set(SETTINGS))
+    if "targets" in settings:
+        settings["targets"] = services.resolve_targets(settings["targets"])
+    if not week and not settings:
+        raise HttpError(400, "send at least one field to change")
+    who = user_name(request)
+    if not settings:  # a refused week keeps its refusal's audit
+        services.update_schedule(row, week, user=who, source="api")
+        return services.schedule_json(get_schedule(instance))
+    with transaction.atomic():
+        row = services.update_schedule_settings(row, user=who, source="api", **settings)
+        if week:
+            services.update_schedule(row, week, user=who, source="api")
+    return services.schedule_json(get_schedule(instance))
+
+
+@router.delete("/schedules/{instance}", response=writing(204, None))
+def delete_schedule(request: HttpRequest, instance: int) -> Status[None]:
+    """Relinquish what the schedule writes at its priority, then delete it (audited)."""
+    require_operator(request)
+    refused = services.delete_schedule(
+        get_schedule(instance), user=user_name(request), source="api"
+    )
+    for line in refused:  # audited as refused by the commanding path
+        log.warning("schedule %s deleted; its relinquish was refused: %s", instance, line)
+    return Status(204, None)
 
 
 # ---- remote devices --------------------------------------------------------------------------

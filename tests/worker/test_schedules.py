@@ -1,6 +1,8 @@
 """The real worker serves schedules: an external client writes one, the virtual object it drives
-changes at the next transition, a malformed write changes nothing, and a restart writes the
-value in force again. On SQLite and PostgreSQL, with the site in Europe/Paris.
+changes at the next transition, a malformed write changes nothing, a restart writes the value
+in force again, and a schedule an operator creates (bms.schedules.services) is served and
+written by the running worker, then gone and relinquished once deleted. On SQLite and
+PostgreSQL, with the site in Europe/Paris.
 
 The worker binds 127.0.0.1; a bacpypes3 client on 127.0.0.11, both on the test's own port.
 """
@@ -179,10 +181,74 @@ def test_an_external_write_of_a_weekly_schedule_drives_its_object_at_the_transit
     assert manage(database_url, "shell", "-c", code).returncode == 0
     start_worker(start_process, database_url, bacnet_port, **env)
 
+    valve_kind, valve_instance = objects_of(database_url, 1001)["Valve_Position"]
+    valve = f"{valve_kind},{valve_instance}"
+
     async def after_restart() -> None:
         async with client(bacnet_port) as app:
             async with asyncio.timeout(WAIT):
                 while await read(app, bacnet_port, damper, "priority-array", 10) != 42.0:
                     await asyncio.sleep(0.2)
+            # An operator creates a schedule (the next free instance, 2): the running worker
+            # serves it and writes its default to the valve; deleted, it is gone and the valve's
+            # level 12 is relinquished.
+            await asyncio.to_thread(
+                operate, database_url, CREATE_VALVE_SCHEDULE % (valve_kind, valve_instance)
+            )
+            async with asyncio.timeout(WAIT):
+                while (
+                    await read_or_error(app, bacnet_port, "schedule,2", "object-name") != "Valves"
+                ):
+                    await asyncio.sleep(0.2)
+                while await read(app, bacnet_port, valve, "priority-array", 12) != 33.0:
+                    await asyncio.sleep(0.2)
+            assert await read(app, bacnet_port, "schedule,2", "present-value") == 33.0
+            await asyncio.to_thread(operate, database_url, DELETE_VALVE_SCHEDULE)
+            async with asyncio.timeout(WAIT):
+                while await read_or_error(app, bacnet_port, "schedule,2", "object-name") != (
+                    "object:unknown-object"
+                ):
+                    await asyncio.sleep(0.2)
+                while await read(app, bacnet_port, valve, "priority-array", 12) is not None:
+                    await asyncio.sleep(0.2)
 
     asyncio.run(after_restart())
+    configured = sql(
+        database_url,
+        "SELECT action, who FROM devices_configaudit WHERE action IN "
+        "('schedule_created', 'schedule_changed', 'schedule_deleted') ORDER BY id",
+    )
+    assert [tuple(row) for row in configured] == [
+        ("schedule_created", "system"),  # the first one, created by create_schedule above
+        ("schedule_created", "op"),
+        ("schedule_deleted", "op"),
+    ]
+
+
+CREATE_VALVE_SCHEDULE = (
+    "from bms.schedules import services\n"
+    "from bms.virtual.models import VirtualObject\n"
+    "o = VirtualObject.objects.get(object_type=%r, instance=%d)\n"
+    "services.create_schedule([o], user='op', source='api', name='Valves', kind='analog',"
+    " schedule_default=33.0, priority_for_writing=12)\n"
+)
+DELETE_VALVE_SCHEDULE = (
+    "from bms.schedules import services\n"
+    "from bms.schedules.models import Schedule\n"
+    "row = Schedule.objects.get(instance=2)\n"
+    "refused = services.delete_schedule(row, user='op', source='api')\n"
+    "assert refused == [], refused\n"
+)
+
+
+def operate(database_url: str, code: str) -> None:
+    done = manage(database_url, "shell", "-c", code)
+    assert done.returncode == 0, done.stderr
+
+
+async def read_or_error(app: Application, port: int, ref: str, prop: str) -> Any:
+    """The value, or the error the device answers ("object:unknown-object")."""
+    try:
+        return await read(app, port, ref, prop)
+    except ErrorRejectAbortNack as err:
+        return f"{err.errorClass}:{err.errorCode}"  # type: ignore[attr-defined]
