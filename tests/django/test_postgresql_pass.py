@@ -60,6 +60,10 @@ PASS_PATHS = [
     "tests/alarms/test_services.py",
     # The notification outbox's cursor: a conditional UPDATE shared by every worker.
     "tests/alarms/test_outbox.py",
+    # Schedules and calendars made and deleted: a taken name or instance is a unique
+    # violation PostgreSQL aborts the transaction on.
+    "tests/schedules",
+    "tests/api/test_schedule_config_api.py",
 ]
 THIS_FILE = Path(__file__).relative_to(Path(__file__).resolve().parents[2])
 
