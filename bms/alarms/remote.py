@@ -18,7 +18,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from bms.alarms.models import Alarm, AlarmTransition
-from bms.alarms.rows import db_value, insert_transitions, transition_row
+from bms.alarms.rows import EVENT_FIELDS, db_value, insert_transitions, transition_row
 from bms.alarms.signals import announce_alarms
 from bms.bacnet.event_client import EventSummary, RemoteEvent
 from bms.bacnet.local.alarm_spec import TRANSITIONS, transition_of
@@ -26,17 +26,6 @@ from bms.bacnet.types import ObjectRef
 from bms.devices.models import BACnetPoint
 
 NOT_LISTED = "returned to normal while the BMS was not listening (no longer in GetEventInformation)"
-BULK_FIELDS = [
-    "event_state",
-    "event_type",
-    "acked_transitions",
-    "priority",
-    "notify_type",
-    "notification_class",
-    "message",
-    "last_transition_at",
-    "updated_at",
-]
 UPDATE_ROWS = 500  # alarms per UPDATE ... FROM (VALUES ...) on PostgreSQL
 SYNCED = "active at the device when the BMS started listening (GetEventInformation)"
 
@@ -236,7 +225,7 @@ def _apply_transition(alarm: Alarm, event: RemoteEvent) -> None:
 
 
 def _save_alarms(alarms: Iterable[Alarm]) -> None:
-    """Write the BULK_FIELDS of `alarms`: on PostgreSQL one UPDATE ... FROM (VALUES ...) per
+    """Write the EVENT_FIELDS of `alarms`: on PostgreSQL one UPDATE ... FROM (VALUES ...) per
     UPDATE_ROWS alarms, elsewhere one UPDATE run for each (executemany).
 
     Why by hand: bulk_update's CASE WHEN for 500 alarms cost the ORM over 3 seconds to build;
@@ -244,7 +233,7 @@ def _save_alarms(alarms: Iterable[Alarm]) -> None:
     busy machine waited for the GIL after each round trip (the alarm console's group commit,
     bench/alarms.py).
     """
-    fields = [field for field in Alarm._meta.concrete_fields if field.name in BULK_FIELDS]
+    fields = [field for field in Alarm._meta.concrete_fields if field.name in EVENT_FIELDS]
     connection = connections[Alarm.objects.db]
     rows = []
     for alarm in alarms:  # db_value sets updated_at (auto_now) as save() would

@@ -40,6 +40,20 @@ class Transition(Protocol):
     def message(self) -> str: ...
 
 
+# An alarm's columns a transition sets (bms.alarms.services and .remote write them in bulk).
+EVENT_FIELDS = [
+    "event_state",
+    "event_type",
+    "acked_transitions",
+    "priority",
+    "notify_type",
+    "notification_class",
+    "message",
+    "last_transition_at",
+    "updated_at",
+]
+
+
 def transition_row(alarm: Alarm, event: Transition) -> AlarmTransition:
     return AlarmTransition(
         alarm=alarm,

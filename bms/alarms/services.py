@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bms.alarms.models import Alarm, AlarmTransition
-from bms.alarms.rows import transition_row
+from bms.alarms.rows import EVENT_FIELDS, transition_row
 from bms.alarms.signals import announce_alarms
 from bms.bacnet.local.alarm_spec import AlarmAcknowledgement, EventTransition
 from bms.bacnet.types import ObjectRef
@@ -90,20 +90,7 @@ def record_local_transitions(transitions: Sequence[EventTransition], device_inst
     return len(recorded)
 
 
-ALARM_STATE_FIELDS = [
-    "object_type",
-    "instance",
-    "name",
-    "event_state",
-    "event_type",
-    "acked_transitions",
-    "priority",
-    "notify_type",
-    "notification_class",
-    "message",
-    "last_transition_at",
-    "updated_at",
-]  # what _apply sets, and the time it was set
+ALARM_STATE_FIELDS = ["object_type", "instance", "name", *EVENT_FIELDS]  # what _apply sets
 
 
 def _save_alarms(alarms: list[Alarm]) -> None:

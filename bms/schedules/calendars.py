@@ -16,6 +16,7 @@ from bms.schedules.models import Calendar, Schedule
 from bms.schedules.records import (
     ScheduleConflict,
     ScheduleError,
+    audit_changes,
     audit_config,
     check_row,
     next_free_instance,
@@ -81,15 +82,7 @@ def update_calendar(row: Calendar, changes: dict[str, Any], *, user: str, source
             setattr(row, field, value)
         _save(_checked(row))
         after = calendar_json(row)
-        changed = [field for field in _SETTINGS if before[field] != after[field]]
-        if changed:
-            audit_config(
-                "calendar_changed",
-                row,
-                user,
-                before={field: before[field] for field in changed},
-                after={field: after[field] for field in changed},
-            )
+        audit_changes("calendar_changed", row, user, before, after, _SETTINGS)
         if before["date_list"] != after["date_list"]:
             _audit_date_list(row, before["date_list"], user, source)
     return row

@@ -84,3 +84,18 @@ def audit_config(
 ) -> ConfigAudit:
     """One configuration audit row naming `row` ("schedule,3 Lights") and who changed it."""
     return config_audit.record(action, str(row), who=who, before=before, after=after)
+
+
+def audit_changes(
+    action: str, row: Any, who: str, before: dict[str, Any], after: dict[str, Any], fields: Any
+) -> None:
+    """One configuration audit row with the `fields` whose value moved, if any did."""
+    changed = [field for field in fields if before[field] != after[field]]
+    if changed:
+        audit_config(
+            action,
+            row,
+            who,
+            before={field: before[field] for field in changed},
+            after={field: after[field] for field in changed},
+        )

@@ -26,6 +26,7 @@ from bms.schedules.records import (
     ScheduleConflict,
     ScheduleError,
     UnknownObject,
+    audit_changes,
     audit_config,
     check_row,
     next_free_instance,
@@ -419,15 +420,7 @@ def update_schedule_settings(
         row.save()
         row.targets.set(new_targets)
         after = _settings(row)
-        changed = [field for field in after if before[field] != after[field]]
-        if changed:
-            audit_config(
-                "schedule_changed",
-                row,
-                user,
-                before={field: before[field] for field in changed},
-                after={field: after[field] for field in changed},
-            )
+        audit_changes("schedule_changed", row, user, before, after, after)
         kept = {t.pk for t in new_targets} if row.priority_for_writing == old_priority else set()
         dropped = [t for t in old_targets if t.pk not in kept]
         # A refusal is audited by the commanding path; a relinquish is refused only if the
