@@ -37,12 +37,7 @@ _SETTINGS = ("name", "description")
 
 def calendar_json(row: Calendar) -> dict[str, Any]:
     """A stored calendar as the API and the pages show it."""
-    return {
-        "instance": row.instance,
-        "name": row.name,
-        "description": row.description,
-        "date_list": row.date_list,
-    }
+    return {field: getattr(row, field) for field in CALENDAR_FIELDS}
 
 
 def _checked(row: Calendar) -> Calendar:

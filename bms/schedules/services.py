@@ -32,6 +32,7 @@ from bms.schedules.records import (
     next_free_instance,
     refuse_unknown,
 )
+from bms.schedules.targets import resolve_targets
 from bms.virtual.commands import command_virtual_object
 from bms.virtual.models import VirtualObject
 from bms.virtual.services import VirtualDeviceError
@@ -331,26 +332,6 @@ def _command(row: Schedule, targets: list[VirtualObject], priority: int, value: 
 # ---- created, configured and deleted by an operator (configuration audit) --------------------
 
 
-def resolve_targets(refs: Iterable[int | str]) -> list[VirtualObject]:
-    """Virtual objects named by id or as "type,instance" (what the API shows), in order;
-    UnknownObject for one that does not exist."""
-    found = []
-    for ref in refs:
-        if isinstance(ref, int):
-            row = VirtualObject.objects.filter(pk=ref).first()
-        else:
-            object_type, _, instance = ref.strip().partition(",")
-            if not instance.strip().isdigit():
-                raise ScheduleError(f"target {ref!r} is not a virtual object id or 'type,instance'")
-            row = VirtualObject.objects.filter(
-                object_type=object_type.strip(), instance=int(instance)
-            ).first()
-        if row is None:
-            raise UnknownObject(f"there is no virtual object {ref}")
-        found.append(row)
-    return found
-
-
 def _settings(row: Schedule) -> dict[str, Any]:
     return {
         "name": row.name,
@@ -410,8 +391,11 @@ def update_schedule_settings(
         old_targets = list(row.targets.select_related("device"))
         old_priority, before = row.priority_for_writing, _settings(row)
         new_targets = old_targets if targets is None else list(targets)
-        changes: dict[str, Any] = {"name": name, "description": description}
-        changes["priority_for_writing"] = priority_for_writing
+        changes = {
+            "name": name,
+            "description": description,
+            "priority_for_writing": priority_for_writing,
+        }
         for field, value in changes.items():
             if value is not None:
                 setattr(row, field, value)
